@@ -1,0 +1,28 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd builds the kubedag command tree. Each subcommand lives in its own
+// file with an options struct, Validate and Run.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kubedag",
+		Short: "Kubernetes identity as PAN-OS Dynamic Address Group tags",
+		Long: `kubedag turns Kubernetes identity (namespaces, labels, owners, services) into
+PAN-OS User-ID IP-tag registrations, so Dynamic Address Groups on firewalls and
+Panorama follow pods as their IPs change.
+
+Examples:
+  kubedag panos-sim --listen 127.0.0.1:8443   # run the PAN-OS XML API emulator
+  kubedag version`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+	)
+	root.SetErrPrefix("kubedag: error:")
+	return root
+}
