@@ -1,0 +1,35 @@
+// Package panossim is a PAN-OS XML API emulator: an http.Handler (and a small
+// TLS test server) that speaks the subset of the firewall and Panorama XML API
+// kubedag uses, with the responses, error codes and limits of a real device.
+//
+// # What it emulates
+//
+//   - type=keygen with configured users (default admin/admin); a new key ends
+//     the user's earlier keys. Keys are accepted from the X-PAN-KEY header, the
+//     key= query or form field, or HTTP Basic auth.
+//   - type=user-id: uid-message register/unregister of IP-tag mappings with
+//     per-tag timeout (expiring against Config.Now), per-entry persistent="0"
+//     (dropped by Reboot), vsys= and Panorama target= scopes, a registered-IP
+//     capacity, 32 tags per IP and 127-character tag names.
+//   - type=op: show object registered-ip (all, tag filter, limit/start-point
+//     paging), show jobs id, show system info.
+//   - type=config: get (candidate), show (running), set (merge), edit
+//     (replace), delete on an XML config tree addressed by XPath.
+//   - type=commit (firewall) and type=commit&action=all (Panorama push), as
+//     jobs that go ACT -> FIN when polled.
+//
+// # Test knobs
+//
+// SetLatency, SetOutage, InjectError, FailCommits, Reboot, Stats and Requests
+// (a bounded request log that never records keys or passwords).
+//
+// # Usage
+//
+//	sim := panossim.New(panossim.Config{Capacity: 1000})
+//	ts := httptest.NewServer(sim)           // or panossim.Start(cfg, true, "127.0.0.1:0")
+//	key, _ := sim.APIKeyFor("admin")
+//	// ... drive the XML API at ts.URL + "/api/" ...
+//	got := sim.Registered()                 // unexpired IP -> sorted tags
+//
+// New starts no goroutines; Sim is safe for concurrent use.
+package panossim

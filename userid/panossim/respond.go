@@ -1,0 +1,104 @@
+package panossim
+
+import (
+	"bytes"
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// result is what one request was answered with, for stats and the log.
+type result struct {
+	status     string // success or error
+	code       int    // PAN-OS code, 0 when the answer carries none
+	httpStatus int
+}
+
+const xmlContentType = "application/xml; charset=UTF-8"
+
+func writeRaw(w http.ResponseWriter, httpStatus int, status string, code int, body, contentType string) result {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(httpStatus)
+	_, _ = w.Write([]byte(body))
+	return result{status: status, code: code, httpStatus: httpStatus}
+}
+
+func writeXML(w http.ResponseWriter, httpStatus int, status string, code int, body string) result {
+	return writeRaw(w, httpStatus, status, code, body, xmlContentType)
+}
+
+// writeError answers <response status="error" code="N"><msg><line>TEXT</line></msg></response>.
+func writeError(w http.ResponseWriter, httpStatus, code int, text string) result {
+	var b strings.Builder
+	b.WriteString(`<response status="error"`)
+	if code != 0 {
+		b.WriteString(` code="` + strconv.Itoa(code) + `"`)
+	}
+	b.WriteString(`><msg><line>`)
+	b.WriteString(escape(text))
+	b.WriteString(`</line></msg></response>`)
+	return writeXML(w, httpStatus, "error", code, b.String())
+}
+
+// writeErrorCDATA answers an error whose line is CDATA, as PAN-OS does for
+// op and config diagnostics.
+func writeErrorCDATA(w http.ResponseWriter, code int, text string) result {
+	text = strings.ReplaceAll(text, "]]>", "]]]]><![CDATA[>")
+	body := `<response status="error" code="` + strconv.Itoa(code) + `"><msg><line><![CDATA[` + text + `]]></line></msg></response>`
+	return writeXML(w, http.StatusOK, "error", code, body)
+}
+
+// writeInvalidCredential is the answer of PAN-OS to a wrong or missing key
+// and to keygen with bad credentials, spacing and quotes included.
+func writeInvalidCredential(w http.ResponseWriter) result {
+	return writeXML(w, http.StatusForbidden, "error", 403,
+		`<response status = 'error' code = '403'><result><msg>Invalid Credential</msg></result></response>`)
+}
+
+// codeText is the message PAN-OS gives with each error code.
+var codeText = map[int]string{
+	1:   "Unknown command",
+	2:   "Internal error",
+	3:   "Internal error",
+	4:   "Internal error",
+	5:   "Internal error",
+	6:   "Bad Xpath",
+	7:   "Object not present",
+	8:   "Object not unique",
+	10:  "Reference count not zero",
+	11:  "Internal error",
+	12:  "Invalid object",
+	13:  "Object not found",
+	14:  "Operation not possible",
+	15:  "Operation denied",
+	16:  "Unauthorized",
+	17:  "Invalid command",
+	18:  "Malformed command",
+	21:  "Internal error",
+	22:  "Session timed out",
+	400: "Bad request",
+	403: "Forbidden",
+}
+
+// writeInjected answers an injected error code.
+func writeInjected(w http.ResponseWriter, code int) result {
+	switch code {
+	case 403:
+		return writeInvalidCredential(w)
+	case 400:
+		return writeError(w, http.StatusBadRequest, 400, "Bad request")
+	}
+	text, ok := codeText[code]
+	if !ok {
+		text = "Error " + strconv.Itoa(code)
+	}
+	return writeError(w, http.StatusOK, code, text)
+}
+
+func escape(s string) string {
+	var b bytes.Buffer
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
