@@ -29,4 +29,7 @@ type Identity struct {
 	Services []string
 	// NamespaceLabels are the labels of the Namespace, where known.
 	NamespaceLabels map[string]string
+	// Selector is a Service's spec.selector (empty for pods and for
+	// services without a selector). The aks preset tags it.
+	Selector map[string]string
 }
