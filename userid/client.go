@@ -1,0 +1,300 @@
+package userid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client talks to one PAN-OS device over the XML API. It is safe for
+// concurrent use. It starts no goroutines of its own; Close releases idle
+// connections.
+type Client struct {
+	cfg      Config
+	hc       *http.Client
+	endpoint string
+	log      *slog.Logger
+
+	keygenMu sync.Mutex // serialises keygen: a new key may end older sessions
+	mu       sync.Mutex
+	key      string
+	// secrets are scrubbed from every error and log line: the configured
+	// key and password (the first nConfigured) and generated keys.
+	secrets     []string
+	nConfigured int
+}
+
+// New validates cfg, fills defaults and returns a Client. It does no I/O
+// (keygen happens on first use or through Keygen) and starts no goroutines.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("userid: invalid config: %w", err)
+	}
+	hc, err := cfg.httpClient()
+	if err != nil {
+		return nil, fmt.Errorf("userid: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{
+		cfg:      cfg,
+		hc:       hc,
+		endpoint: strings.TrimRight(cfg.URL, "/") + "/api/",
+		log:      log.With("device", redactURL(cfg.URL)),
+		key:      cfg.APIKey,
+	}
+	for _, s := range []string{cfg.APIKey, cfg.Password} {
+		if s != "" {
+			c.secrets = append(c.secrets, s)
+		}
+	}
+	c.nConfigured = len(c.secrets)
+	return c, nil
+}
+
+// Close releases idle connections. The Client stays usable.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "?"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// request is one XML API call.
+type request struct {
+	op     string     // for errors and logs, e.g. "config set"
+	params url.Values // form fields: type, action, xpath, element, cmd, ...
+	// safe: repeating the request cannot do harm (reads, op commands,
+	// keygen, idempotent User-ID updates).
+	safe   bool
+	noAuth bool // keygen: no key header
+}
+
+// do sends req, retrying where that is safe, and returns the parsed
+// successful response.
+func (c *Client) do(ctx context.Context, req request) (*response, error) {
+	rekeyed := false
+	for attempt := 0; ; attempt++ {
+		var key string
+		if !req.noAuth {
+			k, err := c.ensureKey(ctx)
+			if err != nil {
+				return nil, err
+			}
+			key = k
+		}
+		start := time.Now()
+		resp, status, err := c.once(ctx, req, key)
+		c.log.DebugContext(ctx, "pan-os request", "op", req.op, "attempt", attempt+1,
+			"http_status", status, "duration", time.Since(start), "ok", err == nil)
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return resp, err
+		}
+		// An expired session is refused before anything runs, so getting
+		// a new key and repeating is safe for every request.
+		var ae *APIError
+		if !req.noAuth && !rekeyed && errors.As(err, &ae) && ae.Code == 22 && c.canKeygen() {
+			rekeyed = true
+			c.dropKey(key)
+			c.log.WarnContext(ctx, "pan-os session timed out, getting a new API key", "op", req.op)
+			continue
+		}
+		var te *TransportError
+		retry := IsRetryable(err) && (req.safe || (errors.As(err, &te) && te.NotSent))
+		if !retry || attempt >= c.cfg.Retries {
+			return resp, err // resp is set for a failed but well-formed answer
+		}
+		delay := c.backoff(attempt)
+		c.log.WarnContext(ctx, "pan-os request failed, retrying", "op", req.op,
+			"attempt", attempt+1, "delay", delay, "error", err.Error())
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (gave up retrying: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the delay before retry number attempt+1: exponential from
+// RetryBackoff, capped at MaxRetryBackoff, jittered to [d/2, d].
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.RetryBackoff
+	for i := 0; i < attempt && d < c.cfg.MaxRetryBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.cfg.MaxRetryBackoff)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// once sends req a single time. It returns the HTTP status for logging.
+func (c *Client) once(ctx context.Context, req request, key string) (*response, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, strings.NewReader(req.params.Encode()))
+	if err != nil {
+		return nil, 0, fmt.Errorf("pan-os %s: build request: %s", req.op, c.scrub(err.Error()))
+	}
+	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	hreq.Header.Set("Accept", "application/xml")
+	if key != "" {
+		hreq.Header.Set("X-PAN-KEY", key)
+	}
+	hresp, err := c.hc.Do(hreq)
+	if err != nil {
+		return nil, 0, c.transportError(req.op, err)
+	}
+	defer hresp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.cfg.MaxResponseBytes+1))
+	if err != nil {
+		return nil, hresp.StatusCode, c.transportError(req.op, err)
+	}
+	if int64(len(data)) > c.cfg.MaxResponseBytes {
+		return nil, hresp.StatusCode, fmt.Errorf("pan-os %s: %w: response larger than %d bytes", req.op, ErrMalformed, c.cfg.MaxResponseBytes)
+	}
+	resp, err := c.check(req.op, hresp.StatusCode, data)
+	return resp, hresp.StatusCode, err
+}
+
+// check parses a response body and turns failures into errors.
+func (c *Client) check(op string, httpStatus int, data []byte) (*response, error) {
+	resp, perr := parseResponse(data)
+	if perr != nil {
+		if httpStatus >= 300 {
+			return nil, &APIError{Op: op, HTTPStatus: httpStatus,
+				Message: c.scrub(http.StatusText(httpStatus) + snippet(data))}
+		}
+		return nil, fmt.Errorf("pan-os %s: %s", op, c.scrub(perr.Error()))
+	}
+	if err := resp.err(); err != nil {
+		err.Op = op
+		err.HTTPStatus = httpStatus
+		err.Message = c.scrub(err.Message)
+		return resp, err
+	}
+	if httpStatus >= 300 {
+		return nil, &APIError{Op: op, HTTPStatus: httpStatus, Status: resp.Status,
+			Code: resp.Code, Message: c.scrub(resp.Message)}
+	}
+	return resp, nil
+}
+
+// snippet quotes the start of a non-XML body for an error message.
+func snippet(data []byte) string {
+	s := strings.TrimSpace(string(data))
+	if s == "" {
+		return ""
+	}
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return fmt.Sprintf(" (%q)", s)
+}
+
+func (c *Client) transportError(op string, err error) error {
+	return &TransportError{Op: op, NotSent: notSent(err), msg: c.scrub(err.Error()), err: err}
+}
+
+// scrub replaces every secret the client knows with a placeholder.
+func (c *Client) scrub(s string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sec := range c.secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+			if esc := url.QueryEscape(sec); esc != sec {
+				s = strings.ReplaceAll(s, esc, "[REDACTED]")
+			}
+		}
+	}
+	return s
+}
+
+func (c *Client) canKeygen() bool { return c.cfg.Username != "" && c.cfg.Password != "" }
+
+func (c *Client) currentKey() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.key
+}
+
+// dropKey forgets key (if it is still the current one) so the next request
+// gets a new one.
+func (c *Client) dropKey(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.key == key {
+		c.key = ""
+	}
+}
+
+// ensureKey returns the API key, running keygen first if there is none.
+func (c *Client) ensureKey(ctx context.Context) (string, error) {
+	if k := c.currentKey(); k != "" {
+		return k, nil
+	}
+	c.keygenMu.Lock()
+	defer c.keygenMu.Unlock()
+	if k := c.currentKey(); k != "" {
+		return k, nil
+	}
+	if err := c.keygenLocked(ctx); err != nil {
+		return "", err
+	}
+	return c.currentKey(), nil
+}
+
+// Keygen exchanges Username and Password for an API key (type=keygen) and
+// uses it from then on. New calls it lazily when no APIKey is configured.
+func (c *Client) Keygen(ctx context.Context) error {
+	c.keygenMu.Lock()
+	defer c.keygenMu.Unlock()
+	return c.keygenLocked(ctx)
+}
+
+func (c *Client) keygenLocked(ctx context.Context) error {
+	if !c.canKeygen() {
+		return errors.New("pan-os keygen: Username and Password are not configured")
+	}
+	resp, err := c.do(ctx, request{
+		op:     "keygen",
+		params: url.Values{"type": {"keygen"}, "user": {c.cfg.Username}, "password": {c.cfg.Password}},
+		safe:   true,
+		noAuth: true,
+	})
+	if err != nil {
+		return err
+	}
+	key, err := parseKey(resp)
+	if err != nil {
+		return fmt.Errorf("pan-os keygen: %w", err)
+	}
+	c.mu.Lock()
+	c.key = key
+	// Remember generated keys for scrubbing, bounded: the configured
+	// secrets and the newest few keys.
+	c.secrets = append(c.secrets, key)
+	if extra := len(c.secrets) - c.nConfigured; extra > 4 {
+		c.secrets = append(c.secrets[:c.nConfigured:c.nConfigured], c.secrets[len(c.secrets)-4:]...)
+	}
+	c.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,137 @@
+package userid
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RegisteredIPPage is how many entries RegisteredIPs asks for per call, the
+// PAN-OS maximum.
+const RegisteredIPPage = 500
+
+// RegisteredIP is one IP the device holds tags for.
+type RegisteredIP struct {
+	IP netip.Addr
+	// Tags in the device's order; Timeout is the remaining time where the
+	// device reports one, 0 otherwise.
+	Tags []Tag
+	// Persistent is false for persistent="0" registrations, which a reboot
+	// drops.
+	Persistent bool
+}
+
+// RegisteredIPs lists the device's registered IPs (op show object
+// registered-ip), all of them or only those carrying tag, paging 500 at a
+// time until a short page. Entries that are not single IPs (PAN-OS 10.0+
+// ranges and subnets) are skipped. The answer is sorted by IP; an IP
+// reported twice (the set changed while paging) keeps its last answer.
+func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP, error) {
+	byIP := make(map[netip.Addr]RegisteredIP)
+	skipped := 0
+	for start := 1; ; start += RegisteredIPPage {
+		params := url.Values{"type": {"op"}, "cmd": {registeredIPCmd(tag, RegisteredIPPage, start)}}
+		if c.cfg.Vsys != "" {
+			params.Set("vsys", c.cfg.Vsys)
+		}
+		if c.cfg.Target != "" {
+			params.Set("target", c.cfg.Target)
+		}
+		resp, err := c.do(ctx, request{op: "show registered-ip", params: params, safe: true})
+		if err != nil {
+			return nil, fmt.Errorf("list registered IPs from %d: %w", start, err)
+		}
+		page, n, sk, err := parseRegisteredIPs(resp.Result)
+		if err != nil {
+			return nil, fmt.Errorf("list registered IPs from %d: %w", start, err)
+		}
+		skipped += sk
+		added := 0
+		for _, r := range page {
+			if _, ok := byIP[r.IP]; !ok {
+				added++
+			}
+			byIP[r.IP] = r
+		}
+		if n < RegisteredIPPage {
+			break
+		}
+		if added == 0 && len(page) > 0 {
+			return nil, fmt.Errorf("list registered IPs: page at %d repeats earlier entries; the device ignores start-point", start)
+		}
+	}
+	if skipped > 0 {
+		c.log.DebugContext(ctx, "skipped registered entries that are not single IPs", "count", skipped)
+	}
+	out := make([]RegisteredIP, 0, len(byIP))
+	for _, r := range byIP {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b RegisteredIP) int { return a.IP.Compare(b.IP) })
+	return out, nil
+}
+
+// registeredIPCmd builds the op command for one page; start is 1-based.
+func registeredIPCmd(tag string, limit, start int) string {
+	var b strings.Builder
+	b.WriteString("<show><object><registered-ip>")
+	if tag == "" {
+		b.WriteString("<all/>")
+	} else {
+		b.WriteString(`<tag><entry name="`)
+		b.WriteString(xmlEscape(tag))
+		b.WriteString(`"/></tag>`)
+	}
+	fmt.Fprintf(&b, "<limit>%d</limit><start-point>%d</start-point>", limit, start)
+	b.WriteString("</registered-ip></object></show>")
+	return b.String()
+}
+
+type xmlRegisteredResult struct {
+	Entries []struct {
+		IP         string `xml:"ip,attr"`
+		Persistent string `xml:"persistent,attr"`
+		Members    []struct {
+			Name    string `xml:",chardata"`
+			Timeout string `xml:"timeout,attr"`
+		} `xml:"tag>member"`
+	} `xml:"entry"`
+}
+
+// parseRegisteredIPs parses the <result> of show object registered-ip. n
+// counts all entries of the page (including skipped non-IP ones), for the
+// short-page test.
+func parseRegisteredIPs(result []byte) (out []RegisteredIP, n, skipped int, err error) {
+	if result == nil {
+		return nil, 0, 0, fmt.Errorf("%w: registered-ip answer has no <result>", ErrMalformed)
+	}
+	var x xmlRegisteredResult
+	if err := unmarshalFragment(result, &x); err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: registered-ip result: %v", ErrMalformed, err)
+	}
+	for _, e := range x.Entries {
+		ip, perr := netip.ParseAddr(strings.TrimSpace(e.IP))
+		if perr != nil {
+			skipped++
+			continue
+		}
+		r := RegisteredIP{IP: ip.Unmap(), Persistent: strings.TrimSpace(e.Persistent) != "0"}
+		for _, m := range e.Members {
+			t := Tag{Name: strings.TrimSpace(m.Name)}
+			if t.Name == "" {
+				continue
+			}
+			if secs, err := strconv.ParseInt(strings.TrimSpace(m.Timeout), 10, 64); err == nil && secs > 0 && secs <= int64(MaxTagTimeout/time.Second) {
+				t.Timeout = time.Duration(secs) * time.Second
+			}
+			r.Tags = append(r.Tags, t)
+		}
+		out = append(out, r)
+	}
+	return out, len(x.Entries), skipped, nil
+}
