@@ -23,6 +23,7 @@ Examples:
 	root.AddCommand(
 		newVersionCmd(),
 	)
+	root.AddCommand(newPanosSimCmd())
 	root.SetErrPrefix("kubedag: error:")
 	return root
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// JobPolls is the number of show-jobs polls a commit job answers ACT
 	// before FIN; default 1. Negative means FIN at once.
 	JobPolls int
+	// Control serves unauthenticated test-control endpoints under /_sim/
+	// (reboot, outage, latency, error injection, stats); see serveControl.
+	Control bool
 	// Logger receives one debug line per request (never keys or passwords);
 	// default: discard.
 	Logger *slog.Logger
@@ -114,23 +117,25 @@ type Sim struct {
 	cfg    Config
 	secret []byte // per-Sim secret the API keys derive from
 
-	mu       sync.Mutex
-	keys     map[string]string // valid key -> user
-	userKey  map[string]string // user -> current key
-	keyGen   map[string]uint64 // user -> key generation
-	latency  time.Duration
-	outage   bool
-	inject   []injection
-	failJobs int
-	failMsg  string
-	stats    Stats
-	reqs     []Request // ring buffer of requestLogSize
-	reqNext  int
-	reqFull  bool
-	reg      *registry
-	cfgTree  configTrees
-	jobs     map[int]*job
-	nextJob  int
+	mu      sync.Mutex
+	keys    map[string]string // valid key -> user
+	userKey map[string]string // user -> current key
+	keyGen  map[string]uint64 // user -> key generation
+	latency time.Duration
+	outage  bool
+	// outage window by Config.Now, see ScheduleOutage
+	outageFrom, outageUntil time.Time
+	inject                  []injection
+	failJobs                int
+	failMsg                 string
+	stats                   Stats
+	reqs                    []Request // ring buffer of requestLogSize
+	reqNext                 int
+	reqFull                 bool
+	reg                     *registry
+	cfgTree                 configTrees
+	jobs                    map[int]*job
+	nextJob                 int
 }
 
 type injection struct {
@@ -314,6 +319,10 @@ func (s *Sim) logRequest(r Request) {
 
 // ServeHTTP serves the XML API on /api/ (and /api).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Control && strings.HasPrefix(r.URL.Path, "/_sim/") {
+		s.serveControl(w, r)
+		return
+	}
 	start := time.Now()
 	rec := Request{Time: s.cfg.Now(), Method: r.Method}
 	res := s.serve(w, r, &rec)
@@ -346,7 +355,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 		return writeRaw(w, http.StatusMethodNotAllowed, "error", 0, "405 method not allowed\n", "text/plain; charset=utf-8")
 	}
 	s.mu.Lock()
-	latency, outage := s.latency, s.outage
+	latency, outage := s.latency, s.inOutageLocked(s.cfg.Now())
 	s.mu.Unlock()
 	if latency > 0 {
 		t := time.NewTimer(latency)

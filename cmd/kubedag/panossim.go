@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubedag/kubedag/userid/panossim"
+)
+
+// panosSimOptions are the flags of kubedag panos-sim.
+type panosSimOptions struct {
+	Listen      string
+	TLS         bool
+	CAOut       string
+	Capacity    int
+	Users       []string
+	Latency     time.Duration
+	Panorama    bool
+	Serial      string
+	InjectError string // CODE:N
+	FailCommits int
+	Control     bool
+	Verbose     bool
+
+	users       map[string]string
+	injectCode  int
+	injectCount int
+}
+
+func newPanosSimCmd() *cobra.Command {
+	o := &panosSimOptions{}
+	cmd := &cobra.Command{
+		Use:   "panos-sim",
+		Short: "Run the PAN-OS XML API emulator",
+		Long: `panos-sim serves an emulated PAN-OS firewall (or, with --panorama, Panorama)
+XML API on /api/: keygen, User-ID IP-tag register/unregister with timeouts,
+show object registered-ip, config get/set/edit/delete, commit jobs. It is what
+kubedag's tests, benchmarks and demo run against. TLS uses a throwaway
+self-signed CA unless --tls=false.
+
+Examples:
+  kubedag panos-sim --listen 127.0.0.1:8443
+  kubedag panos-sim --tls=false --capacity 1000 --users admin:admin,ro:secret
+  kubedag panos-sim --panorama --latency 20ms --control --ca-out /tmp/panos-sim-ca.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8443", "address to listen on (host:port; port 0 picks a free one)")
+	f.BoolVar(&o.TLS, "tls", true, "serve HTTPS with a generated self-signed CA (false: plain HTTP)")
+	f.StringVar(&o.CAOut, "ca-out", "", "write the generated CA certificate (PEM) to this file, for curl --cacert")
+	f.IntVar(&o.Capacity, "capacity", panossim.DefaultCapacity, "registered-IP capacity")
+	f.StringSliceVar(&o.Users, "users", []string{"admin:admin"}, "API users as user:password (repeat or comma-separate)")
+	f.DurationVar(&o.Latency, "latency", 0, "delay added to every API call")
+	f.BoolVar(&o.Panorama, "panorama", false, "behave as Panorama (device groups, templates, commit-all push)")
+	f.StringVar(&o.Serial, "serial", panossim.DefaultSerial, "device serial (on Panorama: the managed firewall's serial)")
+	f.StringVar(&o.InjectError, "inject-error", "", "fail the first N API calls with PAN-OS error CODE, as CODE:N")
+	f.IntVar(&o.FailCommits, "fail-commits", 0, "let the first N commit jobs finish with result FAIL")
+	f.BoolVar(&o.Control, "control", false, "serve unauthenticated test-control endpoints under /_sim/ (reboot, outage, latency, inject, stats)")
+	f.BoolVar(&o.Verbose, "verbose", false, "log every API call (never keys or passwords) to stderr")
+	return cmd
+}
+
+// Validate checks the flags and parses users and error injection.
+func (o *panosSimOptions) Validate() error {
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", o.Listen, err)
+	}
+	if o.Capacity < 1 {
+		return fmt.Errorf("--capacity must be at least 1, got %d", o.Capacity)
+	}
+	if o.Latency < 0 {
+		return fmt.Errorf("--latency must not be negative, got %s", o.Latency)
+	}
+	if o.FailCommits < 0 {
+		return fmt.Errorf("--fail-commits must not be negative, got %d", o.FailCommits)
+	}
+	o.users = map[string]string{}
+	for _, u := range o.Users {
+		name, pass, ok := strings.Cut(u, ":")
+		if !ok || name == "" || pass == "" {
+			// Never echo the value: it holds a password.
+			return errors.New("--users entries must be user:password with both parts non-empty")
+		}
+		o.users[name] = pass
+	}
+	if len(o.users) == 0 {
+		return errors.New("--users must name at least one user")
+	}
+	if o.InjectError != "" {
+		c, n, ok := strings.Cut(o.InjectError, ":")
+		code, err1 := strconv.Atoi(c)
+		count, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || count < 1 {
+			return fmt.Errorf("--inject-error %q: want CODE:N, e.g. 22:3", o.InjectError)
+		}
+		o.injectCode, o.injectCount = code, count
+	}
+	return nil
+}
+
+// Run serves until ctx ends.
+func (o *panosSimOptions) Run(ctx context.Context, out, errOut io.Writer) error {
+	level := slog.LevelInfo
+	if o.Verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewJSONHandler(errOut, &slog.HandlerOptions{Level: level}))
+	srv, err := panossim.Start(panossim.Config{
+		Users:    o.users,
+		Capacity: o.Capacity,
+		Panorama: o.Panorama,
+		Serial:   o.Serial,
+		Control:  o.Control,
+		Logger:   logger,
+	}, o.TLS, o.Listen)
+	if err != nil {
+		return fmt.Errorf("start emulator: %w", err)
+	}
+	srv.Sim.SetLatency(o.Latency)
+	if o.injectCount > 0 {
+		srv.Sim.InjectError(o.injectCode, o.injectCount)
+	}
+	if o.FailCommits > 0 {
+		srv.Sim.FailCommits(o.FailCommits, "")
+	}
+	curl := "curl -sk"
+	if o.CAOut != "" {
+		if err := os.WriteFile(o.CAOut, srv.CACertPEM, 0o644); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("write --ca-out: %w", err)
+		}
+		curl = "curl -s --cacert " + o.CAOut
+	}
+	if !o.TLS {
+		curl = "curl -s"
+	}
+	o.printUsage(out, srv.URL, curl)
+	logger.Info("panos-sim serving", "url", srv.URL+"/api/", "panorama", o.Panorama, "capacity", o.Capacity)
+
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("stop emulator: %w", err)
+	}
+	logger.Info("panos-sim stopped")
+	return nil
+}
+
+func (o *panosSimOptions) printUsage(w io.Writer, url, curl string) {
+	kind := "firewall"
+	if o.Panorama {
+		kind = "Panorama"
+	}
+	user := "admin"
+	if _, ok := o.users[user]; !ok {
+		for u := range o.users {
+			user = u
+			break
+		}
+	}
+	pass := "PASSWORD"
+	if len(o.users) == 1 && o.users["admin"] == "admin" {
+		// The factory default, not a secret; any other password stays unprinted.
+		pass = "admin"
+	}
+	api := url + "/api/"
+	fmt.Fprintf(w, `PAN-OS XML API emulator (%s) listening on %s
+
+Get an API key:
+  KEY=$(%s '%s' --data-urlencode type=keygen --data-urlencode user=%s --data-urlencode password=%s | sed -n 's:.*<key>\(.*\)</key>.*:\1:p')
+
+Register an IP-tag mapping:
+  %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=user-id --data-urlencode cmd='<uid-message><version>2.0</version><type>update</type><payload><register><entry ip="10.1.2.3"><tag><member timeout="3600">k8s.ns_demo</member></tag></entry></register></payload></uid-message>'
+
+Show registered IPs:
+  %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=op --data-urlencode cmd='<show><object><registered-ip><all/></registered-ip></object></show>'
+
+`, kind, api, curl, api, user, pass, curl, api, curl, api)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the command goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestPanosSimServesKeygenAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := newRootCmd()
+	var out, errOut syncBuffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs([]string{"panos-sim", "--listen", "127.0.0.1:0", "--tls=false", "--users", "alice:wonder", "--capacity", "10"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	urlRE := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+/api/)`)
+	var api string
+	deadline := time.Now().Add(30 * time.Second)
+	for api == "" {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			api = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("panos-sim exited early: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL printed; stdout: %s", out.String())
+		}
+	}
+	if strings.Contains(out.String(), "wonder") {
+		t.Errorf("usage output leaks the configured password:\n%s", out.String())
+	}
+	for _, want := range []string{"type=keygen", "type=user-id", "registered-ip"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	keygen := func(user, pass string) (int, string) {
+		t.Helper()
+		resp, err := http.PostForm(api, url.Values{"type": {"keygen"}, "user": {user}, "password": {pass}})
+		if err != nil {
+			t.Fatalf("keygen: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := keygen("alice", "wonder"); code != 200 || !regexp.MustCompile(`<key>[^<]+</key>`).MatchString(body) {
+		t.Fatalf("keygen alice: %d %s", code, body)
+	}
+	if code, body := keygen("admin", "admin"); code != 403 {
+		t.Fatalf("keygen with the default user (not configured) = %d %s, want 403", code, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("panos-sim returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("panos-sim did not stop after context cancel")
+	}
+	if strings.Contains(errOut.String(), "wonder") {
+		t.Errorf("logs leak the password:\n%s", errOut.String())
+	}
+}
+
+func TestPanosSimValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad listen", []string{"--listen", "nope"}, "--listen"},
+		{"zero capacity", []string{"--capacity", "0"}, "--capacity"},
+		{"user without password", []string{"--users", "admin"}, "--users"},
+		{"bad inject", []string{"--inject-error", "22"}, "--inject-error"},
+		{"negative latency", []string{"--latency", "-1s"}, "--latency"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := newRootCmd()
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			cmd.SetArgs(append([]string{"panos-sim"}, tc.args...))
+			err := cmd.Execute()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want mention of %s", err, tc.want)
+			}
+		})
+	}
+}
