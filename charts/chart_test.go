@@ -1,0 +1,816 @@
+package charts
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	// kubeVersion is what helm template assumes: a helm built with `go
+	// install` would otherwise claim v1.20, below the chart's kubeVersion.
+	kubeVersion = "v1.37.2"
+	release     = "kd"
+	namespace   = "kubedag-system"
+)
+
+var (
+	minimalValues = filepath.Join(chartDir, "ci", "minimal-values.yaml")
+	fullValues    = filepath.Join(chartDir, "ci", "full-values.yaml")
+)
+
+// Flags of cli-contract.md; the chart must pass nothing else.
+var (
+	agentFlags = []string{"node-name", "aggregator", "ca-file", "server-name", "token-file",
+		"ip-source", "tag-host-network", "health-listen", "kubeconfig"}
+	aggregatorFlags = []string{"config", "kubeconfig", "listen", "tls-cert-file", "tls-key-file",
+		"insecure-listen", "health-listen", "batch-interval", "max-batch", "resync-interval", "tag-ttl",
+		"snapshot-grace", "node-grace", "leader-elect", "leader-election-namespace",
+		"leader-election-id", "log-level"}
+	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace"}
+)
+
+func helmTemplate(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	helm := tool(t, "helm")
+	out, errOut, err := run(t, helm, append([]string{"template", release, chartDir, "--namespace", namespace, "--kube-version", kubeVersion}, args...)...)
+	if err != nil {
+		return "", fmt.Errorf("%w\n%s", err, errOut)
+	}
+	return out, nil
+}
+
+func mustTemplate(t *testing.T, args ...string) []obj {
+	t.Helper()
+	out, err := helmTemplate(t, args...)
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	return parseDocs(t, out)
+}
+
+func TestHelmLint(t *testing.T) {
+	helm := tool(t, "helm")
+	tests := []struct {
+		name    string
+		args    []string
+		values  string // extra values file content
+		wantErr []string
+	}{
+		{name: "minimal values", args: []string{"-f", minimalValues}},
+		{name: "full values", args: []string{"-f", fullValues}},
+		{name: "cluster name missing", wantErr: []string{"schema", "/cluster", "minLength"}},
+		{name: "cluster name with spaces", values: "cluster: my cluster\n", wantErr: []string{"schema", "/cluster"}},
+		{name: "unknown preset", args: []string{"-f", minimalValues}, values: "tags: {preset: eks}\n", wantErr: []string{"schema", "/tags/preset", "must be one of"}},
+		{name: "custom preset without template", args: []string{"-f", minimalValues}, values: "tags: {preset: custom}\n", wantErr: []string{"schema", "template"}},
+		{name: "unknown ip source", args: []string{"-f", minimalValues}, values: "agent: {ipSource: ebpf}\n", wantErr: []string{"schema", "/agent/ipSource"}},
+		{name: "misspelled value", args: []string{"-f", minimalValues}, values: "agent: {ipsource: api}\n", wantErr: []string{"schema", "ipsource"}},
+		{
+			name: "api key in clear", args: []string{"-f", minimalValues},
+			values:  "targets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: fw1, apiKey: LUFRPT14MW5xOEo1R09KVlBZNnpnemh0VHRBOWl6TGM9bXcwM3JHUGVhRlNiY0dCR0srNERUQT09}]\n",
+			wantErr: []string{"schema", "apiKey"},
+		},
+		{
+			name: "password in clear", args: []string{"-f", minimalValues},
+			values:  "targets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: fw1, auth: password, password: hunter2}]\n",
+			wantErr: []string{"schema", "password"},
+		},
+		{
+			name: "target kind unknown", args: []string{"-f", minimalValues},
+			values:  "targets: [{name: fw1, url: 'https://10.0.0.1', kind: router, credentialsSecret: fw1}]\n",
+			wantErr: []string{"schema", "/targets/0/kind"},
+		},
+		{
+			name: "target url without scheme", args: []string{"-f", minimalValues},
+			values:  "targets: [{name: fw1, url: '10.0.0.1', kind: firewall, credentialsSecret: fw1}]\n",
+			wantErr: []string{"schema", "/targets/0/url"},
+		},
+		{
+			name: "target without credentials secret", args: []string{"-f", minimalValues},
+			values:  "targets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall}]\n",
+			wantErr: []string{"schema", "credentialsSecret"},
+		},
+		{name: "bad duration", args: []string{"-f", minimalValues}, values: "aggregator: {batchInterval: fast}\n", wantErr: []string{"schema", "/aggregator/batchInterval"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"lint", "--strict", chartDir}, tc.args...)
+			if tc.values != "" {
+				args = append(args, "-f", writeValues(t, tc.values))
+			}
+			out, errOut, err := run(t, helm, args...)
+			all := out + errOut
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("helm lint failed: %v\n%s", err, all)
+				}
+				if !strings.Contains(all, "0 chart(s) failed") {
+					t.Fatalf("helm lint did not report success:\n%s", all)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("helm lint accepted bad values:\n%s", all)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(all, w) {
+					t.Errorf("helm lint output lacks %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+// TestTemplateErrors covers what the schema cannot express.
+func TestTemplateErrors(t *testing.T) {
+	tests := []struct {
+		name, values, want string
+	}{
+		{
+			name: "duplicate target names",
+			values: "cluster: c1\ntargets:\n" +
+				"- {name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}\n" +
+				"- {name: fw1, url: 'https://10.0.0.2', kind: firewall, credentialsSecret: b}\n",
+			want: `name "fw1" is used twice`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := helmTemplate(t, "-f", writeValues(t, tc.values))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("helm template error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// renderCase is one values set and what the rendered objects must show.
+type renderCase struct {
+	name           string
+	args           []string
+	replicas       int
+	image          string
+	ipSource       string
+	tagHostNetwork string
+	agentPort      int
+	logLevel       string
+	targets        []wantTarget
+	serviceMonitor bool
+	networkPolicy  bool
+	tlsSecret      string // Secret the pods mount
+	tlsGenerated   bool
+	caKey          string
+}
+
+type wantTarget struct {
+	name, secret, auth string
+	ca                 bool
+}
+
+var renderCases = []renderCase{
+	{
+		name: "minimal", args: []string{"-f", minimalValues},
+		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
+		agentPort: 9091, logLevel: "info", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
+	},
+	{
+		name: "full", args: []string{"-f", fullValues},
+		replicas: 3, image: "registry.example.com/kubedag:v1.2.3", ipSource: "netlink", tagHostNetwork: "true",
+		agentPort: 19091, logLevel: "debug", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
+		targets: []wantTarget{
+			{name: "fw1", secret: "fw1-panos", auth: "apiKey", ca: true},
+			{name: "panorama", secret: "panorama-panos", auth: "password"},
+		},
+		serviceMonitor: true, networkPolicy: true,
+	},
+	{
+		name: "existing TLS secret", args: []string{"-f", minimalValues, "--set", "tls.existingSecret=my-tls,tls.caKey=bundle.pem"},
+		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
+		agentPort: 9091, logLevel: "info", tlsSecret: "my-tls", caKey: "bundle.pem",
+	},
+}
+
+// chartAppVersion reads appVersion from Chart.yaml, the default image tag.
+func chartAppVersion() string {
+	b, err := readFile(filepath.Join(chartDir, "Chart.yaml"))
+	if err != nil {
+		return "unreadable-Chart.yaml"
+	}
+	var c struct {
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil || c.AppVersion == "" {
+		return "no-appVersion"
+	}
+	return c.AppVersion
+}
+
+func TestTemplate(t *testing.T) {
+	for _, tc := range renderCases {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := mustTemplate(t, tc.args...)
+			for _, o := range objs {
+				if ns := str(get(o, "metadata", "namespace")); ns != "" && ns != namespace {
+					t.Errorf("%s/%s in namespace %q, want %q", o.kind(), o.name(), ns, namespace)
+				}
+			}
+			t.Run("agent", func(t *testing.T) { checkAgent(t, objs, tc) })
+			t.Run("aggregator", func(t *testing.T) { checkAggregator(t, objs, tc) })
+			t.Run("config", func(t *testing.T) { checkConfig(t, objs, tc) })
+			t.Run("rbac", func(t *testing.T) { checkRBAC(t, objs) })
+			t.Run("tls", func(t *testing.T) { checkTLS(t, objs, tc) })
+			t.Run("no secrets", func(t *testing.T) { checkNoSecrets(t, objs, tc) })
+			t.Run("optional objects", func(t *testing.T) {
+				if got := len(ofKind(objs, "ServiceMonitor")); got != b2i(tc.serviceMonitor) {
+					t.Errorf("%d ServiceMonitors, want %d", got, b2i(tc.serviceMonitor))
+				}
+				if got := len(ofKind(objs, "NetworkPolicy")); got != b2i(tc.networkPolicy) {
+					t.Errorf("%d NetworkPolicies, want %d", got, b2i(tc.networkPolicy))
+				}
+				if tc.networkPolicy {
+					np := find(t, objs, "NetworkPolicy", "-aggregator")
+					var ports []int
+					for _, r := range list(get(np, "spec", "ingress")) {
+						for _, p := range list(get(r, "ports")) {
+							ports = append(ports, num(get(p, "port")))
+						}
+					}
+					slices.Sort(ports)
+					if !slices.Equal(ports, []int{9090, 9443}) {
+						t.Errorf("NetworkPolicy ingress ports %v, want [9090 9443] (metrics, stream)", ports)
+					}
+				}
+				if tc.serviceMonitor {
+					sm := find(t, objs, "ServiceMonitor", "kubedag")
+					sel := get(sm, "spec", "selector", "matchLabels").(map[string]any)
+					n := 0
+					for _, svc := range ofKind(objs, "Service") {
+						if matches(sel, get(svc, "metadata", "labels")) {
+							n++
+							if byName(get(svc, "spec", "ports"), "metrics") == nil {
+								t.Errorf("Service %s selected by the ServiceMonitor has no metrics port", svc.name())
+							}
+						}
+					}
+					if n != 2 {
+						t.Errorf("ServiceMonitor selects %d Services, want 2 (agent and aggregator metrics)", n)
+					}
+				}
+			})
+		})
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func num(v any) int {
+	switch n := v.(type) {
+	case float64:
+		return int(n)
+	case int64:
+		return int(n)
+	case int:
+		return n
+	}
+	return -1
+}
+
+// matches reports whether every selector label is in labels.
+func matches(selector map[string]any, labels any) bool {
+	for k, v := range selector {
+		if get(labels, k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+func container(t *testing.T, o obj) map[string]any {
+	t.Helper()
+	cs := list(get(o, "spec", "template", "spec", "containers"))
+	if len(cs) != 1 {
+		t.Fatalf("%s %s has %d containers, want 1", o.kind(), o.name(), len(cs))
+	}
+	return cs[0].(map[string]any)
+}
+
+// checkHardened asserts the pod and container security settings both
+// components share.
+func checkHardened(t *testing.T, o obj) {
+	t.Helper()
+	c := container(t, o)
+	sc := get(c, "securityContext")
+	if get(sc, "readOnlyRootFilesystem") != true || get(sc, "allowPrivilegeEscalation") != false ||
+		get(sc, "runAsNonRoot") != true || num(get(sc, "runAsUser")) != 65532 {
+		t.Errorf("%s container securityContext %v: want read-only root, no privilege escalation, non-root uid 65532", o.kind(), sc)
+	}
+	if get(sc, "privileged") == true {
+		t.Errorf("%s container is privileged", o.kind())
+	}
+	if add := list(get(sc, "capabilities", "add")); len(add) != 0 {
+		t.Errorf("%s adds capabilities %v, want none (no NET_ADMIN: netlink subscriptions need no privilege)", o.kind(), add)
+	}
+	if drop := list(get(sc, "capabilities", "drop")); !slices.Contains(drop, any("ALL")) {
+		t.Errorf("%s drops capabilities %v, want ALL", o.kind(), drop)
+	}
+	psc := get(o, "spec", "template", "spec", "securityContext")
+	if get(psc, "runAsNonRoot") != true || str(get(psc, "seccompProfile", "type")) != "RuntimeDefault" {
+		t.Errorf("%s pod securityContext %v: want runAsNonRoot and seccomp RuntimeDefault", o.kind(), psc)
+	}
+	if c["resources"] == nil || get(c, "resources", "requests") == nil {
+		t.Errorf("%s container has no resource requests", o.kind())
+	}
+}
+
+// mountedFile resolves a file path in container c to the volume and the key
+// behind it; it fails when no mount covers the path.
+func mountedFile(t *testing.T, pod any, c map[string]any, path string) (vol map[string]any, rel string) {
+	t.Helper()
+	for _, m := range list(c["volumeMounts"]) {
+		mp := str(get(m, "mountPath"))
+		if strings.HasPrefix(path, mp+"/") {
+			v := byName(get(pod, "volumes"), str(get(m, "name")))
+			if v == nil {
+				t.Fatalf("mount %s refers to a missing volume %s", mp, get(m, "name"))
+			}
+			return v, strings.TrimPrefix(path, mp+"/")
+		}
+	}
+	t.Fatalf("no volume mount covers %s", path)
+	return nil, ""
+}
+
+// secretKey returns the key of the Secret volume vol that appears as file rel.
+func secretKey(t *testing.T, vol map[string]any, rel string) (secret, key string) {
+	t.Helper()
+	s := get(vol, "secret")
+	if s == nil {
+		t.Fatalf("volume %s is not a Secret volume", vol["name"])
+	}
+	items := list(get(s, "items"))
+	if len(items) == 0 {
+		return str(get(s, "secretName")), rel
+	}
+	for _, it := range items {
+		if str(get(it, "path")) == rel {
+			return str(get(s, "secretName")), str(get(it, "key"))
+		}
+	}
+	t.Fatalf("Secret volume %s has no item at path %s", vol["name"], rel)
+	return "", ""
+}
+
+func checkAgent(t *testing.T, objs []obj, tc renderCase) {
+	ds := find(t, objs, "DaemonSet", "-agent")
+	pod := get(ds, "spec", "template", "spec")
+	if get(pod, "hostNetwork") != true {
+		t.Error("agent hostNetwork is not true")
+	}
+	if str(get(pod, "dnsPolicy")) != "ClusterFirstWithHostNet" {
+		t.Errorf("agent dnsPolicy %v, want ClusterFirstWithHostNet (cluster DNS from the host network)", get(pod, "dnsPolicy"))
+	}
+	// Runs on tainted nodes too: a toleration that matches every taint.
+	tolerateAll := false
+	for _, tol := range list(get(pod, "tolerations")) {
+		if str(get(tol, "operator")) == "Exists" && get(tol, "key") == nil && get(tol, "effect") == nil {
+			tolerateAll = true
+		}
+	}
+	if !tolerateAll {
+		t.Errorf("agent tolerations %v do not tolerate every taint", get(pod, "tolerations"))
+	}
+	checkHardened(t, ds)
+	if str(get(pod, "serviceAccountName")) != find(t, objs, "ServiceAccount", "-agent").name() {
+		t.Errorf("agent runs as ServiceAccount %v, not the agent's", get(pod, "serviceAccountName"))
+	}
+
+	c := container(t, ds)
+	if str(c["image"]) != tc.image {
+		t.Errorf("agent image %v, want %s", c["image"], tc.image)
+	}
+	args := list(c["args"])
+	if len(args) == 0 || str(args[0]) != "agent" {
+		t.Fatalf("agent args %v do not start with the agent subcommand", args)
+	}
+	f := flags(t, args[1:])
+	for k := range f {
+		if !slices.Contains(agentFlags, k) {
+			t.Errorf("agent flag --%s is not in cli-contract.md", k)
+		}
+	}
+	svc := find(t, objs, "Service", "-aggregator")
+	wantAddr := fmt.Sprintf("%s.%s.svc:%d", svc.name(), namespace, 9443)
+	if f["aggregator"] != wantAddr {
+		t.Errorf("--aggregator=%s, want %s", f["aggregator"], wantAddr)
+	}
+	if sp := byName(get(svc, "spec", "ports"), "stream"); sp == nil || num(sp["port"]) != 9443 {
+		t.Errorf("aggregator Service ports %v lack stream port 9443", get(svc, "spec", "ports"))
+	}
+	if f["ip-source"] != tc.ipSource || f["tag-host-network"] != tc.tagHostNetwork ||
+		f["health-listen"] != fmt.Sprintf(":%d", tc.agentPort) || f["node-name"] != "$(NODE_NAME)" {
+		t.Errorf("agent flags %v: want ip-source %s, tag-host-network %s, health-listen :%d, node-name $(NODE_NAME)",
+			f, tc.ipSource, tc.tagHostNetwork, tc.agentPort)
+	}
+	if e := byName(c["env"], "NODE_NAME"); str(get(e, "valueFrom", "fieldRef", "fieldPath")) != "spec.nodeName" {
+		t.Errorf("NODE_NAME env %v is not the downward-API spec.nodeName", e)
+	}
+
+	// The token: projected, audience kubedag, at the contract's path.
+	if f["token-file"] != "/var/run/secrets/kubedag/token" {
+		t.Errorf("--token-file=%s, want /var/run/secrets/kubedag/token", f["token-file"])
+	}
+	vol, rel := mountedFile(t, pod, c, "/var/run/secrets/kubedag/token")
+	var sat any
+	for _, s := range list(get(vol, "projected", "sources")) {
+		if x := get(s, "serviceAccountToken"); x != nil && str(get(x, "path")) == rel {
+			sat = x
+		}
+	}
+	if sat == nil {
+		t.Fatalf("/var/run/secrets/kubedag/token is not a projected ServiceAccount token (volume %v)", vol)
+	}
+	if str(get(sat, "audience")) != "kubedag" {
+		t.Errorf("token audience %v, want kubedag", get(sat, "audience"))
+	}
+
+	// The CA, and only the CA, of the stream's TLS Secret.
+	vol, rel = mountedFile(t, pod, c, f["ca-file"])
+	secret, key := secretKey(t, vol, rel)
+	if secret != tc.tlsSecret || key != tc.caKey {
+		t.Errorf("--ca-file is key %s of Secret %s, want %s of %s", key, secret, tc.caKey, tc.tlsSecret)
+	}
+	for _, v := range list(get(pod, "volumes")) {
+		if s := get(v, "secret"); s != nil {
+			items := list(get(s, "items"))
+			if len(items) == 0 {
+				t.Errorf("agent mounts all of Secret %v, want only the CA", get(s, "secretName"))
+			}
+			for _, it := range items {
+				if k := str(get(it, "key")); k == "tls.key" {
+					t.Errorf("agent mounts the aggregator's private key from %v", get(s, "secretName"))
+				}
+			}
+		}
+	}
+	checkProbes(t, c, tc.agentPort)
+}
+
+func checkProbes(t *testing.T, c map[string]any, port int) {
+	t.Helper()
+	p := byName(c["ports"], "metrics")
+	if p == nil || num(p["containerPort"]) != port {
+		t.Errorf("container ports %v lack metrics %d", c["ports"], port)
+	}
+	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+		if str(get(c, probe, "httpGet", "path")) != path || get(c, probe, "httpGet", "port") != "metrics" {
+			t.Errorf("%s %v, want GET %s on the health port", probe, get(c, probe), path)
+		}
+	}
+}
+
+func checkAggregator(t *testing.T, objs []obj, tc renderCase) {
+	d := find(t, objs, "Deployment", "-aggregator")
+	if num(get(d, "spec", "replicas")) != tc.replicas {
+		t.Errorf("aggregator replicas %v, want %d", get(d, "spec", "replicas"), tc.replicas)
+	}
+	checkHardened(t, d)
+	pod := get(d, "spec", "template", "spec")
+	if str(get(pod, "serviceAccountName")) != find(t, objs, "ServiceAccount", "-aggregator").name() {
+		t.Errorf("aggregator runs as ServiceAccount %v, not the aggregator's", get(pod, "serviceAccountName"))
+	}
+	if get(pod, "hostNetwork") == true {
+		t.Error("aggregator uses the host network")
+	}
+	term := get(pod, "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
+	if l := list(term); len(l) == 0 || str(get(l[0], "podAffinityTerm", "topologyKey")) != "kubernetes.io/hostname" ||
+		!matches(get(l[0], "podAffinityTerm", "labelSelector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
+		t.Errorf("aggregator anti-affinity %v: want preferred on kubernetes.io/hostname against its own pods", term)
+	}
+	pdb := find(t, objs, "PodDisruptionBudget", "-aggregator")
+	if num(get(pdb, "spec", "minAvailable")) != 1 ||
+		!matches(get(pdb, "spec", "selector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
+		t.Errorf("PodDisruptionBudget %v: want minAvailable 1 selecting the aggregator pods", get(pdb, "spec"))
+	}
+
+	c := container(t, d)
+	if str(c["image"]) != tc.image {
+		t.Errorf("aggregator image %v, want %s", c["image"], tc.image)
+	}
+	args := list(c["args"])
+	if len(args) == 0 || str(args[0]) != "aggregator" {
+		t.Fatalf("aggregator args %v do not start with the aggregator subcommand", args)
+	}
+	f := flags(t, args[1:])
+	for k := range f {
+		if !slices.Contains(aggregatorFlags, k) {
+			t.Errorf("aggregator flag --%s is not in cli-contract.md", k)
+		}
+	}
+	for _, k := range durationFlags {
+		if _, err := time.ParseDuration(f[k]); err != nil {
+			t.Errorf("--%s=%q is not a Go duration: %v", k, f[k], err)
+		}
+	}
+	if f["listen"] != ":9443" || f["health-listen"] != ":9090" || f["leader-elect"] != "true" ||
+		f["leader-election-namespace"] != "$(POD_NAMESPACE)" || f["log-level"] != tc.logLevel {
+		t.Errorf("aggregator flags %v", f)
+	}
+	if _, ok := f["insecure-listen"]; ok {
+		t.Error("aggregator runs the stream without TLS")
+	}
+	// Leader election: env from the downward API, and a Role for exactly that Lease.
+	for env, path := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+		if e := byName(c["env"], env); str(get(e, "valueFrom", "fieldRef", "fieldPath")) != path {
+			t.Errorf("%s env %v, want fieldRef %s", env, e, path)
+		}
+	}
+	role := find(t, objs, "Role", "-leader-election")
+	leaseNamed := false
+	for _, r := range list(get(role, "rules")) {
+		if slices.Contains(list(get(r, "resourceNames")), any(f["leader-election-id"])) {
+			leaseNamed = true
+		}
+	}
+	if !leaseNamed {
+		t.Errorf("leader-election Role does not name the Lease %q", f["leader-election-id"])
+	}
+	// TLS serving material from the stream Secret.
+	for flag, want := range map[string]string{"tls-cert-file": "tls.crt", "tls-key-file": "tls.key"} {
+		vol, rel := mountedFile(t, pod, c, f[flag])
+		secret, key := secretKey(t, vol, rel)
+		if secret != tc.tlsSecret || key != want {
+			t.Errorf("--%s is key %s of Secret %s, want %s of %s", flag, key, secret, want, tc.tlsSecret)
+		}
+	}
+	checkProbes(t, c, 9090)
+}
+
+// renderedConfig returns the aggregator config file the pods read: the
+// ConfigMap key behind --config.
+func renderedConfig(t *testing.T, objs []obj) map[string]any {
+	t.Helper()
+	d := find(t, objs, "Deployment", "-aggregator")
+	c := container(t, d)
+	f := flags(t, list(c["args"])[1:])
+	vol, rel := mountedFile(t, get(d, "spec", "template", "spec"), c, f["config"])
+	cmName := str(get(vol, "configMap", "name"))
+	cm := find(t, objs, "ConfigMap", cmName)
+	raw := str(get(cm, "data", rel))
+	if raw == "" {
+		t.Fatalf("ConfigMap %s has no key %s", cmName, rel)
+	}
+	var cfg map[string]any
+	if err := yaml.UnmarshalStrict([]byte(raw), &cfg); err != nil {
+		t.Fatalf("config file is not valid YAML: %v\n%s", err, raw)
+	}
+	return cfg
+}
+
+func checkConfig(t *testing.T, objs []obj, tc renderCase) {
+	cfg := renderedConfig(t, objs)
+	known := []string{"cluster", "tags", "targets"}
+	for k := range cfg {
+		if !slices.Contains(known, k) {
+			t.Errorf("config key %q is not in cli-contract.md", k)
+		}
+	}
+	if str(cfg["cluster"]) == "" {
+		t.Error("config has no cluster name")
+	}
+	tagKeys := []string{"preset", "prefix", "template", "labels", "pods", "services", "namespaceTags"}
+	for k := range get(cfg, "tags").(map[string]any) {
+		if !slices.Contains(tagKeys, k) {
+			t.Errorf("config tags.%s is not in cli-contract.md", k)
+		}
+	}
+	targetKeys := []string{"name", "url", "kind", "vsys", "serial", "apiKeyFile", "usernameFile", "passwordFile", "caFile", "insecureSkipVerify"}
+	targets := list(cfg["targets"])
+	if len(targets) != len(tc.targets) {
+		t.Fatalf("config has %d targets, want %d", len(targets), len(tc.targets))
+	}
+	d := find(t, objs, "Deployment", "-aggregator")
+	c := container(t, d)
+	pod := get(d, "spec", "template", "spec")
+	for i, want := range tc.targets {
+		got := targets[i].(map[string]any)
+		for k := range got {
+			if !slices.Contains(targetKeys, k) {
+				t.Errorf("config targets[%d].%s is not in cli-contract.md", i, k)
+			}
+		}
+		if got["name"] != want.name {
+			t.Errorf("targets[%d].name %v, want %s", i, got["name"], want.name)
+		}
+		// Every credential file named in the config is a key of the target's Secret.
+		files := map[string]string{"apiKeyFile": "api-key"}
+		if want.auth == "password" {
+			files = map[string]string{"usernameFile": "username", "passwordFile": "password"}
+		}
+		if want.ca {
+			files["caFile"] = "ca.crt"
+		}
+		for field, wantKey := range files {
+			vol, rel := mountedFile(t, pod, c, str(got[field]))
+			secret, key := secretKey(t, vol, rel)
+			if secret != want.secret || key != wantKey {
+				t.Errorf("targets[%d].%s is key %s of Secret %s, want %s of %s", i, field, key, secret, wantKey, want.secret)
+			}
+		}
+		for _, field := range []string{"apiKeyFile", "usernameFile", "passwordFile", "caFile"} {
+			if _, set := files[field]; !set && str(got[field]) != "" {
+				t.Errorf("targets[%d].%s = %v, want empty for auth %s", i, field, got[field], want.auth)
+			}
+		}
+	}
+}
+
+func checkRBAC(t *testing.T, objs []obj) {
+	type rule struct{ groups, resources, verbs, names string }
+	rules := func(o obj) []rule {
+		var out []rule
+		for _, r := range list(get(o, "rules")) {
+			j := func(k string) string {
+				var s []string
+				for _, v := range list(get(r, k)) {
+					s = append(s, str(v))
+				}
+				slices.Sort(s)
+				return strings.Join(s, ",")
+			}
+			out = append(out, rule{j("apiGroups"), j("resources"), j("verbs"), j("resourceNames")})
+		}
+		slices.SortFunc(out, func(a, b rule) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		return out
+	}
+	read := "get,list,watch"
+	tests := []struct {
+		kind, suffix string
+		want         []rule
+	}{
+		{"ClusterRole", "-agent", []rule{
+			{"", "namespaces,pods", read, ""},
+			{"discovery.k8s.io", "endpointslices", read, ""},
+		}},
+		{"ClusterRole", "-aggregator", []rule{
+			{"", "namespaces,nodes,pods,services", read, ""},
+			{",events.k8s.io", "events", "create,patch", ""},
+			{"authentication.k8s.io", "tokenreviews", "create", ""},
+			{"discovery.k8s.io", "endpointslices", read, ""},
+		}},
+		{"Role", "-leader-election", []rule{
+			{"coordination.k8s.io", "leases", "create", ""},
+			{"coordination.k8s.io", "leases", "get,update", find(t, objs, "Deployment", "-aggregator").name()},
+		}},
+	}
+	for _, tc := range tests {
+		o := find(t, objs, tc.kind, tc.suffix)
+		slices.SortFunc(tc.want, func(a, b rule) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		if got := rules(o); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %s rules\n got %v\nwant %v", tc.kind, o.name(), got, tc.want)
+		}
+	}
+	// Each binding gives its role to its component's ServiceAccount only.
+	for _, b := range []struct{ kind, suffix, role, sa string }{
+		{"ClusterRoleBinding", "-agent", "-agent", "-agent"},
+		{"ClusterRoleBinding", "-aggregator", "-aggregator", "-aggregator"},
+		{"RoleBinding", "-leader-election", "-leader-election", "-aggregator"},
+	} {
+		o := find(t, objs, b.kind, b.suffix)
+		subj := list(get(o, "subjects"))
+		if !strings.HasSuffix(str(get(o, "roleRef", "name")), b.role) || len(subj) != 1 ||
+			str(get(subj[0], "kind")) != "ServiceAccount" || !strings.HasSuffix(str(get(subj[0], "name")), b.sa) ||
+			str(get(subj[0], "namespace")) != namespace {
+			t.Errorf("%s %s: roleRef %v subjects %v", b.kind, o.name(), get(o, "roleRef"), subj)
+		}
+	}
+}
+
+func checkTLS(t *testing.T, objs []obj, tc renderCase) {
+	secrets := ofKind(objs, "Secret")
+	if !tc.tlsGenerated {
+		if len(secrets) != 0 {
+			t.Fatalf("%d Secrets rendered with tls.existingSecret set, want 0", len(secrets))
+		}
+		return
+	}
+	s := find(t, objs, "Secret", "-stream-tls")
+	if s.name() != tc.tlsSecret || str(s["type"]) != "kubernetes.io/tls" {
+		t.Fatalf("TLS Secret %s of type %v, want %s of type kubernetes.io/tls", s.name(), s["type"], tc.tlsSecret)
+	}
+	decode := func(key string) []byte {
+		b, err := base64.StdEncoding.DecodeString(str(get(s, "data", key)))
+		if err != nil {
+			t.Fatalf("Secret key %s: %v", key, err)
+		}
+		return b
+	}
+	parse := func(key string) *x509.Certificate {
+		blk, _ := pem.Decode(decode(key))
+		if blk == nil {
+			t.Fatalf("Secret key %s holds no PEM", key)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatalf("Secret key %s: %v", key, err)
+		}
+		return c
+	}
+	ca, cert := parse("ca.crt"), parse("tls.crt")
+	if blk, _ := pem.Decode(decode("tls.key")); blk == nil {
+		t.Error("tls.key holds no PEM")
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	// The agent dials the host of --aggregator and verifies with the CA.
+	svc := find(t, objs, "Service", "-aggregator").name()
+	for _, host := range []string{svc, svc + "." + namespace, svc + "." + namespace + ".svc", svc + "." + namespace + ".svc.cluster.local"} {
+		if _, err := cert.Verify(x509.VerifyOptions{DNSName: host, Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			t.Errorf("certificate does not verify for %s: %v", host, err)
+		}
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{DNSName: "evil.example.com", Roots: pool}); err == nil {
+		t.Error("certificate verifies for a foreign name")
+	}
+}
+
+var credentialKey = regexp.MustCompile(`(?i)^(api-?key|apikey|password|passwd|secret|token|private-?key)$`)
+
+// checkNoSecrets walks every rendered string (and the config file inside the
+// ConfigMap): no credential-like key carries a value other than a file path,
+// and the only Secret is the stream's TLS material.
+func checkNoSecrets(t *testing.T, objs []obj, tc renderCase) {
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && credentialKey.MatchString(k) && s != "" && !strings.HasPrefix(s, "/") &&
+					!strings.HasSuffix(path, ".items[]") && !strings.HasSuffix(path, ".valueFrom.secretKeyRef") {
+					t.Errorf("%s.%s carries a value %q that looks like a credential", path, k, s)
+				}
+				walk(path+"."+k, e)
+			}
+		case obj:
+			walk(path, map[string]any(x))
+		case []any:
+			for _, e := range x {
+				walk(path+"[]", e)
+			}
+		}
+	}
+	for _, o := range objs {
+		if o.kind() == "Secret" {
+			var keys []string
+			for k := range get(o, "data").(map[string]any) {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, []string{"ca.crt", "tls.crt", "tls.key"}) || str(o["type"]) != "kubernetes.io/tls" {
+				t.Errorf("Secret %s has keys %v: the chart renders no Secret but the stream's TLS material", o.name(), keys)
+			}
+			continue
+		}
+		walk(o.kind()+"/"+o.name(), o)
+	}
+	walk("config", renderedConfig(t, objs))
+	for _, o := range append(ofKind(objs, "Deployment"), ofKind(objs, "DaemonSet")...) {
+		for _, e := range list(get(container(t, o), "env")) {
+			if get(e, "valueFrom", "secretKeyRef") != nil {
+				t.Errorf("%s exposes a Secret as env %v; credentials are files", o.kind(), get(e, "name"))
+			}
+		}
+	}
+}
+
+func TestConfigChecksumRollsPods(t *testing.T) {
+	checksum := func(cluster string) string {
+		objs := mustTemplate(t, "--set", "cluster="+cluster)
+		d := find(t, objs, "Deployment", "-aggregator")
+		sum := str(get(d, "spec", "template", "metadata", "annotations", "checksum/config"))
+		if len(sum) != 64 {
+			t.Fatalf("checksum/config annotation %q is not a sha256", sum)
+		}
+		return sum
+	}
+	a1, a2, b := checksum("alpha"), checksum("alpha"), checksum("beta")
+	if a1 != a2 {
+		t.Errorf("same values, different checksums %s and %s: pods would roll on every upgrade", a1, a2)
+	}
+	if a1 == b {
+		t.Error("config changed but the checksum did not: pods would keep the old config")
+	}
+}

@@ -1,0 +1,133 @@
+{{/* Chart name. */}}
+{{- define "kubedag.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name prefix for every object, at most 40 characters so suffixes fit. */}}
+{{- define "kubedag.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kubedag.aggregator.fullname" -}}{{ include "kubedag.fullname" . }}-aggregator{{- end -}}
+{{- define "kubedag.agent.fullname" -}}{{ include "kubedag.fullname" . }}-agent{{- end -}}
+{{- define "kubedag.tlsSecretName" -}}
+{{- default (printf "%s-stream-tls" (include "kubedag.fullname" .)) .Values.tls.existingSecret -}}
+{{- end -}}
+
+{{/* DNS name agents dial; it is also in the generated certificate. */}}
+{{- define "kubedag.aggregator.host" -}}
+{{- printf "%s.%s.svc" (include "kubedag.aggregator.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{- define "kubedag.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "kubedag.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "kubedag.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kubedag
+{{- end -}}
+
+{{- define "kubedag.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kubedag.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Pod and container security settings shared by agent and aggregator. */}}
+{{- define "kubedag.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "kubedag.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{- define "kubedag.otelEnv" -}}
+{{- if .Values.otel.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .Values.otel.endpoint | quote }}
+{{- end }}
+{{- if .Values.otel.protocol }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ .Values.otel.protocol | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Directory a target's credentials Secret is mounted in. */}}
+{{- define "kubedag.targetDir" -}}/etc/kubedag/targets/{{ . }}{{- end -}}
+
+{{/*
+The aggregator config file (cli-contract.md). Credentials appear only as file
+paths under the mounted Secrets, never as values.
+*/}}
+{{- define "kubedag.config" -}}
+{{- $seen := dict -}}
+{{- range .Values.targets -}}
+{{- if hasKey $seen .name -}}
+{{- fail (printf "targets: name %q is used twice; target names must be unique" .name) -}}
+{{- end -}}
+{{- $_ := set $seen .name true -}}
+{{- end -}}
+{{- if and (eq .Values.tags.preset "custom") (not .Values.tags.template) -}}
+{{- fail "tags.template is required when tags.preset is custom" -}}
+{{- end -}}
+cluster: {{ .Values.cluster | quote }}
+tags:
+  preset: {{ .Values.tags.preset | quote }}
+  prefix: {{ .Values.tags.prefix | quote }}
+  template: {{ .Values.tags.template | quote }}
+  labels:
+    allow: {{ .Values.tags.labels.allow | toJson }}
+    deny: {{ .Values.tags.labels.deny | toJson }}
+  pods: {{ .Values.tags.pods }}
+  services: {{ .Values.tags.services }}
+  namespaceTags: {{ .Values.tags.namespaceTags }}
+{{- if .Values.targets }}
+targets:
+{{- range .Values.targets }}
+{{- $dir := include "kubedag.targetDir" .name }}
+  - name: {{ .name | quote }}
+    url: {{ .url | quote }}
+    kind: {{ .kind | quote }}
+    vsys: {{ .vsys | default "" | quote }}
+    serial: {{ .serial | default "" | quote }}
+    {{- if eq (.auth | default "apiKey") "password" }}
+    apiKeyFile: ""
+    usernameFile: {{ printf "%s/username" $dir | quote }}
+    passwordFile: {{ printf "%s/password" $dir | quote }}
+    {{- else }}
+    apiKeyFile: {{ printf "%s/api-key" $dir | quote }}
+    usernameFile: ""
+    passwordFile: ""
+    {{- end }}
+    caFile: {{ ternary (printf "%s/ca.crt" $dir) "" (.caFromSecret | default false) | quote }}
+    insecureSkipVerify: {{ .insecureSkipVerify | default false }}
+{{- end }}
+{{- else }}
+targets: []
+{{- end }}
+{{- end -}}
