@@ -182,7 +182,8 @@ func (c *Client) check(op string, httpStatus int, data []byte) (*response, error
 			return nil, &APIError{Op: op, HTTPStatus: httpStatus,
 				Message: c.scrub(http.StatusText(httpStatus) + snippet(data))}
 		}
-		return nil, fmt.Errorf("pan-os %s: %s", op, c.scrub(perr.Error()))
+		detail := strings.TrimPrefix(perr.Error(), ErrMalformed.Error()+": ")
+		return nil, fmt.Errorf("pan-os %s: %w: %s", op, ErrMalformed, c.scrub(detail))
 	}
 	if err := resp.err(); err != nil {
 		err.Op = op

@@ -203,6 +203,15 @@ func (c *Client) Job(ctx context.Context, id int) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job %d: %w", id, err)
 	}
+	// Details end up in errors and logs.
+	for i := range j.Details {
+		j.Details[i] = c.scrub(j.Details[i])
+	}
+	for i := range j.Devices {
+		for k := range j.Devices[i].Details {
+			j.Devices[i].Details[k] = c.scrub(j.Devices[i].Details[k])
+		}
+	}
 	return j, nil
 }
 

@@ -107,6 +107,9 @@ func (c *Client) sendUID(ctx context.Context, msg []byte) ([]EntryError, error) 
 	if err != nil && !found {
 		return nil, err
 	}
+	for i := range failed {
+		failed[i].Message = c.scrub(failed[i].Message)
+	}
 	return failed, nil
 }
 
