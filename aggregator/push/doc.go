@@ -1,0 +1,39 @@
+// Package push keeps one User-ID target (a firewall vsys or a Panorama) in
+// step with the store's desired state.
+//
+// A Pusher holds what it believes the target holds (actual: IP -> owned
+// tags and their expiry) and, from its store subscription, the IPs whose
+// desired state may differ. Every BatchInterval, or as soon as MaxBatch IPs
+// are dirty, it computes desired vs actual for those IPs at that moment
+// (level-triggered: changes that cancel out never reach the wire) and sends
+// the result as one Update per MaxBatch entries, each IP's unregisters in
+// the same call as (and, on the wire, before) its registers.
+//
+// # Duties
+//
+//  1. Reconcile: when Run starts (on becoming leader) and every
+//     ResyncInterval, list the target's registered IPs and repair both
+//     ways: stale owned tags are unregistered, missing ones registered.
+//     Tags that Owns rejects are never unregistered.
+//  2. The Ready gate: until Ready is closed (or ReadyTimeout passes), tags
+//     are unregistered only from IPs that some source claims (a claim proves
+//     the tag wrong: a later conflicting claim could only narrow the set);
+//     IPs nobody claims yet keep their tags, so a failover whose agents have
+//     not sent their snapshots yet never flaps live tags. Registering is
+//     never gated.
+//  3. TTL: tags are registered with TagTTL as PAN-OS timeout (so tags of a
+//     dead kubedag age out) and re-registered once less than half of it
+//     remains (checked every TagTTL/8).
+//  4. Failures: a failed call leaves actual unchanged (its IPs are marked
+//     uncertain and fully re-sent) and backs the target off exponentially
+//     with jitter; entries the target refuses are retried per IP with their
+//     own backoff; CapacityFull is logged once, reported in Status and hooks,
+//     and backed off, never hammered.
+//  5. Canary: a non-persistent registration of Canary.IP with Canary.Tag,
+//     checked every Canary.Interval; when it is gone the target lost its
+//     volatile state (reboot) and is reconciled at once.
+//
+// Each Pusher runs in its own goroutine (Run), so a slow target blocks
+// neither other targets nor the store's writers; while a target is down its
+// dirty set keeps merging in the store, bounded by the number of IPs.
+package push

@@ -1,0 +1,157 @@
+package push
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Defaults of Options.
+const (
+	DefaultBatchInterval  = 50 * time.Millisecond
+	DefaultMaxBatch       = 1000
+	DefaultTagTTL         = time.Hour // for the --tag-ttl flag; Options.TagTTL 0 means no timeout
+	DefaultResyncInterval = 10 * time.Minute
+	DefaultBackoffBase    = 200 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	DefaultEntryRetryBase = time.Second
+	DefaultEntryRetryMax  = 5 * time.Minute
+	DefaultCanaryTTL      = 10 * time.Minute
+	DefaultCanaryInterval = 30 * time.Second
+
+	// MaxTagTTL is PAN-OS's largest tag timeout (30 days).
+	MaxTagTTL = 2592000 * time.Second
+)
+
+// Canary configures reboot detection. A zero IP disables it.
+type Canary struct {
+	// IP to register; pick one no pod or service can have, e.g. from
+	// TEST-NET-1 (192.0.2.0/24). It is never unregistered by reconcile.
+	IP netip.Addr
+	// Tag registered on IP; it should be owned (carry the prefix).
+	Tag string
+	// TTL is the canary's PAN-OS timeout, refreshed at every check
+	// (default DefaultCanaryTTL; must exceed Interval).
+	TTL time.Duration
+	// Interval between checks (default DefaultCanaryInterval).
+	Interval time.Duration
+}
+
+// CallInfo describes one Update call, for metrics.
+type CallInfo struct {
+	Unregister, Register int // entries
+	Failed               int // entries the target refused
+	Duration             time.Duration
+	Err                  error
+}
+
+// Hooks are optional callbacks for metrics and tracing. They run on the
+// pusher's goroutine: keep them quick.
+type Hooks struct {
+	// Call is called after every Update call.
+	Call func(target string, c CallInfo)
+	// EntryError is called for every entry the target refused.
+	EntryError func(target string, e EntryError)
+	// Applied is called when the target acknowledged an IP's registers
+	// (end of the tag-latency span).
+	Applied func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext)
+	// Reconciled is called after a reconcile listing: IPs listed and IPs
+	// whose owned tags differed from what the pusher believed.
+	Reconciled func(target string, listed, drift int)
+	// Reboot is called when the canary was found missing.
+	Reboot func(target string)
+}
+
+// Options configures a Pusher. Zero values take the defaults above.
+type Options struct {
+	// Name of the target, for logs, status and hooks.
+	Name string
+	// Owns reports whether a tag is the aggregator's (carries the
+	// cluster's prefix). Required. Only owned tags are ever unregistered.
+	Owns func(tag string) bool
+	// BatchInterval is how long dirty IPs may wait for more changes before
+	// a flush (default 50ms).
+	BatchInterval time.Duration
+	// MaxBatch is the most entries per Update call; reaching it flushes at
+	// once (default 1000).
+	MaxBatch int
+	// TagTTL is the PAN-OS timeout registered with every tag, refreshed
+	// once less than half remains. 0 registers tags without timeout. At
+	// most MaxTagTTL. Flags should default to DefaultTagTTL.
+	TagTTL time.Duration
+	// ResyncInterval between reconciles (default 10m).
+	ResyncInterval time.Duration
+	// Ready, once closed, allows unregistering tags of unclaimed IPs. nil
+	// means ready from the start.
+	Ready <-chan struct{}
+	// ReadyTimeout opens the gate this long after Run starts even if Ready
+	// is not closed (the grace timeout); 0 waits for Ready only.
+	ReadyTimeout time.Duration
+	// BackoffBase and BackoffMax bound the target's exponential backoff
+	// after a failed call (defaults 200ms, 30s). Delays are jittered in
+	// [d/2, d].
+	BackoffBase, BackoffMax time.Duration
+	// EntryRetryBase and EntryRetryMax bound the per-IP backoff of refused
+	// entries (defaults 1s, 5m).
+	EntryRetryBase, EntryRetryMax time.Duration
+	Canary                        Canary
+	Clock                         Clock      // default RealClock
+	Rand                          *rand.Rand // jitter source; default the global one
+	Logger                        *slog.Logger
+	Hooks                         Hooks
+}
+
+func (o *Options) validate() error {
+	if o.Owns == nil {
+		return errors.New("push: Options.Owns is required")
+	}
+	if o.TagTTL < 0 || o.TagTTL > MaxTagTTL {
+		return fmt.Errorf("push: Options.TagTTL %v out of range [0, %v]", o.TagTTL, MaxTagTTL)
+	}
+	if o.TagTTL > 0 && o.TagTTL < time.Second {
+		return fmt.Errorf("push: Options.TagTTL %v below one second", o.TagTTL)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.BatchInterval, DefaultBatchInterval)
+	def(&o.ResyncInterval, DefaultResyncInterval)
+	def(&o.BackoffBase, DefaultBackoffBase)
+	def(&o.BackoffMax, DefaultBackoffMax)
+	def(&o.EntryRetryBase, DefaultEntryRetryBase)
+	def(&o.EntryRetryMax, DefaultEntryRetryMax)
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.ReadyTimeout < 0 {
+		return fmt.Errorf("push: Options.ReadyTimeout %v is negative", o.ReadyTimeout)
+	}
+	if o.Canary.IP.IsValid() {
+		if o.Canary.Tag == "" {
+			return errors.New("push: Options.Canary.Tag is required with Canary.IP")
+		}
+		if !o.Owns(o.Canary.Tag) {
+			return fmt.Errorf("push: Options.Canary.Tag %q is not owned", o.Canary.Tag)
+		}
+		def(&o.Canary.TTL, DefaultCanaryTTL)
+		def(&o.Canary.Interval, DefaultCanaryInterval)
+		if o.Canary.TTL <= o.Canary.Interval {
+			return fmt.Errorf("push: Options.Canary.TTL %v must exceed Canary.Interval %v", o.Canary.TTL, o.Canary.Interval)
+		}
+		o.Canary.IP = o.Canary.IP.Unmap()
+	}
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
