@@ -86,16 +86,16 @@ type fwTag struct {
 type fakeFirewall struct {
 	clk *fakeClock
 
-	mu       sync.Mutex
-	ips      map[netip.Addr]map[string]fwTag
-	calls    []Update
-	lists    int
-	failCall int                   // fail the next n Update calls
-	failAfter int                  // apply, then fail, the next n Update calls (lost answer)
-	failList int                   // fail the next n RegisteredIPs calls
-	capacity int                   // max IPs, 0 = unlimited
-	refuse   func(netip.Addr) bool // refuse registers of these IPs
-	onCall   func(u Update)        // called after each Update applied, lock held
+	mu        sync.Mutex
+	ips       map[netip.Addr]map[string]fwTag
+	calls     []Update
+	lists     int
+	failCall  int                   // fail the next n Update calls
+	failAfter int                   // apply, then fail, the next n Update calls (lost answer)
+	failList  int                   // fail the next n RegisteredIPs calls
+	capacity  int                   // max IPs, 0 = unlimited
+	refuse    func(netip.Addr) bool // refuse registers of these IPs
+	onCall    func(u Update)        // called after each Update applied, lock held
 }
 
 func newFakeFirewall(clk *fakeClock) *fakeFirewall {

@@ -1,40 +1,15 @@
 package push
 
-// Local copies of the agreed userid types, until package userid builds;
-// then this file becomes type aliases of userid's.
+import "github.com/kubedag/kubedag/userid"
 
-import (
-	"net/netip"
-	"time"
+// The User-ID wire types, as the userid client defines them.
+type (
+	Tag          = userid.Tag
+	Entry        = userid.Entry
+	Update       = userid.Update
+	EntryError   = userid.EntryError
+	UpdateResult = userid.UpdateResult
+	RegisteredIP = userid.RegisteredIP
 )
 
-type Tag struct {
-	Name    string
-	Timeout time.Duration
-}
-
-type Entry struct {
-	IP            netip.Addr
-	Tags          []Tag
-	NonPersistent bool
-}
-
-type Update struct{ Unregister, Register []Entry }
-
-type EntryError struct {
-	Op           string
-	IP           netip.Addr
-	Message      string
-	CapacityFull bool
-}
-
-type UpdateResult struct {
-	Failed   []EntryError
-	Messages int
-}
-
-type RegisteredIP struct {
-	IP         netip.Addr
-	Tags       []Tag
-	Persistent bool
-}
+var _ Firewall = (*userid.Client)(nil)
