@@ -39,5 +39,22 @@ tools:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## image: build the container image $(IMAGE) from the Dockerfile (same binary as `make build`).
+## Needs a container builder: docker, podman or buildah (first found on PATH, or
+## CONTAINER_BUILDER=...). Example: make image IMAGE=ghcr.io/kubedag/kubedag:v0.1.0
+CONTAINER_BUILDERS ?= docker podman buildah
+image:
+	@builder="$(CONTAINER_BUILDER)"; \
+	if [ -z "$$builder" ]; then \
+	  for b in $(CONTAINER_BUILDERS); do if command -v "$$b" >/dev/null 2>&1; then builder=$$b; break; fi; done; \
+	fi; \
+	if [ -z "$$builder" ]; then \
+	  echo "make image: no container builder found (looked for: $(CONTAINER_BUILDERS))." >&2; \
+	  echo "Install docker, podman or buildah, or set CONTAINER_BUILDER=/path/to/builder." >&2; \
+	  exit 1; \
+	fi; \
+	echo "$$builder build --build-arg VERSION=$(VERSION) -t $(IMAGE) ."; \
+	"$$builder" build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,336 @@
+package charts
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// dockerInstr is one Dockerfile instruction with its continuation lines joined.
+type dockerInstr struct {
+	cmd  string // upper case: FROM, RUN, ...
+	args string
+}
+
+type dockerStage struct {
+	from, name string
+	instrs     []dockerInstr
+}
+
+// parseDockerfile splits a Dockerfile into its global ARGs and stages.
+func parseDockerfile(t *testing.T, path string) (globalArgs map[string]string, stages []dockerStage) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read Dockerfile: %v", err)
+	}
+	globalArgs = map[string]string{}
+	var logical []string
+	var cur strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && cur.Len() == 0) {
+			continue
+		}
+		if body, ok := strings.CutSuffix(trimmed, `\`); ok {
+			cur.WriteString(body + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		logical = append(logical, cur.String())
+		cur.Reset()
+	}
+	for _, l := range logical {
+		cmd, args, _ := strings.Cut(l, " ")
+		in := dockerInstr{cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
+		switch {
+		case in.cmd == "FROM":
+			f := strings.Fields(in.args)
+			f = slices.DeleteFunc(f, func(s string) bool { return strings.HasPrefix(s, "--") })
+			st := dockerStage{from: f[0]}
+			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
+				st.name = f[2]
+			}
+			stages = append(stages, st)
+		case len(stages) == 0 && in.cmd == "ARG":
+			k, v, _ := strings.Cut(in.args, "=")
+			globalArgs[k] = v
+		case len(stages) > 0:
+			stages[len(stages)-1].instrs = append(stages[len(stages)-1].instrs, in)
+		}
+	}
+	return globalArgs, stages
+}
+
+// shellWords splits a shell command line into words, honouring single and
+// double quotes (enough for the build commands compared here).
+func shellWords(s string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// goBuild is a `[ENV=v ...] go build ARGS PKG` command, normalised.
+type goBuild struct {
+	env     map[string]string
+	flags   map[string]string // -flag -> value ("" for booleans)
+	output  string
+	pkgs    []string
+	command string
+}
+
+var boolBuildFlags = []string{"-trimpath", "-race", "-a", "-v", "-x", "-n"}
+
+// parseGoBuild finds the `go build` in a shell command and parses it.
+func parseGoBuild(t *testing.T, command string) goBuild {
+	t.Helper()
+	w := shellWords(command)
+	i := slices.IndexFunc(w, func(s string) bool { return s == "go" || strings.HasSuffix(s, "/go") })
+	if i < 0 || i+1 >= len(w) || w[i+1] != "build" {
+		t.Fatalf("no `go build` in %q", command)
+	}
+	g := goBuild{env: map[string]string{}, flags: map[string]string{}, command: command}
+	for _, e := range w[:i] {
+		if k, v, ok := strings.Cut(e, "="); ok {
+			g.env[k] = v
+		}
+	}
+	rest := w[i+2:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		switch {
+		case a == "-o":
+			j++
+			g.output = rest[j]
+		case slices.Contains(boolBuildFlags, a):
+			g.flags[a] = ""
+		case strings.HasPrefix(a, "-"):
+			if k, v, ok := strings.Cut(a, "="); ok {
+				g.flags[k] = v
+			} else {
+				j++
+				g.flags[a] = rest[j]
+			}
+		default:
+			g.pkgs = append(g.pkgs, a)
+		}
+	}
+	return g
+}
+
+// expand replaces ${NAME} and $NAME from vars.
+func expand(s string, vars map[string]string) string {
+	return os.Expand(s, func(k string) string { return vars[k] })
+}
+
+func repoMake(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command("make", append([]string{"-s", "-C", ".."}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// TestDockerfileBuildsWhatMakeBuilds compares the Dockerfile's go build with
+// the one `make build` runs: same package, same cgo setting, same flags and
+// version stamping, and the runtime stage runs that binary as non-root.
+func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
+	const version = "v0.0.0-test"
+	makeOut, makeErr, err := repoMake(t, nil, "-n", "build", "VERSION="+version, "GO=go")
+	if err != nil {
+		t.Fatalf("make -n build: %v\n%s", err, makeErr)
+	}
+	var makeLine string
+	for _, l := range strings.Split(makeOut, "\n") {
+		if strings.Contains(l, "go build") {
+			makeLine = l
+		}
+	}
+	want := parseGoBuild(t, makeLine)
+
+	globals, stages := parseDockerfile(t, filepath.Join("..", "Dockerfile"))
+	if len(stages) < 2 {
+		t.Fatalf("Dockerfile has %d stages, want a build stage and a runtime stage", len(stages))
+	}
+	build, runtime := stages[0], stages[len(stages)-1]
+
+	// Build stage: the Go toolchain of go.mod, the module proxy.
+	gomod, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\d+\.\d+)`).FindStringSubmatch(string(gomod))
+	if goLine == nil {
+		t.Fatal("go.mod has no go directive")
+	}
+	if img := expand(build.from, globals); img != "golang:"+goLine[1] {
+		t.Errorf("build stage FROM %s, want golang:%s (go.mod's Go)", img, goLine[1])
+	}
+	vars := map[string]string{"VERSION": version}
+	var got *goBuild
+	proxy := false
+	for _, in := range build.instrs {
+		switch in.cmd {
+		case "ARG":
+			k, v, _ := strings.Cut(in.args, "=")
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
+			if k == "GOPROXY" && strings.Contains(v, "proxy.golang.org") {
+				proxy = true
+			}
+		case "RUN":
+			if strings.Contains(in.args, "go build") {
+				g := parseGoBuild(t, expand(in.args, vars))
+				got = &g
+			}
+		}
+	}
+	if !proxy {
+		t.Error("build stage does not fetch modules through the Go module proxy (ARG GOPROXY)")
+	}
+	if got == nil {
+		t.Fatal("build stage has no `go build`")
+	}
+	if !slices.Equal(got.pkgs, want.pkgs) {
+		t.Errorf("Dockerfile builds %v, make build builds %v", got.pkgs, want.pkgs)
+	}
+	if got.env["CGO_ENABLED"] != "0" || want.env["CGO_ENABLED"] != "0" {
+		t.Errorf("CGO_ENABLED: Dockerfile %q, make %q; want 0 in both (static binary)", got.env["CGO_ENABLED"], want.env["CGO_ENABLED"])
+	}
+	if !mapsEqual(got.flags, want.flags) {
+		t.Errorf("go build flags differ:\n Dockerfile %v\n make       %v", got.flags, want.flags)
+	}
+	if !strings.Contains(got.flags["-ldflags"], "main.version="+version) {
+		t.Errorf("Dockerfile -ldflags %q do not stamp the version", got.flags["-ldflags"])
+	}
+
+	// Runtime stage: distroless static, non-root, the binary as entrypoint.
+	if !strings.HasPrefix(runtime.from, "gcr.io/distroless/static") || !strings.HasSuffix(runtime.from, ":nonroot") {
+		t.Errorf("runtime stage FROM %s, want gcr.io/distroless/static...:nonroot", runtime.from)
+	}
+	var user, entrypoint, copied string
+	for _, in := range runtime.instrs {
+		switch in.cmd {
+		case "USER":
+			user = in.args
+		case "ENTRYPOINT":
+			entrypoint = in.args
+		case "COPY":
+			f := strings.Fields(in.args)
+			if slices.Contains(f, "--from="+build.name) && len(f) >= 3 && f[len(f)-2] == got.output {
+				copied = f[len(f)-1]
+			}
+		case "RUN":
+			t.Errorf("runtime stage runs %q: distroless has no shell", in.args)
+		}
+	}
+	if uid, _, _ := strings.Cut(user, ":"); uid != "65532" {
+		t.Errorf("runtime USER %q, want 65532 (non-root)", user)
+	}
+	if copied == "" {
+		t.Fatalf("runtime stage does not copy the built %s from stage %s", got.output, build.name)
+	}
+	if entrypoint != `["`+copied+`"]` || copied != "/kubedag" {
+		t.Errorf("ENTRYPOINT %s, want [\"/kubedag\"], the binary copied to %s", entrypoint, copied)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDockerignoreKeepsBuildInputs(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatalf(".dockerignore: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		p := strings.TrimSuffix(strings.TrimSpace(line), "/")
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		for _, needed := range []string{"go.mod", "go.sum", "cmd", "cmd/kubedag", "*.go", "**/*.go"} {
+			if p == needed {
+				t.Errorf(".dockerignore excludes %s, which the image build needs", p)
+			}
+		}
+	}
+}
+
+func TestMakeImage(t *testing.T) {
+	t.Run("no builder", func(t *testing.T) {
+		_, stderr, err := repoMake(t, nil, "image", "CONTAINER_BUILDERS=kubedag-no-such-builder")
+		if err == nil {
+			t.Fatal("make image succeeded without a container builder")
+		}
+		for _, want := range []string{"no container builder found", "docker, podman or buildah"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("make image stderr lacks %q:\n%s", want, stderr)
+			}
+		}
+	})
+	t.Run("fake builder", func(t *testing.T) {
+		dir := t.TempDir()
+		record := filepath.Join(dir, "record")
+		script := "#!/bin/sh\n{ pwd; printf '%s\\n' \"$@\"; } > " + record + "\n"
+		if err := os.WriteFile(filepath.Join(dir, "kubedag-fake-builder"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, err := repoMake(t, []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH")},
+			"image", "CONTAINER_BUILDERS=kubedag-fake-builder", "IMAGE=example.com/kubedag:t1", "VERSION=v9.9.9")
+		if err != nil {
+			t.Fatalf("make image: %v\n%s", err, stderr)
+		}
+		b, err := os.ReadFile(record)
+		if err != nil {
+			t.Fatalf("the builder was not run: %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		root, _ := filepath.Abs("..")
+		wantArgs := []string{"build", "--build-arg", "VERSION=v9.9.9", "-t", "example.com/kubedag:t1", "."}
+		if lines[0] != root || !slices.Equal(lines[1:], wantArgs) {
+			t.Errorf("builder ran in %s with %q, want %s with %q", lines[0], lines[1:], root, wantArgs)
+		}
+	})
+}
