@@ -143,10 +143,10 @@ func TestUserIDMessages(t *testing.T) {
 			want:   map[string][]string{"2001:db8::1": {"v6"}},
 		},
 		{
-			name:   "IP echoed escaped",
-			msg:    regMsg(`<entry ip="&quot;&lt;x"><tag><member>a</member></tag></entry>`),
+			name:    "IP echoed escaped",
+			msg:     regMsg(`<entry ip="&quot;&lt;x"><tag><member>a</member></tag></entry>`),
 			wantMsg: []string{`ip="&#34;&lt;x" message="Failed to register ip &#34;&lt;x: invalid ip address"`},
-			want:   map[string][]string{},
+			want:    map[string][]string{},
 		},
 	}
 	for _, tc := range tests {
