@@ -1,0 +1,34 @@
+// Package config reads and validates the aggregator's YAML configuration
+// file: the cluster name, the tag policy and the PAN-OS targets with where
+// their credentials come from.
+//
+// Example:
+//
+//	cluster: prod
+//	tags:
+//	  preset: k8s            # k8s | aks | custom
+//	  prefix: ""             # default derived from preset and cluster
+//	  template: ""           # preset custom only
+//	  labels:
+//	    allow: ["app", "app.kubernetes.io/*"]
+//	    deny: ["pod-template-hash"]
+//	  pods: true
+//	  services: true
+//	  namespaceTags: true
+//	targets:
+//	  - name: fw1
+//	    url: https://10.0.0.1
+//	    kind: firewall        # firewall | panorama
+//	    vsys: vsys1
+//	    apiKeyFile: /etc/kubedag/targets/fw1/api-key
+//	    caFile: /etc/kubedag/targets/fw1/ca.crt
+//	batchInterval: 50ms
+//	maxBatch: 1000
+//	resyncInterval: 5m
+//	tagTTL: 1h
+//
+// Unknown fields are errors, and every error names the field at fault, so a
+// typo fails at start instead of being ignored. Credentials are never in the
+// file itself: each target names files (mounted Secrets) or environment
+// variables that hold them.
+package config
