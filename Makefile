@@ -36,6 +36,10 @@ vet:
 tools:
 	e2e/tools/tools.sh
 
+## generate: regenerate checked-in generated code (protobuf/gRPC of api/agent/v1) with buf.
+generate:
+	cd api/agent/v1 && $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0 generate
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
