@@ -89,6 +89,7 @@ type fakeFirewall struct {
 	mu        sync.Mutex
 	ips       map[netip.Addr]map[string]fwTag
 	calls     []Update
+	attempts  []time.Time // every Update call, failed or not
 	lists     int
 	failCall  int                   // fail the next n Update calls
 	failAfter int                   // apply, then fail, the next n Update calls (lost answer)
@@ -124,6 +125,7 @@ func (f *fakeFirewall) Update(ctx context.Context, u Update) (UpdateResult, erro
 	if err := ctx.Err(); err != nil {
 		return UpdateResult{}, err
 	}
+	f.attempts = append(f.attempts, f.clk.Now())
 	if f.failCall > 0 {
 		f.failCall--
 		return UpdateResult{}, errDown
