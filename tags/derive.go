@@ -156,7 +156,7 @@ func (d *Deriver) Owns(tag string) bool {
 func (d *Deriver) Tags(id Identity) (Set, []Problem) {
 	b := builderPool.Get().(*builder)
 	defer b.release()
-	b.id = &id
+	b.kind, b.ns, b.name = id.Kind, id.Namespace, id.Name
 
 	if !d.kindOn(id.Kind) {
 		b.problem(Problem{Reason: ReasonKindExcluded, Detail: fmt.Sprintf("kind %q is not in Kinds %v", id.Kind, d.cfg.Kinds)})
@@ -368,7 +368,8 @@ func sortedCopy(b *builder, s []string) []string {
 // builder collects candidate tags in priority order in one byte arena and
 // turns them into a Set. Builders are pooled; a Deriver uses one per call.
 type builder struct {
-	id       *Identity
+	kind     Kind // of the Identity, for Problems
+	ns, name string
 	buf      []byte
 	cands    []cand
 	order    []int
@@ -394,7 +395,7 @@ func (b *builder) reset() {
 
 func (b *builder) release() {
 	b.reset()
-	b.id = nil
+	b.kind, b.ns, b.name = "", "", ""
 	b.problems = b.problems[:0]
 	clear(b.keys[:cap(b.keys)])
 	b.keys = b.keys[:0]
@@ -410,7 +411,7 @@ func (b *builder) release() {
 }
 
 func (b *builder) problem(p Problem) {
-	p.Kind, p.Namespace, p.Name = b.id.Kind, b.id.Namespace, b.id.Name
+	p.Kind, p.Namespace, p.Name = b.kind, b.ns, b.name
 	b.problems = append(b.problems, p)
 }
 
