@@ -235,8 +235,11 @@ func (f *fakeFirewall) tagsOf(ip netip.Addr) []string {
 
 func (f *fakeFirewall) tagsLocked(ip netip.Addr) []string {
 	var out []string
-	for n := range f.ips[ip] {
-		out = append(out, n)
+	now := f.clk.Now()
+	for n, t := range f.ips[ip] {
+		if t.expires.IsZero() || now.Before(t.expires) {
+			out = append(out, n)
+		}
 	}
 	slices.Sort(out)
 	return out

@@ -164,7 +164,7 @@ func TestUnregisterBeforeRegister(t *testing.T) {
 func TestTTLRefresh(t *testing.T) {
 	fw := newFakeFirewall(newFakeClock())
 	st := store.New(store.Options{})
-	h := start(t, fw, st, Options{TagTTL: time.Hour})
+	h := start(t, fw, st, Options{TagTTL: time.Hour, ResyncInterval: 24 * time.Hour})
 	st.Upsert("n1", ipN(1), claimT("u", "k8s.a"))
 	h.eventually(10*time.Millisecond, "registered", func() bool { return h.has(ipN(1), "k8s.a") })
 	if to := fw.callsCopy()[0].Register[0].Tags[0].Timeout; to != time.Hour {

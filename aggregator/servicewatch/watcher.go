@@ -1,0 +1,172 @@
+package servicewatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubedag/kubedag/aggregator/store"
+	"github.com/kubedag/kubedag/tags"
+)
+
+// Source is the store source name of Service claims.
+const Source = "services"
+
+// Sink receives the full Service claim set; *store.Store implements it.
+type Sink interface {
+	Replace(source string, claims map[netip.Addr]store.Claim)
+}
+
+// Options configures a Watcher.
+type Options struct {
+	// Client reads Services (list/watch, cluster-wide).
+	Client kubernetes.Interface
+	// Deriver turns Service identities into tags.
+	Deriver *tags.Deriver
+	// Sink receives the claims.
+	Sink Sink
+	// MinInterval merges bursts of Service changes into one rebuild.
+	// Default 50ms.
+	MinInterval time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for FirstSeen; default time.Now.
+	Now func() time.Time
+}
+
+// Watcher keeps the Service source of the store in step with the cluster.
+type Watcher struct {
+	opts     Options
+	synced   cache.InformerSynced
+	problems metric.Int64Counter
+	// prev remembers each IP's last claim so unchanged IPs keep their
+	// FirstSeen (the latency clock starts at a change, not at a rebuild).
+	prev map[netip.Addr]store.Claim
+}
+
+// New validates opts; it starts nothing.
+func New(opts Options) (*Watcher, error) {
+	if opts.Client == nil || opts.Deriver == nil || opts.Sink == nil {
+		return nil, fmt.Errorf("servicewatch: Client, Deriver and Sink are required")
+	}
+	if opts.MinInterval <= 0 {
+		opts.MinInterval = 50 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	problems, err := otel.Meter("kubedag/aggregator/servicewatch").Int64Counter("kubedag_tag_problems",
+		metric.WithDescription("Labels or objects that could not be tagged as is (replaced characters, truncation, over the tag limit, denied)."))
+	if err != nil {
+		return nil, fmt.Errorf("servicewatch: metric: %w", err)
+	}
+	return &Watcher{opts: opts, synced: func() bool { return false }, problems: problems}, nil
+}
+
+// HasSynced reports whether the first full Service list has been applied.
+func (w *Watcher) HasSynced() bool { return w.synced() }
+
+// Run watches Services until ctx ends. Nothing is written to the sink
+// before the informer has synced.
+func (w *Watcher) Run(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(w.opts.Client, 0)
+	inf := factory.Core().V1().Services()
+	poke := make(chan struct{}, 1)
+	kick := func() {
+		select {
+		case poke <- struct{}{}:
+		default:
+		}
+	}
+	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { kick() },
+		UpdateFunc: func(any, any) { kick() },
+		DeleteFunc: func(any) { kick() },
+	}); err != nil {
+		return fmt.Errorf("servicewatch: add handler: %w", err)
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
+		return ctx.Err()
+	}
+	lister := inf.Lister()
+	applied := false
+	w.synced = func() bool { return applied } // written and read only here and in HasSynced after sync
+	var syncedFlag = make(chan struct{})
+	w.synced = func() bool {
+		select {
+		case <-syncedFlag:
+			return true
+		default:
+			return false
+		}
+	}
+	first := true
+	for {
+		svcs, err := lister.List(labels.Everything())
+		if err != nil {
+			return fmt.Errorf("servicewatch: list services: %w", err)
+		}
+		w.apply(ctx, svcs)
+		if first {
+			close(syncedFlag)
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poke:
+		}
+		// Merge a burst of changes into one rebuild.
+		t := time.NewTimer(w.opts.MinInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// apply rebuilds the claims from svcs and hands them to the sink.
+func (w *Watcher) apply(ctx context.Context, svcs []*corev1.Service) {
+	now := w.opts.Now()
+	report := func(svc *corev1.Service, msg string) {
+		w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", msg)
+		w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service")))
+	}
+	derive := func(id tags.Identity) tags.Set {
+		set, problems := w.opts.Deriver.Tags(id)
+		for _, p := range problems {
+			w.opts.Logger.Warn("service not fully tagged", "namespace", id.Namespace, "service", id.Name, "problem", p.String())
+			w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service"), attribute.String("reason", string(p.Reason))))
+		}
+		return set
+	}
+	built := build(svcs, derive, report)
+	claims := make(map[netip.Addr]store.Claim, len(built))
+	for ip, c := range built {
+		claim := store.Claim{Tags: tags.NewSet(c.tags...), Owner: c.owner(), FirstSeen: now}
+		if p, ok := w.prev[ip]; ok && p.Owner == claim.Owner && p.Tags.Equal(claim.Tags) {
+			claim.FirstSeen = p.FirstSeen
+		}
+		claims[ip] = claim
+	}
+	w.opts.Sink.Replace(Source, claims)
+	w.prev = claims
+}
