@@ -1,0 +1,76 @@
+package panossim
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzUIDMessage feeds arbitrary documents to the uid-message parser and the
+// whole user-id path: no input may panic, every answer must be well-formed
+// XML, and the registry must stay within the PAN-OS limits.
+func FuzzUIDMessage(f *testing.F) {
+	f.Add([]byte(regMsg(`<entry ip="10.0.0.1"><tag><member timeout="60">a</member></tag></entry>`)))
+	f.Add([]byte(`<uid-message><payload><unregister><entry ip="10.0.0.1"/></unregister><register><entry ip="10.0.0.0/8" persistent="0"><tag><member>x</member></tag></entry></register></payload></uid-message>`))
+	f.Add([]byte(`<uid-message><version>9</version></uid-message>`))
+	f.Add([]byte(`<uid-message><payload><register><entry ip="1.2.3.4-1.2.3.1"><tag><member timeout="-1"></member></tag></entry></register></payload>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if m, err := parseUIDMessage(data); err == nil && m == nil {
+			t.Fatal("nil message without error")
+		}
+		sim := New(Config{Capacity: 4})
+		key, err := sim.APIKeyFor("admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // twice: the second pass meets the first one's state
+			form := url.Values{"type": {"user-id"}, "cmd": {string(data)}}
+			req := httptest.NewRequest(http.MethodPost, "/api/", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-PAN-KEY", key)
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("HTTP %d", rec.Code)
+			}
+			if err := wellFormed(rec.Body.Bytes()); err != nil {
+				t.Fatalf("answer is not well-formed XML: %v\n%s", err, rec.Body.String())
+			}
+		}
+		sim.mu.Lock()
+		defer sim.mu.Unlock()
+		total := 0
+		for _, sc := range sim.reg.scopes {
+			total += len(sc.entries)
+			for k, e := range sc.entries {
+				if k != e.addr.key || len(e.tags) == 0 || len(e.tags) > MaxTagsPerIP {
+					t.Fatalf("entry %q: %d tags", k, len(e.tags))
+				}
+				for _, tg := range e.tags {
+					if tg.name == "" || len(tg.name) > MaxTagNameLen {
+						t.Fatalf("entry %q holds tag %q", k, tg.name)
+					}
+				}
+			}
+		}
+		if total != sim.reg.total || total > 4 {
+			t.Fatalf("registry counts %d, holds %d (capacity 4)", sim.reg.total, total)
+		}
+	})
+}
+
+func wellFormed(b []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
