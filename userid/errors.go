@@ -168,10 +168,14 @@ func IsBadRequest(err error) bool {
 }
 
 // IsNotFound reports whether the device said the object is not there
-// (codes 7 and 13).
+// (codes 7 and 13, or a code-less "No such node" answer to show/get).
 func IsNotFound(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && (ae.Code == 7 || ae.Code == 13)
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Code == 7 || ae.Code == 13 ||
+		(ae.Code == 0 && strings.Contains(strings.ToLower(ae.Message), "no such node"))
 }
 
 // IsRetryable reports whether err is transient: the device was busy or

@@ -36,7 +36,7 @@ func TestResponseShapes(t *testing.T) {
 		{"get_ok.xml", 200, want{}},
 		{"get_missing.xml", 200, want{fail: true, code: 7, msg: "object not present", notFound: true}},
 		{"error_invalid_object.xml", 200, want{fail: true, code: 12, msg: "x -> y is invalid", badRequest: true}},
-		{"error_no_code.xml", 200, want{fail: true, msg: "No such node"}},
+		{"error_no_code.xml", 200, want{fail: true, msg: "No such node", notFound: true}},
 		{"session_timeout.xml", 200, want{fail: true, code: 22, msg: "Session timed out", auth: true}},
 		{"internal_error.xml", 200, want{fail: true, code: 21, msg: "try again later", retryable: true}},
 		{"uid_ok.xml", 200, want{}},
