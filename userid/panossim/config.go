@@ -40,7 +40,7 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request) result {
 	switch action {
 	case "get", "show", "set", "edit", "delete":
 	default:
-		return writeError(w, http.StatusBadRequest, 400, "Invalid action")
+		return writeBadRequest(w, http.StatusBadRequest, "Invalid action")
 	}
 	steps, err := parseXPath(r.Form.Get("xpath"))
 	if err != nil {

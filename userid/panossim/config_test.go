@@ -198,8 +198,16 @@ func TestPanoramaCommitAll(t *testing.T) {
 	h.mustCfg("set", dg+"/address/entry[@name='web']", `<fqdn>a.example</fqdn>`, writeOK)
 	tmpl := "/config/devices/entry[@name='localhost.localdomain']/template/entry[@name='T']/config/devices/entry[@name='localhost.localdomain']/network/virtual-router/entry[@name='default']/routing-table/ip/static-route/entry[@name='r1']"
 	h.mustCfg("set", tmpl, `<destination>10.9.0.0/16</destination><nexthop><ip-address>10.0.1.1</ip-address></nexthop>`, writeOK)
-	h.mustJob("<commit></commit>", false)
 	push := `<commit-all><shared-policy><device-group><entry name="DG"/></device-group><include-template>yes</include-template></shared-policy></commit-all>`
+	// The device group exists only in the candidate config: no push.
+	if _, body := h.commit(true, push); !strings.Contains(body, "device-group DG does not exist") {
+		t.Fatalf("push of an uncommitted device group: %s", body)
+	}
+	if _, body := h.commit(true, `<commit-all><shared-policy/></commit-all>`); parseResp(t, body).Code != "17" {
+		t.Fatalf("push without device group: %s", body)
+	}
+	h.mustJob("<commit></commit>", false)
+	push = `<commit-all><shared-policy><device-group><entry name="DG"/></device-group><include-template>yes</include-template></shared-policy></commit-all>`
 	id := h.mustJob(push, true)
 	for i := 0; i < 2; i++ {
 		if j := h.pollJob(id); j.Job.Status != "ACT" || j.Job.Type != "CommitAll" {

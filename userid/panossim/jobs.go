@@ -1,6 +1,7 @@
 package panossim
 
 import (
+	"encoding/xml"
 	"net/http"
 	"sort"
 	"strconv"
@@ -50,6 +51,18 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 					j.deviceGroup, _ = e.attr("name")
 				}
 			}
+		}
+		if j.deviceGroup == "" {
+			return writeErrorCDATA(w, 17, " commit-all -> shared-policy -> device-group  is missing")
+		}
+		dg, _ := lookup(s.cfgTree.running, []xpathStep{{name: "config"}, {name: "devices"},
+			{name: "entry", preds: []xml.Attr{{Name: xml.Name{Local: "name"}, Value: "localhost.localdomain"}}},
+			{name: "device-group"},
+			{name: "entry", preds: []xml.Attr{{Name: xml.Name{Local: "name"}, Value: j.deviceGroup}}}})
+		if dg == nil {
+			// Panorama pushes its running config: a device group that was
+			// never committed cannot be pushed.
+			return writeErrorCDATA(w, 17, " device-group "+j.deviceGroup+" does not exist in the running configuration")
 		}
 	} else if s.cfgTree.candidate.String() == s.cfgTree.running.String() {
 		return writeXML(w, http.StatusOK, "success", 19,

@@ -1,9 +1,11 @@
 package panossim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,9 +25,9 @@ func TestRequestErrors(t *testing.T) {
 		prefix   bool
 	}{
 		{"unknown type", "POST", "/api/", url.Values{"type": {"bogus"}}, "", 400,
-			`<response status="error" code="400"><msg><line>Invalid type</line></msg></response>`, false},
+			`<response status = 'error' code = '400'><result><msg>Invalid type</msg></result></response>`, false},
 		{"missing type", "POST", "/api/", url.Values{"cmd": {"<x/>"}}, "", 400,
-			`<response status="error" code="400"><msg><line>Missing type parameter</line></msg></response>`, false},
+			`<response status = 'error' code = '400'><result><msg>Missing type parameter</msg></result></response>`, false},
 		{"unknown op", "POST", "/api/", url.Values{"type": {"op"}, "cmd": {"<show><bogus/></show>"}}, "", 200,
 			`<response status="error" code="17"><msg><line><![CDATA[ show -> bogus  is unexpected]]></line></msg></response>`, false},
 		{"unknown op root", "POST", "/api/", url.Values{"type": {"op"}, "cmd": {"<frobnicate/>"}}, "", 200,
@@ -39,11 +41,11 @@ func TestRequestErrors(t *testing.T) {
 		{"bad xpath", "POST", "/api/", url.Values{"type": {"config"}, "action": {"get"}, "xpath": {"config/devices"}}, "", 200,
 			`<response status="error" code="6"><msg><line>Bad Xpath</line></msg></response>`, false},
 		{"unknown config action", "POST", "/api/", url.Values{"type": {"config"}, "action": {"rename"}, "xpath": {"/config"}}, "", 400,
-			`<response status="error" code="400"><msg><line>Invalid action</line></msg></response>`, false},
+			`<response status = 'error' code = '400'><result><msg>Invalid action</msg></result></response>`, false},
 		{"wrong path", "GET", "/other", nil, "", 404, "404 page not found", true},
 		{"wrong method", "PUT", "/api/", nil, "", 405, "405", true},
 		{"malformed form body", "POST", "/api/", nil, "type=op&cmd=%zz", 400,
-			`<response status="error" code="400"><msg><line>Malformed Request</line></msg></response>`, false},
+			`<response status = 'error' code = '400'><result><msg>Malformed Request</msg></result></response>`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,14 +78,44 @@ func TestOversizeBody(t *testing.T) {
 		fmt.Fprintf(&b, `<entry ip="10.%d.%d.%d"><tag><member>t</member></tag></entry>`, i>>16&255, i>>8&255, i&255)
 	}
 	code, body := h.uid(regMsg(b.String()))
-	if code != http.StatusRequestEntityTooLarge || parseResp(t, body).Code != "400" {
+	if code != http.StatusRequestEntityTooLarge || body != `<response status = 'error' code = '400'><result><msg>Request body too large</msg></result></response>` {
 		t.Fatalf("got %d %s", code, body)
+	}
+	// The same as multipart/form-data.
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	_ = mw.WriteField("type", "user-id")
+	_ = mw.WriteField("cmd", regMsg(b.String()))
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/api/", &mp)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("X-PAN-KEY", h.key)
+	if code, body := h.do(req); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("multipart: got %d %s", code, body)
 	}
 	if n := len(h.sim.Registered()); n != 0 {
 		t.Fatalf("oversize request registered %d IPs", n)
 	}
 	if got := New(Config{}).Config().MaxBodyBytes; got != 5<<20 {
 		t.Fatalf("default MaxBodyBytes = %d, want 5 MiB", got)
+	}
+}
+
+func TestMultipartForm(t *testing.T) {
+	h := newHarness(t, Config{})
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	_ = mw.WriteField("type", "user-id")
+	_ = mw.WriteField("key", h.key)
+	_ = mw.WriteField("cmd", regMsg(`<entry ip="10.0.0.1"><tag><member>a</member></tag></entry>`))
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/api/", &mp)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if code, body := h.do(req); code != 200 || parseResp(t, body).Status != "success" {
+		t.Fatalf("multipart register: %d %s", code, body)
+	}
+	if len(h.sim.Registered()) != 1 {
+		t.Fatal("multipart register not applied")
 	}
 }
 

@@ -57,6 +57,14 @@ func writeInvalidCredential(w http.ResponseWriter) result {
 		`<response status = 'error' code = '403'><result><msg>Invalid Credential</msg></result></response>`)
 }
 
+// writeBadRequest answers a request the web front end rejects before any
+// command runs (unknown type or action, unreadable or oversize body), in the
+// front end's shape, as for 403.
+func writeBadRequest(w http.ResponseWriter, httpStatus int, text string) result {
+	return writeXML(w, httpStatus, "error", 400,
+		`<response status = 'error' code = '400'><result><msg>`+escape(text)+`</msg></result></response>`)
+}
+
 // codeText is the message PAN-OS gives with each error code.
 var codeText = map[int]string{
 	1:   "Unknown command",
@@ -88,7 +96,7 @@ func writeInjected(w http.ResponseWriter, code int) result {
 	case 403:
 		return writeInvalidCredential(w)
 	case 400:
-		return writeError(w, http.StatusBadRequest, 400, "Bad request")
+		return writeBadRequest(w, http.StatusBadRequest, "Bad request")
 	}
 	text, ok := codeText[code]
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -371,12 +372,21 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 	}
 
 	r.Body = http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodyBytes))
-	if err := r.ParseForm(); err != nil {
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		err = r.ParseMultipartForm(int64(s.cfg.MaxBodyBytes))
+		if r.MultipartForm != nil {
+			defer func() { _ = r.MultipartForm.RemoveAll() }()
+		}
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return writeError(w, http.StatusRequestEntityTooLarge, 400, "Request body too large")
+			return writeBadRequest(w, http.StatusRequestEntityTooLarge, "Request body too large")
 		}
-		return writeError(w, http.StatusBadRequest, 400, "Malformed Request")
+		return writeBadRequest(w, http.StatusBadRequest, "Malformed Request")
 	}
 	typ := r.Form.Get("type")
 	rec.Type = typ
@@ -406,9 +416,9 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 	case "commit":
 		return s.commit(w, r, user)
 	case "":
-		return writeError(w, http.StatusBadRequest, 400, "Missing type parameter")
+		return writeBadRequest(w, http.StatusBadRequest, "Missing type parameter")
 	default:
-		return writeError(w, http.StatusBadRequest, 400, "Invalid type")
+		return writeBadRequest(w, http.StatusBadRequest, "Invalid type")
 	}
 }
 
