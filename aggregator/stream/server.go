@@ -62,6 +62,10 @@ type Authenticator interface {
 
 // ClaimChecker decides whether node may claim ip for id. A non-nil error
 // rejects the claim; its message is sent back to the agent as the reason.
+// An error with gRPC status UNAVAILABLE means the check could not be made
+// (e.g. the API server is unreachable): the message is not applied and the
+// stream ends with that status, so the agent reconnects (after backoff) and
+// resends its snapshot.
 type ClaimChecker interface {
 	CheckClaim(ctx context.Context, node string, ip netip.Addr, id tags.Identity) error
 }
@@ -139,12 +143,16 @@ type Server struct {
 type holder struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	stream bool // false for the NodeGone call of an expired grace period
 }
 
 type nodeEntry struct {
 	active *holder
 	timer  *time.Timer // grace timer while no stream is active
+	grace  *grace      // identifies the grace period timer belongs to
 }
+
+type grace struct{ _ byte }
 
 var errReplaced = errors.New("replaced by a newer stream from the same node")
 
@@ -168,7 +176,7 @@ func (s *Server) ActiveNodes() int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, e := range s.nodes {
-		if e.active != nil && e.timer == nil {
+		if e.active != nil && e.active.stream {
 			n++
 		}
 	}
@@ -215,7 +223,7 @@ func (s *Server) Close() {
 	for _, e := range s.nodes {
 		if e.timer != nil {
 			e.timer.Stop()
-			e.timer = nil
+			e.timer, e.grace = nil, nil
 		}
 	}
 }
@@ -233,7 +241,7 @@ func (s *Server) acquire(ctx context.Context, node string, h *holder) error {
 		if e.active == nil {
 			if e.timer != nil {
 				e.timer.Stop()
-				e.timer = nil
+				e.timer, e.grace = nil, nil
 			}
 			e.active = h
 			s.mu.Unlock()
@@ -258,22 +266,22 @@ func (s *Server) release(node string, h *holder) {
 		if s.closed {
 			delete(s.nodes, node)
 		} else {
-			var t *time.Timer
-			t = time.AfterFunc(s.cfg.GracePeriod, func() { s.expire(node, e, t) })
-			e.timer = t
+			g := new(grace)
+			e.grace = g
+			e.timer = time.AfterFunc(s.cfg.GracePeriod, func() { s.expire(node, e, g) })
 		}
 	}
 	s.mu.Unlock()
 	close(h.done)
 }
 
-func (s *Server) expire(node string, e *nodeEntry, t *time.Timer) {
+func (s *Server) expire(node string, e *nodeEntry, g *grace) {
 	s.mu.Lock()
-	if s.closed || s.nodes[node] != e || e.timer != t || e.active != nil {
+	if s.closed || s.nodes[node] != e || e.grace != g || e.active != nil {
 		s.mu.Unlock()
 		return
 	}
-	e.timer = nil
+	e.timer, e.grace = nil, nil
 	h := &holder{cancel: func(error) {}, done: make(chan struct{})}
 	e.active = h
 	s.mu.Unlock()
@@ -333,7 +341,7 @@ func (s *Server) Sync(stream agentv1.AgentStream_SyncServer) error {
 
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	h := &holder{cancel: cancel, done: make(chan struct{})}
+	h := &holder{cancel: cancel, done: make(chan struct{}), stream: true}
 	if err := s.acquire(sctx, node, h); err != nil {
 		return status.FromContextError(err).Err()
 	}
@@ -442,6 +450,9 @@ func (ss *session) snapshot(ctx context.Context, snap *agentv1.Snapshot) error {
 	index := make(map[netip.Addr]int, len(ss.chunks))
 	for _, p := range ss.chunks {
 		c, err := ss.check(ctx, p)
+		if transient(err) {
+			return err
+		}
 		if err != nil {
 			ack.Rejections = append(ack.Rejections, ss.reject(p.GetIp(), c.IP, err))
 			continue
@@ -471,6 +482,9 @@ func (ss *session) delta(ctx context.Context, d *agentv1.Delta) error {
 	ack := &agentv1.Ack{Epoch: ss.epoch, Seq: d.GetSeq()}
 	for _, p := range d.GetUpserts() {
 		c, err := ss.check(ctx, p)
+		if transient(err) {
+			return err
+		}
 		if err != nil {
 			ack.Rejections = append(ack.Rejections, ss.reject(p.GetIp(), c.IP, err))
 			if c.IP.IsValid() {
@@ -512,6 +526,10 @@ func (ss *session) check(ctx context.Context, p *agentv1.Claim) (Claim, error) {
 		}
 	}
 	return c, nil
+}
+
+func transient(err error) bool {
+	return err != nil && status.Code(err) == codes.Unavailable
 }
 
 func (ss *session) reject(raw []byte, ip netip.Addr, err error) *agentv1.Rejection {

@@ -1,0 +1,375 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+
+	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
+	"github.com/kubedag/kubedag/agent/nodestate"
+)
+
+// Config configures a Client.
+type Config struct {
+	// Addr is the aggregator's gRPC address (host:port or a gRPC target).
+	// Required.
+	Addr string
+	// Node is this agent's node name, sent in snapshots so a mismatch with
+	// the token is reported clearly. Optional.
+	Node string
+	// State is the node's desired state. Required.
+	State *nodestate.State
+	// TLS is the client TLS configuration (RootCAs, ServerName). Required;
+	// see TLSConfig.
+	TLS *tls.Config
+	// TokenFile holds the bearer token (a projected ServiceAccount token
+	// with audience kubedag). It is re-read on every connect. Required.
+	TokenFile string
+	// AckTimeout is how long the oldest unacked message may wait for its
+	// ack before the stream is torn down. Default 15s.
+	AckTimeout time.Duration
+	// MaxInFlight bounds the deltas awaiting an ack. Default 8.
+	MaxInFlight int
+	// ChunkSize is the number of claims per message. Default 500.
+	ChunkSize int
+	// BackoffMin and BackoffMax bound the reconnect backoff (exponential,
+	// full jitter). Defaults 250ms and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// DialOptions are added to the gRPC dial options (tests use them for a
+	// custom dialer).
+	DialOptions []grpc.DialOption
+	// OnRejected, if set, is called for every claim the aggregator refused.
+	OnRejected func(ip netip.Addr, reason string)
+	// Logger, default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("agent stream: Config.Addr is required")
+	case c.State == nil:
+		return errors.New("agent stream: Config.State is required")
+	case c.TLS == nil:
+		return errors.New("agent stream: Config.TLS is required")
+	case c.TokenFile == "":
+		return errors.New("agent stream: Config.TokenFile is required")
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 15 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 8
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = 500
+	}
+	if c.BackoffMin <= 0 {
+		c.BackoffMin = 250 * time.Millisecond
+	}
+	if c.BackoffMax < c.BackoffMin {
+		c.BackoffMax = max(30*time.Second, c.BackoffMin)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// TLSConfig returns a client TLS config trusting the PEM CA bundle in caFile
+// (the system pool if caFile is empty) and verifying serverName (the host of
+// the address if empty).
+func TLSConfig(caFile, serverName string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// Client mirrors a nodestate.State to the aggregator.
+type Client struct {
+	cfg       Config
+	log       *slog.Logger
+	epoch     uint64 // only touched by Run's goroutine
+	connected atomic.Bool
+	rejected  atomic.Uint64
+	sessions  atomic.Uint64
+}
+
+// New returns a client; it starts nothing.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Connected reports whether the current stream's snapshot has been acked.
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+// Rejections returns the number of claims the aggregator refused so far.
+func (c *Client) Rejections() uint64 { return c.rejected.Load() }
+
+// Sessions returns the number of streams opened so far.
+func (c *Client) Sessions() uint64 { return c.sessions.Load() }
+
+// Run keeps a stream to the aggregator until ctx ends, reconnecting as
+// needed. It returns nil once ctx ends and all its goroutines are done.
+func (c *Client) Run(ctx context.Context) error {
+	backoff := c.cfg.BackoffMin
+	for {
+		synced, err := c.session(ctx)
+		c.connected.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if synced {
+			backoff = c.cfg.BackoffMin
+		}
+		delay := c.cfg.BackoffMin/2 + rand.N(backoff) // jitter in [min/2, backoff+min/2)
+		c.log.Warn("aggregator stream ended, reconnecting", "err", err, "in", delay)
+		backoff = min(2*backoff, c.cfg.BackoffMax)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+func (bearer) RequireTransportSecurity() bool { return true }
+
+func (c *Client) readToken() (bearer, error) {
+	b, err := os.ReadFile(c.cfg.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", c.cfg.TokenFile)
+	}
+	return bearer(tok), nil
+}
+
+var errAckTimeout = errors.New("ack timeout")
+
+type inflight struct {
+	seq    uint64
+	sentAt time.Time
+}
+
+// session runs one stream. synced reports whether its snapshot was acked.
+func (c *Client) session(ctx context.Context) (synced bool, err error) {
+	token, err := c.readToken()
+	if err != nil {
+		return false, err
+	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(credentials.NewTLS(c.cfg.TLS.Clone())),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+	}, c.cfg.DialOptions...)
+	conn, err := grpc.NewClient(c.cfg.Addr, opts...)
+	if err != nil {
+		return false, fmt.Errorf("dial %s: %w", c.cfg.Addr, err)
+	}
+	defer conn.Close()
+	stream, err := agentv1.NewAgentStreamClient(conn).Sync(sctx, grpc.PerRPCCredentials(token))
+	if err != nil {
+		return false, fmt.Errorf("open stream: %w", err)
+	}
+	c.sessions.Add(1)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil) // runs before wg.Wait
+
+	// Receiver: acks to the loop.
+	acks := make(chan *agentv1.Ack)
+	recvErr := make(chan error, 1)
+	wg.Go(func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			ack := m.GetAck()
+			if ack == nil {
+				continue // unknown message from a newer server
+			}
+			select {
+			case acks <- ack:
+			case <-sctx.Done():
+				return
+			}
+		}
+	})
+	// Watchdog: tears the stream down when the oldest unacked message is
+	// older than AckTimeout, even if a Send is blocked on flow control.
+	var oldest atomic.Int64 // UnixNano of the oldest unacked send, 0 if none
+	wg.Go(func() {
+		t := time.NewTicker(max(c.cfg.AckTimeout/4, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case now := <-t.C:
+				if o := oldest.Load(); o != 0 && now.Sub(time.Unix(0, o)) > c.cfg.AckTimeout {
+					cancel(errAckTimeout)
+					return
+				}
+			}
+		}
+	})
+
+	c.epoch++
+	epoch := c.epoch
+	var window []inflight
+	track := func(seq uint64) {
+		now := time.Now()
+		if len(window) == 0 {
+			oldest.Store(now.UnixNano())
+		}
+		window = append(window, inflight{seq: seq, sentAt: now})
+	}
+	fail := func(err error) (bool, error) {
+		if cause := context.Cause(sctx); cause != nil && sctx.Err() != nil && !errors.Is(cause, context.Canceled) {
+			return synced, cause
+		}
+		return synced, err
+	}
+
+	// Snapshot, in chunks; the last (possibly empty) is final.
+	// sendFail explains a failed Send: io.EOF means the server ended the
+	// stream, and its status comes from Recv.
+	sendFail := func(what string, err error) (bool, error) {
+		if errors.Is(err, io.EOF) {
+			select {
+			case rerr := <-recvErr:
+				err = rerr
+			case <-sctx.Done():
+			}
+		}
+		return fail(fmt.Errorf("send %s: %w", what, err))
+	}
+
+	snap := c.cfg.State.Snapshot()
+	track(0)
+	for i := 0; ; i += c.cfg.ChunkSize {
+		end := min(i+c.cfg.ChunkSize, len(snap))
+		msg := &agentv1.Snapshot{Epoch: epoch, Node: c.cfg.Node, Final: end == len(snap)}
+		for _, cl := range snap[i:end] {
+			msg.Claims = append(msg.Claims, agentv1.ClaimToProto(cl.IP, cl.Identity, cl.FirstSeen, cl.Span))
+		}
+		if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Snapshot{Snapshot: msg}}); err != nil {
+			return sendFail("snapshot", err)
+		}
+		if msg.Final {
+			break
+		}
+	}
+	snapLen := len(snap)
+	snap = nil
+	c.log.Debug("snapshot sent", "epoch", epoch, "claims", snapLen)
+
+	var seq uint64
+	for {
+		var changed <-chan struct{}
+		if len(window) <= c.cfg.MaxInFlight { // the snapshot counts as one
+			changed = c.cfg.State.Changed()
+		}
+		select {
+		case <-sctx.Done():
+			return fail(sctx.Err())
+		case err := <-recvErr:
+			return fail(fmt.Errorf("receive: %w", err))
+		case ack := <-acks:
+			if len(window) == 0 || ack.GetEpoch() != epoch || ack.GetSeq() != window[0].seq {
+				want := "none"
+				if len(window) > 0 {
+					want = fmt.Sprintf("epoch %d seq %d", epoch, window[0].seq)
+				}
+				return fail(fmt.Errorf("unexpected ack epoch %d seq %d (want %s)", ack.GetEpoch(), ack.GetSeq(), want))
+			}
+			window = window[1:]
+			if len(window) == 0 {
+				oldest.Store(0)
+				window = nil // drop the backing array's history
+			} else {
+				oldest.Store(window[0].sentAt.UnixNano())
+			}
+			if ack.GetSeq() == 0 {
+				synced = true
+				c.connected.Store(true)
+				c.log.Info("connected to aggregator", "epoch", epoch, "claims", snapLen)
+			}
+			c.rejections(ack)
+		case <-changed:
+			up, del := c.cfg.State.TakeDirty()
+			for len(up) > 0 || len(del) > 0 {
+				seq++
+				d := &agentv1.Delta{Epoch: epoch, Seq: seq}
+				n := min(len(up), c.cfg.ChunkSize)
+				for _, cl := range up[:n] {
+					d.Upserts = append(d.Upserts, agentv1.ClaimToProto(cl.IP, cl.Identity, cl.FirstSeen, cl.Span))
+				}
+				up = up[n:]
+				m := min(len(del), c.cfg.ChunkSize-n)
+				for _, ip := range del[:m] {
+					d.Deletes = append(d.Deletes, agentv1.AddrBytes(ip))
+				}
+				del = del[m:]
+				track(seq)
+				if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Delta{Delta: d}}); err != nil {
+					return sendFail("delta", err)
+				}
+			}
+		}
+	}
+}
+
+func (c *Client) rejections(ack *agentv1.Ack) {
+	for _, r := range ack.GetRejections() {
+		c.rejected.Add(1)
+		ip, _ := agentv1.ParseAddr(r.GetIp())
+		c.log.Warn("aggregator rejected claim", "ip", ip, "reason", r.GetReason())
+		if c.cfg.OnRejected != nil {
+			c.cfg.OnRejected(ip, r.GetReason())
+		}
+	}
+}

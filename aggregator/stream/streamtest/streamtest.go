@@ -1,0 +1,185 @@
+// Package streamtest provides test helpers for the agent stream: a throwaway
+// TLS certificate authority, a recording Sink and a static Authenticator.
+package streamtest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/kubedag/kubedag/aggregator/stream"
+)
+
+// ServerName is the DNS name in the server certificate of NewTLS.
+const ServerName = "aggregator.kubedag.test"
+
+// TLS holds a test CA and a server certificate it signed.
+type TLS struct {
+	Server *tls.Config // serves the certificate
+	Client *tls.Config // trusts the CA, verifies ServerName
+	CAFile string      // PEM of the CA, in t.TempDir()
+}
+
+// NewTLS makes a CA and a server certificate for ServerName and 127.0.0.1.
+func NewTLS(t testing.TB) TLS {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubedag test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: ServerName},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		DNSNames: []string{ServerName}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return TLS{
+		Server: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		Client: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: ServerName},
+		CAFile: caFile,
+	}
+}
+
+// StaticAuth maps tokens to nodes; unknown tokens are Unauthenticated.
+type StaticAuth map[string]string
+
+// Authenticate implements stream.Authenticator.
+func (a StaticAuth) Authenticate(_ context.Context, token string) (string, error) {
+	if n, ok := a[token]; ok {
+		return n, nil
+	}
+	return "", status.Error(codes.Unauthenticated, "invalid token")
+}
+
+// Sink is a stream.Sink that keeps each node's set and counts calls.
+type Sink struct {
+	mu    sync.Mutex
+	nodes map[string]map[netip.Addr]stream.Claim
+	gone  map[string]int
+	calls int
+}
+
+// NewSink returns an empty Sink.
+func NewSink() *Sink {
+	return &Sink{nodes: map[string]map[netip.Addr]stream.Claim{}, gone: map[string]int{}}
+}
+
+func (s *Sink) ReplaceNode(node string, claims []stream.Claim) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	m := make(map[netip.Addr]stream.Claim, len(claims))
+	for _, c := range claims {
+		m[c.IP] = c
+	}
+	s.nodes[node] = m
+}
+
+func (s *Sink) Upsert(node string, c stream.Claim) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.nodes[node] == nil {
+		s.nodes[node] = map[netip.Addr]stream.Claim{}
+	}
+	s.nodes[node][c.IP] = c
+}
+
+func (s *Sink) Delete(node string, ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	delete(s.nodes[node], ip)
+}
+
+func (s *Sink) NodeGone(node string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	delete(s.nodes, node)
+	s.gone[node]++
+}
+
+// Claims returns a copy of node's claims and whether the node is known.
+func (s *Sink) Claims(node string) (map[netip.Addr]stream.Claim, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.nodes[node]
+	out := make(map[netip.Addr]stream.Claim, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out, ok
+}
+
+// IPs returns node's claimed IPs, sorted.
+func (s *Sink) IPs(node string) []netip.Addr {
+	m, _ := s.Claims(node)
+	var out []netip.Addr
+	for ip := range m {
+		out = append(out, ip)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// Gone returns how often NodeGone was called for node.
+func (s *Sink) Gone(node string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gone[node]
+}
+
+// Eventually polls cond every 10ms until it holds or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
