@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
-	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
 	"github.com/kubedag/kubedag/agent/nodestate"
+	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
 )
 
 // Config configures a Client.

@@ -18,9 +18,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
+	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
 	"github.com/kubedag/kubedag/tags"
 )
 
