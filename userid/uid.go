@@ -161,7 +161,7 @@ func (enc *uidEncoder) add(e Entry, register bool) error {
 		return err
 	}
 	enc.frag = frag
-	sz := escapedLen(string(frag))
+	sz := escapedLen(frag)
 	if enc.fixed+sz > enc.maxBytes {
 		return fmt.Errorf("entry for %s alone needs %d bytes, more than MaxBytes %d", e.IP, enc.fixed+sz, enc.maxBytes)
 	}
@@ -260,18 +260,26 @@ func appendEscaped(b []byte, s string) []byte {
 
 func xmlEscape(s string) string { return string(appendEscaped(nil, s)) }
 
-// escapedLen is len(url.QueryEscape(s)) without building it.
-func escapedLen(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
+// escapedWidth[b] is how many bytes url.QueryEscape turns byte b into.
+var escapedWidth = func() (w [256]uint8) {
+	for i := range w {
+		ch := byte(i)
 		switch {
 		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9',
 			ch == '-', ch == '_', ch == '.', ch == '~', ch == ' ':
-			n++
+			w[i] = 1
 		default:
-			n += 3
+			w[i] = 3
 		}
+	}
+	return w
+}()
+
+// escapedLen is len(url.QueryEscape(string(s))) without building it.
+func escapedLen[S ~string | ~[]byte](s S) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n += int(escapedWidth[s[i]])
 	}
 	return n
 }
