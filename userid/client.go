@@ -53,6 +53,9 @@ func New(cfg Config) (*Client, error) {
 		log:      log.With("device", redactURL(cfg.URL)),
 		key:      cfg.APIKey,
 	}
+	if strings.HasPrefix(cfg.URL, "http://") {
+		c.log.Warn("PAN-OS API over plain HTTP: the API key and password travel unencrypted")
+	}
 	for _, s := range []string{cfg.APIKey, cfg.Password} {
 		if s != "" {
 			c.secrets = append(c.secrets, s)

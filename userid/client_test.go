@@ -592,6 +592,13 @@ func TestRegisteredIPsPaging(t *testing.T) {
 		t.Errorf("last entry %+v", last)
 	}
 
+	// A device without paging answers everything at once.
+	ts3 := newTestServer(t, func(_ int, _ recorded, w http.ResponseWriter) { _, _ = w.Write([]byte(page(1, total, "x"))) })
+	c3, _ := newClient(t, ts3.URL, nil)
+	if got, err := c3.RegisteredIPs(t.Context(), ""); err != nil || len(got) != total || len(ts3.requests()) != 1 {
+		t.Errorf("unpaged device: %d IPs in %d requests, %v", len(got), len(ts3.requests()), err)
+	}
+
 	// A device that ignores start-point must not loop forever.
 	ts2 := newTestServer(t, func(_ int, _ recorded, w http.ResponseWriter) { _, _ = w.Write([]byte(page(1, 500, "x"))) })
 	c2, _ := newClient(t, ts2.URL, nil)

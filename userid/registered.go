@@ -58,7 +58,9 @@ func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP,
 			}
 			byIP[r.IP] = r
 		}
-		if n < RegisteredIPPage {
+		if n != RegisteredIPPage {
+			// A short page ends the list; a longer one means the device
+			// ignores limit (no paging before PAN-OS 8.0) and sent it all.
 			break
 		}
 		if added == 0 && len(page) > 0 {
