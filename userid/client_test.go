@@ -378,8 +378,8 @@ func TestContextAndTimeout(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("err = %v, want context.Canceled", err)
+		if !errors.Is(err, context.Canceled) || IsRetryable(err) {
+			t.Errorf("err = %v, want non-retryable context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Get did not return after cancel")

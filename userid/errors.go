@@ -1,6 +1,7 @@
 package userid
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -182,6 +183,9 @@ func IsNotFound(err error) bool {
 // unavailable, or the network failed. A retryable error on a request that
 // is not idempotent may still mean the request took effect.
 func IsRetryable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false // the caller gave up; repeating is not wanted
+	}
 	var te *TransportError
 	if errors.As(err, &te) {
 		return !isTLSConfigError(te.err)

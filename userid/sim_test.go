@@ -475,3 +475,38 @@ func BenchmarkUpdateSim(b *testing.B) {
 	}
 	b.ReportMetric(float64(mappings)/time.Since(start).Seconds(), "mappings/s")
 }
+
+// TestSimConcurrentUse drives one lazily-keyed client from several
+// goroutines (run with -race): one keygen, all updates applied.
+func TestSimConcurrentUse(t *testing.T) {
+	srv := startSim(t, panossim.Config{})
+	c, err := userid.New(userid.Config{URL: srv.URL, Username: "admin", Password: "admin", RootCAs: srv.CAPool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 4 {
+		wg.Go(func() {
+			batch := entries(100, fmt.Sprintf("10.9.%d.1", g), func(int) []userid.Tag { return []userid.Tag{{Name: "c"}} })
+			if _, err := c.Update(ctx, userid.Update{Register: batch}); err != nil {
+				errs <- err
+			}
+			if _, err := c.RegisteredIPs(ctx, "c"); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := srv.Sim.Stats(); st.KeygenCalls != 1 {
+		t.Errorf("%d keygens, want 1 (a new key ends the others' sessions)", st.KeygenCalls)
+	}
+	if got := len(srv.Sim.Registered()); got != 400 {
+		t.Errorf("emulator holds %d IPs, want 400", got)
+	}
+}
