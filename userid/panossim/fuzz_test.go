@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -20,8 +21,17 @@ func FuzzUIDMessage(f *testing.F) {
 	f.Add([]byte(`<uid-message><version>9</version></uid-message>`))
 	f.Add([]byte(`<uid-message><payload><register><entry ip="1.2.3.4-1.2.3.1"><tag><member timeout="-1"></member></tag></entry></register></payload>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if m, err := parseUIDMessage(data); err == nil && m == nil {
+		m, err := decodeUIDMessage(data)
+		if err == nil && m == nil {
 			t.Fatal("nil message without error")
+		}
+		// Differential check against encoding/xml's reflective decoder on
+		// namespace-free documents both accept.
+		var ref uidMessage
+		if err == nil && !bytes.ContainsRune(data, ':') && xml.Unmarshal(data, &ref) == nil {
+			if !reflect.DeepEqual(*m, ref) {
+				t.Fatalf("decoders disagree:\n raw %+v\n ref %+v", *m, ref)
+			}
 		}
 		sim := New(Config{Capacity: 4})
 		key, err := sim.APIKeyFor("admin")

@@ -42,8 +42,8 @@ type uidMember struct {
 
 // parseUIDMessage decodes and checks a uid-message.
 func parseUIDMessage(b []byte) (*uidMessage, error) {
-	var m uidMessage
-	if err := xml.Unmarshal(b, &m); err != nil {
+	m, err := decodeUIDMessage(b)
+	if err != nil {
 		return nil, fmt.Errorf("parse uid-message: %w", err)
 	}
 	switch v := strings.TrimSpace(m.Version); v {
@@ -55,7 +55,7 @@ func parseUIDMessage(b []byte) (*uidMessage, error) {
 	if t := strings.TrimSpace(m.Type); t != "" && t != "update" {
 		return nil, fmt.Errorf("unsupported uid-message type %q", t)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // uidResult is one entry-level answer of a user-id call.

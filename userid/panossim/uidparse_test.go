@@ -1,0 +1,42 @@
+package panossim
+
+import (
+	"encoding/xml"
+	"reflect"
+	"testing"
+)
+
+// TestDecodeUIDMessageMatchesUnmarshal checks the raw-token decoder against
+// encoding/xml's reflective decoding of the same structure.
+func TestDecodeUIDMessageMatchesUnmarshal(t *testing.T) {
+	docs := []string{
+		regMsg(`<entry ip="10.0.0.1" persistent="0"><tag><member timeout="5">a</member><member> b </member></tag></entry>`),
+		`<?xml version="1.0"?><!-- c --><uid-message><version> 2.0 </version><type>update</type><payload><register><entry ip="1.1.1.1"><tag><member><![CDATA[x&y]]></member></tag></entry></register><register><entry ip="1.1.1.2"><tag><member>z</member></tag><tag><member>w</member></tag></entry></register></payload></uid-message>`,
+		`<uid-message><payload><unregister><entry ip="1.1.1.1"/><entry/></unregister><login><entry name="u" ip="2.2.2.2"/></login></payload><extra><payload/></extra></uid-message>trailing`,
+		`<uid-message><payload><register><entry ip="1.1.1.1"><tag><member>a<b>nested</b>c</member></tag><bogus><tag><member>no</member></tag></bogus></entry></register></payload></uid-message>`,
+		`<uid-message><payload><register><tag><member>stray</member></tag></register></payload></uid-message>`,
+		`<uid-message><version>1.0</version><version>2.0</version><payload/></uid-message>`,
+		`<uid-message><payload><register><entry ip="a" ip2="b" persistent="1">x<tag>y<member>m</member>z</tag></entry></register></payload></uid-message>`,
+	}
+	for _, doc := range docs {
+		got, err := decodeUIDMessage([]byte(doc))
+		var want uidMessage
+		werr := xml.Unmarshal([]byte(doc), &want)
+		if (err == nil) != (werr == nil) {
+			t.Errorf("%s:\n raw err %v, ref err %v", doc, err, werr)
+			continue
+		}
+		if err == nil && !reflect.DeepEqual(*got, want) {
+			t.Errorf("%s:\n raw %+v\n ref %+v", doc, *got, want)
+		}
+	}
+	for _, bad := range []string{"", "<uid-message>", "<uid-message></payload>", "<a/>", "</x>", "<uid-message><payload></uid-message>"} {
+		if _, err := decodeUIDMessage([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+		var ref uidMessage
+		if xml.Unmarshal([]byte(bad), &ref) == nil {
+			t.Errorf("reference accepts %q: the case tests nothing", bad)
+		}
+	}
+}
