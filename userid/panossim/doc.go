@@ -20,8 +20,21 @@
 //
 // # Test knobs
 //
-// SetLatency, SetOutage, InjectError, FailCommits, Reboot, Stats and Requests
-// (a bounded request log that never records keys or passwords).
+// SetLatency, SetOutage, ScheduleOutage (a window by Config.Now),
+// InjectError, FailCommits, Reboot, Stats and Requests (a bounded request log
+// that never records keys or passwords). With Config.Control the same knobs
+// are reachable over HTTP under /_sim/ for tests that run the emulator as a
+// separate process (kubedag panos-sim --control).
+//
+// # Fidelity notes
+//
+// Answers follow ../../shared/reference/panos-xml-api.md. Where the real
+// device's behaviour is not documented the emulator is strict in a way a
+// client must cope with anyway: re-registering an existing tag refreshes its
+// timeout and answers the benign "tag T already exists, ignore" (overall
+// status="error"); deleting a missing config node answers code 7; a commit is
+// applied to the running config when it is accepted and its job only reports
+// (ACT for Config.JobPolls polls, then FIN).
 //
 // # Usage
 //

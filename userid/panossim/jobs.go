@@ -3,7 +3,6 @@ package panossim
 import (
 	"encoding/xml"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -155,16 +154,4 @@ func (s *Sim) showJobLocked(w http.ResponseWriter, idText string) result {
 	}
 	b.WriteString(`</job></result></response>`)
 	return writeXML(w, http.StatusOK, "success", 0, b.String())
-}
-
-// jobIDs returns the ids of the kept jobs, ascending (for tests).
-func (s *Sim) jobIDs() []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ids := make([]int, 0, len(s.jobs))
-	for id := range s.jobs {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	return ids
 }
