@@ -61,13 +61,12 @@ type UpdateResult struct {
 }
 
 const (
-	uidHead        = "<uid-message><version>2.0</version><type>update</type><payload>"
-	uidTail        = "</payload></uid-message>"
-	uidUnregOpen   = "<unregister>"
-	uidUnregClose  = "</unregister>"
-	uidRegOpen     = "<register>"
-	uidRegClose    = "</register>"
-	uidFormCmdName = "cmd="
+	uidHead       = "<uid-message><version>2.0</version><type>update</type><payload>"
+	uidTail       = "</payload></uid-message>"
+	uidUnregOpen  = "<unregister>"
+	uidUnregClose = "</unregister>"
+	uidRegOpen    = "<register>"
+	uidRegClose   = "</register>"
 )
 
 // Update sends u as uid-message (version 2.0) batches. Each message holds
