@@ -95,13 +95,21 @@ func (s *State) Changed() <-chan struct{} { return s.changed }
 
 // Snapshot returns all current claims, sorted by IP, and clears the dirty
 // set atomically with taking them.
-func (s *State) Snapshot() []Claim {
+func (s *State) Snapshot() []Claim { return s.list(true) }
+
+// List returns all current claims, sorted by IP, leaving the dirty set as it
+// is (for inspection; the stream client uses Snapshot).
+func (s *State) List() []Claim { return s.list(false) }
+
+func (s *State) list(clearDirty bool) []Claim {
 	s.mu.Lock()
 	out := make([]Claim, 0, len(s.claims))
 	for _, c := range s.claims {
 		out = append(out, c)
 	}
-	clear(s.dirty)
+	if clearDirty {
+		clear(s.dirty)
+	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b Claim) int { return a.IP.Compare(b.IP) })
 	return out

@@ -143,6 +143,13 @@ func TestSnapshotClearsDirtyAndKeepsOldClaimOnNoop(t *testing.T) {
 	s.Set(first)
 	s.Set(claim("10.0.0.2", "b", nil))
 	s.Delete(netip.MustParseAddr("10.0.0.2"))
+	if got := ips(s.List()); !slices.Equal(got, []string{"10.0.0.1"}) {
+		t.Fatalf("List = %v", got)
+	}
+	if up, _ := s.TakeDirty(); len(up) != 1 {
+		t.Fatalf("List cleared the dirty set")
+	}
+	s.MarkDirty(first.IP)
 	snap := s.Snapshot()
 	if got := ips(snap); !slices.Equal(got, []string{"10.0.0.1"}) {
 		t.Fatalf("Snapshot = %v", got)
