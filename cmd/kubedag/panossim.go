@@ -29,6 +29,8 @@ type panosSimOptions struct {
 	Serial      string
 	InjectError string // CODE:N
 	FailCommits int
+	OutageAfter time.Duration
+	OutageFor   time.Duration
 	Control     bool
 	Verbose     bool
 
@@ -51,7 +53,8 @@ self-signed CA unless --tls=false.
 Examples:
   kubedag panos-sim --listen 127.0.0.1:8443
   kubedag panos-sim --tls=false --capacity 1000 --users admin:admin,ro:secret
-  kubedag panos-sim --panorama --latency 20ms --control --ca-out /tmp/panos-sim-ca.pem`,
+  kubedag panos-sim --panorama --latency 20ms --control --ca-out /tmp/panos-sim-ca.pem
+  kubedag panos-sim --outage-after 30s --outage-for 10s --inject-error 22:3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -70,6 +73,8 @@ Examples:
 	f.BoolVar(&o.Panorama, "panorama", false, "behave as Panorama (device groups, templates, commit-all push)")
 	f.StringVar(&o.Serial, "serial", panossim.DefaultSerial, "device serial (on Panorama: the managed firewall's serial)")
 	f.StringVar(&o.InjectError, "inject-error", "", "fail the first N API calls with PAN-OS error CODE, as CODE:N")
+	f.DurationVar(&o.OutageAfter, "outage-after", 0, "start an outage window (HTTP 503) this long after start (with --outage-for)")
+	f.DurationVar(&o.OutageFor, "outage-for", 0, "length of the outage window; 0 = none")
 	f.IntVar(&o.FailCommits, "fail-commits", 0, "let the first N commit jobs finish with result FAIL")
 	f.BoolVar(&o.Control, "control", false, "serve unauthenticated test-control endpoints under /_sim/ (reboot, outage, latency, inject, stats)")
 	f.BoolVar(&o.Verbose, "verbose", false, "log every API call (never keys or passwords) to stderr")
@@ -86,6 +91,9 @@ func (o *panosSimOptions) Validate() error {
 	}
 	if o.Latency < 0 {
 		return fmt.Errorf("--latency must not be negative, got %s", o.Latency)
+	}
+	if o.OutageAfter < 0 || o.OutageFor < 0 {
+		return fmt.Errorf("--outage-after and --outage-for must not be negative")
 	}
 	if o.FailCommits < 0 {
 		return fmt.Errorf("--fail-commits must not be negative, got %d", o.FailCommits)
@@ -138,6 +146,10 @@ func (o *panosSimOptions) Run(ctx context.Context, out, errOut io.Writer) error 
 	}
 	if o.FailCommits > 0 {
 		srv.Sim.FailCommits(o.FailCommits, "")
+	}
+	if o.OutageFor > 0 {
+		from := time.Now().Add(o.OutageAfter)
+		srv.Sim.ScheduleOutage(from, from.Add(o.OutageFor))
 	}
 	curl := "curl -sk"
 	if o.CAOut != "" {

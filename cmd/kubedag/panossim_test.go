@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -99,6 +103,97 @@ func TestPanosSimServesKeygenAndStops(t *testing.T) {
 	}
 }
 
+// startPanosSim runs the command until the returned cancel; it returns the
+// printed API URL and the stdout so far.
+func startPanosSim(t *testing.T, args ...string) (api string, out *syncBuffer, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := newRootCmd()
+	out = &syncBuffer{}
+	cmd.SetOut(out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(append([]string{"panos-sim", "--listen", "127.0.0.1:0"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("panos-sim returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("panos-sim did not stop after context cancel")
+		}
+	}
+	urlRE := regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+/api/)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out, stop
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("panos-sim exited early: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("no URL printed: %s", out.String())
+		}
+	}
+}
+
+func TestPanosSimTLSAndKnobs(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	api, out, stop := startPanosSim(t, "--ca-out", caFile, "--inject-error", "22:1", "--control")
+	defer stop()
+	if !strings.HasPrefix(api, "https://") || !strings.Contains(out.String(), "--cacert "+caFile) {
+		t.Fatalf("api %s, usage:\n%s", api, out.String())
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("--ca-out is not a PEM certificate")
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer c.CloseIdleConnections()
+	post := func(v url.Values) string {
+		t.Helper()
+		resp, err := c.PostForm(api, v)
+		if err != nil {
+			t.Fatalf("post: %v", err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	body := post(url.Values{"type": {"keygen"}, "user": {"admin"}, "password": {"admin"}})
+	m := regexp.MustCompile(`<key>([^<]+)</key>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("keygen over TLS with the written CA: %s", body)
+	}
+	info := url.Values{"type": {"op"}, "key": {m[1]}, "cmd": {"<show><system><info/></system></show>"}}
+	if body := post(info); !strings.Contains(body, `code="22"`) {
+		t.Fatalf("--inject-error 22:1 not applied: %s", body)
+	}
+	if body := post(info); !strings.Contains(body, "<serial>") {
+		t.Fatalf("after the injected error: %s", body)
+	}
+	resp, err := c.Get(strings.TrimSuffix(api, "/api/") + "/_sim/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("--control: /_sim/stats answered %d", resp.StatusCode)
+	}
+}
+
 func TestPanosSimValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -109,6 +204,7 @@ func TestPanosSimValidate(t *testing.T) {
 		{"zero capacity", []string{"--capacity", "0"}, "--capacity"},
 		{"user without password", []string{"--users", "admin"}, "--users"},
 		{"bad inject", []string{"--inject-error", "22"}, "--inject-error"},
+		{"negative outage", []string{"--outage-for", "-1s"}, "--outage"},
 		{"negative latency", []string{"--latency", "-1s"}, "--latency"},
 	}
 	for _, tc := range tests {
@@ -122,5 +218,18 @@ func TestPanosSimValidate(t *testing.T) {
 				t.Fatalf("err = %v, want mention of %s", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPanosSimOutageFlags(t *testing.T) {
+	api, _, stop := startPanosSim(t, "--tls=false", "--outage-for", "1h")
+	defer stop()
+	resp, err := http.PostForm(api, url.Values{"type": {"keygen"}, "user": {"admin"}, "password": {"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("inside the outage window: HTTP %d, want 503", resp.StatusCode)
 	}
 }

@@ -30,6 +30,7 @@ func (s *Sim) inOutageLocked(now time.Time) bool {
 //
 //	POST /_sim/reboot                  Reboot
 //	POST /_sim/outage?down=true|false  SetOutage
+//	POST /_sim/drop?on=true|false      SetDrop
 //	POST /_sim/latency?d=50ms          SetLatency
 //	POST /_sim/inject?code=22&n=3      InjectError
 //	POST /_sim/fail-commits?n=1        FailCommits
@@ -55,6 +56,13 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.SetOutage(down)
+	case "drop":
+		on, err := strconv.ParseBool(q.Get("on"))
+		if err != nil {
+			bad("on must be true or false")
+			return
+		}
+		s.SetDrop(on)
 	case "latency":
 		d, err := time.ParseDuration(q.Get("d"))
 		if err != nil || d < 0 {

@@ -183,6 +183,25 @@ func TestOutage(t *testing.T) {
 	}
 }
 
+func TestDrop(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.sim.SetDrop(true)
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/api/?type=op&cmd=%3Cshow%3E%3Csystem%3E%3Cinfo%2F%3E%3C%2Fsystem%3E%3C%2Fshow%3E", nil)
+	req.Header.Set("X-PAN-KEY", h.key)
+	resp, err := h.srv.Client().Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("dropped call answered HTTP %d", resp.StatusCode)
+	}
+	h.sim.SetDrop(false)
+	if code, _ := h.op(`<show><system><info/></system></show>`); code != 200 {
+		t.Fatalf("after drop: HTTP %d", code)
+	}
+	if st := h.sim.Stats(); st.Dropped < 1 || st.Calls < 2 || len(st.Errors) != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+}
+
 func TestLatency(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.sim.SetLatency(100 * time.Millisecond)

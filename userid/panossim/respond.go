@@ -13,6 +13,7 @@ type result struct {
 	status     string // success or error
 	code       int    // PAN-OS code, 0 when the answer carries none
 	httpStatus int
+	dropped    bool // no answer: the connection is to be closed
 }
 
 const xmlContentType = "application/xml; charset=UTF-8"

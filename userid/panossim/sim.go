@@ -94,6 +94,7 @@ type Stats struct {
 	RegisterEntries   int         // uid-message register entries received
 	UnregisterEntries int         // uid-message unregister entries received
 	MaxEntriesPerCall int         // largest register+unregister entry count of one call
+	Dropped           int         // calls aborted without an answer (SetDrop)
 	Errors            map[int]int // error responses by PAN-OS code (HTTP status for non-XML failures)
 }
 
@@ -124,6 +125,7 @@ type Sim struct {
 	keyGen  map[string]uint64 // user -> key generation
 	latency time.Duration
 	outage  bool
+	drop    bool
 	// outage window by Config.Now, see ScheduleOutage
 	outageFrom, outageUntil time.Time
 	inject                  []injection
@@ -180,6 +182,15 @@ func (s *Sim) SetLatency(d time.Duration) {
 func (s *Sim) SetOutage(down bool) {
 	s.mu.Lock()
 	s.outage = down
+	s.mu.Unlock()
+}
+
+// SetDrop makes every later call, while on is true, end with the connection
+// closed and no answer (a transport error for the client, unlike the 503 of
+// SetOutage).
+func (s *Sim) SetDrop(on bool) {
+	s.mu.Lock()
+	s.drop = on
 	s.mu.Unlock()
 }
 
@@ -332,7 +343,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.stats.Calls++
-	if res.status != "success" {
+	if res.dropped {
+		s.stats.Dropped++
+	} else if res.status != "success" {
 		code := res.code
 		if code == 0 {
 			code = res.httpStatus
@@ -344,6 +357,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Logger.Debug("panos-sim request", "method", rec.Method, "type", rec.Type,
 		"action", rec.Action, "user", rec.User, "entries", rec.Entries,
 		"status", rec.Status, "code", rec.Code, "http_status", rec.HTTPStatus)
+	if res.dropped {
+		// net/http closes the connection without an answer and logs nothing.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // serve handles one request and writes its answer.
@@ -356,7 +373,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 		return writeRaw(w, http.StatusMethodNotAllowed, "error", 0, "405 method not allowed\n", "text/plain; charset=utf-8")
 	}
 	s.mu.Lock()
-	latency, outage := s.latency, s.inOutageLocked(s.cfg.Now())
+	latency, outage, drop := s.latency, s.inOutageLocked(s.cfg.Now()), s.drop
 	s.mu.Unlock()
 	if latency > 0 {
 		t := time.NewTimer(latency)
@@ -366,6 +383,9 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 			t.Stop()
 			return result{status: "error", httpStatus: 499}
 		}
+	}
+	if drop {
+		return result{status: "error", dropped: true}
 	}
 	if outage {
 		return writeRaw(w, http.StatusServiceUnavailable, "error", 0, "503 Service Unavailable\n", "text/plain; charset=utf-8")
