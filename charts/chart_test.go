@@ -68,7 +68,8 @@ func TestHelmLint(t *testing.T) {
 	}{
 		{name: "minimal values", args: []string{"-f", minimalValues}},
 		{name: "full values", args: []string{"-f", fullValues}},
-		{name: "cluster name missing", wantErr: []string{"schema", "/cluster", "minLength"}},
+		{name: "chart defaults alone", wantErr: []string{"schema", "/cluster", "minLength", "/targets", "minItems"}},
+		{name: "no targets", args: []string{"--set", "cluster=c1"}, wantErr: []string{"schema", "/targets", "minItems"}},
 		{name: "cluster name with spaces", values: "cluster: my cluster\n", wantErr: []string{"schema", "/cluster"}},
 		{name: "unknown preset", args: []string{"-f", minimalValues}, values: "tags: {preset: eks}\n", wantErr: []string{"schema", "/tags/preset", "must be one of"}},
 		{name: "custom preset without template", args: []string{"-f", minimalValues}, values: "tags: {preset: custom}\n", wantErr: []string{"schema", "template"}},
@@ -98,6 +99,11 @@ func TestHelmLint(t *testing.T) {
 			name: "target without credentials secret", args: []string{"-f", minimalValues},
 			values:  "targets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall}]\n",
 			wantErr: []string{"schema", "credentialsSecret"},
+		},
+		{
+			name: "panorama with vsys", args: []string{"-f", minimalValues},
+			values:  "targets: [{name: pano, url: 'https://10.0.0.2', kind: panorama, vsys: vsys1, credentialsSecret: p}]\n",
+			wantErr: []string{"schema", "/targets/0/vsys"},
 		},
 		{name: "bad duration", args: []string{"-f", minimalValues}, values: "aggregator: {batchInterval: fast}\n", wantErr: []string{"schema", "/aggregator/batchInterval"}},
 	}
@@ -142,6 +148,11 @@ func TestTemplateErrors(t *testing.T) {
 				"- {name: fw1, url: 'https://10.0.0.2', kind: firewall, credentialsSecret: b}\n",
 			want: `name "fw1" is used twice`,
 		},
+		{
+			name:   "nothing to tag",
+			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntags: {pods: false, services: false}\n",
+			want:   "would tag nothing",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -181,6 +192,7 @@ var renderCases = []renderCase{
 		name: "minimal", args: []string{"-f", minimalValues},
 		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
 		agentPort: 9091, logLevel: "info", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
+		targets: []wantTarget{{name: "fw1", secret: "fw1-panos", auth: "apiKey"}},
 	},
 	{
 		name: "full", args: []string{"-f", fullValues},
@@ -196,6 +208,7 @@ var renderCases = []renderCase{
 		name: "existing TLS secret", args: []string{"-f", minimalValues, "--set", "tls.existingSecret=my-tls,tls.caKey=bundle.pem"},
 		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
 		agentPort: 9091, logLevel: "info", tlsSecret: "my-tls", caKey: "bundle.pem",
+		targets: []wantTarget{{name: "fw1", secret: "fw1-panos", auth: "apiKey"}},
 	},
 }
 
@@ -798,7 +811,7 @@ func checkNoSecrets(t *testing.T, objs []obj, tc renderCase) {
 
 func TestConfigChecksumRollsPods(t *testing.T) {
 	checksum := func(cluster string) string {
-		objs := mustTemplate(t, "--set", "cluster="+cluster)
+		objs := mustTemplate(t, "-f", minimalValues, "--set", "cluster="+cluster)
 		d := find(t, objs, "Deployment", "-aggregator")
 		sum := str(get(d, "spec", "template", "metadata", "annotations", "checksum/config"))
 		if len(sum) != 64 {

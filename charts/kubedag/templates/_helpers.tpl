@@ -92,6 +92,9 @@ paths under the mounted Secrets, never as values.
 {{- end -}}
 {{- $_ := set $seen .name true -}}
 {{- end -}}
+{{- if not (or .Values.tags.pods .Values.tags.services) -}}
+{{- fail "tags.pods and tags.services are both false: kubedag would tag nothing" -}}
+{{- end -}}
 {{- if and (eq .Values.tags.preset "custom") (not .Values.tags.template) -}}
 {{- fail "tags.template is required when tags.preset is custom" -}}
 {{- end -}}
