@@ -225,3 +225,10 @@ func TestPanoramaCommitAll(t *testing.T) {
 		t.Fatalf("failed push: %+v", j.Job)
 	}
 }
+
+func TestConfigNamespacedAttributes(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.mustCfg("set", vsysPrefix+"/address", `<entry xmlns:x="u" xmlns:y="v" x:name="a" y:name="b"><fqdn>f</fqdn></entry>`, writeOK)
+	// One name attribute survives (the first), so the answer stays valid XML.
+	h.mustCfg("get", vsysPrefix+"/address/entry[@name='a']", "", got19(`<entry name="a"><fqdn>f</fqdn></entry>`))
+}

@@ -84,3 +84,42 @@ func wellFormed(b []byte) error {
 		}
 	}
 }
+
+// FuzzConfig feeds arbitrary XPaths and elements to every config action and
+// arbitrary op/commit commands: no panic, and every answer well-formed XML.
+func FuzzConfig(f *testing.F) {
+	f.Add(webXPath, `<fqdn>a.example</fqdn>`, `<show><object><registered-ip><all/></registered-ip></object></show>`)
+	f.Add(webXPath, `<entry name="web"><fqdn>b</fqdn></entry>`, `<commit/>`)
+	f.Add(`/config/devices/entry[@name="x"]/a[@b='c']`, `<a b="c"><member>m</member><member>m</member></a>`, `<show><jobs><id>1</id></jobs></show>`)
+	f.Add(webXPath, `<e xmlns:x="u" xmlns:y="v" x:n="1" y:n="2"/>`, `<show xmlns="u"/>`)
+	f.Add(`/config`, `]]><![CDATA[`, `<show><object><registered-ip><limit>0</limit></registered-ip></object></show>`)
+	f.Fuzz(func(t *testing.T, xpath, element, cmd string) {
+		sim := New(Config{Panorama: len(xpath)%2 == 0, JobPolls: -1})
+		key, err := sim.APIKeyFor("admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := []url.Values{
+			{"type": {"config"}, "action": {"set"}, "xpath": {xpath}, "element": {element}},
+			{"type": {"config"}, "action": {"edit"}, "xpath": {xpath}, "element": {element}},
+			{"type": {"config"}, "action": {"get"}, "xpath": {xpath}},
+			{"type": {"commit"}, "cmd": {"<commit/>"}},
+			{"type": {"config"}, "action": {"show"}, "xpath": {xpath}},
+			{"type": {"config"}, "action": {"delete"}, "xpath": {xpath}},
+			{"type": {"op"}, "cmd": {cmd}},
+			{"type": {"commit"}, "cmd": {cmd}},
+			{"type": {"commit"}, "action": {"all"}, "cmd": {cmd}},
+			{"type": {"op"}, "cmd": {"<show><jobs><id>1</id></jobs></show>"}},
+		}
+		for _, v := range calls {
+			req := httptest.NewRequest(http.MethodPost, "/api/", strings.NewReader(v.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-PAN-KEY", key)
+			rec := httptest.NewRecorder()
+			sim.ServeHTTP(rec, req)
+			if err := wellFormed(rec.Body.Bytes()); err != nil {
+				t.Fatalf("%v: answer is not well-formed XML: %v\n%s", v, err, rec.Body.String())
+			}
+		}
+	})
+}

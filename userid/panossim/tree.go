@@ -73,7 +73,14 @@ func parseNodes(s string) ([]*node, error) {
 			}
 			n := &node{name: t.Name.Local}
 			for _, a := range t.Attr {
-				n.attrs = append(n.attrs, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+				// Namespaces play no part in PAN-OS config: drop declarations
+				// and keep the first of attributes sharing a local name.
+				if a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
+					continue
+				}
+				if _, dup := n.attr(a.Name.Local); !dup {
+					n.attrs = append(n.attrs, xml.Attr{Name: xml.Name{Local: a.Name.Local}, Value: a.Value})
+				}
 			}
 			if len(stack) == 0 {
 				roots = append(roots, n)
