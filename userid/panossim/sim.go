@@ -148,6 +148,11 @@ type injection struct {
 
 // New returns a Sim for cfg (defaults filled in). It starts no goroutines.
 func New(cfg Config) *Sim {
+	users := make(map[string]string, len(cfg.Users))
+	for u, p := range cfg.Users {
+		users[u] = p
+	}
+	cfg.Users = users // the caller may reuse its map
 	cfg.setDefaults()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
