@@ -48,9 +48,9 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 	defer s.mu.Unlock()
 	switch n1.name + "/" + n2.name {
 	case "object/registered-ip":
-		target := ""
-		if s.cfg.Panorama {
-			target = r.Form.Get("target")
+		target, ok := s.target(r)
+		if !ok {
+			return writeUnknownTarget(w, target)
 		}
 		return s.showRegisteredLocked(w, n2, scopeKey(r.Form.Get("vsys"), target))
 	case "jobs/id":

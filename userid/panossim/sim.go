@@ -466,6 +466,21 @@ func (s *Sim) takeInjection() (int, bool) {
 	return 0, false
 }
 
+// target returns the request's Panorama target serial: "" on a firewall
+// (which ignores target=) or when none is given; ok is false when Panorama
+// does not manage the named device.
+func (s *Sim) target(r *http.Request) (target string, ok bool) {
+	if !s.cfg.Panorama {
+		return "", true
+	}
+	target = strings.TrimSpace(r.Form.Get("target"))
+	return target, target == "" || target == s.cfg.Serial
+}
+
+func writeUnknownTarget(w http.ResponseWriter, target string) result {
+	return writeError(w, http.StatusOK, 13, "target "+target+" is not a device managed by this Panorama")
+}
+
 // scopeKey names a registration scope: a vsys, on Panorama possibly behind a
 // target serial.
 func scopeKey(vsys, target string) string {

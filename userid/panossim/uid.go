@@ -95,9 +95,9 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 	if err != nil {
 		return writeError(w, http.StatusOK, 18, "Malformed Request")
 	}
-	target := ""
-	if s.cfg.Panorama {
-		target = r.Form.Get("target")
+	target, ok := s.target(r)
+	if !ok {
+		return writeUnknownTarget(w, target)
 	}
 	key := scopeKey(r.Form.Get("vsys"), target)
 

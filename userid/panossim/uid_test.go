@@ -239,6 +239,21 @@ func TestUserIDScopes(t *testing.T) {
 		if got := h.sim.RegisteredIn("", ""); !reflect.DeepEqual(got, map[string][]string{"10.0.0.2": {"pano"}}) {
 			t.Errorf("panorama scope = %v", got)
 		}
+		l := h.list(`<show><object><registered-ip><all/></registered-ip></object></show>`, "target", "007200000000001")
+		if l.Count != 1 || l.Entries[0].IP != "10.0.0.1" {
+			t.Errorf("target listing = %+v", l)
+		}
+		// A serial Panorama does not manage is refused, for user-id and op.
+		want := `<response status="error" code="13"><msg><line>target 999 is not a device managed by this Panorama</line></msg></response>`
+		if _, body := h.uid(regMsg(`<entry ip="10.0.0.3"><tag><member>x</member></tag></entry>`), "target", "999"); body != want {
+			t.Errorf("unknown target register: %s", body)
+		}
+		if _, body := h.op(`<show><object><registered-ip><all/></registered-ip></object></show>`, "target", "999"); body != want {
+			t.Errorf("unknown target listing: %s", body)
+		}
+		if got := h.sim.Registered(); len(got) != 2 {
+			t.Errorf("registered = %v", got)
+		}
 	})
 	t.Run("firewall ignores target", func(t *testing.T) {
 		h := newHarness(t, Config{})
