@@ -163,6 +163,9 @@ func (o *panosSimOptions) Run(ctx context.Context, out, errOut io.Writer) error 
 		curl = "curl -s"
 	}
 	o.printUsage(out, srv.URL, curl)
+	if host, _, _ := net.SplitHostPort(o.Listen); o.Control && !isLoopback(host) {
+		logger.Warn("panos-sim --control endpoints are unauthenticated and reachable beyond this host", "listen", o.Listen)
+	}
 	logger.Info("panos-sim serving", "url", srv.URL+"/api/", "panorama", o.Panorama, "capacity", o.Capacity)
 
 	<-ctx.Done()
@@ -203,4 +206,12 @@ Show registered IPs:
   %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=op --data-urlencode cmd='<show><object><registered-ip><all/></registered-ip></object></show>'
 
 `, kind, api, curl, api, user, pass, curl, api, curl, api)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
