@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -48,7 +49,7 @@ type Options struct {
 // Watcher keeps the Service source of the store in step with the cluster.
 type Watcher struct {
 	opts     Options
-	synced   cache.InformerSynced
+	synced   atomic.Bool
 	problems metric.Int64Counter
 	// prev remembers each IP's last claim so unchanged IPs keep their
 	// FirstSeen (the latency clock starts at a change, not at a rebuild).
@@ -74,11 +75,11 @@ func New(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("servicewatch: metric: %w", err)
 	}
-	return &Watcher{opts: opts, synced: func() bool { return false }, problems: problems}, nil
+	return &Watcher{opts: opts, problems: problems}, nil
 }
 
 // HasSynced reports whether the first full Service list has been applied.
-func (w *Watcher) HasSynced() bool { return w.synced() }
+func (w *Watcher) HasSynced() bool { return w.synced.Load() }
 
 // Run watches Services until ctx ends. Nothing is written to the sink
 // before the informer has synced.
@@ -105,28 +106,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	lister := inf.Lister()
-	applied := false
-	w.synced = func() bool { return applied } // written and read only here and in HasSynced after sync
-	var syncedFlag = make(chan struct{})
-	w.synced = func() bool {
-		select {
-		case <-syncedFlag:
-			return true
-		default:
-			return false
-		}
-	}
-	first := true
 	for {
 		svcs, err := lister.List(labels.Everything())
 		if err != nil {
 			return fmt.Errorf("servicewatch: list services: %w", err)
 		}
 		w.apply(ctx, svcs)
-		if first {
-			close(syncedFlag)
-			first = false
-		}
+		w.synced.Store(true)
 		select {
 		case <-ctx.Done():
 			return nil
