@@ -569,7 +569,7 @@ func (p *Pusher) flushOnce(ctx context.Context) bool {
 		return false
 	}
 	p.succeed()
-	p.applyResult(b, des, idx, res, now)
+	p.applyResult(b, des, items, idx, res, now)
 	return true
 }
 
@@ -594,7 +594,7 @@ func (p *Pusher) update(b diff.Batch) Update {
 	return u
 }
 
-func (p *Pusher) applyResult(b diff.Batch, des []store.Desired, idx map[netip.Addr]int, res UpdateResult, now time.Time) {
+func (p *Pusher) applyResult(b diff.Batch, des []store.Desired, items []diff.Item, idx map[netip.Addr]int, res UpdateResult, now time.Time) {
 	type fails struct{ unreg, reg, capFull bool }
 	var failed map[netip.Addr]fails
 	if len(res.Failed) > 0 {
@@ -622,13 +622,18 @@ func (p *Pusher) applyResult(b diff.Batch, des []store.Desired, idx map[netip.Ad
 		rec := p.actual[op.IP]
 		f := failed[op.IP]
 		next := rec.tags
-		if len(op.Unregister) > 0 && !f.unreg {
+		switch {
+		case !f.unreg && !f.reg && !items[i].NoUnregister:
+			next = d.Tags // everything applied: the target now holds desired
+		case len(op.Unregister) > 0 && !f.unreg:
 			next = tags.NewSet(tags.Minus(next, tags.NewSet(op.Unregister...))...)
 		}
 		exp := rec.expires
 		if len(op.Register) > 0 && !f.reg {
 			refreshed := len(op.Register) == d.Tags.Len() // every desired tag re-sent
-			next = union(next, op.Register)
+			if !next.Equal(d.Tags) {
+				next = union(next, op.Register)
+			}
 			switch {
 			case p.opts.TagTTL == 0:
 				exp = 0

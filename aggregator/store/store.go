@@ -44,12 +44,21 @@ type Stats struct {
 	InternedSets   int
 }
 
-// claimRec is the compact stored form of a Claim.
+// key is an IP as stored: its 16-byte form (IPv4 as 4in6), pointer-free
+// and 8 bytes smaller than netip.Addr.
+type key [16]byte
+
+func keyOf(ip netip.Addr) key { return ip.Unmap().As16() }
+
+func (k key) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
+
+// claimRec is the compact stored form of a Claim: no pointers but the tag
+// set (interned) and, for owners that are not UUIDs, the owner string.
 type claimRec struct {
 	tags  tags.Set
-	owner string
-	seen  int64              // unix nanoseconds, 0 = unknown
-	span  *trace.SpanContext // nil unless valid
+	owner owner
+	seen  int64 // unix nanoseconds, 0 = unknown
+	span  span
 	src   uint32
 }
 
@@ -75,8 +84,8 @@ func (st *ipState) at(i int) *claimRec {
 }
 
 type source struct {
-	id  uint32
-	ips map[netip.Addr]struct{}
+	id uint32
+	n  int // claims held
 }
 
 type internRec struct {
@@ -89,7 +98,7 @@ type Store struct {
 	opts Options
 
 	mu       sync.RWMutex
-	ips      map[netip.Addr]ipState
+	ips      map[key]ipState
 	sources  map[string]*source
 	nextSrc  uint32
 	interned map[string]*internRec
@@ -103,7 +112,7 @@ type Store struct {
 func New(opts Options) *Store {
 	return &Store{
 		opts:     opts,
-		ips:      make(map[netip.Addr]ipState),
+		ips:      make(map[key]ipState),
 		sources:  make(map[string]*source),
 		interned: make(map[string]*internRec),
 		subs:     make(map[*Subscription]struct{}),
@@ -134,13 +143,9 @@ func (s *Store) release(t tags.Set) {
 }
 
 func (s *Store) rec(src uint32, c Claim) claimRec {
-	r := claimRec{tags: s.intern(c.Tags), owner: c.Owner, src: src}
+	r := claimRec{tags: s.intern(c.Tags), owner: ownerOf(c.Owner), span: spanOf(c.Span), src: src}
 	if !c.FirstSeen.IsZero() {
 		r.seen = c.FirstSeen.UnixNano()
-	}
-	if c.Span.IsValid() {
-		sp := c.Span
-		r.span = &sp
 	}
 	return r
 }
@@ -149,7 +154,7 @@ func (s *Store) source(name string) *source {
 	src, ok := s.sources[name]
 	if !ok {
 		s.nextSrc++
-		src = &source{id: s.nextSrc, ips: make(map[netip.Addr]struct{})}
+		src = &source{id: s.nextSrc}
 		s.sources[name] = src
 	}
 	return src
@@ -174,11 +179,11 @@ func conflicted(st *ipState) bool {
 }
 
 // upsert sets src's claim on ip and reports whether desired changed.
-func (s *Store) upsert(src *source, ip netip.Addr, c Claim) {
+func (s *Store) upsert(src *source, ip key, c Claim) {
 	st, ok := s.ips[ip]
 	if !ok {
 		s.ips[ip] = ipState{claimRec: s.rec(src.id, c)}
-		src.ips[ip] = struct{}{}
+		src.n++
 		s.markDirty(ip)
 		return
 	}
@@ -200,7 +205,7 @@ func (s *Store) upsert(src *source, ip netip.Addr, c Claim) {
 			more = append(*st.more, more[0])
 		}
 		st.more = &more
-		src.ips[ip] = struct{}{}
+		src.n++
 	}
 	s.ips[ip] = st
 	s.conflictChange(ip, wasConflict, conflicted(&st))
@@ -210,12 +215,11 @@ func (s *Store) upsert(src *source, ip netip.Addr, c Claim) {
 }
 
 // remove drops src's claim on ip.
-func (s *Store) remove(src *source, ip netip.Addr) {
+func (s *Store) remove(src *source, ip key) {
 	st, ok := s.ips[ip]
 	if !ok {
 		return
 	}
-	delete(src.ips, ip)
 	idx := -1
 	for i := 0; i < st.n(); i++ {
 		if st.at(i).src == src.id {
@@ -226,6 +230,7 @@ func (s *Store) remove(src *source, ip netip.Addr) {
 	if idx < 0 {
 		return
 	}
+	src.n--
 	s.release(st.at(idx).tags)
 	if st.n() == 1 {
 		delete(s.ips, ip)
@@ -254,7 +259,7 @@ func (s *Store) remove(src *source, ip netip.Addr) {
 	}
 }
 
-func (s *Store) conflictChange(ip netip.Addr, was, is bool) {
+func (s *Store) conflictChange(ip key, was, is bool) {
 	switch {
 	case !was && is:
 		s.conflicts++
@@ -265,7 +270,7 @@ func (s *Store) conflictChange(ip netip.Addr, was, is bool) {
 		return
 	}
 	if s.opts.OnConflict != nil {
-		s.opts.OnConflict(ip, is)
+		s.opts.OnConflict(ip.addr(), is)
 	}
 }
 
@@ -273,7 +278,7 @@ func (s *Store) conflictChange(ip netip.Addr, was, is bool) {
 func (s *Store) Upsert(source string, ip netip.Addr, c Claim) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.upsert(s.source(source), ip.Unmap(), c)
+	s.upsert(s.source(source), keyOf(ip), c)
 }
 
 // Delete withdraws source's claim on ip (no-op if there is none).
@@ -281,23 +286,39 @@ func (s *Store) Delete(source string, ip netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if src, ok := s.sources[source]; ok {
-		s.remove(src, ip.Unmap())
+		s.remove(src, keyOf(ip))
 	}
 }
 
 // Replace atomically replaces source's claims with claims (a snapshot):
-// IPs absent from claims are withdrawn. Readers never see a mix.
+// IPs absent from claims are withdrawn. Readers never see a mix. Keys of
+// claims must be unmapped (IPv4 as IPv4). Withdrawing costs a pass over
+// all IPs (no per-source index, to save memory per IP).
 func (s *Store) Replace(source string, claims map[netip.Addr]Claim) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	src := s.source(source)
-	for ip := range src.ips {
-		if _, ok := claims[ip]; !ok {
-			s.remove(src, ip)
-		}
+	if src.n > 0 {
+		s.forSource(src, func(ip key) {
+			if _, ok := claims[ip.addr()]; !ok {
+				s.remove(src, ip)
+			}
+		})
 	}
 	for ip, c := range claims {
-		s.upsert(src, ip.Unmap(), c)
+		s.upsert(src, keyOf(ip), c)
+	}
+}
+
+// forSource calls fn for every IP src claims; fn may remove that claim.
+func (s *Store) forSource(src *source, fn func(ip key)) {
+	for ip, st := range s.ips {
+		for i := 0; i < st.n(); i++ {
+			if st.at(i).src == src.id {
+				fn(ip)
+				break
+			}
+		}
 	}
 }
 
@@ -309,8 +330,8 @@ func (s *Store) RemoveSource(source string) {
 	if !ok {
 		return
 	}
-	for ip := range src.ips {
-		s.remove(src, ip)
+	if src.n > 0 {
+		s.forSource(src, func(ip key) { s.remove(src, ip) })
 	}
 	delete(s.sources, source)
 }
@@ -328,7 +349,7 @@ type Desired struct {
 	Span      trace.SpanContext
 }
 
-func (s *Store) desired(ip netip.Addr) Desired {
+func (s *Store) desired(ip key) Desired {
 	st, ok := s.ips[ip]
 	if !ok {
 		return Desired{}
@@ -338,9 +359,7 @@ func (s *Store) desired(ip netip.Addr) Desired {
 	if last.seen != 0 {
 		d.FirstSeen = time.Unix(0, last.seen)
 	}
-	if last.span != nil {
-		d.Span = *last.span
-	}
+	d.Span = last.span.context()
 	return d
 }
 
@@ -348,7 +367,7 @@ func (s *Store) desired(ip netip.Addr) Desired {
 func (s *Store) Desired(ip netip.Addr) Desired {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.desired(ip.Unmap())
+	return s.desired(keyOf(ip))
 }
 
 // DesiredBatch appends the desired state of each of ips to out, in order,
@@ -357,7 +376,7 @@ func (s *Store) DesiredBatch(ips []netip.Addr, out []Desired) []Desired {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, ip := range ips {
-		out = append(out, s.desired(ip))
+		out = append(out, s.desired(keyOf(ip)))
 	}
 	return out
 }
@@ -366,7 +385,7 @@ func (s *Store) DesiredBatch(ips []netip.Addr, out []Desired) []Desired {
 func (s *Store) Claims(ip netip.Addr) map[string]Claim {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st, ok := s.ips[ip.Unmap()]
+	st, ok := s.ips[keyOf(ip)]
 	if !ok {
 		return nil
 	}
@@ -377,12 +396,9 @@ func (s *Store) Claims(ip netip.Addr) map[string]Claim {
 	out := make(map[string]Claim, st.n())
 	for i := 0; i < st.n(); i++ {
 		r := st.at(i)
-		c := Claim{Tags: r.tags, Owner: r.owner}
+		c := Claim{Tags: r.tags, Owner: r.owner.String(), Span: r.span.context()}
 		if r.seen != 0 {
 			c.FirstSeen = time.Unix(0, r.seen)
-		}
-		if r.span != nil {
-			c.Span = *r.span
 		}
 		out[names[r.src]] = c
 	}
@@ -394,7 +410,7 @@ func (s *Store) AppendIPs(dst []netip.Addr) []netip.Addr {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for ip := range s.ips {
-		dst = append(dst, ip)
+		dst = append(dst, ip.addr())
 	}
 	return dst
 }

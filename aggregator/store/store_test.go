@@ -4,6 +4,9 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kubedag/kubedag/tags"
 )
@@ -151,5 +154,31 @@ func TestOnConflict(t *testing.T) {
 	s.RemoveSource("n2")
 	if !slices.Equal(events, []bool{true, false}) {
 		t.Fatalf("conflict events = %v, want [true false]", events)
+	}
+}
+
+func TestClaimRoundTrip(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("0102030405060708090a0b0c0d0e0f10")
+	sid, _ := trace.SpanIDFromHex("0102030405060708")
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})
+	seen := time.Unix(1700000000, 123)
+	for _, owner := range []string{"0f8fad5b-d9cb-469f-a165-70867728950e", "0F8FAD5B-D9CB-469F-A165-70867728950E", "not-a-uuid", ""} {
+		s := New(Options{})
+		v6 := netip.MustParseAddr("fd00::1")
+		mapped := netip.MustParseAddr("::ffff:10.0.0.9")
+		s.Upsert("n1", v6, Claim{Owner: owner, Tags: tags.NewSet("x"), FirstSeen: seen, Span: sc})
+		s.Upsert("n1", mapped, Claim{Owner: owner})
+		c := s.Claims(v6)["n1"]
+		if c.Owner != owner || !c.FirstSeen.Equal(seen) || c.Span.TraceID() != tid || c.Span.SpanID() != sid || !c.Span.IsSampled() {
+			t.Errorf("round trip of owner %q: got %+v", owner, c)
+		}
+		if d := s.Desired(netip.MustParseAddr("10.0.0.9")); !d.Claimed {
+			t.Error("4in6 claim not found by its IPv4 address")
+		}
+		ips := s.AppendIPs(nil)
+		slices.SortFunc(ips, netip.Addr.Compare)
+		if !slices.Equal(ips, []netip.Addr{netip.MustParseAddr("10.0.0.9"), v6}) {
+			t.Errorf("AppendIPs = %v", ips)
+		}
 	}
 }

@@ -10,7 +10,7 @@ const shrinkAbove = 4096
 // desired state may have changed since the last Take, and a poke channel.
 type Subscription struct {
 	s     *Store
-	dirty map[netip.Addr]struct{} // guarded by s.mu
+	dirty map[key]struct{} // guarded by s.mu
 	poke  chan struct{}
 }
 
@@ -19,7 +19,7 @@ type Subscription struct {
 func (s *Store) Subscribe() *Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sub := &Subscription{s: s, dirty: make(map[netip.Addr]struct{}, len(s.ips)), poke: make(chan struct{}, 1)}
+	sub := &Subscription{s: s, dirty: make(map[key]struct{}, len(s.ips)), poke: make(chan struct{}, 1)}
 	for ip := range s.ips {
 		sub.dirty[ip] = struct{}{}
 	}
@@ -31,7 +31,7 @@ func (s *Store) Subscribe() *Subscription {
 }
 
 // markDirty marks ip in every subscription; s.mu must be held for writing.
-func (s *Store) markDirty(ip netip.Addr) {
+func (s *Store) markDirty(ip key) {
 	for sub := range s.subs {
 		sub.dirty[ip] = struct{}{}
 		select {
@@ -49,10 +49,10 @@ func (sub *Subscription) Take(dst []netip.Addr) []netip.Addr {
 	sub.s.mu.Lock()
 	defer sub.s.mu.Unlock()
 	for ip := range sub.dirty {
-		dst = append(dst, ip)
+		dst = append(dst, ip.addr())
 	}
 	if len(sub.dirty) > shrinkAbove {
-		sub.dirty = make(map[netip.Addr]struct{})
+		sub.dirty = make(map[key]struct{})
 	} else {
 		clear(sub.dirty)
 	}

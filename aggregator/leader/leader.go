@@ -1,0 +1,131 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// Options configures an Elector. Durations default to client-go's
+// recommended 15s lease, 10s renew deadline and 2s retry period.
+type Options struct {
+	Client    kubernetes.Interface
+	Namespace string // of the Lease, required
+	Name      string // of the Lease, default "kubedag-aggregator"
+	Identity  string // this replica, required (pod name)
+
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
+
+	// OnNewLeader, if set, is told each observed leader identity.
+	OnNewLeader func(identity string)
+	Logger      *slog.Logger
+}
+
+// Elector campaigns for the Lease.
+type Elector struct {
+	opts    Options
+	leading atomic.Bool
+}
+
+// New validates opts; it starts nothing.
+func New(opts Options) (*Elector, error) {
+	if opts.Client == nil {
+		return nil, errors.New("leader: Client is required")
+	}
+	if opts.Namespace == "" {
+		return nil, errors.New("leader: Namespace is required (set --leader-election-namespace or POD_NAMESPACE)")
+	}
+	if opts.Identity == "" {
+		return nil, errors.New("leader: Identity is required (set POD_NAME)")
+	}
+	if opts.Name == "" {
+		opts.Name = "kubedag-aggregator"
+	}
+	if opts.LeaseDuration == 0 {
+		opts.LeaseDuration = 15 * time.Second
+	}
+	if opts.RenewDeadline == 0 {
+		opts.RenewDeadline = 10 * time.Second
+	}
+	if opts.RetryPeriod == 0 {
+		opts.RetryPeriod = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Elector{opts: opts}, nil
+}
+
+// IsLeader reports whether this replica currently leads.
+func (e *Elector) IsLeader() bool { return e.leading.Load() }
+
+// Run campaigns until ctx ends. Each time this replica wins, lead runs with
+// a context that is cancelled when leadership is lost or ctx ends. The
+// Lease is renewed until lead has returned, then released, so a successor
+// takes over at once but never while this replica may still be pushing.
+func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error {
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1ObjectMeta(e.opts.Namespace, e.opts.Name),
+		Client:     e.opts.Client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: e.opts.Identity},
+	}
+	for ctx.Err() == nil {
+		won := make(chan context.Context, 1)
+		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+			Lock:            lock,
+			LeaseDuration:   e.opts.LeaseDuration,
+			RenewDeadline:   e.opts.RenewDeadline,
+			RetryPeriod:     e.opts.RetryPeriod,
+			ReleaseOnCancel: true,
+			Name:            e.opts.Name,
+			Callbacks: leaderelection.LeaderCallbacks{
+				// client-go runs this in a goroutine it does not wait for;
+				// hand the context over and run lead here instead.
+				OnStartedLeading: func(lctx context.Context) { won <- lctx },
+				OnStoppedLeading: func() {},
+				OnNewLeader: func(id string) {
+					if e.opts.OnNewLeader != nil {
+						e.opts.OnNewLeader(id)
+					}
+				},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("leader election %s/%s: %w", e.opts.Namespace, e.opts.Name, err)
+		}
+		// The elector's context is not ctx: it must outlive lead, so the
+		// lease is released only after lead has returned.
+		leCtx, stopLE := context.WithCancel(context.Background())
+		leDone := make(chan struct{})
+		go func() {
+			defer close(leDone)
+			le.Run(leCtx)
+		}()
+		select {
+		case lctx := <-won:
+			runCtx, cancel := context.WithCancel(lctx)
+			stop := context.AfterFunc(ctx, cancel)
+			e.leading.Store(true)
+			e.opts.Logger.Info("became leader", "lease", e.opts.Namespace+"/"+e.opts.Name, "identity", e.opts.Identity)
+			lead(runCtx)
+			e.leading.Store(false)
+			e.opts.Logger.Info("stopped leading", "lease", e.opts.Namespace+"/"+e.opts.Name, "identity", e.opts.Identity)
+			stop()
+			cancel()
+		case <-ctx.Done():
+		case <-leDone:
+		}
+		stopLE()
+		<-leDone
+	}
+	return nil
+}
