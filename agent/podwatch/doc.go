@@ -1,0 +1,37 @@
+// Package podwatch derives the identities of the pod IPs on one node from the
+// Kubernetes API: its pods (field selector spec.nodeName), the EndpointSlices
+// that list them (which Services each pod backs) and their Namespaces' labels.
+//
+// # Usage
+//
+// Build a Watcher with New (no goroutines are started), then call Run, which
+// starts the informers, waits for them to sync and then reconciles until its
+// context is done. Results go to a Sink as per-IP Upsert and Remove calls.
+//
+// The watcher is level-triggered: event handlers only mark pod keys dirty and
+// poke the reconcile loop, which recomputes the claims of the dirty pods from
+// the informer caches and tells the Sink only about IPs whose identity
+// actually changed. Nothing depends on replaying a particular event, and
+// nothing is written to the Sink before all informers have synced.
+//
+// # Rules
+//
+//   - Every IP of status.podIPs (IPv4 and IPv6) is claimed with the pod's
+//     tags.Identity; pods without IPs claim nothing.
+//   - Pods that are terminating (deletionTimestamp set), Failed or Succeeded
+//     release their IPs.
+//   - hostNetwork pods share the node's IPs and claim nothing unless
+//     Config.AllowHostNetwork is set.
+//   - Services come from EndpointSlices (label kubernetes.io/service-name)
+//     whose endpoints point at the pod through targetRef (kind Pod, same
+//     name, and same UID when both are known). Endpoints are listed
+//     regardless of readiness, so a pod's tags do not flap with its probes.
+//   - When two local pods report the same IP, one wins deterministically
+//     (a Running pod over a Pending one, then the newest, then the larger
+//     UID); the conflict is logged and counted, never fatal.
+//
+// Informer caches hold trimmed objects (only the fields used here), so the
+// agent's memory stays small even with cluster-wide EndpointSlices. The maps
+// in the Identities handed to the Sink are shared with those caches: they
+// must be treated as read-only.
+package podwatch

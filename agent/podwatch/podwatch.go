@@ -1,0 +1,289 @@
+package podwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubedag/kubedag/tags"
+)
+
+// Sink receives the per-IP results of the watcher. Calls come from one
+// goroutine (the one running Run) and must not block for long.
+type Sink interface {
+	// Upsert reports that ip is claimed by a local pod with identity id,
+	// either newly or with a changed identity. seen is when the change was
+	// first observed (the informer event that made the pod dirty).
+	Upsert(ip netip.Addr, id tags.Identity, seen time.Time)
+	// Remove reports that no local pod claims ip any more.
+	Remove(ip netip.Addr)
+}
+
+// Config configures a Watcher.
+type Config struct {
+	// Client is the Kubernetes client. Required.
+	Client kubernetes.Interface
+	// NodeName is this node's name (downward API NODE_NAME). Required.
+	NodeName string
+	// Sink receives the claims. Required.
+	Sink Sink
+	// AllowHostNetwork lets hostNetwork pods claim their IPs, which are the
+	// node's own IPs. Default false: the node IP never carries a pod's tags.
+	AllowHostNetwork bool
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock used to timestamp changes; defaults to time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) validate() error {
+	if c.Client == nil {
+		return errors.New("podwatch: Client is required")
+	}
+	if c.NodeName == "" {
+		return errors.New("podwatch: NodeName is required")
+	}
+	if c.Sink == nil {
+		return errors.New("podwatch: Sink is required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// podIndex is the EndpointSlice index from "namespace/podname" of each
+// endpoint's targetRef to the slices listing it.
+const podIndex = "pod"
+
+// ServiceNameLabel is the EndpointSlice label naming its Service.
+const ServiceNameLabel = discoveryv1.LabelServiceName
+
+// Watcher watches the pods of one node and reports their IPs' identities.
+type Watcher struct {
+	cfg Config
+	log *slog.Logger
+
+	podFactory     informers.SharedInformerFactory
+	clusterFactory informers.SharedInformerFactory
+	pods           cache.SharedIndexInformer
+	slices         cache.SharedIndexInformer
+	namespaces     cache.SharedIndexInformer
+	regs           []cache.ResourceEventHandlerRegistration
+
+	started atomic.Bool
+	synced  atomic.Bool
+
+	mu    sync.Mutex
+	dirty map[string]time.Time // pod key -> when first marked dirty
+	poke  chan struct{}
+
+	// Owned by the Run goroutine.
+	rec reconciler
+
+	conflicts atomic.Int64
+}
+
+// New builds a Watcher and registers its informers and handlers. It starts
+// no goroutines; call Run.
+func New(cfg Config) (*Watcher, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	w := &Watcher{
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "podwatch", "node", cfg.NodeName),
+		dirty: make(map[string]time.Time),
+		poke:  make(chan struct{}, 1),
+	}
+	w.rec = newReconciler(w)
+	node := cfg.NodeName
+	w.podFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
+		}),
+		informers.WithTransform(func(obj any) (any, error) { return trim(obj, node), nil }),
+	)
+	w.clusterFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTransform(func(obj any) (any, error) { return trim(obj, node), nil }),
+	)
+	w.pods = w.podFactory.Core().V1().Pods().Informer()
+	w.slices = w.clusterFactory.Discovery().V1().EndpointSlices().Informer()
+	w.namespaces = w.clusterFactory.Core().V1().Namespaces().Informer()
+	if err := w.slices.AddIndexers(cache.Indexers{podIndex: slicePodKeys}); err != nil {
+		return nil, fmt.Errorf("podwatch: add EndpointSlice index: %w", err)
+	}
+
+	add := func(inf cache.SharedIndexInformer, h cache.ResourceEventHandler, what string) error {
+		reg, err := inf.AddEventHandler(h)
+		if err != nil {
+			return fmt.Errorf("podwatch: add %s handler: %w", what, err)
+		}
+		w.regs = append(w.regs, reg)
+		return nil
+	}
+	if err := add(w.pods, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.markObj(obj) },
+		UpdateFunc: func(_, obj any) { w.markObj(obj) },
+		DeleteFunc: func(obj any) { w.markObj(obj) },
+	}, "pod"); err != nil {
+		return nil, err
+	}
+	if err := add(w.slices, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.markSlice(obj) },
+		UpdateFunc: func(old, obj any) { w.markSlice(old); w.markSlice(obj) },
+		DeleteFunc: func(obj any) { w.markSlice(obj) },
+	}, "EndpointSlice"); err != nil {
+		return nil, err
+	}
+	if err := add(w.namespaces, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { w.markNamespace(obj) },
+		UpdateFunc: func(_, obj any) { w.markNamespace(obj) },
+		DeleteFunc: func(obj any) { w.markNamespace(obj) },
+	}, "Namespace"); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// HasSynced reports whether all informers have synced and the first full
+// reconcile has been handed to the Sink (for /readyz).
+func (w *Watcher) HasSynced() bool { return w.synced.Load() }
+
+// Conflicts returns the number of IPs currently reported by more than one
+// local pod.
+func (w *Watcher) Conflicts() int { return int(w.conflicts.Load()) }
+
+// Run starts the informers, waits for them to sync, then reconciles dirty
+// pods until ctx is done. It returns nil when ctx is cancelled, and waits for
+// every goroutine it started. Run may be called only once.
+func (w *Watcher) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("podwatch: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	// Deferred in this order: cancel first, then wait for the informers.
+	defer w.clusterFactory.Shutdown()
+	defer w.podFactory.Shutdown()
+	defer cancel()
+
+	w.podFactory.Start(ctx.Done())
+	w.clusterFactory.Start(ctx.Done())
+	syncs := make([]cache.InformerSynced, 0, len(w.regs))
+	for _, r := range w.regs {
+		syncs = append(syncs, r.HasSynced)
+	}
+	w.log.InfoContext(ctx, "waiting for informers to sync")
+	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
+		return nil // ctx done
+	}
+	w.reconcile()
+	w.synced.Store(true)
+	w.log.InfoContext(ctx, "informers synced", "ips", len(w.rec.emitted))
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.poke:
+			w.reconcile()
+		}
+	}
+}
+
+func (w *Watcher) mark(key string) {
+	w.mu.Lock()
+	if _, ok := w.dirty[key]; !ok {
+		w.dirty[key] = w.cfg.Now()
+	}
+	w.mu.Unlock()
+	select {
+	case w.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Watcher) takeDirty() map[string]time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.dirty) == 0 {
+		return nil
+	}
+	d := w.dirty
+	w.dirty = make(map[string]time.Time, len(d))
+	return d
+}
+
+func (w *Watcher) markObj(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		w.log.Warn("pod event without key", "err", err)
+		return
+	}
+	w.mark(key)
+}
+
+func (w *Watcher) markSlice(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	keys, _ := slicePodKeys(obj)
+	for _, k := range keys {
+		w.mark(k)
+	}
+}
+
+func (w *Watcher) markNamespace(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return
+	}
+	objs, err := w.pods.GetIndexer().ByIndex(cache.NamespaceIndex, ns.Name)
+	if err != nil {
+		w.log.Warn("list pods of namespace", "namespace", ns.Name, "err", err)
+		return
+	}
+	for _, o := range objs {
+		w.markObj(o)
+	}
+}
+
+// slicePodKeys is the podIndex function: the "namespace/name" keys of the
+// pods an EndpointSlice's endpoints refer to.
+func slicePodKeys(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	var keys []string
+	for i := range s.Endpoints {
+		r := s.Endpoints[i].TargetRef
+		if r == nil || r.Kind != "Pod" || r.Name == "" {
+			continue
+		}
+		ns := r.Namespace
+		if ns == "" {
+			ns = s.Namespace
+		}
+		keys = append(keys, ns+"/"+r.Name)
+	}
+	return keys, nil
+}

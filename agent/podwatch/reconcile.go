@@ -1,0 +1,242 @@
+package podwatch
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubedag/kubedag/agent/nodestate"
+	"github.com/kubedag/kubedag/tags"
+)
+
+// podClaim is what one pod claims: its IPs, its identity, and its rank for
+// duplicate-IP resolution.
+type podClaim struct {
+	key     string
+	ips     []netip.Addr
+	id      tags.Identity
+	running bool
+	created time.Time
+}
+
+// beats reports whether a wins an IP over b: Running over not Running, then
+// the newest, then the larger UID, then the larger key (total order).
+func (a *podClaim) beats(b *podClaim) bool {
+	if a.running != b.running {
+		return a.running
+	}
+	if !a.created.Equal(b.created) {
+		return a.created.After(b.created)
+	}
+	if a.id.UID != b.id.UID {
+		return a.id.UID > b.id.UID
+	}
+	return a.key > b.key
+}
+
+// reconciler holds the claims computed so far; it is owned by the Run
+// goroutine (or a test calling reconcile directly).
+type reconciler struct {
+	w       *Watcher
+	pods    map[string]*podClaim         // pod key -> its current claim
+	owners  map[netip.Addr][]*podClaim   // ip -> pods reporting it
+	emitted map[netip.Addr]tags.Identity // what the Sink was last told
+	conflct map[netip.Addr]string        // ip -> winner key, for IPs in conflict
+}
+
+func newReconciler(w *Watcher) reconciler {
+	return reconciler{
+		w:       w,
+		pods:    make(map[string]*podClaim),
+		owners:  make(map[netip.Addr][]*podClaim),
+		emitted: make(map[netip.Addr]tags.Identity),
+		conflct: make(map[netip.Addr]string),
+	}
+}
+
+// reconcile recomputes the dirty pods and tells the Sink about every IP
+// whose winning identity changed.
+func (w *Watcher) reconcile() {
+	dirty := w.takeDirty()
+	if len(dirty) == 0 {
+		return
+	}
+	r := &w.rec
+	touched := make(map[netip.Addr]time.Time, len(dirty))
+	touch := func(ip netip.Addr, at time.Time) {
+		if t, ok := touched[ip]; !ok || at.Before(t) {
+			touched[ip] = at
+		}
+	}
+	for key, seen := range dirty {
+		old := r.pods[key]
+		nc := w.computePod(key)
+		if old != nil {
+			for _, ip := range old.ips {
+				r.owners[ip] = slices.DeleteFunc(r.owners[ip], func(c *podClaim) bool { return c == old })
+				if len(r.owners[ip]) == 0 {
+					delete(r.owners, ip)
+				}
+				touch(ip, seen)
+			}
+			delete(r.pods, key)
+		}
+		if nc != nil {
+			r.pods[key] = nc
+			for _, ip := range nc.ips {
+				r.owners[ip] = append(r.owners[ip], nc)
+				touch(ip, seen)
+			}
+		}
+	}
+	for ip, seen := range touched {
+		owners := r.owners[ip]
+		if len(owners) == 0 {
+			delete(r.conflct, ip)
+			if _, ok := r.emitted[ip]; ok {
+				delete(r.emitted, ip)
+				w.cfg.Sink.Remove(ip)
+			}
+			continue
+		}
+		win := owners[0]
+		for _, c := range owners[1:] {
+			if c.beats(win) {
+				win = c
+			}
+		}
+		w.noteConflict(ip, owners, win)
+		if cur, ok := r.emitted[ip]; ok && nodestate.IdentityEqual(cur, win.id) {
+			continue
+		}
+		r.emitted[ip] = win.id
+		w.cfg.Sink.Upsert(ip, win.id, seen)
+	}
+	w.conflicts.Store(int64(len(r.conflct)))
+}
+
+func (w *Watcher) noteConflict(ip netip.Addr, owners []*podClaim, win *podClaim) {
+	r := &w.rec
+	if len(owners) < 2 {
+		delete(r.conflct, ip)
+		return
+	}
+	if r.conflct[ip] == win.key {
+		return // already reported with this winner
+	}
+	r.conflct[ip] = win.key
+	keys := make([]string, 0, len(owners))
+	for _, c := range owners {
+		keys = append(keys, c.key)
+	}
+	slices.Sort(keys)
+	w.log.Warn("duplicate pod IP on node", "ip", ip, "pods", keys, "winner", win.key)
+}
+
+// computePod returns the claim of the pod with the given key, or nil if it
+// claims nothing (gone, terminating, finished, no IPs, hostNetwork).
+func (w *Watcher) computePod(key string) *podClaim {
+	obj, ok, err := w.pods.GetIndexer().GetByKey(key)
+	if err != nil || !ok {
+		return nil
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName != w.cfg.NodeName {
+		return nil
+	}
+	if pod.DeletionTimestamp != nil ||
+		pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
+		return nil
+	}
+	if pod.Spec.HostNetwork && !w.cfg.AllowHostNetwork {
+		return nil
+	}
+	ips := podIPs(pod, w)
+	if len(ips) == 0 {
+		return nil
+	}
+	id := tags.Identity{
+		Kind:      tags.KindPod,
+		Namespace: pod.Namespace,
+		Name:      pod.Name,
+		UID:       string(pod.UID),
+		Labels:    pod.Labels,
+		Services:  w.services(pod),
+	}
+	if ref := metav1.GetControllerOf(pod); ref != nil {
+		id.OwnerKind, id.OwnerName = ref.Kind, ref.Name
+	}
+	if obj, ok, err := w.namespaces.GetIndexer().GetByKey(pod.Namespace); err == nil && ok {
+		if ns, ok := obj.(*corev1.Namespace); ok {
+			id.NamespaceLabels = ns.Labels
+		}
+	}
+	return &podClaim{
+		key:     key,
+		ips:     ips,
+		id:      id,
+		running: pod.Status.Phase == corev1.PodRunning,
+		created: pod.CreationTimestamp.Time,
+	}
+}
+
+// podIPs parses status.podIPs (falling back to status.podIP), dropping
+// malformed and duplicate entries; malformed ones are reported.
+func podIPs(pod *corev1.Pod, w *Watcher) []netip.Addr {
+	raw := make([]string, 0, 2)
+	for _, p := range pod.Status.PodIPs {
+		raw = append(raw, p.IP)
+	}
+	if len(raw) == 0 && pod.Status.PodIP != "" {
+		raw = append(raw, pod.Status.PodIP)
+	}
+	var ips []netip.Addr
+	for _, s := range raw {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || !ip.IsValid() || ip.IsUnspecified() {
+			w.log.Warn("pod reports a malformed IP", "pod", pod.Namespace+"/"+pod.Name, "ip", s)
+			continue
+		}
+		ip = ip.Unmap().WithZone("")
+		if !slices.Contains(ips, ip) {
+			ips = append(ips, ip)
+		}
+	}
+	return ips
+}
+
+// services returns the sorted names of the Services whose EndpointSlices list
+// the pod.
+func (w *Watcher) services(pod *corev1.Pod) []string {
+	objs, err := w.slices.GetIndexer().ByIndex(podIndex, pod.Namespace+"/"+pod.Name)
+	if err != nil || len(objs) == 0 {
+		return nil
+	}
+	var out []string
+	for _, o := range objs {
+		s, ok := o.(*discoveryv1.EndpointSlice)
+		if !ok || s.Namespace != pod.Namespace {
+			continue
+		}
+		svc := s.Labels[ServiceNameLabel]
+		if svc == "" || slices.Contains(out, svc) {
+			continue
+		}
+		for i := range s.Endpoints {
+			r := s.Endpoints[i].TargetRef
+			if r != nil && r.Kind == "Pod" && r.Name == pod.Name &&
+				(r.Namespace == "" || r.Namespace == pod.Namespace) &&
+				(r.UID == "" || pod.UID == "" || r.UID == pod.UID) {
+				out = append(out, svc)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, strings.Compare)
+	return out
+}
