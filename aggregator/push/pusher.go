@@ -72,6 +72,7 @@ type Pusher struct {
 	log   *slog.Logger
 
 	running atomic.Bool
+	loops   atomic.Int64 // Run loop iterations (tests catch busy loops)
 
 	// Owned by the Run goroutine.
 	sub          *store.Subscription
@@ -150,6 +151,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 	)
 	p.log.Info("pusher started")
 	for {
+		p.loops.Add(1)
 		now := clk.Now()
 		if !p.ready && p.opts.ReadyTimeout > 0 && !now.Before(start.Add(p.opts.ReadyTimeout)) {
 			p.openGate("grace timeout")
@@ -214,8 +216,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 			}
 		}
 		if p.needResync {
-			earlier(p.backoffUntil)
-			earlier(now)
+			earlier(p.backoffUntil) // a failed reconcile waits out its backoff
 		} else {
 			earlier(nextResync)
 			if p.opts.Canary.IP.IsValid() {

@@ -83,6 +83,18 @@ func (h *harness) has(ip netip.Addr, want ...string) bool {
 	return slices.Equal(h.fw.tagsOf(ip), want)
 }
 
+// assertIdle checks that, with the clock standing still and nothing
+// changing, the Run loop sleeps (no busy loop).
+func (h *harness) assertIdle() {
+	h.t.Helper()
+	time.Sleep(20 * time.Millisecond)
+	before := h.p.loops.Load()
+	time.Sleep(50 * time.Millisecond)
+	if n := h.p.loops.Load() - before; n > 2 {
+		h.t.Fatalf("Run loop spun %d times while idle", n)
+	}
+}
+
 func entries(u Update) int { return len(u.Unregister) + len(u.Register) }
 
 func TestBatching(t *testing.T) {
@@ -100,6 +112,7 @@ func TestBatching(t *testing.T) {
 	if to := calls[0].Register[0].Tags[0].Timeout; to != 0 {
 		t.Fatalf("TagTTL 0 should send no timeout, got %v", to)
 	}
+	h.assertIdle()
 }
 
 func TestMaxBatchFlushesWithoutWaiting(t *testing.T) {
@@ -233,6 +246,7 @@ func TestCapacityFull(t *testing.T) {
 	if h.p.Status().Retrying != 2 {
 		t.Fatalf("Retrying = %d, want 2", h.p.Status().Retrying)
 	}
+	h.assertIdle()
 	fw.with(func() { fw.capacity = 0 })
 	h.eventually(time.Second, "all registered once capacity frees", func() bool {
 		return h.has(ipN(2), "k8s.a") && h.has(ipN(3), "k8s.a") && !h.p.Status().CapacityFull
@@ -288,6 +302,7 @@ func TestCanaryTriggersReconcile(t *testing.T) {
 		Canary:         Canary{IP: canary, Tag: "k8s.canary", TTL: 5 * time.Minute, Interval: 30 * time.Second},
 	})
 	h.eventually(10*time.Millisecond, "canary and ip1", func() bool { return h.has(canary, "k8s.canary") && h.has(ipN(1), "k8s.a") })
+	h.assertIdle()
 	fw.with(func() {
 		if fw.ips[canary]["k8s.canary"].persistent {
 			t.Error("canary registered persistent")
@@ -347,5 +362,34 @@ func TestReadyGate(t *testing.T) {
 			}
 			h.eventually(time.Second, "stale removed after ready", func() bool { return h.has(ipN(1)) })
 		})
+	}
+}
+
+func TestFailedListingIsNotRetriedInAHotLoop(t *testing.T) {
+	fw := newFakeFirewall(newFakeClock())
+	fw.failList = 1 << 30
+	st := store.New(store.Options{})
+	p, err := New(fw, st, Options{Name: "fw", Owns: owns, Clock: fw.clk, BackoffBase: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Status().ConsecutiveFailures == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the fake clock stands still: no retry is due
+	var lists int
+	fw.with(func() { lists = fw.lists })
+	loops := p.loops.Load()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if lists != 1 || loops > 10 {
+		t.Fatalf("listing tried %d times, loop ran %d times, without time passing", lists, loops)
 	}
 }
