@@ -57,8 +57,9 @@ type Hooks struct {
 	Call func(target string, c CallInfo)
 	// EntryError is called for every entry the target refused.
 	EntryError func(target string, e EntryError)
-	// Applied is called when the target acknowledged an IP's registers
-	// (end of the tag-latency span).
+	// Applied is called when the target acknowledged registers that gave
+	// an IP tags it did not have (not for TTL refreshes): the end of the
+	// tag-latency span. firstSeen and span are the IP's latest claim's.
 	Applied func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext)
 	// Reconciled is called after a reconcile listing: IPs listed and IPs
 	// whose owned tags differed from what the pusher believed.

@@ -347,6 +347,7 @@ func (p *Pusher) reconcile(ctx context.Context, now time.Time) error {
 	next := make(map[netip.Addr]actualRec, len(regs))
 	drift := 0
 	var owned []string
+	shared := make(map[string]tags.Set) // equal listed sets share storage
 	for i, r := range regs {
 		ip := ips[i]
 		if ip == p.opts.Canary.IP {
@@ -374,7 +375,11 @@ func (p *Pusher) reconcile(ctx context.Context, now time.Time) error {
 		}
 		set := tags.NewSet(owned...)
 		if set.Equal(des[i].Tags) {
-			set = des[i].Tags // share the interned set
+			set = des[i].Tags // share the store's interned set
+		} else if prev, ok := shared[set.Key()]; ok {
+			set = prev
+		} else {
+			shared[set.Key()] = set
 		}
 		if old, ok := p.actual[ip]; !ok || !old.tags.Equal(set) {
 			drift++
@@ -670,7 +675,8 @@ func (p *Pusher) applyResult(b diff.Batch, des []store.Desired, items []diff.Ite
 		}
 		delete(p.retry, op.IP)
 		delete(p.pending, op.IP)
-		if len(op.Register) > 0 && p.opts.Hooks.Applied != nil {
+		// Applied marks new tags reaching the target, not TTL refreshes.
+		if len(op.Register) > 0 && p.opts.Hooks.Applied != nil && len(tags.Minus(d.Tags, rec.tags)) > 0 {
 			p.opts.Hooks.Applied(p.opts.Name, op.IP, d.FirstSeen, d.Span)
 		}
 	}

@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/tags"
@@ -391,5 +394,30 @@ func TestFailedListingIsNotRetriedInAHotLoop(t *testing.T) {
 	}
 	if lists != 1 || loops > 10 {
 		t.Fatalf("listing tried %d times, loop ran %d times, without time passing", lists, loops)
+	}
+}
+
+func TestAppliedHookOncePerChange(t *testing.T) {
+	fw := newFakeFirewall(newFakeClock())
+	st := store.New(store.Options{})
+	var applied []netip.Addr
+	var mu sync.Mutex
+	h := start(t, fw, st, Options{TagTTL: time.Hour, ResyncInterval: 24 * time.Hour, Hooks: Hooks{
+		Applied: func(_ string, ip netip.Addr, _ time.Time, _ trace.SpanContext) {
+			mu.Lock()
+			applied = append(applied, ip)
+			mu.Unlock()
+		},
+	}})
+	st.Upsert("n1", ipN(1), claimT("u", "k8s.a"))
+	h.eventually(10*time.Millisecond, "registered", func() bool { return h.has(ipN(1), "k8s.a") })
+	h.settle(time.Minute, 90) // refreshes happen, Applied must not repeat
+	if n := len(fw.callsCopy()); n < 2 {
+		t.Fatalf("no refresh call in 90 minutes (%d calls)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(applied, []netip.Addr{ipN(1)}) {
+		t.Fatalf("Applied calls = %v, want one for %v", applied, ipN(1))
 	}
 }
