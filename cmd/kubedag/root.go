@@ -24,6 +24,7 @@ Examples:
 		newVersionCmd(),
 	)
 	root.AddCommand(newPanosSimCmd())
+	root.AddCommand(newAggregatorCmd())
 	root.SetErrPrefix("kubedag: error:")
 	return root
 }

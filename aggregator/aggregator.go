@@ -1,0 +1,318 @@
+package aggregator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubedag/kubedag/aggregator/auth"
+	"github.com/kubedag/kubedag/aggregator/config"
+	"github.com/kubedag/kubedag/aggregator/leader"
+	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/servicewatch"
+	"github.com/kubedag/kubedag/aggregator/store"
+	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/tags"
+	"github.com/kubedag/kubedag/telemetry"
+	"github.com/kubedag/kubedag/userid"
+)
+
+// DefaultCanaryIP is the IP of the reboot-detection canary: TEST-NET-1,
+// which no pod or service can hold.
+var DefaultCanaryIP = netip.MustParseAddr("192.0.2.254")
+
+// Options configures Run.
+type Options struct {
+	// Config is the validated configuration file.
+	Config *config.Config
+	// Client talks to the API server.
+	Client kubernetes.Interface
+	// StreamListener is where agents connect (gRPC over TLS).
+	StreamListener net.Listener
+	// StreamTLS is the server TLS configuration of the agent stream.
+	StreamTLS *tls.Config
+	// HealthListener serves /healthz, /readyz and /metrics (optional).
+	HealthListener net.Listener
+	// Telemetry provides /metrics (optional).
+	Telemetry *telemetry.Telemetry
+
+	// LeaderElection, when set, runs the pushers only while this replica
+	// holds the Lease; nil means this replica always leads (single
+	// replica, tests, demo).
+	LeaderElection *leader.Options
+	// SnapshotGrace bounds how long a new leader waits for every node's
+	// agent snapshot before it may unregister tags of unclaimed IPs.
+	// Default 30s.
+	SnapshotGrace time.Duration
+	// NodeGrace is how long a disconnected agent's claims are kept.
+	// Default 60s.
+	NodeGrace time.Duration
+	// AllowNodeIP lets agents claim their node's own IP (hostNetwork pods).
+	AllowNodeIP bool
+	// AgentUsers, if set, are the only ServiceAccount users allowed to
+	// stream (e.g. system:serviceaccount:kubedag:kubedag-agent).
+	AgentUsers []string
+
+	// CanaryIP is the reboot-detection canary; the zero value means
+	// DefaultCanaryIP. Set NoCanary to disable.
+	CanaryIP netip.Addr
+	NoCanary bool
+
+	// NewFirewall builds a target's client; default userid.New with the
+	// target's configuration (tests override it to add a CA pool).
+	NewFirewall func(t config.Target, cfg userid.Config) (push.Firewall, error)
+
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Config == nil:
+		return errors.New("aggregator: Config is required")
+	case o.Client == nil:
+		return errors.New("aggregator: Client is required")
+	case o.StreamListener == nil || o.StreamTLS == nil:
+		return errors.New("aggregator: StreamListener and StreamTLS are required")
+	}
+	if o.SnapshotGrace <= 0 {
+		o.SnapshotGrace = 30 * time.Second
+	}
+	if o.NodeGrace <= 0 {
+		o.NodeGrace = 60 * time.Second
+	}
+	if !o.CanaryIP.IsValid() {
+		o.CanaryIP = DefaultCanaryIP
+	}
+	if o.NewFirewall == nil {
+		o.NewFirewall = func(_ config.Target, cfg userid.Config) (push.Firewall, error) { return userid.New(cfg) }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Aggregator is a wired aggregator; Run runs it.
+type Aggregator struct {
+	opts     Options
+	ins      *instruments
+	deriver  *tags.Deriver
+	store    *store.Store
+	sink     *nodeSink
+	services *servicewatch.Watcher
+	server   *stream.Server
+	elector  *leader.Elector
+	targets  []target
+
+	mu      sync.Mutex
+	pushers []*push.Pusher // of the current leadership term
+}
+
+// target is one configured PAN-OS target: its client and pusher options.
+// Pushers are made anew each leadership term, so each term starts from a
+// reconcile and has its own snapshot gate.
+type target struct {
+	fw   push.Firewall
+	opts push.Options
+}
+
+// New builds every part; it starts nothing and performs no I/O beyond
+// reading target credentials.
+func New(opts Options) (*Aggregator, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	a := &Aggregator{opts: opts}
+	var err error
+	if a.ins, err = newInstruments(); err != nil {
+		return nil, err
+	}
+	if a.deriver, err = tags.NewDeriver(opts.Config.TagsConfig()); err != nil {
+		return nil, fmt.Errorf("aggregator: %w", err)
+	}
+	ctx := context.Background()
+	a.store = store.New(store.Options{OnConflict: func(ip netip.Addr, started bool) {
+		if started {
+			a.ins.conflicts.Add(ctx, 1)
+		}
+	}})
+	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricReason(reason)) }
+	a.sink = newNodeSink(a.store, a.deriver, opts.Logger, problem)
+	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger}); err != nil {
+		return nil, err
+	}
+	tokens, err := auth.NewTokenAuthenticator(auth.TokenConfig{Client: opts.Client, Users: opts.AgentUsers})
+	if err != nil {
+		return nil, err
+	}
+	claims, err := auth.NewClaimValidator(auth.ClaimConfig{Client: opts.Client, AllowNodeIP: opts.AllowNodeIP})
+	if err != nil {
+		return nil, err
+	}
+	if opts.LeaderElection != nil {
+		le := *opts.LeaderElection
+		le.Client = opts.Client
+		le.Logger = opts.Logger
+		if a.elector, err = leader.New(le); err != nil {
+			return nil, err
+		}
+	}
+	if a.server, err = stream.NewServer(stream.Config{
+		Sink:          a.sink,
+		Authenticator: tokens,
+		ClaimChecker:  claims,
+		Ready:         a.leading,
+		GracePeriod:   opts.NodeGrace,
+		OnReject: func(node string, _ netip.Addr, _ string) {
+			a.ins.rejections.Add(ctx, 1)
+		},
+		Logger: opts.Logger,
+	}); err != nil {
+		return nil, err
+	}
+
+	cfg := opts.Config
+	for _, t := range cfg.Targets {
+		ccfg, err := t.ClientConfig(nil)
+		if err != nil {
+			return nil, fmt.Errorf("aggregator: %w", err)
+		}
+		ccfg.MaxEntries = cfg.MaxBatch
+		ccfg.Logger = opts.Logger.With("target", t.Name)
+		fw, err := opts.NewFirewall(t, ccfg)
+		if err != nil {
+			return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
+		}
+		popts := push.Options{
+			Name:           t.Name,
+			Owns:           a.deriver.Owns,
+			BatchInterval:  cfg.BatchInterval.Duration,
+			MaxBatch:       cfg.MaxBatch,
+			TagTTL:         cfg.TagTTL.Duration,
+			ResyncInterval: cfg.ResyncInterval.Duration,
+			ReadyTimeout:   opts.SnapshotGrace,
+			Logger:         opts.Logger.With("target", t.Name),
+			Hooks:          a.ins.hooks(),
+		}
+		if !opts.NoCanary {
+			popts.Canary = push.Canary{IP: opts.CanaryIP, Tag: a.deriver.Prefix() + ".kubedag-canary"}
+		}
+		// Validate the options now, so a bad configuration fails at start.
+		if _, err := push.New(fw, a.store, popts); err != nil {
+			return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
+		}
+		a.targets = append(a.targets, target{fw: fw, opts: popts})
+	}
+	if err := a.ins.observe(a.Statuses, a.server.ActiveNodes); err != nil {
+		return nil, fmt.Errorf("aggregator metrics: %w", err)
+	}
+	return a, nil
+}
+
+// leading reports whether this replica pushes (and accepts agent streams).
+func (a *Aggregator) leading() bool {
+	return a.elector == nil || a.elector.IsLeader()
+}
+
+// Store exposes the desired state (tests, demo).
+func (a *Aggregator) Store() *store.Store { return a.store }
+
+// Statuses returns every target's pusher status.
+func (a *Aggregator) Statuses() []push.Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]push.Status, 0, len(a.pushers))
+	for _, p := range a.pushers {
+		out = append(out, p.Status())
+	}
+	return out
+}
+
+// Ready is the /readyz check: only the leader, with its Services synced,
+// is ready (so the agent Service routes to the leader only).
+func (a *Aggregator) Ready() error {
+	if !a.leading() {
+		return errors.New("not the leader")
+	}
+	if !a.services.HasSynced() {
+		return errors.New("services not synced")
+	}
+	return nil
+}
+
+// Run runs until ctx ends or a part fails.
+func (a *Aggregator) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.services.Run(ctx) })
+	g.Go(func() error { return a.server.Serve(ctx, a.opts.StreamListener, a.opts.StreamTLS) })
+	if a.opts.HealthListener != nil {
+		hs := telemetry.NewHealthServer("", a.opts.Telemetry, map[string]telemetry.Check{"aggregator": a.Ready})
+		g.Go(func() error { return hs.Serve(ctx, a.opts.HealthListener) })
+	}
+	if a.elector == nil {
+		g.Go(func() error { a.lead(ctx); return nil })
+	} else {
+		g.Go(func() error { return a.elector.Run(ctx, a.lead) })
+	}
+	return g.Wait()
+}
+
+// lead runs the pushers while this replica leads. Unregistering tags of
+// IPs nobody claims waits until every node's agent has sent a snapshot to
+// this leader (or SnapshotGrace passes), so a failover never flaps live
+// tags.
+func (a *Aggregator) lead(ctx context.Context) {
+	start := time.Now()
+	ready := make(chan struct{})
+	pushers := make([]*push.Pusher, 0, len(a.targets))
+	for _, t := range a.targets {
+		opts := t.opts
+		opts.Ready = ready
+		p, err := push.New(t.fw, a.store, opts)
+		if err != nil { // validated in New: cannot happen
+			a.opts.Logger.Error("pusher", "target", opts.Name, "err", err)
+			return
+		}
+		pushers = append(pushers, p)
+	}
+	a.mu.Lock()
+	a.pushers = pushers
+	a.mu.Unlock()
+
+	var g errgroup.Group
+	g.Go(func() error {
+		a.sink.waitSnapshots(ctx, start, 250*time.Millisecond, a.nodeNames, a.services.HasSynced, ready)
+		return nil
+	})
+	for _, p := range pushers {
+		g.Go(func() error {
+			if err := p.Run(ctx); err != nil {
+				a.opts.Logger.Error("pusher stopped", "target", p.Status().Target, "err", err)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+func (a *Aggregator) nodeNames(ctx context.Context) ([]string, error) {
+	list, err := a.opts.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, n := range list.Items {
+		names = append(names, n.Name)
+	}
+	return names, nil
+}

@@ -1,0 +1,156 @@
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/userid"
+)
+
+// instruments are the aggregator's OTel metrics and the tracer that closes
+// tag-latency spans. Names are stable: dashboards use them.
+type instruments struct {
+	tracer      trace.Tracer
+	latency     metric.Float64Histogram
+	batch       metric.Int64Histogram
+	calls       metric.Int64Counter
+	apiErrors   metric.Int64Counter
+	entryErrors metric.Int64Counter
+	conflicts   metric.Int64Counter
+	repairs     metric.Int64Counter
+	reboots     metric.Int64Counter
+	rejections  metric.Int64Counter
+	problems    metric.Int64Counter
+}
+
+func newInstruments() (*instruments, error) {
+	m := otel.Meter("kubedag/aggregator")
+	var errs []error
+	i := &instruments{tracer: otel.Tracer("kubedag/aggregator")}
+	var err error
+	i.latency, err = m.Float64Histogram("kubedag_tag_latency_seconds",
+		metric.WithDescription("Time from an IP identity change first seen on its node to the target's acknowledgement."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	errs = append(errs, err)
+	i.batch, err = m.Int64Histogram("kubedag_batch_entries",
+		metric.WithDescription("Entries (IPs) per User-ID API call."),
+		metric.WithExplicitBucketBoundaries(1, 10, 50, 100, 250, 500, 750, 1000))
+	errs = append(errs, err)
+	i.calls, err = m.Int64Counter("kubedag_api_calls", metric.WithDescription("User-ID update calls per target and result."))
+	errs = append(errs, err)
+	i.apiErrors, err = m.Int64Counter("kubedag_api_errors", metric.WithDescription("Failed User-ID update calls per target and PAN-OS error code (transport when none)."))
+	errs = append(errs, err)
+	i.entryErrors, err = m.Int64Counter("kubedag_entry_errors", metric.WithDescription("Entries a target refused, per target and kind."))
+	errs = append(errs, err)
+	i.conflicts, err = m.Int64Counter("kubedag_conflicts", metric.WithDescription("IP-reuse conflicts started (several owners claim one IP)."))
+	errs = append(errs, err)
+	i.repairs, err = m.Int64Counter("kubedag_reconcile_repairs", metric.WithDescription("IPs whose tags on a target differed from what the aggregator believed, found by reconcile."))
+	errs = append(errs, err)
+	i.reboots, err = m.Int64Counter("kubedag_target_reboots", metric.WithDescription("Target reboots detected by the canary registration."))
+	errs = append(errs, err)
+	i.rejections, err = m.Int64Counter("kubedag_claim_rejections", metric.WithDescription("Agent claims refused (IP not held by the claiming node, ...)."))
+	errs = append(errs, err)
+	i.problems, err = m.Int64Counter("kubedag_tag_problems", metric.WithDescription("Labels or objects not tagged as written (replaced characters, truncation, over the tag limit, denied), by reason."))
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("aggregator metrics: %w", err)
+	}
+	return i, nil
+}
+
+// observe registers the gauges read from live state.
+func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int) error {
+	m := otel.Meter("kubedag/aggregator")
+	mappings, err := m.Int64ObservableGauge("kubedag_mappings", metric.WithDescription("IPs carrying kubedag tags on each target, as the aggregator believes."))
+	if err != nil {
+		return err
+	}
+	healthy, err := m.Int64ObservableGauge("kubedag_target_healthy", metric.WithDescription("1 when the target's last call succeeded."))
+	if err != nil {
+		return err
+	}
+	streams, err := m.Int64ObservableGauge("kubedag_stream_connections", metric.WithDescription("Agent streams currently connected."))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, st := range statuses() {
+			attrs := metric.WithAttributes(attribute.String("target", st.Target))
+			o.ObserveInt64(mappings, int64(st.Registered), attrs)
+			h := int64(0)
+			if st.Healthy {
+				h = 1
+			}
+			o.ObserveInt64(healthy, h, attrs)
+		}
+		o.ObserveInt64(streams, int64(activeNodes()))
+		return nil
+	}, mappings, healthy, streams)
+	return err
+}
+
+// hooks returns the pusher hooks that feed the metrics and end the
+// tag-latency spans.
+func (i *instruments) hooks() push.Hooks {
+	ctx := context.Background()
+	return push.Hooks{
+		Call: func(target string, c push.CallInfo) {
+			t := attribute.String("target", target)
+			i.batch.Record(ctx, int64(c.Register+c.Unregister), metric.WithAttributes(t))
+			result := "ok"
+			if c.Err != nil {
+				result = "error"
+				code := "transport"
+				var apiErr *userid.APIError
+				if errors.As(c.Err, &apiErr) {
+					code = strconv.Itoa(apiErr.Code)
+				}
+				i.apiErrors.Add(ctx, 1, metric.WithAttributes(t, attribute.String("code", code)))
+			}
+			i.calls.Add(ctx, 1, metric.WithAttributes(t, attribute.String("result", result)))
+		},
+		EntryError: func(target string, e push.EntryError) {
+			kind := "refused"
+			if e.CapacityFull {
+				kind = "capacity-full"
+			}
+			i.entryErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("target", target), attribute.String("kind", kind)))
+		},
+		Applied: func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext) {
+			if firstSeen.IsZero() {
+				return
+			}
+			now := time.Now()
+			i.latency.Record(ctx, now.Sub(firstSeen).Seconds(), metric.WithAttributes(attribute.String("target", target)))
+			if !span.IsValid() {
+				return // not traced (Service claims, unsampled changes)
+			}
+			// The tag-latency span: from first sight on the node (the
+			// agent's span is its parent) to this acknowledgement.
+			_, s := i.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, span), "kubedag.tag.applied", trace.WithTimestamp(firstSeen),
+				trace.WithAttributes(attribute.String("kubedag.target", target), attribute.String("kubedag.ip", ip.String())))
+			s.End(trace.WithTimestamp(now))
+		},
+		Reconciled: func(target string, listed, drift int) {
+			i.repairs.Add(ctx, int64(drift), metric.WithAttributes(attribute.String("target", target)))
+		},
+		Reboot: func(target string) {
+			i.reboots.Add(ctx, 1, metric.WithAttributes(attribute.String("target", target)))
+		},
+	}
+}
+
+func metricReason(reason string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("reason", reason))
+}

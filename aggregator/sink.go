@@ -1,0 +1,111 @@
+package aggregator
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/kubedag/kubedag/aggregator/store"
+	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/tags"
+)
+
+// nodeSource is the store source name of a node's agent stream.
+func nodeSource(node string) string { return "node/" + node }
+
+// nodeSink adapts the stream server's per-node claims to the store,
+// deriving tags centrally so the tag policy lives in one place. It also
+// records when each node last delivered a snapshot, for the snapshot gate.
+type nodeSink struct {
+	store    *store.Store
+	deriver  *tags.Deriver
+	logger   *slog.Logger
+	problems func(reason string)
+	now      func() time.Time
+
+	mu        sync.Mutex
+	snapshots map[string]time.Time // node -> last snapshot applied
+}
+
+func newNodeSink(st *store.Store, d *tags.Deriver, logger *slog.Logger, problems func(string)) *nodeSink {
+	return &nodeSink{store: st, deriver: d, logger: logger, problems: problems, now: time.Now, snapshots: map[string]time.Time{}}
+}
+
+func (s *nodeSink) claim(node string, c stream.Claim) store.Claim {
+	set, problems := s.deriver.Tags(c.Identity)
+	for _, p := range problems {
+		s.problems(string(p.Reason))
+		s.logger.Debug("identity not fully tagged", "node", node, "ip", c.IP, "problem", p.String())
+	}
+	return store.Claim{Tags: set, Owner: c.Identity.UID, FirstSeen: c.FirstSeen, Span: c.Span}
+}
+
+func (s *nodeSink) ReplaceNode(node string, claims []stream.Claim) {
+	m := make(map[netip.Addr]store.Claim, len(claims))
+	for _, c := range claims {
+		m[c.IP] = s.claim(node, c)
+	}
+	s.store.Replace(nodeSource(node), m)
+	s.mu.Lock()
+	s.snapshots[node] = s.now()
+	s.mu.Unlock()
+}
+
+func (s *nodeSink) Upsert(node string, c stream.Claim) {
+	s.store.Upsert(nodeSource(node), c.IP, s.claim(node, c))
+}
+
+func (s *nodeSink) Delete(node string, ip netip.Addr) {
+	s.store.Delete(nodeSource(node), ip)
+}
+
+func (s *nodeSink) NodeGone(node string) {
+	s.logger.Info("agent gone past its grace period: withdrawing its claims", "node", node)
+	s.store.RemoveSource(nodeSource(node))
+	s.mu.Lock()
+	delete(s.snapshots, node)
+	s.mu.Unlock()
+}
+
+// snapshotSince reports whether node delivered a snapshot at or after t.
+func (s *nodeSink) snapshotSince(node string, t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.snapshots[node]
+	return ok && !at.Before(t)
+}
+
+// waitSnapshots closes ready once every node listed by nodes has delivered
+// a snapshot since start (and servicesSynced is true), polling every poll.
+// The caller bounds the wait with the grace timeout on the pusher side.
+func (s *nodeSink) waitSnapshots(ctx context.Context, start time.Time, poll time.Duration, nodes func(context.Context) ([]string, error), servicesSynced func() bool, ready chan<- struct{}) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		if servicesSynced() {
+			names, err := nodes(ctx)
+			if err != nil {
+				s.logger.Warn("snapshot gate: list nodes", "err", err)
+			} else {
+				missing := 0
+				for _, n := range names {
+					if !s.snapshotSince(n, start) {
+						missing++
+					}
+				}
+				if missing == 0 {
+					s.logger.Info("snapshot gate open: every node has sent its snapshot", "nodes", len(names))
+					close(ready)
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

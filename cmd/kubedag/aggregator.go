@@ -1,0 +1,186 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubedag/kubedag/aggregator"
+	"github.com/kubedag/kubedag/aggregator/config"
+	"github.com/kubedag/kubedag/aggregator/leader"
+	"github.com/kubedag/kubedag/telemetry"
+)
+
+type aggregatorOptions struct {
+	configPath     string
+	kubeconfig     string
+	listen         string
+	tlsCert        string
+	tlsKey         string
+	healthListen   string
+	batchInterval  time.Duration
+	maxBatch       int
+	resyncInterval time.Duration
+	tagTTL         time.Duration
+	snapshotGrace  time.Duration
+	nodeGrace      time.Duration
+	leaderElect    bool
+	leaseNamespace string
+	leaseName      string
+	allowNodeIP    bool
+	agentUsers     []string
+	logLevel       string
+
+	// set flags, so only explicit flags override the file
+	changed func(name string) bool
+}
+
+func newAggregatorCmd() *cobra.Command {
+	o := &aggregatorOptions{}
+	cmd := &cobra.Command{
+		Use:   "aggregator",
+		Short: "Run the aggregator: desired IP->tags state, pushed to PAN-OS targets",
+		Long: `Run the aggregator. It accepts agent streams (gRPC over TLS, ServiceAccount
+token auth), watches Services, and keeps every configured firewall or Panorama's
+User-ID IP-tag registrations in step. With --leader-elect only the replica holding
+the Lease pushes and accepts agents.
+
+Examples:
+  kubedag aggregator --config /etc/kubedag/config.yaml \
+    --tls-cert-file /etc/kubedag/tls/tls.crt --tls-key-file /etc/kubedag/tls/tls.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.changed = func(n string) bool { return cmd.Flags().Changed(n) }
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.configPath, "config", "/etc/kubedag/config.yaml", "YAML configuration file")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (in-cluster configuration when empty)")
+	f.StringVar(&o.listen, "listen", ":9443", "address of the agent stream (gRPC over TLS)")
+	f.StringVar(&o.tlsCert, "tls-cert-file", "", "serving certificate of the agent stream (PEM)")
+	f.StringVar(&o.tlsKey, "tls-key-file", "", "private key of the serving certificate (PEM)")
+	f.StringVar(&o.healthListen, "health-listen", ":9090", "address of /healthz, /readyz and /metrics")
+	f.DurationVar(&o.batchInterval, "batch-interval", config.DefaultBatchInterval, "flush changes to targets at least this often (overrides the file)")
+	f.IntVar(&o.maxBatch, "max-batch", config.DefaultMaxBatch, "flush at this many pending IPs; entries per API call (overrides the file)")
+	f.DurationVar(&o.resyncInterval, "resync-interval", config.DefaultResyncInterval, "full reconcile period (overrides the file)")
+	f.DurationVar(&o.tagTTL, "tag-ttl", config.DefaultTagTTL, "PAN-OS timeout on registered tags, refreshed before expiry; 0 disables (overrides the file)")
+	f.DurationVar(&o.snapshotGrace, "snapshot-grace", 30*time.Second, "after becoming leader, wait this long for agent snapshots before unregistering tags of unclaimed IPs")
+	f.DurationVar(&o.nodeGrace, "node-grace", 60*time.Second, "keep a disconnected agent's claims this long")
+	f.BoolVar(&o.leaderElect, "leader-elect", true, "run the pushers only while holding the Lease")
+	f.StringVar(&o.leaseNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
+	f.StringVar(&o.leaseName, "leader-election-id", "kubedag-aggregator", "name of the Lease")
+	f.BoolVar(&o.allowNodeIP, "allow-node-ip", false, "let agents claim their node's own IP (hostNetwork pods)")
+	f.StringSliceVar(&o.agentUsers, "agent-users", nil, "ServiceAccount users allowed to stream (default: any node-bound token)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// Validate checks the flags that need no I/O.
+func (o *aggregatorOptions) Validate() error {
+	if o.tlsCert == "" || o.tlsKey == "" {
+		return errors.New("--tls-cert-file and --tls-key-file are required: agents stream over TLS only")
+	}
+	if o.leaderElect && o.leaseNamespace == "" {
+		return errors.New("--leader-election-namespace (or $POD_NAMESPACE) is required with --leader-elect")
+	}
+	if o.maxBatch <= 0 {
+		return fmt.Errorf("--max-batch %d: must be positive", o.maxBatch)
+	}
+	return nil
+}
+
+// applyFlags lets explicitly set flags override the file, then revalidates.
+func (o *aggregatorOptions) applyFlags(c *config.Config) error {
+	if o.changed("batch-interval") {
+		c.BatchInterval.Duration = o.batchInterval
+	}
+	if o.changed("max-batch") {
+		c.MaxBatch = o.maxBatch
+	}
+	if o.changed("resync-interval") {
+		c.ResyncInterval.Duration = o.resyncInterval
+	}
+	if o.changed("tag-ttl") {
+		c.TagTTL = &config.Duration{Duration: o.tagTTL}
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("config after flags: %w", err)
+	}
+	return nil
+}
+
+func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	logger, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(o.configPath)
+	if err != nil {
+		return err
+	}
+	if err := o.applyFlags(cfg); err != nil {
+		return err
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return fmt.Errorf("agent stream TLS: %w", err)
+	}
+	client, _, err := kubeClient(o.kubeconfig, "kubedag-aggregator/"+version)
+	if err != nil {
+		return err
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-aggregator", Version: version})
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(ctx)
+
+	streamLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("agent stream listen %s: %w", o.listen, err)
+	}
+	healthLn, err := net.Listen("tcp", o.healthListen)
+	if err != nil {
+		streamLn.Close()
+		return fmt.Errorf("health listen %s: %w", o.healthListen, err)
+	}
+	opts := aggregator.Options{
+		Config:         cfg,
+		Client:         client,
+		StreamListener: streamLn,
+		StreamTLS:      &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		HealthListener: healthLn,
+		Telemetry:      tel,
+		SnapshotGrace:  o.snapshotGrace,
+		NodeGrace:      o.nodeGrace,
+		AllowNodeIP:    o.allowNodeIP,
+		AgentUsers:     o.agentUsers,
+		Logger:         logger,
+	}
+	if o.leaderElect {
+		id := os.Getenv("POD_NAME")
+		if id == "" {
+			if id, err = os.Hostname(); err != nil {
+				return fmt.Errorf("leader identity: %w", err)
+			}
+		}
+		opts.LeaderElection = &leader.Options{Namespace: o.leaseNamespace, Name: o.leaseName, Identity: id}
+	}
+	agg, err := aggregator.New(opts)
+	if err != nil {
+		return err
+	}
+	logger.Info("aggregator starting", "version", version, "cluster", cfg.Cluster, "targets", len(cfg.Targets),
+		"listen", streamLn.Addr().String(), "health", healthLn.Addr().String(), "leader_elect", o.leaderElect)
+	return agg.Run(ctx)
+}
