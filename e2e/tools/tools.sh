@@ -54,10 +54,13 @@ build() {
   local start=$SECONDS
   ( while sleep 30; do log "$name: still building ($((SECONDS - start))s)"; done ) &
   local beat=$!
+  # Do not leave the heartbeat running if the build is interrupted.
+  trap "kill $beat 2>/dev/null || true" EXIT
   local rc=0
   "$@" || rc=$?
   kill "$beat" 2>/dev/null || true
   wait "$beat" 2>/dev/null || true
+  trap - EXIT
   if [[ $rc -ne 0 ]]; then
     log "ERROR: $name failed to build (exit $rc)"
     exit $rc
@@ -83,12 +86,16 @@ etcd_build() {
   (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$dir/etcd.tmp" go.etcd.io/etcd/server/v3 && mv "$dir/etcd.tmp" "$dir/etcd")
 }
 
+# goinstall installs into a scratch GOBIN inside $dir, then renames: a rename
+# within one file system is atomic, so an interrupted build never leaves a
+# partial binary that a later run would take as cached.
 goinstall() {
   local name=$1 pkg=$2
-  local gobin
-  gobin=$(mktemp -d)
-  GOBIN=$gobin go install -trimpath -ldflags "-s -w" "$pkg" && mv "$gobin/$name" "$dir/$name"
+  local gobin rc=0
+  gobin=$(mktemp -d "$dir/.gobin.XXXXXX")
+  GOBIN=$gobin go install -trimpath -ldflags "-s -w" "$pkg" && mv "$gobin/$name" "$dir/$name" || rc=$?
   rm -rf "$gobin"
+  return $rc
 }
 
 need=0
