@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,8 +35,8 @@ type ClaimConfig struct {
 // ClaimValidator checks that a node holds the IPs it claims.
 type ClaimValidator struct {
 	cfg   ClaimConfig
-	nodes *expirable.LRU[string, nodeInfo]
-	pods  *expirable.LRU[string, podInfo]
+	nodes *ttlCache[string, nodeInfo]
+	pods  *ttlCache[string, podInfo]
 }
 
 type nodeInfo struct {
@@ -64,8 +63,8 @@ func NewClaimValidator(cfg ClaimConfig) (*ClaimValidator, error) {
 	}
 	return &ClaimValidator{
 		cfg:   cfg,
-		nodes: expirable.NewLRU[string, nodeInfo](cfg.CacheSize, nil, cfg.CacheTTL),
-		pods:  expirable.NewLRU[string, podInfo](cfg.CacheSize, nil, cfg.CacheTTL),
+		nodes: newTTLCache[string, nodeInfo](cfg.CacheSize, cfg.CacheTTL),
+		pods:  newTTLCache[string, podInfo](cfg.CacheSize, cfg.CacheTTL),
 	}, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -43,7 +42,7 @@ type TokenConfig struct {
 // TokenAuthenticator authenticates bearer tokens with TokenReview.
 type TokenAuthenticator struct {
 	cfg   TokenConfig
-	cache *expirable.LRU[[sha256.Size]byte, tokenResult]
+	cache *ttlCache[[sha256.Size]byte, tokenResult]
 }
 
 type tokenResult struct {
@@ -65,7 +64,7 @@ func NewTokenAuthenticator(cfg TokenConfig) (*TokenAuthenticator, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = 30 * time.Second
 	}
-	return &TokenAuthenticator{cfg: cfg, cache: expirable.NewLRU[[sha256.Size]byte, tokenResult](cfg.CacheSize, nil, cfg.CacheTTL)}, nil
+	return &TokenAuthenticator{cfg: cfg, cache: newTTLCache[[sha256.Size]byte, tokenResult](cfg.CacheSize, cfg.CacheTTL)}, nil
 }
 
 // Authenticate returns the node token is bound to. Errors are gRPC status
