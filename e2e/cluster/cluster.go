@@ -182,6 +182,27 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	removeStaleDirs(opts.Logger)
+	// Ports are picked free but released before the components bind them,
+	// so another process (tests of other packages run in parallel) can take
+	// one in between: retry a start that lost such a race.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		c, err := startOnce(ctx, opts, bins)
+		if err == nil {
+			opts.Logger.Info("control plane ready", "took", time.Since(began).Round(time.Millisecond),
+				"apiserver", c.Config.Host, "kubeconfig", c.kubeconfig, "logs", c.logDir, "kwok", opts.Kwok)
+			return c, nil
+		}
+		if attempt == attempts || ctx.Err() != nil || !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+		opts.Logger.Warn("control plane lost a port race; retrying", "attempt", attempt, "err", err)
+	}
+}
+
+// startOnce makes a fresh temp dir and starts the components in it; on
+// error it leaves nothing behind.
+func startOnce(ctx context.Context, opts Options, bins map[string]string) (*Cluster, error) {
 	dir, err := os.MkdirTemp("", tempDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create cluster dir: %w", err)
@@ -203,8 +224,6 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	opts.Logger.Info("control plane ready", "took", time.Since(began).Round(time.Millisecond),
-		"apiserver", c.Config.Host, "kubeconfig", c.kubeconfig, "logs", c.logDir, "kwok", opts.Kwok)
 	return c, nil
 }
 

@@ -2,11 +2,15 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -274,5 +279,49 @@ func TestOptionsErrors(t *testing.T) {
 				t.Fatalf("setDefaults accepted %+v", tt.opts)
 			}
 		})
+	}
+}
+
+// TestComponentsDieWithOwner runs a process that starts a control plane and
+// exits without Stop: its components must die with it, and the next Start
+// must remove its temp dir.
+func TestComponentsDieWithOwner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	// A private TMPDIR keeps the helper's dir away from the stale-dir
+	// cleanup of control planes other packages start meanwhile.
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), orphanHelperEnv+"=1", "TMPDIR="+tmp)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, stderr.String())
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) != 5 {
+		t.Fatalf("helper printed %q, want a dir and 4 pids", out)
+	}
+	dir := fields[0]
+	for _, f := range fields[1:] {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			return errors.Is(syscall.Kill(-pid, 0), syscall.ESRCH), nil
+		})
+		if err != nil {
+			t.Errorf("process group %d outlived its owner: %v", pid, err)
+		}
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("helper's dir %s: %v (expected it left behind)", dir, err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	removeStaleDirs(slog.New(slog.DiscardHandler))
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale dir %s not removed: %v", dir, err)
 	}
 }

@@ -16,6 +16,9 @@ var testCluster *Cluster
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 
 func runTests(m *testing.M) int {
+	if os.Getenv(orphanHelperEnv) != "" {
+		return orphanHelper()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	began := time.Now()
@@ -53,4 +56,26 @@ func runTests(m *testing.M) int {
 		code = 1
 	}
 	return code
+}
+
+// orphanHelperEnv makes the test binary act as a process that starts a
+// control plane and exits without stopping it (see TestComponentsDieWithOwner).
+const orphanHelperEnv = "KUBEDAG_CLUSTER_ORPHAN_HELPER"
+
+// orphanHelper starts a control plane, prints its dir and process ids, and
+// exits without calling Stop.
+func orphanHelper() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Print(c.Dir())
+	for _, p := range c.procs {
+		fmt.Printf(" %d", p.cmd.Process.Pid)
+	}
+	fmt.Println()
+	return 0 // no Stop: Pdeathsig must clean up
 }
