@@ -25,6 +25,7 @@ Examples:
 	)
 	root.AddCommand(newPanosSimCmd())
 	root.AddCommand(newAggregatorCmd())
+	root.AddCommand(newAgentCmd())
 	root.SetErrPrefix("kubedag: error:")
 	return root
 }

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubedag/kubedag/agent"
+	"github.com/kubedag/kubedag/agent/ipsource"
+	"github.com/kubedag/kubedag/agent/routewatch"
+	"github.com/kubedag/kubedag/agent/stream"
+	"github.com/kubedag/kubedag/telemetry"
+)
+
+type agentOptions struct {
+	nodeName       string
+	aggregatorAddr string
+	caFile         string
+	serverName     string
+	tokenFile      string
+	ipSource       string
+	tagHostNetwork bool
+	healthListen   string
+	kubeconfig     string
+	linkPrefixes   []string
+	anyScopeLink   bool
+	neighbours     bool
+	logLevel       string
+	// derived by Validate
+	mode       ipsource.Mode
+	serverHost string
+}
+
+func newAgentCmd() *cobra.Command {
+	o := &agentOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent: this node's pod IPs and identities, streamed to the aggregator",
+		Long: `Run the node agent (one per node, DaemonSet with hostNetwork). It watches the
+pods of its node and the Services they back, optionally watches the node's pod
+routes through netlink (no privileges needed: it only listens), and streams the
+node's IP identities to the aggregator over gRPC/TLS, authenticated with a
+projected ServiceAccount token.
+
+Examples:
+  NODE_NAME=node-1 kubedag agent --aggregator kubedag-aggregator.kubedag.svc:9443 \
+    --ca-file /etc/kubedag/ca/ca.crt --token-file /var/run/secrets/kubedag/token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, from the downward API)")
+	f.StringVar(&o.aggregatorAddr, "aggregator", "kubedag-aggregator:9443", "aggregator agent-stream address (host:port)")
+	f.StringVar(&o.caFile, "ca-file", "", "CA bundle that signed the aggregator's certificate (system roots when empty)")
+	f.StringVar(&o.serverName, "server-name", "", "name to verify in the aggregator's certificate (default: host of --aggregator)")
+	f.StringVar(&o.tokenFile, "token-file", "/var/run/secrets/kubedag/token", "projected ServiceAccount token (audience kubedag), re-read on every connect")
+	f.StringVar(&o.ipSource, "ip-source", string(ipsource.DefaultMode), "where pod IP liveness comes from: api, netlink or both")
+	f.BoolVar(&o.tagHostNetwork, "tag-host-network", false, "let hostNetwork pods claim the node's IP (off: the node IP never carries a pod's tags)")
+	f.StringVar(&o.healthListen, "health-listen", ":9091", "address of /healthz, /readyz and /metrics")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (in-cluster configuration when empty)")
+	f.StringSliceVar(&o.linkPrefixes, "link-prefixes", routewatch.DefaultLinkPrefixes, "netlink: host routes via links with these name prefixes are pod routes")
+	f.BoolVar(&o.anyScopeLink, "any-scope-link", false, "netlink: treat every scope-link host route as a pod route, whatever its link")
+	f.BoolVar(&o.neighbours, "neighbours", true, "netlink: use neighbour entries to timestamp pod IPs")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// Validate checks the flags that need no I/O.
+func (o *agentOptions) Validate() error {
+	if o.nodeName == "" {
+		return errors.New("--node-name (or $NODE_NAME) is required")
+	}
+	mode, err := ipsource.ParseMode(o.ipSource)
+	if err != nil {
+		return fmt.Errorf("--ip-source: %w", err)
+	}
+	o.mode = mode
+	host, _, err := net.SplitHostPort(o.aggregatorAddr)
+	if err != nil {
+		return fmt.Errorf("--aggregator %q: want host:port: %w", o.aggregatorAddr, err)
+	}
+	o.serverHost = o.serverName
+	if o.serverHost == "" {
+		o.serverHost = host
+	}
+	if o.tokenFile == "" {
+		return errors.New("--token-file is required: agents authenticate with a projected ServiceAccount token")
+	}
+	return nil
+}
+
+func (o *agentOptions) Run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	logger, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	logger = logger.With("node", o.nodeName)
+	client, _, err := kubeClient(o.kubeconfig, "kubedag-agent/"+version)
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := stream.TLSConfig(o.caFile, o.serverHost)
+	if err != nil {
+		return fmt.Errorf("aggregator TLS: %w", err)
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-agent", Version: version})
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(ctx)
+
+	a, err := agent.New(agent.Config{
+		Client:           client,
+		NodeName:         o.nodeName,
+		IPSource:         o.mode,
+		AllowHostNetwork: o.tagHostNetwork,
+		Routes:           routewatch.Config{LinkPrefixes: o.linkPrefixes, AnyScopeLink: o.anyScopeLink, Neighbours: o.neighbours},
+		Stream:           stream.Config{Addr: o.aggregatorAddr, TLS: tlsCfg, TokenFile: o.tokenFile},
+		Logger:           logger,
+	})
+	if err != nil {
+		return err
+	}
+	checks := map[string]telemetry.Check{}
+	for name, c := range a.Checks() {
+		checks[name] = c
+	}
+	ln, err := net.Listen("tcp", o.healthListen)
+	if err != nil {
+		return fmt.Errorf("health listen %s: %w", o.healthListen, err)
+	}
+	hs := telemetry.NewHealthServer("", tel, checks)
+	hctx, stopHealth := context.WithCancel(ctx)
+	hdone := make(chan error, 1)
+	go func() { hdone <- hs.Serve(hctx, ln) }()
+
+	logger.Info("agent starting", "version", version, "aggregator", o.aggregatorAddr, "ip_source", o.mode)
+	err = a.Run(ctx)
+	stopHealth()
+	return errors.Join(err, <-hdone)
+}
