@@ -68,6 +68,9 @@ type Options struct {
 	// kube-apiserver.log, ...) and is kept after Stop. Empty means a logs
 	// directory inside the cluster's temp dir, removed by Stop.
 	LogDir string
+	// APIServerFlags are extra kube-apiserver flags, appended last (a later
+	// flag overrides an earlier one), e.g. "--audit-log-path=...".
+	APIServerFlags []string
 	// Verbosity is the components' klog -v level. Default 0.
 	Verbosity int
 	// StartTimeout bounds Start when ctx has no earlier deadline. Default
@@ -264,33 +267,33 @@ func (c *Cluster) start(ctx context.Context, bins map[string]string) error {
 		return err
 	}
 	v := "--v=" + strconv.Itoa(c.opts.Verbosity)
-	if err := c.run(KubeAPIServer, bins[KubeAPIServer],
-		"--etcd-servers="+etcdURL(pt.etcdClient),
+	if err := c.run(KubeAPIServer, bins[KubeAPIServer], append([]string{
+		"--etcd-servers=" + etcdURL(pt.etcdClient),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		"--endpoint-reconciler-type=none", // required with a loopback advertise address
-		"--secure-port="+strconv.Itoa(pt.apiserver),
-		"--cert-dir="+c.path("apiserver"),
-		"--tls-cert-file="+c.path("apiserver.crt"),
-		"--tls-private-key-file="+c.path("apiserver.key"),
-		"--client-ca-file="+c.path("ca.crt"),
+		"--secure-port=" + strconv.Itoa(pt.apiserver),
+		"--cert-dir=" + c.path("apiserver"),
+		"--tls-cert-file=" + c.path("apiserver.crt"),
+		"--tls-private-key-file=" + c.path("apiserver.key"),
+		"--client-ca-file=" + c.path("ca.crt"),
 		"--authorization-mode=Node,RBAC",
 		"--enable-admission-plugins=NodeRestriction",
 		// Without the node lifecycle controller nothing would lift the
 		// not-ready taint this plugin puts on new nodes.
 		"--disable-admission-plugins=TaintNodesByCondition",
-		"--service-account-issuer="+ServiceAccountIssuer,
-		"--api-audiences="+ServiceAccountIssuer+","+KubedagAudience,
-		"--service-account-key-file="+c.path("sa.pub"),
-		"--service-account-signing-key-file="+c.path("sa.key"),
-		"--service-cluster-ip-range="+c.opts.ServiceCIDR,
+		"--service-account-issuer=" + ServiceAccountIssuer,
+		"--api-audiences=" + ServiceAccountIssuer + "," + KubedagAudience,
+		"--service-account-key-file=" + c.path("sa.pub"),
+		"--service-account-signing-key-file=" + c.path("sa.key"),
+		"--service-cluster-ip-range=" + c.opts.ServiceCIDR,
 		"--allow-privileged=true",
 		"--enable-priority-and-fairness=false",
 		"--max-requests-inflight=2000",
 		"--max-mutating-requests-inflight=1000",
 		"--profiling=false",
 		v,
-	); err != nil {
+	}, c.opts.APIServerFlags...)...); err != nil {
 		return err
 	}
 
