@@ -10,7 +10,7 @@ IMAGE     ?= kubedag:$(VERSION)
 
 export KUBEDAG_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: all build test unit fmt-check vet tools bench demo generate image clean
+.PHONY: all build test unit fmt-check vet tools host-deps bench demo generate image clean
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubedag ./cmd/kubedag
 
 ## test: gofmt check, go vet, the control-plane tools, then every test (race detector on).
-test: fmt-check vet tools
+test: fmt-check vet tools host-deps
 	$(GO) test -race -timeout 45m ./...
 
 ## unit: the tests without building the control-plane tools (tests that need them fail).
@@ -31,6 +31,10 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+## host-deps: host packages the tests need (iproute2 for the netlink tests).
+host-deps:
+	e2e/tools/host-deps.sh
 
 ## tools: build kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok, helm (cached).
 tools:
