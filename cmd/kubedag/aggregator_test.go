@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAggregatorFlagValidation runs `kubedag aggregator` with bad flags or
+// configuration files and checks that it fails at start with an error
+// naming the flag or field at fault. None of the cases reaches an API
+// server or a firewall.
+func TestAggregatorFlagValidation(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "") // the default of --leader-election-namespace
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const secret = "hunter2-do-not-print"
+	keyFile := write("api-key", secret)
+	target := "targets:\n- name: fw\n  url: https://127.0.0.1:1\n  apiKeyFile: " + keyFile + "\n"
+	good := write("good.yaml", "cluster: prod\n"+target)
+	badDuration := write("bad-duration.yaml", "cluster: prod\nbatchInterval: fast\n"+target)
+	unknownField := write("unknown.yaml", "cluster: prod\nbatchIntervall: 1s\n"+target)
+	noURL := write("no-url.yaml", "cluster: prod\ntargets:\n- name: fw\n  apiKeyFile: "+keyFile+"\n")
+	noCluster := write("no-cluster.yaml", target)
+	noPassword := write("no-password.yaml", "cluster: prod\ntargets:\n- name: fw\n  url: https://127.0.0.1:1\n  usernameFile: "+keyFile+"\n  passwordFile: "+filepath.Join(dir, "missing-password")+"\n")
+	kubeconfig := write("kubeconfig", `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`)
+	// A serving pair for the cases that get past TLS loading.
+	cert, key := selfSigned(t, dir)
+
+	base := func(cfg string, extra ...string) []string {
+		return append([]string{"aggregator", "--leader-elect=false", "--config=" + cfg,
+			"--tls-cert-file=" + filepath.Join(dir, "missing.crt"), "--tls-key-file=" + filepath.Join(dir, "missing.key"),
+			"--listen=127.0.0.1:0", "--health-listen=127.0.0.1:0", "--kubeconfig=" + kubeconfig}, extra...)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string // all must appear in the error
+	}{
+		{"no TLS files", []string{"aggregator", "--leader-elect=false", "--config=" + good}, []string{"--tls-cert-file", "--tls-key-file"}},
+		{"no TLS key", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--tls-cert-file=" + cert}, []string{"--tls-key-file"}},
+		{"leader election without namespace", []string{"aggregator", "--config=" + good, "--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--leader-election-namespace"}},
+		{"max batch zero", base(good, "--max-batch=0"), []string{"--max-batch"}},
+		{"bad log level", base(good, "--log-level=loud"), []string{"--log-level"}},
+		{"missing config file", base(filepath.Join(dir, "absent.yaml")), []string{"absent.yaml"}},
+		{"bad duration in file", base(badDuration), []string{"batchInterval", "fast"}},
+		{"unknown field in file", base(unknownField), []string{"batchIntervall"}},
+		{"target without url", base(noURL), []string{"targets[fw].url"}},
+		{"no cluster", base(noCluster), []string{"cluster: required"}},
+		{"flag makes the file invalid", base(good, "--tag-ttl=1s"), []string{"tagTTL"}},
+		{"TLS files missing", base(good), []string{"agent stream TLS", "missing.crt"}},
+		{"target secret file missing", append(base(noPassword), "--tls-cert-file="+cert, "--tls-key-file="+key), []string{"target fw", "passwordFile", "missing-password"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := newRootCmd()
+			cmd.SetArgs(tt.args)
+			err := cmd.ExecuteContext(t.Context())
+			if err == nil {
+				t.Fatal("aggregator started; want a start-up error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want it to mention %q", err, w)
+				}
+			}
+			t.Logf("error: %v", err)
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("err = %v carries the content of a secret file", err)
+			}
+		})
+	}
+}
+
+// selfSigned writes a throwaway self-signed certificate and key (PEM) into
+// dir and returns their paths; they are only loaded, never trusted.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "aggregator.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
