@@ -626,6 +626,19 @@ func (c *Cluster) Stop() error {
 	return c.stopErr
 }
 
+// Healthy returns an error, with the log tail, if a component has exited
+// since Start; nil while all are running. Tests can call it to explain a
+// failure.
+func (c *Cluster) Healthy() error {
+	var errs []error
+	for _, p := range c.procs {
+		if p.exited() {
+			errs = append(errs, p.failure())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Kubeconfig returns the path of an admin kubeconfig file (for kubectl and
 // helm). It is removed by Stop.
 func (c *Cluster) Kubeconfig() string { return c.kubeconfig }

@@ -325,3 +325,20 @@ func TestComponentsDieWithOwner(t *testing.T) {
 		t.Fatalf("stale dir %s not removed: %v", dir, err)
 	}
 }
+
+// TestStartReportsComponentFailure checks that a component dying at start
+// fails Start at once with the component's own explanation.
+func TestStartReportsComponentFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, Options{APIServerFlags: []string{"--no-such-flag"}, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		c.Stop()
+		t.Fatal("Start succeeded with a bogus apiserver flag")
+	}
+	for _, want := range []string{"kube-apiserver exited", "no-such-flag"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}

@@ -62,8 +62,10 @@
 //
 // # Usage in a test package
 //
-// Start one control plane per test package in TestMain (start-up takes a
-// few seconds; see Start) and share it. Give each test its own namespace and
+// Start one control plane per test package in TestMain and share it: Start
+// takes about 3 s on this 2-core machine (etcd and the apiserver ready in
+// ~2.5 s, then the other components in parallel). kwok brings about 175
+// pods/s to Running (BenchmarkPodsRunning, 1000 pods on 10 nodes). Give each test its own namespace and
 // its own node-name prefix, because nodes are cluster-wide.
 //
 //	var testCluster *cluster.Cluster
@@ -80,7 +82,12 @@
 //		}
 //		defer c.Stop()
 //		testCluster = c
-//		return m.Run()
+//		code := m.Run()
+//		if err := c.Healthy(); err != nil { // a component died mid-run: say which, and why
+//			fmt.Fprintln(os.Stderr, "FAIL:", err)
+//			code = 1
+//		}
+//		return code
 //	}
 //
 //	func TestSomething(t *testing.T) {

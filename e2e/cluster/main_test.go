@@ -31,6 +31,10 @@ func runTests(m *testing.M) int {
 	fmt.Fprintf(os.Stderr, "control plane with kwok started in %s\n", time.Since(began).Round(time.Millisecond))
 	testCluster = c
 	code := m.Run()
+	if err := c.Healthy(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: a component died during the tests: %v\n", err)
+		code = 1
+	}
 
 	// Stop must leave no process and no directory behind.
 	pids := make(map[string]int, len(c.procs))
