@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -106,7 +107,7 @@ func (s *spawner) stop() {
 
 // startProcess runs bin with args in dir, logging to logDir/name.log.
 func startProcess(s *spawner, name, bin, dir, logDir string, args []string) (*process, error) {
-	logPath := logDir + "/" + name + ".log"
+	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open %s log: %w", name, err)
