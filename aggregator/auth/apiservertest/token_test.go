@@ -53,7 +53,21 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.ns = ns
-	t.Cleanup(func() { testCluster.DeleteNamespace(context.Background(), ns) })
+	t.Cleanup(func() {
+		// No kubelet runs here (no kwok), so pods must be deleted with grace
+		// period 0 or the namespace never goes away.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, p := range f.pods {
+			_ = c.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+		}
+		for _, n := range f.nodes {
+			_ = c.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{})
+		}
+		if err := testCluster.DeleteNamespace(ctx, ns); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
 	if f.nodes, err = testCluster.CreateNodes(ctx, ns+"-node", 2); err != nil {
 		t.Fatal(err)
 	}
