@@ -1,0 +1,173 @@
+package aggregator_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubedag/kubedag/aggregator"
+	"github.com/kubedag/kubedag/userid"
+)
+
+// TestEndToEnd runs the wired aggregator against a real API server and the
+// PAN-OS emulator, fed by real agent stream clients that authenticate with
+// pod-bound projected ServiceAccount tokens: pod and Service tags reach
+// the emulator exactly, deleted claims unregister, someone else's tags
+// survive reconcile while our stale ones are repaired, and a claim on
+// another node's pod IP is refused before it reaches the firewall.
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t, "e2e", 2)
+	ctx := t.Context()
+	nodeA, nodeB := e.nodes[0], e.nodes[1]
+	web := e.runPods("web", 3, nodeA, map[string]string{"tier": "front"})
+	other := e.runPods("other", 1, nodeB, nil)
+	svc, err := testCluster.Client.CoreV1().Services(e.ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web"},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
+	ip := func(p corev1.Pod) netip.Addr { return netip.MustParseAddr(p.Status.PodIP) }
+
+	// Before kubedag starts, the firewall already holds someone else's
+	// tags (on an unrelated IP and on a pod IP) and stale tags of ours (on
+	// an IP no pod holds any more, and a wrong one on a live pod IP).
+	foreignIP := netip.MustParseAddr("198.51.100.7")
+	staleIP := netip.MustParseAddr("198.51.100.8")
+	const foreignTag, quarantine = "corp.scanner", "corp.quarantine"
+	ns := prefix + ".ns_" + e.ns
+	e.register(t, map[netip.Addr][]string{
+		foreignIP:    {foreignTag},
+		ip(web[2]):   {quarantine},
+		staleIP:      {prefix + ".ns_gone.app.old"},
+		ip(web[1]):   {ns + ".app.stale"},
+		ip(other[0]): {ns + ".app.stale"},
+	})
+
+	agg := e.startAggregator("agg", e.config("fw", "resyncInterval: 2s\n"), func(o *aggregator.Options) {
+		o.SnapshotGrace = 2 * time.Minute // the gate must open on the agents' snapshots
+	})
+	agentA := e.startAgent(nodeA, agg.addr)
+	agentB := e.startAgent(nodeB, agg.addr)
+	for _, p := range web {
+		agentA.state.Set(podClaim(p, "web"))
+	}
+	agentB.state.Set(podClaim(other[0]))
+	// Node A's agent also claims node B's pod IP under a forged identity.
+	forged := podClaim(other[0])
+	forged.Identity.Labels = map[string]string{"app": "evil"}
+	agentA.state.Set(forged)
+
+	webTags := []string{ns, ns + ".app.web", ns + ".tier.front", ns + ".svc_web"}
+	want := withAPIServerService(t, map[netip.Addr][]string{
+		ip(web[0]):                 webTags,
+		ip(web[1]):                 webTags,
+		ip(web[2]):                 webTags,
+		ip(other[0]):               {ns, ns + ".app.other"},
+		clusterIP:                  {ns, ns + ".svc_web"},
+		aggregator.DefaultCanaryIP: {canaryTag},
+	})
+	converged := func(want map[netip.Addr][]string) func() (bool, string) {
+		return func() (bool, string) {
+			got := owned(e.sim.Sim.Registered())
+			return equalRegs(got, want), fmt.Sprint(got)
+		}
+	}
+	eventually(t, time.Minute, "emulator holds exactly the expected kubedag tags", converged(want))
+	if n := agentA.client.Rejections(); n != 1 {
+		t.Errorf("agent %s saw %d rejections, want 1 (its claim on %s of node %s)", nodeA, n, ip(other[0]), nodeB)
+	}
+
+	// Someone else's tags survive repeated reconciles untouched.
+	first := lastReconcile(t, agg)
+	eventually(t, time.Minute, "two more reconciles", func() (bool, string) {
+		at := lastReconcile(t, agg)
+		return at.After(first.Add(2 * time.Second)), fmt.Sprint(at)
+	})
+	reg := e.sim.Sim.Registered()
+	if got := reg[foreignIP]; !slices.Equal(got, []string{foreignTag}) {
+		t.Errorf("foreign IP %s holds %v, want only %q", foreignIP, got, foreignTag)
+	}
+	if got := reg[ip(web[2])]; !slices.Contains(got, quarantine) {
+		t.Errorf("pod IP %s lost the foreign tag %q: %v", ip(web[2]), quarantine, got)
+	}
+	if got, ok := reg[staleIP]; ok {
+		t.Errorf("stale IP %s still holds %v", staleIP, got)
+	}
+	if !equalRegs(owned(reg), want) {
+		t.Errorf("after reconciles the kubedag tags changed: %v, want %v", owned(reg), want)
+	}
+
+	// A withdrawn claim unregisters our tags only; a deleted Service
+	// withdraws its ClusterIP.
+	if err := testCluster.Client.CoreV1().Pods(e.ns).Delete(ctx, web[2].Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	agentA.state.Delete(ip(web[2]))
+	if err := testCluster.Client.CoreV1().Services(e.ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, ip(web[2]))
+	delete(want, clusterIP)
+	eventually(t, time.Minute, "deleted claim and Service unregistered", converged(want))
+	if got := e.sim.Sim.Registered()[ip(web[2])]; !slices.Equal(got, []string{quarantine}) {
+		t.Errorf("deleted pod's IP %s holds %v, want only the foreign %q", ip(web[2]), got, quarantine)
+	}
+
+	// What went over the wire: never the forged claim, never an
+	// unregister of a tag that is not ours.
+	for _, en := range e.calls.all() {
+		for _, tag := range en.Tags {
+			if strings.Contains(tag, "evil") {
+				t.Errorf("the refused claim reached the firewall: %+v", en)
+			}
+			if en.Unregister && !strings.HasPrefix(tag, prefix+".") {
+				t.Errorf("unregistered a tag kubedag does not own: %+v", en)
+			}
+		}
+	}
+}
+
+// register puts tags on the emulator as someone else would (its own
+// User-ID client, no timeout).
+func (e *env) register(t *testing.T, regs map[netip.Addr][]string) {
+	t.Helper()
+	c, err := userid.New(userid.Config{URL: e.sim.URL, Username: simUser, Password: e.password, RootCAs: e.sim.CAPool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u userid.Update
+	for ip, ts := range regs {
+		en := userid.Entry{IP: ip}
+		for _, tag := range ts {
+			en.Tags = append(en.Tags, userid.Tag{Name: tag})
+		}
+		u.Register = append(u.Register, en)
+	}
+	if _, err := c.Update(t.Context(), u); err != nil {
+		t.Fatalf("register on the emulator: %v", err)
+	}
+}
+
+func lastReconcile(t *testing.T, r *runningAgg) time.Time {
+	t.Helper()
+	var last time.Time
+	for _, st := range r.agg.Statuses() {
+		if st.LastReconcile.After(last) {
+			last = st.LastReconcile
+		}
+	}
+	return last
+}
