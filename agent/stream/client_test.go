@@ -231,6 +231,27 @@ func sameSet(sink *streamtest.Sink, node string, st *nodestate.State) bool {
 	return true
 }
 
+// settledGoroutines makes sure the server at addr is accepting (its serve
+// goroutines exist), then returns the goroutine count once it stops moving.
+func settledGoroutines(t *testing.T, addr string) int {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	n := runtime.NumGoroutine()
+	for range 100 {
+		time.Sleep(50 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
+}
+
 func baseConfig(tl streamtest.TLS, addr string, st *nodestate.State, tokFile string) stream.Config {
 	return stream.Config{
 		Addr: addr, Node: "node-a", State: st, TLS: tl.Client, TokenFile: tokFile,
@@ -251,7 +272,7 @@ func TestMirrorsStateAndStopsCleanly(t *testing.T) {
 	traced.Span = sc
 	st.Set(traced)
 
-	baseGoroutines := runtime.NumGoroutine()
+	baseGoroutines := settledGoroutines(t, agg.addr)
 	c, err := stream.New(baseConfig(tl, agg.addr, st, tokenFile(t, "tok")))
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +307,14 @@ func TestMirrorsStateAndStopsCleanly(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Run did not return")
 	}
-	streamtest.Eventually(t, wait, "client goroutines gone", func() bool { return runtime.NumGoroutine() <= baseGoroutines })
+	deadline := time.Now().Add(wait)
+	for runtime.NumGoroutine() > baseGoroutines {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before the client:\n%s", runtime.NumGoroutine(), baseGoroutines, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func TestAggregatorRestart(t *testing.T) {
