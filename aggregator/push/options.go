@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -105,6 +106,10 @@ type Options struct {
 	Rand                          *rand.Rand // jitter source; default the global one
 	Logger                        *slog.Logger
 	Hooks                         Hooks
+	// TracerProvider makes the "kubedag.push.batch" span of every Update
+	// call, linked to the spans of the changes it carries (default the
+	// global provider; a no-op provider costs nothing measurable).
+	TracerProvider trace.TracerProvider
 }
 
 func (o *Options) validate() error {
@@ -153,6 +158,9 @@ func (o *Options) validate() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kubedag/kubedag/aggregator/diff"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/tags"
@@ -66,10 +68,11 @@ type retryRec struct {
 // Pusher keeps one target in step with the desired state. Create it with
 // New and drive it with Run.
 type Pusher struct {
-	fw    Firewall
-	state State
-	opts  Options
-	log   *slog.Logger
+	fw     Firewall
+	state  State
+	opts   Options
+	log    *slog.Logger
+	tracer trace.Tracer
 
 	running atomic.Bool
 	loops   atomic.Int64 // Run loop iterations (tests catch busy loops)
@@ -104,7 +107,8 @@ func New(fw Firewall, state State, opts Options) (*Pusher, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	p := &Pusher{fw: fw, state: state, opts: opts, log: opts.Logger.With("target", opts.Name)}
+	p := &Pusher{fw: fw, state: state, opts: opts, log: opts.Logger.With("target", opts.Name),
+		tracer: opts.TracerProvider.Tracer(tracerName)}
 	p.status.Target = opts.Name
 	return p, nil
 }
@@ -551,8 +555,10 @@ func (p *Pusher) flushOnce(ctx context.Context) bool {
 		}
 	}
 	u := p.update(b)
+	sctx, span := p.startBatchSpan(ctx, b, items, idx, des, u)
 	t0 := p.opts.Clock.Now()
-	res, err := p.fw.Update(ctx, u)
+	res, err := p.fw.Update(sctx, u)
+	endBatchSpan(span, res, err)
 	info := CallInfo{Unregister: len(u.Unregister), Register: len(u.Register), Failed: len(res.Failed), Duration: p.opts.Clock.Now().Sub(t0), Err: err}
 	if p.opts.Hooks.Call != nil {
 		p.opts.Hooks.Call(p.opts.Name, info)
