@@ -33,6 +33,16 @@
 //     checked every Canary.Interval; when it is gone the target lost its
 //     volatile state (reboot) and is reconciled at once.
 //
+// # Tracing
+//
+// Every Update call runs in a "kubedag.push.batch" span (tracer
+// "kubedag/aggregator/push", Options.TracerProvider or the global one)
+// with the target's name, register/unregister/refused entry counts and a
+// result (ok, partial, error), linked to the tag-latency spans of the IP
+// changes it carries (TTL refreshes excluded), at most MaxBatchLinks links
+// and the rest counted. The call's ctx carries the span, so the target
+// client's spans are its children.
+//
 // Each Pusher runs in its own goroutine (Run), so a slow target blocks
 // neither other targets nor the store's writers; while a target is down its
 // dirty set keeps merging in the store, bounded by the number of IPs.
