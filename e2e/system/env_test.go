@@ -493,3 +493,85 @@ func podsOn(pods []corev1.Pod, node string) []corev1.Pod {
 	}
 	return out
 }
+
+// aggMetric sums the samples of one metric on the aggregator's /metrics
+// (Prometheus text format), all label sets together.
+func (e *env) aggMetric(ctx context.Context, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.aggHealth+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("aggregator /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return 0, fmt.Errorf("aggregator /metrics: %w", err)
+	}
+	var sum float64
+	found := false
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok || rest == "" || (rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
+		if len(fields) == 0 {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(fields[0], &v); err != nil {
+			return 0, fmt.Errorf("metric %s: %q: %w", name, line, err)
+		}
+		sum += v
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("metric %s not on /metrics", name)
+	}
+	return sum, nil
+}
+
+// waitStreams waits until the aggregator reports n connected agent streams.
+func (e *env) waitStreams(ctx context.Context, t *testing.T, n int) {
+	t.Helper()
+	var last float64
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, convergeTimeout, true, func(ctx context.Context) (bool, error) {
+		last, lastErr = e.aggMetric(ctx, "kubedag_stream_connections")
+		return lastErr == nil && int(last) == n, nil
+	})
+	if err != nil {
+		t.Fatalf("aggregator never reported %d agent streams (last %v, error %v)", n, last, lastErr)
+	}
+}
+
+// only returns the part of s on the given IPs.
+func only(s state, ips ...string) state {
+	out := state{}
+	for _, ip := range ips {
+		if tags, ok := s[ip]; ok {
+			out[ip] = tags
+		}
+	}
+	return out
+}
+
+// except returns s without the given IPs.
+func except(s state, ips ...string) state {
+	out := maps.Clone(s)
+	for _, ip := range ips {
+		delete(out, ip)
+	}
+	return out
+}
+
+func podIPs(pods []corev1.Pod) []string {
+	var ips []string
+	for _, p := range pods {
+		ips = append(ips, p.Status.PodIP)
+	}
+	return ips
+}
