@@ -181,7 +181,6 @@ func TestAggregatorRestart(t *testing.T) {
 	})
 }
 
-
 // emptySnapshotBeforeSync reports whether the agent's last run connected to
 // the aggregator with zero claims before its informers synced with some.
 func emptySnapshotBeforeSync(logPath string) bool {
