@@ -1,0 +1,205 @@
+package aggregator_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kubedag/kubedag/aggregator"
+)
+
+// TestTelemetry follows a claim's trace from the agent to the firewall's
+// acknowledgement, checks that no secret (API key, password, bearer token)
+// appears in any span, log line or metric, and that /metrics on the health
+// listener serves the aggregator's metrics for the target.
+func TestTelemetry(t *testing.T) {
+	e := newEnv(t, "otel", 1)
+	node := e.nodes[0]
+	pods := e.runPods("web", 2, node, nil)
+	const target = "otel-fw"
+	agg := e.startAggregator("agg", e.config(target, ""), nil)
+	agent := e.startAgent(node, agg.addr)
+
+	// The agent side: a tag-latency span per IP, started when the IP was
+	// first seen (a moment well before the claim is sent).
+	type sent struct {
+		ip        netip.Addr
+		firstSeen time.Time
+		span      trace.SpanContext
+	}
+	var claims []sent
+	for i, p := range pods {
+		c := podClaim(p)
+		c.FirstSeen = time.Now().Add(-time.Duration(300+i) * time.Millisecond)
+		_, sp := otel.Tracer("fake-agent").Start(t.Context(), "kubedag.ip.live", trace.WithTimestamp(c.FirstSeen))
+		c.Span = sp.SpanContext()
+		sp.End()
+		agent.state.Set(c)
+		claims = append(claims, sent{c.IP, c.FirstSeen, c.Span})
+	}
+	ns := prefix + ".ns_" + e.ns
+	want := withAPIServerService(t, map[netip.Addr][]string{aggregator.DefaultCanaryIP: {canaryTag}})
+	for _, c := range claims {
+		want[c.ip] = []string{ns, ns + ".app.web"}
+	}
+	eventually(t, time.Minute, "emulator holds the expected kubedag tags", func() (bool, string) {
+		got := owned(e.sim.Sim.Registered())
+		return equalRegs(got, want), fmt.Sprint(got)
+	})
+
+	// The aggregator's "kubedag.tag.applied" span continues the agent's
+	// trace: child of the agent's span, from FirstSeen to the target's ack.
+	for _, c := range claims {
+		var got tracetest.SpanStub
+		eventually(t, 30*time.Second, "kubedag.tag.applied span for "+c.ip.String(), func() (bool, string) {
+			for _, s := range spans.GetSpans() {
+				if s.Name == "kubedag.tag.applied" && s.Parent.SpanID() == c.span.SpanID() {
+					got = s
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("%d spans, none with parent %s", len(spans.GetSpans()), c.span.SpanID())
+		})
+		if got.SpanContext.TraceID() != c.span.TraceID() || !got.Parent.IsRemote() {
+			t.Errorf("%s: span in trace %s (parent remote %v), want the agent's trace %s, remote parent", c.ip, got.SpanContext.TraceID(), got.Parent.IsRemote(), c.span.TraceID())
+		}
+		if !got.StartTime.Equal(c.firstSeen) {
+			t.Errorf("%s: span starts %s, want FirstSeen %s", c.ip, got.StartTime, c.firstSeen)
+		}
+		if !got.EndTime.After(got.StartTime) {
+			t.Errorf("%s: span ends %s, not after its start %s", c.ip, got.EndTime, got.StartTime)
+		}
+		attrs := attrMap(got.Attributes)
+		if attrs["kubedag.target"] != target || attrs["kubedag.ip"] != c.ip.String() {
+			t.Errorf("%s: span attributes %v, want kubedag.target=%s and kubedag.ip=%s", c.ip, attrs, target, c.ip)
+		}
+	}
+
+	// /readyz and /metrics on the health listener.
+	eventually(t, 30*time.Second, "/readyz 200 (single replica, Services synced)", func() (bool, string) {
+		code, body := get(t, agg.health, "/readyz")
+		return code == http.StatusOK, fmt.Sprint(code, " ", body)
+	})
+	// kubedag_mappings counts the IPs the pusher keeps in step; the
+	// reboot canary is not one of them.
+	regs := len(want) - 1
+	var metrics string
+	eventually(t, 30*time.Second, "metrics for "+target, func() (bool, string) {
+		_, metrics = get(t, agg.health, "/metrics")
+		lat, ok1 := metricValue(metrics, "kubedag_tag_latency_seconds_count", target)
+		maps, ok2 := metricValue(metrics, "kubedag_mappings", target)
+		batches, ok3 := metricValue(metrics, "kubedag_batch_entries_count", target)
+		calls, ok4 := metricValue(metrics, "kubedag_api_calls_total", target)
+		ok := ok1 && ok2 && ok3 && ok4 && lat >= float64(len(claims)) && int(maps) == regs && batches >= 1 && calls >= 1
+		return ok, fmt.Sprintf("latency count %v, mappings %v (emulator %d), batches %v, calls %v", lat, maps, regs, batches, calls)
+	})
+
+	t.Logf("metrics: %s", grepLines(metrics, "kubedag_"))
+	// No secret anywhere: spans, logs, metrics.
+	apiKey, err := e.sim.Sim.APIKeyFor(simUser) // the key the aggregator's keygen got
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := map[string]string{"API key": apiKey, "password": e.password, "bearer token": agent.token}
+	var texts []string
+	for _, s := range spans.GetSpans() {
+		texts = append(texts, spanText(s))
+	}
+	texts = append(texts, e.logs.String(), metrics)
+	for what, secret := range secrets {
+		for _, text := range texts {
+			if strings.Contains(text, secret) {
+				t.Errorf("the %s appears in %.200q", what, text)
+			}
+		}
+	}
+	if e.logs.String() == "" || len(spans.GetSpans()) == 0 {
+		t.Fatal("nothing logged or traced: the secrets check checked nothing")
+	}
+}
+
+func attrMap(kvs []attribute.KeyValue) map[string]string {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	return m
+}
+
+// spanText is everything a span carries as text.
+func spanText(s tracetest.SpanStub) string {
+	var b strings.Builder
+	b.WriteString(s.Name + " " + s.Status.Description + " ")
+	write := func(kvs []attribute.KeyValue) {
+		for _, kv := range kvs {
+			b.WriteString(string(kv.Key) + "=" + kv.Value.Emit() + " ")
+		}
+	}
+	write(s.Attributes)
+	for _, ev := range s.Events {
+		b.WriteString(ev.Name + " ")
+		write(ev.Attributes)
+	}
+	for _, l := range s.Links {
+		write(l.Attributes)
+	}
+	if s.Resource != nil {
+		write(s.Resource.Attributes())
+	}
+	return b.String()
+}
+
+func get(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// metricValue sums the samples of name (exact, before the labels) whose
+// labels include target="<target>".
+func metricValue(exposition, name, target string) (float64, bool) {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
+	var sum float64
+	found := false
+	for _, m := range re.FindAllStringSubmatch(exposition, -1) {
+		if !strings.Contains(m[1], `target="`+target+`"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			continue
+		}
+		sum += v
+		found = true
+	}
+	return sum, found
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
