@@ -1,0 +1,537 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
+	"github.com/kubedag/kubedag/e2e/cluster"
+)
+
+// The workload: ownPods on the agent's node and podsPerOther on each of
+// otherNodes, each group spread over groups Services (so EndpointSlices
+// exist). Churn, every tick: one own and one foreign pod relabelled; every
+// replaceEvery ticks: one own and one foreign pod deleted and replaced by a
+// new pod (new name, same Service). That is 10 relabels/s and 2
+// replacements/s on the agent's node, and as much elsewhere.
+const (
+	ownPods      = 250
+	otherNodes   = 4
+	podsPerOther = 250
+	groups       = 10
+	tick         = 100 * time.Millisecond
+	replaceEvery = 5
+	churnFor     = 20 * time.Second
+	idleFor      = 5 * time.Second
+	sampleEvery  = 250 * time.Millisecond
+	waitLimit    = 3 * time.Minute
+)
+
+const token = "agent-bench-token"
+
+type benchPod struct{ name, app, node string }
+
+type env struct {
+	c         *cluster.Cluster
+	ns, me    string
+	bins      string
+	dir       string
+	aggAddr   string
+	caFile    string
+	tokenFile string
+	sink      *streamtest.Sink
+	own, far  []benchPod // live pods, on the agent's node and elsewhere
+	gen, k    int        // replacement and relabel counters
+	ticks     int        // churn ticks of the last churn
+}
+
+// BenchmarkAgentRSS runs `kubedag agent --ip-source api` for a node with
+// 250 pods (1250 in the cluster) and measures its RSS and CPU after sync,
+// under churn and idle; then the allpods baseline the same way. The agent
+// must end up streaming exactly its node's pods with their current labels.
+// Metrics (per sub-benchmark): MiB-RSS-synced, MiB-RSS-churn-max,
+// MiB-RSS-churn-avg, MiB-RSS-idle, MiB-HWM (peak of the process's life),
+// cpu-ms/s-churn, cpu-ms/s-idle (CPU milliseconds per second).
+func BenchmarkAgentRSS(b *testing.B) {
+	e := setup(b)
+	b.Run("agent", func(b *testing.B) {
+		p := e.startAgent(b)
+		e.measure(b, p, e.agentConverged)
+	})
+	b.Run("allpods", func(b *testing.B) {
+		p := e.startAllPods(b)
+		e.measure(b, p, func(context.Context) string { return "" })
+	})
+}
+
+func setup(b *testing.B) *env {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), waitLimit)
+	defer cancel()
+	e := &env{c: sharedCluster(b), dir: b.TempDir()}
+	e.bins = buildBinaries(b, e.dir)
+
+	var err error
+	if e.ns, err = e.c.CreateNamespace(ctx, "agentbench"); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = e.c.DeleteNamespace(context.Background(), e.ns) })
+	nodes, err := e.c.CreateNodes(ctx, "agentbench", 1+otherNodes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.c.WaitNodesReady(ctx, nodes...); err != nil {
+		b.Fatal(err)
+	}
+	e.me = nodes[0]
+	e.grantWatch(b)
+
+	// Pods and the Services they back.
+	for g := range groups {
+		for _, side := range []struct {
+			prefix string
+			n      int
+			nodes  []string
+			into   *[]benchPod
+		}{
+			{fmt.Sprintf("own%d", g), ownPods / groups, nodes[:1], &e.own},
+			{fmt.Sprintf("far%d", g), podsPerOther * otherNodes / groups, nodes[1:], &e.far},
+		} {
+			if err := e.createService(ctx, side.prefix); err != nil {
+				b.Fatal(err)
+			}
+			names, err := e.c.CreatePods(ctx, cluster.PodBatch{Namespace: e.ns, Prefix: side.prefix, Count: side.n, Nodes: side.nodes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, n := range names {
+				*side.into = append(*side.into, benchPod{name: n, app: side.prefix, node: side.nodes[i%len(side.nodes)]})
+			}
+		}
+	}
+	if _, err := e.c.WaitPodsRunning(ctx, e.ns, "", ownPods+podsPerOther*otherNodes); err != nil {
+		b.Fatal(err)
+	}
+
+	// The aggregator's stream server, in process, trusting one token.
+	tlsc := streamtest.NewTLS(b)
+	e.caFile = tlsc.CAFile
+	e.tokenFile = filepath.Join(e.dir, "token")
+	if err := os.WriteFile(e.tokenFile, []byte(token), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	e.sink = streamtest.NewSink()
+	srv, err := stream.NewServer(stream.Config{Sink: e.sink, Authenticator: streamtest.StaticAuth{token: e.me}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.aggAddr = lis.Addr().String()
+	sctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, lis, tlsc.Server) }()
+	b.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			b.Errorf("stream server: %v", err)
+		}
+	})
+	return e
+}
+
+// buildBinaries builds kubedag and allpods (plain go build, no -race) into
+// dir.
+func buildBinaries(b *testing.B, dir string) string {
+	b.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		b.Fatalf("go env GOMOD: %v", err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/kubedag", "./agent/bench/allpods")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// grantWatch lets the node identity list and watch namespaces and
+// EndpointSlices (its own pods the Node authorizer allows with the
+// spec.nodeName field selector).
+func (e *env) grantWatch(b *testing.B) {
+	b.Helper()
+	ctx := b.Context()
+	name := "agentbench-" + e.me
+	rbac := e.c.Client.RbacV1()
+	cr := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		},
+	}
+	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rbac.ClusterRoles().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "system:node:" + e.me}},
+	}
+	if _, err := rbac.ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rbac.ClusterRoleBindings().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+}
+
+func (e *env) createService(ctx context.Context, app string) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: e.ns},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": app},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := e.c.Client.CoreV1().Services(e.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create service %s: %w", app, err)
+	}
+	return nil
+}
+
+// proc is a measured child process.
+type proc struct {
+	name  string
+	cmd   *exec.Cmd
+	log   string      // stderr file
+	lines chan string // stdout lines; closed at EOF
+	done  chan struct{}
+	err   error // Wait's, once done is closed
+}
+
+func startProc(b *testing.B, dir, name, bin string, args ...string) *proc {
+	b.Helper()
+	p := &proc{name: name, log: filepath.Join(dir, name+".log"), lines: make(chan string, 16), done: make(chan struct{})}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logf.Close()
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stderr = logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		b.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default: // nobody listens: drop
+			}
+		}
+	}()
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	b.Cleanup(func() { p.stop(b) })
+	return p
+}
+
+// alive returns an error with the log's tail if the process exited.
+func (p *proc) alive() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.err, tail(p.log))
+	default:
+		return nil
+	}
+}
+
+// stop sends SIGTERM and waits, then kills after 20s. Safe to call twice.
+func (p *proc) stop(b *testing.B) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		b.Errorf("%s ignored SIGTERM for 20s; killing it", p.name)
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func tail(path string) string {
+	data, _ := os.ReadFile(path)
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+func (e *env) startAgent(b *testing.B) *proc {
+	b.Helper()
+	kc, err := e.c.NodeKubeconfig(e.me)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return startProc(b, e.dir, "agent", filepath.Join(e.bins, "kubedag"), "agent",
+		"--node-name", e.me, "--kubeconfig", kc, "--ip-source", "api",
+		"--aggregator", e.aggAddr, "--ca-file", e.caFile, "--server-name", streamtest.ServerName,
+		"--token-file", e.tokenFile, "--health-listen", "127.0.0.1:0", "--log-level", "warn")
+}
+
+func (e *env) startAllPods(b *testing.B) *proc {
+	b.Helper()
+	p := startProc(b, e.dir, "allpods", filepath.Join(e.bins, "allpods"), "--kubeconfig", e.c.Kubeconfig())
+	want := fmt.Sprintf("pods=%d ", len(e.own)+len(e.far))
+	timeout := time.After(waitLimit)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				b.Fatalf("allpods: no sync line: %v", p.alive())
+			}
+			if strings.HasPrefix(line, "synced ") {
+				if !strings.Contains(line, want) {
+					b.Fatalf("allpods %q, want %s(the whole cluster)", line, want)
+				}
+				b.Logf("allpods %s", line)
+				return p
+			}
+		case <-timeout:
+			b.Fatalf("allpods not synced in %v", waitLimit)
+		}
+	}
+}
+
+// agentConverged returns "" once the aggregator holds exactly the IPs of
+// the Running pods on the agent's node, each with the pod's current
+// labels; else what differs.
+func (e *env) agentConverged(ctx context.Context) string {
+	list, err := e.c.Client.CoreV1().Pods(e.ns).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", e.me).String(),
+	})
+	if err != nil {
+		return fmt.Sprintf("list pods: %v", err)
+	}
+	want := map[netip.Addr]*corev1.Pod{}
+	for i := range list.Items {
+		p := &list.Items[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for _, pip := range p.Status.PodIPs {
+			if ip, err := netip.ParseAddr(pip.IP); err == nil {
+				want[ip] = p
+			}
+		}
+	}
+	got, _ := e.sink.Claims(e.me)
+	var diffs []string
+	for ip, c := range got {
+		p, ok := want[ip]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("unexpected %s (%s)", ip, c.Identity.Name))
+		case c.Identity.Name != p.Name || c.Identity.Labels["churn"] != p.Labels["churn"]:
+			diffs = append(diffs, fmt.Sprintf("%s: streamed %s churn=%q, API has %s churn=%q", ip,
+				c.Identity.Name, c.Identity.Labels["churn"], p.Name, p.Labels["churn"]))
+		}
+	}
+	for ip, p := range want {
+		if _, ok := got[ip]; !ok {
+			diffs = append(diffs, fmt.Sprintf("missing %s (%s)", ip, p.Name))
+		}
+	}
+	if len(want) != ownPods {
+		diffs = append(diffs, fmt.Sprintf("%d pods Running on %s, want %d", len(want), e.me, ownPods))
+	}
+	if len(diffs) > 5 {
+		diffs = append(diffs[:5], fmt.Sprintf("... %d differences", len(diffs)))
+	}
+	return strings.Join(diffs, "\n")
+}
+
+// await polls converged (and that p lives) every 100ms until it returns "".
+func await(b *testing.B, p *proc, what string, converged func(context.Context) string) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), waitLimit)
+	defer cancel()
+	last := ""
+	for {
+		if err := p.alive(); err != nil {
+			b.Fatal(err)
+		}
+		if last = converged(ctx); last == "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			b.Fatalf("%s: %s not reached in %v:\n%s", p.name, what, waitLimit, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) string) {
+	b.Helper()
+	pid := p.cmd.Process.Pid
+	sample := func() procSample {
+		s, err := readProc(pid)
+		if err != nil {
+			b.Fatalf("%v (%v)", err, p.alive())
+		}
+		return s
+	}
+	await(b, p, "initial sync", converged)
+	synced := sample()
+
+	// Churn, sampling RSS on the side.
+	var (
+		mu       sync.Mutex
+		maxRSS   int64
+		sumRSS   float64
+		nSamples int
+	)
+	sctx, stopSampling := context.WithCancel(b.Context())
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(sampleEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+			s, err := readProc(pid)
+			if err != nil {
+				continue // alive() reports it below
+			}
+			mu.Lock()
+			maxRSS = max(maxRSS, s.RSS)
+			sumRSS += float64(s.RSS)
+			nSamples++
+			mu.Unlock()
+		}
+	}()
+	b.ResetTimer()
+	start := sample()
+	e.churn(b, p, churnFor)
+	end := sample()
+	stopSampling()
+	<-sampled
+	b.StopTimer()
+
+	await(b, p, "convergence after churn", converged)
+	time.Sleep(time.Second) // let the last events' work finish: idle starts here
+	idle0 := sample()
+	time.Sleep(idleFor)
+	idle1 := sample()
+	if err := p.alive(); err != nil {
+		b.Fatal(err)
+	}
+	p.stop(b)
+
+	b.ReportMetric(mib(synced.RSS), "MiB-RSS-synced")
+	b.ReportMetric(mib(max(maxRSS, end.RSS)), "MiB-RSS-churn-max")
+	if nSamples > 0 {
+		b.ReportMetric(sumRSS/float64(nSamples)/(1<<20), "MiB-RSS-churn-avg")
+	}
+	b.ReportMetric(mib(idle1.RSS), "MiB-RSS-idle")
+	b.ReportMetric(mib(idle1.HWM), "MiB-HWM")
+	b.ReportMetric(cpuRate(start, end), "cpu-ms/s-churn")
+	b.ReportMetric(cpuRate(idle0, idle1), "cpu-ms/s-idle")
+	b.ReportMetric(float64(e.ticks)/end.At.Sub(start.At).Seconds(), "churn-ticks/s")
+}
+
+// churn applies the workload's churn for d.
+func (e *env) churn(b *testing.B, p *proc, d time.Duration) {
+	b.Helper()
+	ctx := b.Context()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	deadline := time.Now().Add(d)
+	e.ticks = 0
+	for time.Now().Before(deadline) {
+		<-t.C
+		if err := p.alive(); err != nil {
+			b.Fatal(err)
+		}
+		e.k++
+		e.ticks++
+		for _, pods := range [][]benchPod{e.own, e.far} {
+			if err := e.relabel(ctx, pods[e.k%len(pods)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if e.k%replaceEvery == 0 {
+			for _, pods := range [][]benchPod{e.own, e.far} {
+				i := (e.k / replaceEvery) % len(pods)
+				np, err := e.replace(ctx, pods[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				pods[i] = np
+			}
+		}
+	}
+}
+
+func (e *env) relabel(ctx context.Context, p benchPod) error {
+	patch := fmt.Sprintf(`{"metadata":{"labels":{"churn":%q}}}`, strconv.Itoa(e.k))
+	if _, err := e.c.Client.CoreV1().Pods(e.ns).Patch(ctx, p.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("relabel %s: %w", p.name, err)
+	}
+	return nil
+}
+
+func (e *env) replace(ctx context.Context, p benchPod) (benchPod, error) {
+	if err := e.c.Client.CoreV1().Pods(e.ns).Delete(ctx, p.name, metav1.DeleteOptions{}); err != nil {
+		return p, fmt.Errorf("delete %s: %w", p.name, err)
+	}
+	e.gen++
+	names, err := e.c.CreatePods(ctx, cluster.PodBatch{
+		Namespace: e.ns, Prefix: fmt.Sprintf("%s-r%d", p.app, e.gen), Count: 1,
+		Nodes: []string{p.node}, Labels: map[string]string{"app": p.app},
+	})
+	if err != nil {
+		return p, err
+	}
+	return benchPod{name: names[0], app: p.app, node: p.node}, nil
+}
