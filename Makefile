@@ -44,6 +44,14 @@ tools:
 generate:
 	cd api/agent/v1 && $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0 generate
 
+## demo: the README's first command. Builds the control-plane tools (cached; the first run
+## compiles Kubernetes from the Go module proxy, with a heartbeat) and $(BIN)/kubedag, then runs
+## `kubedag demo`: pods created, relabelled, scaled and deleted on kwok nodes, and the emulated
+## firewall's IP tags following them, until Ctrl-C. DEMO_FLAGS=--once runs the scripted steps only.
+DEMO_FLAGS ?=
+demo: tools build
+	$(BIN)/kubedag demo $(DEMO_FLAGS)
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
