@@ -116,7 +116,8 @@ func testReuse(ctx context.Context, t *testing.T, e *env, ns string) {
 	for i := 1; i <= rounds; i++ {
 		oldRole, newRole := fmt.Sprintf("r%d", i-1), fmt.Sprintf("r%d", i)
 		ip := prevIP
-		newSeen := false // the sampler saw the new pod's role tag on ip
+		newSeen := false         // the sampler saw the new pod's role tag on ip
+		var withOld, withNew int // samples showing each role (sampler goroutine only, read after stop)
 		sm := e.startSampler(ctx, func(_ time.Time, s state) error {
 			tags := s[ip]
 			hasOld, hasNew := slices.Contains(tags, roleTag(oldRole)), slices.Contains(tags, roleTag(newRole))
@@ -127,6 +128,12 @@ func testReuse(ctx context.Context, t *testing.T, e *env, ns string) {
 				return fmt.Errorf("%s carries %s again after it carried %s: %v", ip, oldRole, newRole, tags)
 			}
 			newSeen = newSeen || hasNew
+			if hasOld {
+				withOld++
+			}
+			if hasNew {
+				withNew++
+			}
 			return nil
 		})
 		w, err := e.c.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", fmt.Sprintf("reuse-%d", i)).String()})
@@ -146,7 +153,7 @@ func testReuse(ctx context.Context, t *testing.T, e *env, ns string) {
 		if err != nil {
 			t.Fatalf("round %d: %v", i, err)
 		}
-		t.Logf("round %d: IP %s -> %s, %d samples", i, ip, newIP, n)
+		t.Logf("round %d: IP %s -> %s, %d samples (%d with the old role, %d with the new)", i, ip, newIP, n, withOld, withNew)
 		prevIP = newIP
 	}
 	if reused == 0 {
