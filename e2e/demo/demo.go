@@ -169,6 +169,11 @@ func (s *stack) show(ctx context.Context, lat *latencyReader, p *printer) error 
 		strict:   s.opts.Once,
 	}
 	p.note("%s", sc.table.legend())
+	defer func() {
+		if sc.total.Count > 0 {
+			p.note("tag latency over the whole run: %s", sc.total)
+		}
+	}()
 	steps := sc.script()
 	for i, act := range steps {
 		if err := sc.play(ctx, fmt.Sprintf("step %d/%d", i+1, len(steps)), act); err != nil {

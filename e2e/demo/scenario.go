@@ -42,6 +42,7 @@ type scenario struct {
 	service  bool
 	batches  int
 	last     world
+	total    latency // over every step so far
 }
 
 // action changes the cluster; it returns what it did and how many pods
@@ -107,6 +108,7 @@ func (s *scenario) play(ctx context.Context, label string, act action) error {
 	if err != nil {
 		return err
 	}
+	s.total.add(lat)
 	s.p.note("tag latency, pod IP seen on its node -> firewall ack (%s): %s", latencyMetric, lat)
 	s.p.raw(s.table.render(w))
 	s.last = w
