@@ -26,6 +26,7 @@ Examples:
 	root.AddCommand(newPanosSimCmd())
 	root.AddCommand(newAggregatorCmd())
 	root.AddCommand(newAgentCmd())
+	root.AddCommand(newBenchCmd())
 	root.AddCommand(newDemoCmd())
 	root.SetErrPrefix("kubedag: error:")
 	return root

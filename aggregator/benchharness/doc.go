@@ -1,0 +1,33 @@
+// Package benchharness measures kubedag against the goals of DESIGN.md
+// ("Performance goals") in one process, with the baselines in the same run.
+// It backs the `kubedag bench` command; production code never imports it.
+//
+// # Phases
+//
+//  1. Tag latency: pod changes at a steady rate are made in the agents'
+//     nodestate (FirstSeen stamped at the change) and flow through the real
+//     agent stream client, the real aggregator stream server (TLS with a
+//     generated CA, a static token authenticator), the store, a pusher and
+//     the userid client to a PAN-OS emulator over loopback HTTPS. The clock
+//     stops when the target acknowledges (push Hooks.Applied). The same
+//     change stream feeds two baselines, each with its own emulator: naive
+//     (a pusher with MaxBatch 1: one API call per change) and poll (every
+//     PollInterval, list the desired state and push the difference, as the
+//     Panorama plugins do).
+//  2. Throughput: mapping changes per second through store and pusher with
+//     GOMAXPROCS 1 against a no-op firewall (our side only), and mappings per
+//     API call at saturation.
+//  3. Memory: heap bytes per registered IP (store plus one pusher's actual
+//     state, runtime.MemStats HeapInuse delta after GC) at ThroughputIPs IPs.
+//  4. Restart: RestartIPs IPs registered on an emulator; a fresh pusher
+//     reconciles them. Time to converge and unregisters of live tags (which
+//     must be zero).
+//
+// # Usage
+//
+//	rep, err := benchharness.Run(ctx, benchharness.Config{Rate: 2000, Duration: 10 * time.Second})
+//	rep.WriteText(os.Stdout)
+//
+// Run starts its goroutines and servers and stops them all before it
+// returns. It is CPU-heavy: run it alone.
+package benchharness

@@ -1,0 +1,332 @@
+package benchharness
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Duration is a time.Duration that reads well in JSON ("1.5s").
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalJSON writes the duration as a string such as "1.5s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// Report is the result of Run. Phases that did not run are nil.
+type Report struct {
+	Started    time.Time         `json:"started"`
+	Elapsed    Duration          `json:"elapsed"`
+	Machine    Machine           `json:"machine"`
+	Config     ConfigReport      `json:"config"`
+	Latency    *LatencyReport    `json:"latency,omitempty"`
+	Throughput *ThroughputReport `json:"throughput,omitempty"`
+	Memory     *MemoryReport     `json:"memory,omitempty"`
+	Restart    *RestartReport    `json:"restart,omitempty"`
+}
+
+// Machine describes where the bench ran.
+type Machine struct {
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	GoVersion  string `json:"goVersion"`
+	NumCPU     int    `json:"numCPU"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPU        string `json:"cpu,omitempty"`     // model name from /proc/cpuinfo
+	LoadAvg    string `json:"loadAvg,omitempty"` // /proc/loadavg at start
+}
+
+// ConfigReport is the effective configuration.
+type ConfigReport struct {
+	Rate            int      `json:"rate"`
+	Duration        Duration `json:"duration"`
+	IPs             int      `json:"ips"`
+	Nodes           int      `json:"nodes"`
+	PollInterval    Duration `json:"pollInterval"`
+	Drain           Duration `json:"drain"`
+	FirewallLatency Duration `json:"firewallLatency"`
+	BatchInterval   Duration `json:"batchInterval"`
+	MaxBatch        int      `json:"maxBatch"`
+	ThroughputIPs   int      `json:"throughputIPs"`
+	RestartIPs      int      `json:"restartIPs"`
+	Phases          []string `json:"phases"`
+}
+
+func reportConfig(c Config) ConfigReport {
+	return ConfigReport{
+		Rate: c.Rate, Duration: Duration(c.Duration), IPs: c.IPs, Nodes: c.Nodes,
+		PollInterval: Duration(c.PollInterval), Drain: Duration(c.Drain), FirewallLatency: Duration(c.FirewallLatency),
+		BatchInterval: Duration(c.BatchInterval), MaxBatch: c.MaxBatch,
+		ThroughputIPs: c.ThroughputIPs, RestartIPs: c.RestartIPs, Phases: slices.Clone(c.Phases),
+	}
+}
+
+// Quantile is one point of a latency distribution. When AtLeast is set,
+// changes still unacknowledged at the end of the phase fall at or below
+// this point, and Ms is only a lower bound (their wait so far).
+type Quantile struct {
+	Ms      float64 `json:"ms"`
+	AtLeast bool    `json:"atLeast,omitempty"`
+}
+
+func (q Quantile) String() string {
+	s := fmtMs(q.Ms)
+	if q.AtLeast {
+		return ">=" + s
+	}
+	return s
+}
+
+func fmtMs(ms float64) string {
+	switch {
+	case ms >= 10000:
+		return fmt.Sprintf("%.1fs", ms/1000)
+	case ms >= 100:
+		return fmt.Sprintf("%.0fms", ms)
+	default:
+		return fmt.Sprintf("%.1fms", ms)
+	}
+}
+
+// LatencyReport is the tag-latency phase: one row per model, same change
+// stream.
+type LatencyReport struct {
+	// Issued is the number of changes made; AchievedRate is Issued over the
+	// time it took (below Rate if the machine could not keep up).
+	Issued       int             `json:"issued"`
+	AchievedRate float64         `json:"achievedRate"`
+	Models       []ModelLatency  `json:"models"`
+	Stream       StreamStatsInfo `json:"stream"`
+}
+
+// StreamStatsInfo describes the agent -> aggregator leg.
+type StreamStatsInfo struct {
+	Agents     int    `json:"agents"`
+	Rejections uint64 `json:"rejections"`
+	Sessions   uint64 `json:"sessions"` // streams opened (one per agent unless one reconnected)
+}
+
+// ModelLatency is the first-seen -> target-ack latency of one model.
+type ModelLatency struct {
+	Model       string `json:"model"`
+	Description string `json:"description"`
+	// Acked changes were acknowledged by the target; Superseded ones were
+	// replaced by a later change of the same IP before their ack (not
+	// measured); Unacked ones were still waiting when the phase ended
+	// (counted in the quantiles as lower bounds).
+	Acked      int      `json:"acked"`
+	Superseded int      `json:"superseded"`
+	Unacked    int      `json:"unacked"`
+	P50        Quantile `json:"p50"`
+	P90        Quantile `json:"p90"`
+	P99        Quantile `json:"p99"`
+	Max        Quantile `json:"max"`
+	// Calls and Entries are the User-ID calls and register+unregister
+	// entries the model's emulator received during the phase.
+	Calls           int     `json:"calls"`
+	Entries         int     `json:"entries"`
+	MappingsPerCall float64 `json:"mappingsPerCall"`
+}
+
+// ThroughputReport is the aggregator throughput phase.
+type ThroughputReport struct {
+	Firewall   string `json:"firewall"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	IPs        int    `json:"ips"`
+	// Changes = IPs registers (new pods) + IPs unregisters (pods gone).
+	Changes          int     `json:"changes"`
+	Seconds          float64 `json:"seconds"`
+	ChangesPerSec    float64 `json:"changesPerSec"`
+	RegisterPerSec   float64 `json:"registerPerSec"`
+	UnregisterPerSec float64 `json:"unregisterPerSec"`
+	Calls            int     `json:"calls"`
+	Entries          int     `json:"entries"`
+	MappingsPerCall  float64 `json:"mappingsPerCall"`
+}
+
+// MemoryReport is the aggregator memory per registered IP.
+type MemoryReport struct {
+	IPs             int     `json:"ips"`
+	HeapInuseDelta  int64   `json:"heapInuseDelta"`
+	HeapAllocDelta  int64   `json:"heapAllocDelta"`
+	BytesPerIP      float64 `json:"bytesPerIP"`      // HeapInuse delta / IPs
+	AllocBytesPerIP float64 `json:"allocBytesPerIP"` // HeapAlloc delta / IPs
+	TagSets         int     `json:"tagSets"`         // distinct (interned) tag sets
+}
+
+// RestartReport is the restart phase.
+type RestartReport struct {
+	IPs     int `json:"ips"`     // live IPs registered on the target and desired
+	Stale   int `json:"stale"`   // extra owned registrations nobody claims (to unregister)
+	Missing int `json:"missing"` // desired IPs the target lacks (to register)
+	Listed  int `json:"listed"`
+	// ListSeconds is the reconcile listing; ConvergeSeconds the time until
+	// the pusher had nothing pending.
+	ListSeconds     float64 `json:"listSeconds"`
+	ConvergeSeconds float64 `json:"convergeSeconds"`
+	Calls           int     `json:"calls"` // User-ID update calls
+	Registers       int     `json:"registers"`
+	Unregisters     int     `json:"unregisters"`
+	// LiveUnregisters are unregister entries of a tag the IP's desired
+	// state holds: a live tag flapped. Must be 0.
+	LiveUnregisters int  `json:"liveUnregisters"`
+	Converged       bool `json:"converged"`
+	Mismatches      int  `json:"mismatches"` // IPs whose tags on the target differ from desired afterwards
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Goal is one DESIGN.md performance goal with what was measured.
+type Goal struct {
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Met      bool   `json:"met"`
+}
+
+// Goals compares the report with the goals of DESIGN.md, for the phases
+// that ran.
+func (r *Report) Goals() []Goal {
+	var out []Goal
+	if r.Latency != nil {
+		for _, m := range r.Latency.Models {
+			if m.Model != ModelKubedag {
+				continue
+			}
+			at := fmt.Sprintf(" (at %.0f changes/s)", r.Latency.AchievedRate)
+			out = append(out,
+				Goal{"tag latency p50 <= 60 ms" + at, m.P50.String(), !m.P50.AtLeast && m.P50.Ms <= 60 && m.Acked > 0},
+				Goal{"tag latency p99 <= 250 ms" + at, m.P99.String(), !m.P99.AtLeast && m.P99.Ms <= 250 && m.Acked > 0})
+		}
+	}
+	if t := r.Throughput; t != nil {
+		out = append(out,
+			Goal{fmt.Sprintf(">= 100,000 mapping changes/s on one core (%s)", t.Firewall), fmt.Sprintf("%.0f/s", t.ChangesPerSec), t.ChangesPerSec >= 100000},
+			Goal{">= 500 mappings per API call when saturated", fmt.Sprintf("%.0f", t.MappingsPerCall), t.MappingsPerCall >= 500})
+	}
+	if m := r.Memory; m != nil {
+		out = append(out, Goal{fmt.Sprintf("<= 300 B of aggregator memory per IP (%d IPs)", m.IPs), fmt.Sprintf("%.0f B", m.BytesPerIP), m.BytesPerIP <= 300})
+	}
+	if s := r.Restart; s != nil {
+		out = append(out,
+			Goal{fmt.Sprintf("restart: %d IPs re-verified within 10 s", s.IPs), fmt.Sprintf("%.2fs", s.ConvergeSeconds), s.Converged && s.ConvergeSeconds <= 10},
+			Goal{"restart: 0 unregisters of live tags", fmt.Sprint(s.LiveUnregisters), s.LiveUnregisters == 0})
+	}
+	return out
+}
+
+// WriteText writes the report as tables.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	m := r.Machine
+	fmt.Fprintf(&b, "kubedag bench: %s %s/%s, %d CPUs (GOMAXPROCS %d)", m.GoVersion, m.GOOS, m.GOARCH, m.NumCPU, m.GOMAXPROCS)
+	if m.CPU != "" {
+		fmt.Fprintf(&b, ", %s", m.CPU)
+	}
+	if m.LoadAvg != "" {
+		fmt.Fprintf(&b, ", load average %s", m.LoadAvg)
+	}
+	fmt.Fprintf(&b, "; ran %s\n\n", time.Duration(r.Elapsed).Round(100*time.Millisecond))
+
+	c := r.Config
+	if l := r.Latency; l != nil {
+		fmt.Fprintf(&b, "Tag latency, first seen on the node -> target ack: %d changes at %.0f/s (asked %d/s for %s) over %d IPs on %d agents,\n",
+			l.Issued, l.AchievedRate, c.Rate, c.Duration, c.IPs, c.Nodes)
+		fmt.Fprintf(&b, "agent stream over TLS, PAN-OS emulator over loopback HTTPS with %s per call; waited %s after the last change.\n", c.FirewallLatency, c.Drain)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "model\tacked\tsuperseded\tunacked\tp50\tp90\tp99\tmax\tAPI calls\tmappings/call\t")
+		for _, x := range l.Models {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%.1f\t\n", x.Model, x.Acked, x.Superseded, x.Unacked, x.P50, x.P90, x.P99, x.Max, x.Calls, x.MappingsPerCall)
+		}
+		tw.Flush()
+		for _, x := range l.Models {
+			fmt.Fprintf(&b, "  %s: %s\n", x.Model, x.Description)
+		}
+		fmt.Fprintln(&b, "  >= marks a lower bound: changes still unacknowledged at the end count with their wait so far.")
+		b.WriteString("\n")
+	}
+	if t := r.Throughput; t != nil {
+		fmt.Fprintf(&b, "Throughput (GOMAXPROCS %d, %s): %d IPs registered then unregistered through store + pusher:\n", t.GOMAXPROCS, t.Firewall, t.IPs)
+		fmt.Fprintf(&b, "  %d changes in %.2fs = %.0f changes/s (register %.0f/s, unregister %.0f/s); %d calls, %.0f mappings/call\n\n",
+			t.Changes, t.Seconds, t.ChangesPerSec, t.RegisterPerSec, t.UnregisterPerSec, t.Calls, t.MappingsPerCall)
+	}
+	if mm := r.Memory; mm != nil {
+		fmt.Fprintf(&b, "Memory at %d IPs (store + one pusher, %d interned tag sets): HeapInuse +%d B = %.0f B/IP (HeapAlloc %.0f B/IP)\n\n",
+			mm.IPs, mm.TagSets, mm.HeapInuseDelta, mm.BytesPerIP, mm.AllocBytesPerIP)
+	}
+	if s := r.Restart; s != nil {
+		fmt.Fprintf(&b, "Restart: %d live IPs (+%d stale, %d missing) on the emulator (%s per call); a fresh pusher listed %d in %.2fs,\n",
+			s.IPs, s.Stale, s.Missing, c.FirewallLatency, s.Listed, s.ListSeconds)
+		fmt.Fprintf(&b, "  converged in %.2fs with %d calls: %d registers, %d unregisters, %d of live tags; converged=%v (%d IPs differ)\n\n",
+			s.ConvergeSeconds, s.Calls, s.Registers, s.Unregisters, s.LiveUnregisters, s.Converged, s.Mismatches)
+	}
+	if goals := r.Goals(); len(goals) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "goal (DESIGN.md)\tmeasured\t")
+		for _, g := range goals {
+			v := "met"
+			if !g.Met {
+				v = "MISSED"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Goal, g.Measured, v)
+		}
+		tw.Flush()
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// quantiles computes P50, P90, P99 and Max of acked latencies plus
+// unacked lower bounds (see Quantile).
+func quantiles(acked, unacked []time.Duration) (p50, p90, p99, mx Quantile) {
+	type v struct {
+		d   time.Duration
+		low bool
+	}
+	all := make([]v, 0, len(acked)+len(unacked))
+	for _, d := range acked {
+		all = append(all, v{d, false})
+	}
+	for _, d := range unacked {
+		all = append(all, v{d, true})
+	}
+	if len(all) == 0 {
+		return
+	}
+	slices.SortFunc(all, func(a, b v) int {
+		if c := cmp.Compare(a.d, b.d); c != 0 {
+			return c
+		}
+		if a.low == b.low {
+			return 0
+		}
+		if !a.low {
+			return -1
+		}
+		return 1
+	})
+	firstLow := len(all)
+	for i, x := range all {
+		if x.low {
+			firstLow = i
+			break
+		}
+	}
+	at := func(q float64) Quantile {
+		i := int(math.Ceil(q*float64(len(all)))) - 1 // nearest rank
+		i = max(0, min(i, len(all)-1))
+		return Quantile{Ms: float64(all[i].d) / 1e6, AtLeast: i >= firstLow}
+	}
+	return at(0.50), at(0.90), at(0.99), Quantile{Ms: float64(all[len(all)-1].d) / 1e6, AtLeast: len(unacked) > 0}
+}

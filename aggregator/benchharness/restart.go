@@ -1,0 +1,110 @@
+package benchharness
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/store"
+	"github.com/kubedag/kubedag/tags"
+)
+
+// runRestart puts RestartIPs live registrations (plus 1% stale ones nobody
+// claims, minus 0.5% missing) on an emulator, fills a store with the
+// desired state as the agents' snapshots would after a restart, and times
+// a fresh pusher's reconcile to convergence.
+func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
+	d, err := newDeriver()
+	if err != nil {
+		return nil, err
+	}
+	sets, err := tagSets(d, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := cfg.RestartIPs
+	rep := &RestartReport{IPs: n, Stale: max(1, n/100), Missing: max(1, n/200)}
+	em, err := startEmulator(n + rep.Stale + 1000)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	defer em.close()
+
+	st := store.New(store.Options{})
+	seen := time.Now()
+	onTarget := make(map[netip.Addr]tags.Set, n+rep.Stale)
+	for i := range n {
+		st.Upsert(nodeSource(fmt.Sprint(i%100)), podIP(i), store.Claim{Tags: sets[i%apps], Owner: podUID(i, 0), FirstSeen: seen})
+		if i >= rep.Missing {
+			onTarget[podIP(i)] = sets[i%apps]
+		}
+	}
+	for j := range rep.Stale {
+		onTarget[podIP(n+j)] = sets[j%apps] // pods gone while kubedag was down
+	}
+	if err := preRegister(ctx, em.client, onTarget, push.DefaultTagTTL, push.DefaultMaxBatch); err != nil {
+		return nil, err
+	}
+	onTarget = nil
+	em.srv.Sim.SetLatency(cfg.FirewallLatency)
+	em.srv.Sim.ResetStats()
+
+	audit := &auditFirewall{Firewall: em.client, st: st}
+	var (
+		mu       sync.Mutex
+		listedAt time.Time
+	)
+	p, err := push.New(audit, st, push.Options{
+		Name: "restart", Owns: d.Owns, BatchInterval: cfg.BatchInterval, MaxBatch: cfg.MaxBatch,
+		TagTTL: push.DefaultTagTTL, Logger: cfg.Logger,
+		Hooks: push.Hooks{Reconciled: func(_ string, listed, _ int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if listedAt.IsZero() {
+				listedAt, rep.Listed = time.Now(), listed
+			}
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	g, runCtx := errgroup.WithContext(runCtx)
+	defer func() { stop(); _ = g.Wait() }()
+	t0 := time.Now()
+	g.Go(func() error { return p.Run(runCtx) })
+	if err := waitFor(runCtx, 2*time.Millisecond, 5*time.Minute, "reconcile", func() bool {
+		s := p.Status()
+		return s.Synced && s.Pending == 0 && s.Retrying == 0
+	}); err != nil {
+		return nil, err
+	}
+	rep.ConvergeSeconds = time.Since(t0).Seconds()
+	stop()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	rep.ListSeconds = listedAt.Sub(t0).Seconds()
+	mu.Unlock()
+	audit.mu.Lock()
+	rep.Calls, rep.Registers, rep.Unregisters, rep.LiveUnregisters = audit.calls, audit.registers, audit.unregisters, audit.lives
+	audit.mu.Unlock()
+
+	got := em.srv.Sim.Registered()
+	for ip, set := range desiredOf(st) {
+		if !slices.Equal(got[ip], set.Slice()) {
+			rep.Mismatches++
+		}
+		delete(got, ip)
+	}
+	rep.Mismatches += len(got) // stale IPs still registered
+	rep.Converged = rep.Mismatches == 0
+	return rep, nil
+}

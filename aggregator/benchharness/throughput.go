@@ -1,0 +1,118 @@
+package benchharness
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/store"
+)
+
+// throughputFirewall names the target of the throughput phase in reports.
+const throughputFirewall = "no-op in-process firewall: measures our side only"
+
+// runThroughput registers ThroughputIPs new IPs through store and pusher
+// with GOMAXPROCS 1, measures memory per IP once they are all pushed, then
+// unregisters them all.
+func runThroughput(ctx context.Context, cfg Config) (*ThroughputReport, *MemoryReport, error) {
+	d, err := newDeriver()
+	if err != nil {
+		return nil, nil, err
+	}
+	sets, err := tagSets(d, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := cfg.ThroughputIPs
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	st := store.New(store.Options{})
+	fw := &nopFirewall{}
+	p, err := push.New(fw, st, push.Options{
+		Name: "throughput", Owns: d.Owns, BatchInterval: cfg.BatchInterval, MaxBatch: cfg.MaxBatch,
+		TagTTL: push.DefaultTagTTL, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	g, runCtx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return p.Run(runCtx) })
+	defer func() { stop(); _ = g.Wait() }()
+	if err := waitFor(runCtx, time.Millisecond, time.Minute, "pusher start", func() bool { return p.Status().Synced }); err != nil {
+		return nil, nil, err
+	}
+	wait := func(ch <-chan struct{}, what string) error {
+		select {
+		case <-ch:
+			return nil
+		case <-runCtx.Done():
+			return fmt.Errorf("%s: %w", what, runCtx.Err())
+		case <-time.After(5 * time.Minute):
+			return fmt.Errorf("%s: timed out", what)
+		}
+	}
+
+	// Registers: n new pods, each claim as a node stream delivers it (UID,
+	// FirstSeen, a sampled span context), tags already derived.
+	tid := trace.TraceID{0x6b, 0x75, 0x62, 0x65, 0x64, 0x61, 0x67}
+	seen := time.Now()
+	done := fw.expect(n, 0)
+	t0 := time.Now()
+	for i := range n {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{1, byte(i >> 16), byte(i >> 8), byte(i)}, TraceFlags: trace.FlagsSampled})
+		st.Upsert(nodeSource(fmt.Sprint(i%100)), podIP(i), store.Claim{Tags: sets[i%apps], Owner: podUID(i, 0), FirstSeen: seen, Span: sc})
+	}
+	if err := wait(done, "registers"); err != nil {
+		return nil, nil, err
+	}
+	regDur := time.Since(t0)
+	if err := waitFor(runCtx, time.Millisecond, time.Minute, "pusher idle", func() bool {
+		s := p.Status()
+		return s.Pending == 0 && s.Registered == n
+	}); err != nil {
+		return nil, nil, err
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	mem := &MemoryReport{
+		IPs:            n,
+		HeapInuseDelta: int64(after.HeapInuse) - int64(before.HeapInuse),
+		HeapAllocDelta: int64(after.HeapAlloc) - int64(before.HeapAlloc),
+		TagSets:        st.Stats().InternedSets,
+	}
+	mem.BytesPerIP = float64(mem.HeapInuseDelta) / float64(n)
+	mem.AllocBytesPerIP = float64(mem.HeapAllocDelta) / float64(n)
+
+	// Unregisters: every pod gone.
+	done = fw.expect(n, n)
+	t1 := time.Now()
+	for i := range n {
+		st.Delete(nodeSource(fmt.Sprint(i%100)), podIP(i))
+	}
+	if err := wait(done, "unregisters"); err != nil {
+		return nil, nil, err
+	}
+	unregDur := time.Since(t1)
+	calls, entries := fw.counts()
+	t := &ThroughputReport{
+		Firewall: throughputFirewall, GOMAXPROCS: runtime.GOMAXPROCS(0), IPs: n, Changes: 2 * n,
+		Seconds: (regDur + unregDur).Seconds(), Calls: calls, Entries: entries,
+		RegisterPerSec: float64(n) / regDur.Seconds(), UnregisterPerSec: float64(n) / unregDur.Seconds(),
+	}
+	t.ChangesPerSec = float64(t.Changes) / t.Seconds
+	if calls > 0 {
+		t.MappingsPerCall = float64(entries) / float64(calls)
+	}
+	runtime.KeepAlive(st)
+	return t, mem, nil
+}
