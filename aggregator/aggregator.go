@@ -146,7 +146,7 @@ func New(opts Options) (*Aggregator, error) {
 			a.ins.conflicts.Add(ctx, 1)
 		}
 	}})
-	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricReason(reason)) }
+	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) }
 	a.sink = newNodeSink(a.store, a.deriver, opts.Logger, problem)
 	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger}); err != nil {
 		return nil, err
@@ -213,9 +213,6 @@ func New(opts Options) (*Aggregator, error) {
 		}
 		a.targets = append(a.targets, target{fw: fw, opts: popts})
 	}
-	if err := a.ins.observe(a.Statuses, a.server.ActiveNodes); err != nil {
-		return nil, fmt.Errorf("aggregator metrics: %w", err)
-	}
 	return a, nil
 }
 
@@ -252,6 +249,13 @@ func (a *Aggregator) Ready() error {
 
 // Run runs until ctx ends or a part fails.
 func (a *Aggregator) Run(ctx context.Context) error {
+	// The gauges are observed only while Run runs: a stopped aggregator
+	// must not keep reporting (nor stay reachable from the global meter).
+	reg, err := a.ins.observe(a.Statuses, a.server.ActiveNodes)
+	if err != nil {
+		return fmt.Errorf("aggregator metrics: %w", err)
+	}
+	defer reg.Unregister()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.services.Run(ctx) })
 	g.Go(func() error { return a.server.Serve(ctx, a.opts.StreamListener, a.opts.StreamTLS) })
@@ -303,6 +307,11 @@ func (a *Aggregator) lead(ctx context.Context) {
 		})
 	}
 	_ = g.Wait()
+	// A replica that no longer leads reports no target status (and no
+	// per-target gauges) rather than its last term's.
+	a.mu.Lock()
+	a.pushers = nil
+	a.mu.Unlock()
 }
 
 func (a *Aggregator) nodeNames(ctx context.Context) ([]string, error) {

@@ -108,6 +108,9 @@ func TestLeaderFailover(t *testing.T) {
 	killed := time.Now()
 	a.kill(t)
 	aDone := time.Now()
+	if st := a.agg.Statuses(); len(st) != 0 {
+		t.Errorf("agg-a, stopped, still reports target statuses %+v", st)
+	}
 	// A pod starts while nobody leads.
 	late := e.runPods("late", 1, e.nodes[0], nil)[0]
 	agents[0].state.Set(podClaim(late))

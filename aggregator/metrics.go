@@ -69,22 +69,23 @@ func newInstruments() (*instruments, error) {
 	return i, nil
 }
 
-// observe registers the gauges read from live state.
-func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int) error {
+// observe registers the gauges read from live state; the caller
+// unregisters them when it stops.
+func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int) (metric.Registration, error) {
 	m := otel.Meter("kubedag/aggregator")
 	mappings, err := m.Int64ObservableGauge("kubedag_mappings", metric.WithDescription("IPs carrying kubedag tags on each target, as the aggregator believes."))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	healthy, err := m.Int64ObservableGauge("kubedag_target_healthy", metric.WithDescription("1 when the target's last call succeeded."))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	streams, err := m.Int64ObservableGauge("kubedag_stream_connections", metric.WithDescription("Agent streams currently connected."))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, st := range statuses() {
 			attrs := metric.WithAttributes(attribute.String("target", st.Target))
 			o.ObserveInt64(mappings, int64(st.Registered), attrs)
@@ -97,7 +98,6 @@ func (i *instruments) observe(statuses func() []push.Status, activeNodes func() 
 		o.ObserveInt64(streams, int64(activeNodes()))
 		return nil
 	}, mappings, healthy, streams)
-	return err
 }
 
 // hooks returns the pusher hooks that feed the metrics and end the
@@ -151,6 +151,8 @@ func (i *instruments) hooks() push.Hooks {
 	}
 }
 
-func metricReason(reason string) metric.AddOption {
-	return metric.WithAttributes(attribute.String("reason", reason))
+// metricProblem labels a tag problem like the Service watcher does (kind
+// and reason), so both sources of kubedag_tag_problems share one label set.
+func metricProblem(kind, reason string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", reason))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -15,6 +16,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubedag/kubedag/aggregator"
 )
@@ -39,8 +43,17 @@ func TestTelemetry(t *testing.T) {
 		span      trace.SpanContext
 	}
 	var claims []sent
+	// Labels PAN-OS cannot take as written (the '/'), on a pod claim and
+	// on a Service: both sources report the replacement as a tag problem.
+	if _, err := testCluster.Client.CoreV1().Services(e.ns).Create(t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"example.com/team": "blue"}},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	for i, p := range pods {
 		c := podClaim(p)
+		c.Identity.Labels["example.com/team"] = "red"
 		c.FirstSeen = time.Now().Add(-time.Duration(300+i) * time.Millisecond)
 		_, sp := otel.Tracer("fake-agent").Start(t.Context(), "kubedag.ip.live", trace.WithTimestamp(c.FirstSeen))
 		c.Span = sp.SpanContext()
@@ -51,8 +64,13 @@ func TestTelemetry(t *testing.T) {
 	ns := prefix + ".ns_" + e.ns
 	want := withAPIServerService(t, map[netip.Addr][]string{aggregator.DefaultCanaryIP: {canaryTag}})
 	for _, c := range claims {
-		want[c.ip] = []string{ns, ns + ".app.web"}
+		want[c.ip] = []string{ns, ns + ".app.web", ns + ".example.com_team.red"}
 	}
+	svc, err := testCluster.Client.CoreV1().Services(e.ns).Get(t.Context(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[netip.MustParseAddr(svc.Spec.ClusterIP)] = []string{ns, ns + ".svc_web", ns + ".example.com_team.blue"}
 	eventually(t, time.Minute, "emulator holds the expected kubedag tags", func() (bool, string) {
 		got := owned(e.sim.Sim.Registered())
 		return equalRegs(got, want), fmt.Sprint(got)
@@ -97,12 +115,19 @@ func TestTelemetry(t *testing.T) {
 	var metrics string
 	eventually(t, 30*time.Second, "metrics for "+target, func() (bool, string) {
 		_, metrics = get(t, agg.health, "/metrics")
-		lat, ok1 := metricValue(metrics, "kubedag_tag_latency_seconds_count", target)
-		maps, ok2 := metricValue(metrics, "kubedag_mappings", target)
-		batches, ok3 := metricValue(metrics, "kubedag_batch_entries_count", target)
-		calls, ok4 := metricValue(metrics, "kubedag_api_calls_total", target)
-		ok := ok1 && ok2 && ok3 && ok4 && lat >= float64(len(claims)) && int(maps) == regs && batches >= 1 && calls >= 1
-		return ok, fmt.Sprintf("latency count %v, mappings %v (emulator %d), batches %v, calls %v", lat, maps, regs, batches, calls)
+		tl := `target="` + target + `"`
+		lat, ok1 := metricValue(metrics, "kubedag_tag_latency_seconds_count", tl)
+		maps, ok2 := metricValue(metrics, "kubedag_mappings", tl)
+		batches, ok3 := metricValue(metrics, "kubedag_batch_entries_count", tl)
+		calls, ok4 := metricValue(metrics, "kubedag_api_calls_total", tl, `result="ok"`)
+		// One problem per pod claim (at least: snapshots may repeat them),
+		// one per Service rebuild, both labelled alike.
+		podProblems, _ := metricValue(metrics, "kubedag_tag_problems_total", `kind="Pod"`, `reason="invalid-chars"`)
+		svcProblems, _ := metricValue(metrics, "kubedag_tag_problems_total", `kind="Service"`, `reason="invalid-chars"`)
+		ok := ok1 && ok2 && ok3 && ok4 && lat >= float64(len(claims)) && int(maps) == regs && batches >= 1 && calls >= 1 &&
+			podProblems >= float64(len(claims)) && svcProblems >= 1
+		return ok, fmt.Sprintf("latency count %v, mappings %v (emulator %d), batches %v, calls %v, problems pod %v service %v",
+			lat, maps, regs, batches, calls, podProblems, svcProblems)
 	})
 
 	t.Logf("metrics: %s", grepLines(metrics, "kubedag_"))
@@ -126,6 +151,20 @@ func TestTelemetry(t *testing.T) {
 	}
 	if e.logs.String() == "" || len(spans.GetSpans()) == 0 {
 		t.Fatal("nothing logged or traced: the secrets check checked nothing")
+	}
+
+	// A stopped aggregator reports no gauges any more (it would otherwise
+	// report its last state forever, next to whatever runs after it).
+	agg.kill(t)
+	if st := agg.agg.Statuses(); len(st) != 0 {
+		t.Errorf("stopped aggregator still reports target statuses %+v", st)
+	}
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, name := range []string{"kubedag_mappings", "kubedag_target_healthy", "kubedag_stream_connections"} {
+		if v, ok := metricValue(rec.Body.String(), name); ok {
+			t.Errorf("after every aggregator of the process stopped, /metrics still has %s = %v", name, v)
+		}
 	}
 }
 
@@ -175,14 +214,17 @@ func get(t *testing.T, addr, path string) (int, string) {
 }
 
 // metricValue sums the samples of name (exact, before the labels) whose
-// labels include target="<target>".
-func metricValue(exposition, name, target string) (float64, bool) {
+// labels include every one of labels (written k="v").
+func metricValue(exposition, name string, labels ...string) (float64, bool) {
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
 	var sum float64
 	found := false
+next:
 	for _, m := range re.FindAllStringSubmatch(exposition, -1) {
-		if !strings.Contains(m[1], `target="`+target+`"`) {
-			continue
+		for _, l := range labels {
+			if !strings.Contains(m[1], l) {
+				continue next
+			}
 		}
 		v, err := strconv.ParseFloat(m[2], 64)
 		if err != nil {
