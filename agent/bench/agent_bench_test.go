@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -232,6 +233,9 @@ type proc struct {
 	lines chan string // stdout lines; closed at EOF
 	done  chan struct{}
 	err   error // Wait's, once done is closed
+	// metrics is the address serving /metrics with Go runtime metrics, if
+	// any.
+	metrics string
 }
 
 func startProc(b *testing.B, dir, name, bin string, args ...string) *proc {
@@ -308,15 +312,56 @@ func (e *env) startAgent(b *testing.B) *proc {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return startProc(b, e.dir, "agent", filepath.Join(e.bins, "kubedag"), "agent",
+	health := freeAddr(b)
+	p := startProc(b, e.dir, "agent", filepath.Join(e.bins, "kubedag"), "agent",
 		"--node-name", e.me, "--kubeconfig", kc, "--ip-source", "api",
 		"--aggregator", e.aggAddr, "--ca-file", e.caFile, "--server-name", streamtest.ServerName,
-		"--token-file", e.tokenFile, "--health-listen", "127.0.0.1:0", "--log-level", "warn")
+		"--token-file", e.tokenFile, "--health-listen", health, "--log-level", "warn")
+	p.metrics = health
+	return p
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// heapInuse scrapes go_memstats_heap_inuse_bytes from addr's /metrics.
+func heapInuse(ctx context.Context, addr string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("scrape metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("go_memstats_heap_inuse_bytes %q: %w", v, err)
+			}
+			return int64(f), nil
+		}
+	}
+	return 0, fmt.Errorf("no go_memstats_heap_inuse_bytes in /metrics of %s (%v)", addr, sc.Err())
 }
 
 func (e *env) startAllPods(b *testing.B) *proc {
 	b.Helper()
-	p := startProc(b, e.dir, "allpods", filepath.Join(e.bins, "allpods"), "--kubeconfig", e.c.Kubeconfig())
+	metrics := freeAddr(b)
+	p := startProc(b, e.dir, "allpods", filepath.Join(e.bins, "allpods"), "--kubeconfig", e.c.Kubeconfig(), "--metrics-listen", metrics)
+	p.metrics = metrics
 	want := fmt.Sprintf("pods=%d ", len(e.own)+len(e.far))
 	timeout := time.After(waitLimit)
 	for {
@@ -463,6 +508,13 @@ func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) str
 	idle0 := sample()
 	time.Sleep(idleFor)
 	idle1 := sample()
+	heap := int64(-1)
+	if p.metrics != "" {
+		var err error
+		if heap, err = heapInuse(b.Context(), p.metrics); err != nil {
+			b.Fatalf("%s: %v", p.name, err)
+		}
+	}
 	if err := p.alive(); err != nil {
 		b.Fatal(err)
 	}
@@ -474,6 +526,11 @@ func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) str
 		b.ReportMetric(sumRSS/float64(nSamples)/(1<<20), "MiB-RSS-churn-avg")
 	}
 	b.ReportMetric(mib(idle1.RSS), "MiB-RSS-idle")
+	b.ReportMetric(mib(idle1.Anon), "MiB-RssAnon-idle")
+	b.ReportMetric(mib(idle1.File), "MiB-RssFile-idle")
+	if heap >= 0 {
+		b.ReportMetric(mib(heap), "MiB-heap-inuse-idle")
+	}
 	b.ReportMetric(mib(idle1.HWM), "MiB-HWM")
 	b.ReportMetric(cpuRate(start, end), "cpu-ms/s-churn")
 	b.ReportMetric(cpuRate(idle0, idle1), "cpu-ms/s-idle")

@@ -19,8 +19,11 @@ const clockTick = 10 * time.Millisecond
 // procSample is one reading of a process's memory and CPU time.
 type procSample struct {
 	RSS, HWM int64 // bytes: VmRSS and VmHWM (peak RSS)
-	CPU      time.Duration
-	At       time.Time
+	// Anon and File split RSS (bytes): anonymous memory (Go heap, stacks,
+	// runtime) and file-backed pages (the binary's code and data).
+	Anon, File int64
+	CPU        time.Duration
+	At         time.Time
 }
 
 // readProc reads pid's VmRSS and VmHWM from /proc/<pid>/status and its
@@ -33,7 +36,18 @@ func readProc(pid int) (procSample, error) {
 	}
 	for line := range strings.Lines(string(status)) {
 		key, val, ok := strings.Cut(line, ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		var dst *int64
+		switch key {
+		case "VmRSS":
+			dst = &s.RSS
+		case "VmHWM":
+			dst = &s.HWM
+		case "RssAnon":
+			dst = &s.Anon
+		case "RssFile":
+			dst = &s.File
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(val)
@@ -44,11 +58,7 @@ func readProc(pid int) (procSample, error) {
 		if err != nil {
 			return s, fmt.Errorf("status of %d: %s: %w", pid, key, err)
 		}
-		if key == "VmRSS" {
-			s.RSS = kb << 10
-		} else {
-			s.HWM = kb << 10
-		}
+		*dst = kb << 10
 	}
 	if s.RSS == 0 || s.HWM == 0 {
 		return s, fmt.Errorf("status of %d: no VmRSS or VmHWM (a zombie?)", pid)
@@ -90,8 +100,9 @@ func TestReadProc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if before.RSS <= 0 || before.HWM < before.RSS {
-		t.Fatalf("RSS %d, HWM %d: want 0 < RSS <= HWM", before.RSS, before.HWM)
+	if before.RSS <= 0 || before.HWM < before.RSS || before.Anon <= 0 || before.File <= 0 || before.Anon+before.File > before.RSS {
+		t.Fatalf("RSS %d, HWM %d, anon %d, file %d: want 0 < RSS <= HWM, anon and file > 0, anon+file <= RSS",
+			before.RSS, before.HWM, before.Anon, before.File)
 	}
 	// Touch 64 MiB: RSS and HWM must grow by about that much.
 	sink = make([]byte, 64<<20)
@@ -105,8 +116,8 @@ func TestReadProc(t *testing.T) {
 	if grew := after.HWM - before.HWM; grew < 48<<20 {
 		t.Errorf("HWM grew %d bytes after touching 64 MiB, want >= 48 MiB", grew)
 	}
-	if after.RSS < before.RSS+48<<20 {
-		t.Errorf("RSS %d -> %d after touching 64 MiB", before.RSS, after.RSS)
+	if after.RSS < before.RSS+48<<20 || after.Anon < before.Anon+48<<20 {
+		t.Errorf("RSS %d -> %d, anon %d -> %d after touching 64 MiB", before.RSS, after.RSS, before.Anon, after.Anon)
 	}
 	sink = nil
 	// Burn CPU until the kernel accounts some: at least a few ticks.

@@ -2,7 +2,8 @@
 // EndpointSlice and namespace of the cluster whole (no field selector, no
 // transform), as a node agent without kubedag's node scoping would, prints
 // "synced pods=<n> endpointslices=<n> namespaces=<n>" once its informers
-// synced, and runs until SIGTERM or interrupt.
+// synced, and runs until SIGTERM or interrupt. With --metrics-listen it
+// serves its Go heap in use, as the agent's /metrics does.
 package main
 
 import (
