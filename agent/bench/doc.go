@@ -13,7 +13,10 @@
 // whole (no field selector, no transform), as an agent without kubedag's
 // node scoping would. Compare RssAnon and the heap: RssFile is the part of
 // the binary's code and tables the process has mapped, which grows with the
-// binary (kubedag is one binary for every subcommand), not with the pods.
+// binary (kubedag is one binary for every subcommand), not with the pods,
+// and with the kernel: where the page cache holds large folios (ext4 on
+// Linux 6.18, for one) a fault maps a whole folio, so most of the binary's
+// text, rodata and pclntab count as resident.
 //
 // Run it alone, once (about two minutes on a 2-core machine):
 //
