@@ -303,8 +303,8 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	rep := &LatencyReport{Issued: issued, AchievedRate: float64(issued) / streamed.Seconds()}
 	descs := []string{
 		fmt.Sprintf("agent stream -> store -> pusher (flush every %s or at %d entries) -> userid client", cfg.BatchInterval, cfg.MaxBatch),
-		"naive baseline: the same pusher with MaxBatch 1, i.e. one User-ID call per change, calls in series",
-		fmt.Sprintf("poll baseline (Panorama plugin model): every %s list the desired state, push the difference in calls of %d entries", cfg.PollInterval, push.DefaultMaxBatch),
+		"the same pusher with MaxBatch 1: one User-ID call per change, in series",
+		fmt.Sprintf("every %s list the desired state and push the difference in calls of %d entries (the Panorama plugins' model)", cfg.PollInterval, push.DefaultMaxBatch),
 	}
 	for i, name := range names {
 		m := trackers[i].result(name, descs[i], end)

@@ -173,7 +173,11 @@ type RestartReport struct {
 	ConvergeSeconds float64 `json:"convergeSeconds"`
 	Calls           int     `json:"calls"` // User-ID update calls
 	Registers       int     `json:"registers"`
-	Unregisters     int     `json:"unregisters"`
+	// Refreshes are registers of IPs the target already held with the
+	// desired tags: TTL refreshes of tags whose timeout the listing did not
+	// report (Registers - Missing).
+	Refreshes   int `json:"refreshes"`
+	Unregisters int `json:"unregisters"`
 	// LiveUnregisters are unregister entries of a tag the IP's desired
 	// state holds: a live tag flapped. Must be 0.
 	LiveUnregisters int  `json:"liveUnregisters"`
@@ -212,7 +216,7 @@ func (r *Report) Goals() []Goal {
 	}
 	if t := r.Throughput; t != nil {
 		out = append(out,
-			Goal{fmt.Sprintf(">= 100,000 mapping changes/s on one core (%s)", t.Firewall), fmt.Sprintf("%.0f/s", t.ChangesPerSec), t.ChangesPerSec >= 100000},
+			Goal{">= 100,000 mapping changes/s on one core (no-op firewall)", fmt.Sprintf("%.0f/s", t.ChangesPerSec), t.ChangesPerSec >= 100000},
 			Goal{">= 500 mappings per API call when saturated", fmt.Sprintf("%.0f", t.MappingsPerCall), t.MappingsPerCall >= 500})
 	}
 	if m := r.Memory; m != nil {
@@ -270,10 +274,13 @@ func (r *Report) WriteText(w io.Writer) error {
 			s.IPs, s.Stale, s.Missing, c.FirewallLatency, s.Listed, s.ListSeconds)
 		fmt.Fprintf(&b, "  converged in %.2fs with %d calls: %d registers, %d unregisters, %d of live tags; converged=%v (%d IPs differ)\n\n",
 			s.ConvergeSeconds, s.Calls, s.Registers, s.Unregisters, s.LiveUnregisters, s.Converged, s.Mismatches)
+		if s.Refreshes > 0 {
+			fmt.Fprintf(&b, "  %d of the registers refreshed TTLs the listing did not report (the tags were in place)\n", s.Refreshes)
+		}
 	}
 	if goals := r.Goals(); len(goals) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "goal (DESIGN.md)\tmeasured\t")
+		fmt.Fprintln(tw, "goal (DESIGN.md)\tmeasured\tverdict")
 		for _, g := range goals {
 			v := "met"
 			if !g.Met {

@@ -96,6 +96,7 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	audit.mu.Lock()
 	rep.Calls, rep.Registers, rep.Unregisters, rep.LiveUnregisters = audit.calls, audit.registers, audit.unregisters, audit.lives
 	audit.mu.Unlock()
+	rep.Refreshes = max(0, rep.Registers-rep.Missing)
 
 	got := em.srv.Sim.Registered()
 	for ip, set := range desiredOf(st) {
