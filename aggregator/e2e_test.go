@@ -20,8 +20,9 @@ import (
 // PAN-OS emulator, fed by real agent stream clients that authenticate with
 // pod-bound projected ServiceAccount tokens: pod and Service tags reach
 // the emulator exactly, deleted claims unregister, someone else's tags
-// survive reconcile while our stale ones are repaired, and a claim on
-// another node's pod IP is refused before it reaches the firewall.
+// survive reconcile while our stale ones are repaired, a claim on another
+// node's pod IP is refused before it reaches the firewall, and a departed
+// agent's claims are withdrawn after NodeGrace.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, "e2e", 2)
 	ctx := t.Context()
@@ -58,6 +59,7 @@ func TestEndToEnd(t *testing.T) {
 
 	agg := e.startAggregator("agg", e.config("fw", "resyncInterval: 2s\n"), func(o *aggregator.Options) {
 		o.SnapshotGrace = 2 * time.Minute // the gate must open on the agents' snapshots
+		o.NodeGrace = 3 * time.Second
 	})
 	agentA := e.startAgent(nodeA, agg.addr)
 	agentB := e.startAgent(nodeB, agg.addr)
@@ -124,6 +126,16 @@ func TestEndToEnd(t *testing.T) {
 	eventually(t, time.Minute, "deleted claim and Service unregistered", converged(want))
 	if got := e.sim.Sim.Registered()[ip(web[2])]; !slices.Equal(got, []string{quarantine}) {
 		t.Errorf("deleted pod's IP %s holds %v, want only the foreign %q", ip(web[2]), got, quarantine)
+	}
+
+	// An agent that goes away keeps its claims for NodeGrace, then they
+	// are withdrawn.
+	agentB.stop()
+	gone := time.Now()
+	delete(want, ip(other[0]))
+	eventually(t, time.Minute, "node B's claims withdrawn after its agent left", converged(want))
+	if since := time.Since(gone); since < 3*time.Second {
+		t.Errorf("node B's claims withdrawn %s after its agent left, before NodeGrace (3s)", since)
 	}
 
 	// What went over the wire: never the forged claim, never an

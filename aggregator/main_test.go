@@ -201,6 +201,7 @@ type fakeAgent struct {
 	state  *nodestate.State
 	client *agentstream.Client
 	token  string
+	stop   func() // ends the client and waits for it; idempotent
 }
 
 // startAgent runs an agent for node that reaches the aggregator at addr
@@ -246,12 +247,13 @@ func (e *env) startAgent(node, addr string, dial ...grpc.DialOption) *fakeAgent 
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.client.Run(runCtx) }()
-	e.t.Cleanup(func() {
+	a.stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			e.t.Errorf("agent %s: %v", node, err)
 		}
 	})
+	e.t.Cleanup(a.stop)
 	return a
 }
 
