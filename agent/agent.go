@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
@@ -108,9 +109,36 @@ func (a *Agent) Run(ctx context.Context) error {
 		g.Go(func() error { return wrap("route watcher", a.Routes.Run(ctx)) })
 	}
 	if a.Stream != nil {
-		g.Go(func() error { return wrap("aggregator stream", a.Stream.Run(ctx)) })
+		g.Go(func() error {
+			// The first snapshot replaces the node's whole set on the
+			// aggregator: sent before the watchers have synced, an empty
+			// or partial snapshot would unregister live tags.
+			if !a.waitSynced(ctx) {
+				return nil
+			}
+			return wrap("aggregator stream", a.Stream.Run(ctx))
+		})
 	}
 	return g.Wait()
+}
+
+// synced reports whether every IP source has listed its current state.
+func (a *Agent) synced() bool {
+	return a.Pods.HasSynced() && (a.Routes == nil || a.Routes.HasSynced())
+}
+
+// waitSynced polls synced until true (true) or ctx ends (false).
+func (a *Agent) waitSynced(ctx context.Context) bool {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !a.synced() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 func wrap(what string, err error) error {

@@ -27,12 +27,6 @@
 // answers); agent and aggregator restarts (no unregister of live tags);
 // a firewall outage; a firewall reboot detected by the canary.
 //
-// One check is skipped on a known bug's exact signature (knownBug in
-// restart_test.go): a restarted agent streams an empty snapshot before its
-// informers have synced, which makes the aggregator unregister the node's
-// live tags for a moment. Any other failure of that check still fails, and
-// the check passes in full once the agent is fixed; then remove the skip.
-//
 // The whole package takes about 70 seconds, 25 of them waiting for the
 // aggregator's canary check (every 30s, not configurable from the command
 // line) after the emulator's reboot.
