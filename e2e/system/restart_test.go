@@ -168,4 +168,3 @@ func TestAggregatorRestart(t *testing.T) {
 		}
 	})
 }
-
