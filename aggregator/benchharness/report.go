@@ -272,11 +272,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if s := r.Restart; s != nil {
 		fmt.Fprintf(&b, "Restart: %d live IPs (+%d stale, %d missing) on the emulator (%s per call); a fresh pusher listed %d in %.2fs,\n",
 			s.IPs, s.Stale, s.Missing, c.FirewallLatency, s.Listed, s.ListSeconds)
-		fmt.Fprintf(&b, "  converged in %.2fs with %d calls: %d registers, %d unregisters, %d of live tags; converged=%v (%d IPs differ)\n\n",
+		fmt.Fprintf(&b, "  converged in %.2fs with %d calls: %d registers, %d unregisters, %d of live tags; converged=%v (%d IPs differ)\n",
 			s.ConvergeSeconds, s.Calls, s.Registers, s.Unregisters, s.LiveUnregisters, s.Converged, s.Mismatches)
 		if s.Refreshes > 0 {
 			fmt.Fprintf(&b, "  %d of the registers refreshed TTLs the listing did not report (the tags were in place)\n", s.Refreshes)
 		}
+		b.WriteString("\n")
 	}
 	if goals := r.Goals(); len(goals) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
