@@ -67,6 +67,9 @@ type Options struct {
 	// DefaultCanaryIP. Set NoCanary to disable.
 	CanaryIP netip.Addr
 	NoCanary bool
+	// CanaryInterval is how often each target's canary is checked (the
+	// reboot-detection delay); default push.DefaultCanaryInterval.
+	CanaryInterval time.Duration
 
 	// NewFirewall builds a target's client; default userid.New with the
 	// target's configuration (tests override it to add a CA pool).
@@ -205,7 +208,7 @@ func New(opts Options) (*Aggregator, error) {
 			Hooks:          a.ins.hooks(),
 		}
 		if !opts.NoCanary {
-			popts.Canary = push.Canary{IP: opts.CanaryIP, Tag: a.deriver.Prefix() + ".kubedag-canary"}
+			popts.Canary = push.Canary{IP: opts.CanaryIP, Tag: a.deriver.Prefix() + ".kubedag-canary", Interval: opts.CanaryInterval}
 		}
 		// Validate the options now, so a bad configuration fails at start.
 		if _, err := push.New(fw, a.store, popts); err != nil {

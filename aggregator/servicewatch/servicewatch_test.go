@@ -37,7 +37,10 @@ func TestIPs(t *testing.T) {
 		{"cluster ip", svc("a", "s", func(s *corev1.Service) { s.Spec.ClusterIP = "10.96.0.10"; s.Spec.ClusterIPs = []string{"10.96.0.10"} }), []string{"10.96.0.10"}, nil},
 		{"dual stack", svc("a", "s", func(s *corev1.Service) { s.Spec.ClusterIPs = []string{"10.96.0.10", "fd00::a"} }), []string{"10.96.0.10", "fd00::a"}, nil},
 		{"headless", svc("a", "s", func(s *corev1.Service) { s.Spec.ClusterIP = "None"; s.Spec.ClusterIPs = []string{"None"} }), nil, nil},
-		{"external name", svc("a", "s", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeExternalName; s.Spec.ExternalName = "x.example" }), nil, nil},
+		{"external name", svc("a", "s", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeExternalName
+			s.Spec.ExternalName = "x.example"
+		}), nil, nil},
 		{"load balancer and external ips", svc("a", "s", func(s *corev1.Service) {
 			s.Spec.Type = corev1.ServiceTypeLoadBalancer
 			s.Spec.ClusterIPs = []string{"10.96.0.11"}

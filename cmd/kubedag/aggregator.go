@@ -13,6 +13,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/aggregator/leader"
+	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/telemetry"
 )
 
@@ -29,6 +30,7 @@ type aggregatorOptions struct {
 	tagTTL         time.Duration
 	snapshotGrace  time.Duration
 	nodeGrace      time.Duration
+	canaryInterval time.Duration
 	leaderElect    bool
 	leaseNamespace string
 	leaseName      string
@@ -75,6 +77,7 @@ Examples:
 	f.DurationVar(&o.tagTTL, "tag-ttl", config.DefaultTagTTL, "PAN-OS timeout on registered tags, refreshed before expiry; 0 disables (overrides the file)")
 	f.DurationVar(&o.snapshotGrace, "snapshot-grace", 30*time.Second, "after becoming leader, wait this long for agent snapshots before unregistering tags of unclaimed IPs")
 	f.DurationVar(&o.nodeGrace, "node-grace", 60*time.Second, "keep a disconnected agent's claims this long")
+	f.DurationVar(&o.canaryInterval, "canary-interval", push.DefaultCanaryInterval, "how often each target's reboot-detection canary is checked")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "run the pushers only while holding the Lease")
 	f.StringVar(&o.leaseNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
 	f.StringVar(&o.leaseName, "leader-election-id", "kubedag-aggregator", "name of the Lease")
@@ -91,6 +94,9 @@ func (o *aggregatorOptions) Validate() error {
 	}
 	if o.leaderElect && o.leaseNamespace == "" {
 		return errors.New("--leader-election-namespace (or $POD_NAMESPACE) is required with --leader-elect")
+	}
+	if o.canaryInterval <= 0 || o.canaryInterval >= push.DefaultCanaryTTL {
+		return fmt.Errorf("--canary-interval %s: must be positive and below the canary's %s timeout", o.canaryInterval, push.DefaultCanaryTTL)
 	}
 	if o.maxBatch <= 0 {
 		return fmt.Errorf("--max-batch %d: must be positive", o.maxBatch)
@@ -163,6 +169,7 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		Telemetry:      tel,
 		SnapshotGrace:  o.snapshotGrace,
 		NodeGrace:      o.nodeGrace,
+		CanaryInterval: o.canaryInterval,
 		AllowNodeIP:    o.allowNodeIP,
 		AgentUsers:     o.agentUsers,
 		Logger:         logger,

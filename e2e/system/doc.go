@@ -27,9 +27,8 @@
 // answers); agent and aggregator restarts (no unregister of live tags);
 // a firewall outage; a firewall reboot detected by the canary.
 //
-// The whole package takes about 70 seconds, 25 of them waiting for the
-// aggregator's canary check (every 30s, not configurable from the command
-// line) after the emulator's reboot.
+// The aggregator runs with --canary-interval 3s so the reboot is detected
+// within seconds.
 //
 // The tests fail, never skip, when the control-plane binaries are missing:
 // run `make tools` (e2e/tools/tools.sh) first.

@@ -399,6 +399,7 @@ targets:
 		// Only the canary may trigger a reconcile within a test's time, so
 		// the reboot test proves canary detection.
 		"--resync-interval", "30m",
+		"--canary-interval", "3s",
 	)
 	return e.agg.start()
 }
