@@ -91,6 +91,9 @@ func TestEndToEnd(t *testing.T) {
 	if n := agentA.client.Rejections(); n != 1 {
 		t.Errorf("agent %s saw %d rejections, want 1 (its claim on %s of node %s)", nodeA, n, ip(other[0]), nodeB)
 	}
+	if _, metrics := get(t, agg.health, "/metrics"); !hasPositive(metrics, "kubedag_claim_rejections_total") {
+		t.Errorf("kubedag_claim_rejections_total not counted on /metrics")
+	}
 
 	// Someone else's tags survive repeated reconciles untouched.
 	first := lastReconcile(t, agg)
@@ -182,4 +185,9 @@ func lastReconcile(t *testing.T, r *runningAgg) time.Time {
 		}
 	}
 	return last
+}
+
+func hasPositive(exposition, name string) bool {
+	v, ok := metricValue(exposition, name)
+	return ok && v > 0
 }

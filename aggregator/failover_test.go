@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
@@ -82,6 +83,9 @@ func TestLeaderFailover(t *testing.T) {
 	eventually(t, time.Minute, "agg-a registered every claim", converged)
 	if err := b.agg.Ready(); err == nil {
 		t.Fatal("agg-b is ready while agg-a leads")
+	}
+	if code, body := get(t, b.health, "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("agg-b /readyz = %d %q while agg-a leads, want 503 (the agent Service must not route to it)", code, body)
 	}
 	for _, en := range e.calls.all() {
 		if en.Who != "agg-a" {
