@@ -117,6 +117,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	p.progress("kubedag demo: a real control plane with %d kwok nodes, one kubedag agent per node, the aggregator and a PAN-OS emulator", opts.Nodes)
 	p.note("component logs: %s", opts.LogDir)
+	// Say why the demo ends early on the demo's own output: it is what the
+	// user is watching.
+	defer func() {
+		if err != nil {
+			p.progress("demo failed: %v (logs: %s)", err, opts.LogDir)
+		}
+	}()
 	s, err := start(ctx, &opts, log, p)
 	if err != nil {
 		return interrupted(ctx, err)
