@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,6 +15,9 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
+		// Subcommands return errors and cobra is silenced, so each error
+		// is printed exactly once, here.
+		fmt.Fprintln(os.Stderr, "kubedag: error:", err)
 		os.Exit(1)
 	}
 }

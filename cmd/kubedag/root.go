@@ -28,6 +28,5 @@ Examples:
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newDemoCmd())
-	root.SetErrPrefix("kubedag: error:")
 	return root
 }

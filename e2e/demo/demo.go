@@ -121,7 +121,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	// user is watching.
 	defer func() {
 		if err != nil {
-			p.progress("demo failed: %v (logs: %s)", err, opts.LogDir)
+			p.progress("demo failed; component logs are in %s", opts.LogDir)
 		}
 	}()
 	s, err := start(ctx, &opts, log, p)
