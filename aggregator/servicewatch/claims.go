@@ -67,9 +67,9 @@ type ipClaim struct {
 	owners []string
 }
 
-// build derives the claims of all services. derive turns an Identity into
-// tags; problems (bad IPs, tags that could not be made) go to report.
-func build(services []*corev1.Service, derive func(tags.Identity) tags.Set, report func(svc *corev1.Service, msg string)) map[netip.Addr]*ipClaim {
+// build derives the claims of all services. derive turns a Service into
+// tags; unparsable IPs go to report.
+func build(services []*corev1.Service, derive func(*corev1.Service) tags.Set, report func(svc *corev1.Service, msg string)) map[netip.Addr]*ipClaim {
 	out := make(map[netip.Addr]*ipClaim)
 	for _, svc := range services {
 		ips, bad := IPs(svc)
@@ -79,7 +79,7 @@ func build(services []*corev1.Service, derive func(tags.Identity) tags.Set, repo
 		if len(ips) == 0 {
 			continue
 		}
-		set := derive(Identity(svc))
+		set := derive(svc)
 		for _, ip := range ips {
 			c := out[ip]
 			if c == nil {

@@ -1,9 +1,12 @@
 package servicewatch
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,7 +69,7 @@ func TestIPs(t *testing.T) {
 func TestBuildSharedIPUnion(t *testing.T) {
 	a := svc("ns1", "a", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.1"} })
 	b := svc("ns1", "b", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.1"} })
-	derive := func(id tags.Identity) tags.Set { return tags.NewSet("t." + id.Name) }
+	derive := func(s *corev1.Service) tags.Set { return tags.NewSet("t." + s.Name) }
 	got := build([]*corev1.Service{b, a}, derive, func(*corev1.Service, string) { t.Fatal("unexpected problem") })
 	c := got[netip.MustParseAddr("192.0.2.1")]
 	if c == nil || !tags.NewSet(c.tags...).Equal(tags.NewSet("t.a", "t.b")) || c.owner() != "ns1/a,ns1/b" {
@@ -151,5 +154,41 @@ func TestWatcherFollowsServices(t *testing.T) {
 func TestNewRequiresOptions(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New with empty options succeeded")
+	}
+}
+
+// TestProblemsReportedOnce: a Service whose label cannot be tagged as
+// written is reported when first seen, not again on every rebuild caused by
+// other Services; a new problem is reported again.
+func TestProblemsReportedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	st := store.New(store.Options{})
+	w, err := New(Options{Client: fake.NewClientset(), Deriver: deriver(t), Sink: st,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := svc("ns", "bad", func(s *corev1.Service) {
+		s.Spec.ClusterIPs = []string{"10.96.0.30"}
+		s.Labels = map[string]string{"team": "a b"}
+	})
+	other := svc("ns", "other", func(s *corev1.Service) { s.Spec.ClusterIPs = []string{"10.96.0.31"} })
+	count := func() int { return strings.Count(logs.String(), "service not fully tagged") }
+
+	w.apply(context.Background(), []*corev1.Service{bad})
+	first := count()
+	if first == 0 {
+		t.Fatalf("no problem reported for label value %q:\n%s", "a b", logs.String())
+	}
+	w.apply(context.Background(), []*corev1.Service{bad, other})
+	w.apply(context.Background(), []*corev1.Service{bad})
+	if got := count(); got != first {
+		t.Fatalf("problems reported %d times after rebuilds, want %d:\n%s", got, first, logs.String())
+	}
+	bad2 := bad.DeepCopy()
+	bad2.Spec.ExternalIPs = []string{"999.1.1.1"}
+	w.apply(context.Background(), []*corev1.Service{bad2})
+	if got := count(); got != first+1 {
+		t.Fatalf("new problem: %d reports, want %d:\n%s", got, first+1, logs.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -54,6 +55,10 @@ type Watcher struct {
 	// prev remembers each IP's last claim so unchanged IPs keep their
 	// FirstSeen (the latency clock starts at a change, not at a rebuild).
 	prev map[netip.Addr]store.Claim
+	// reported holds each Service's problems as last reported, so a
+	// rebuild reports only new ones instead of repeating every problem of
+	// every Service on each change in the cluster.
+	reported map[types.UID]map[string]bool
 }
 
 // New validates opts; it starts nothing.
@@ -132,19 +137,33 @@ func (w *Watcher) Run(ctx context.Context) error {
 // apply rebuilds the claims from svcs and hands them to the sink.
 func (w *Watcher) apply(ctx context.Context, svcs []*corev1.Service) {
 	now := w.opts.Now()
-	report := func(svc *corev1.Service, msg string) {
-		w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", msg)
-		w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service")))
+	reported := make(map[types.UID]map[string]bool, len(w.reported))
+	// note records svc's problem and reports whether it is new.
+	note := func(svc *corev1.Service, problem string) bool {
+		if reported[svc.UID] == nil {
+			reported[svc.UID] = map[string]bool{}
+		}
+		reported[svc.UID][problem] = true
+		return !w.reported[svc.UID][problem]
 	}
-	derive := func(id tags.Identity) tags.Set {
-		set, problems := w.opts.Deriver.Tags(id)
+	report := func(svc *corev1.Service, msg string) {
+		if note(svc, msg) {
+			w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", msg)
+			w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service"), attribute.String("reason", "invalid-ip")))
+		}
+	}
+	derive := func(svc *corev1.Service) tags.Set {
+		set, problems := w.opts.Deriver.Tags(Identity(svc))
 		for _, p := range problems {
-			w.opts.Logger.Warn("service not fully tagged", "namespace", id.Namespace, "service", id.Name, "problem", p.String())
-			w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service"), attribute.String("reason", string(p.Reason))))
+			if note(svc, p.String()) {
+				w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", p.String())
+				w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service"), attribute.String("reason", string(p.Reason))))
+			}
 		}
 		return set
 	}
 	built := build(svcs, derive, report)
+	w.reported = reported
 	claims := make(map[netip.Addr]store.Claim, len(built))
 	for ip, c := range built {
 		claim := store.Claim{Tags: tags.NewSet(c.tags...), Owner: c.owner(), FirstSeen: now}

@@ -185,6 +185,8 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 	}
 	agg, err := aggregator.New(opts)
 	if err != nil {
+		streamLn.Close()
+		healthLn.Close()
 		return err
 	}
 	logger.Info("aggregator starting", "version", version, "cluster", cfg.Cluster, "targets", len(cfg.Targets),
