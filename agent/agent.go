@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
@@ -36,6 +38,8 @@ type Config struct {
 	Stream stream.Config
 	// TracerProvider defaults to the global one.
 	TracerProvider trace.TracerProvider
+	// MeterProvider defaults to the global one.
+	MeterProvider metric.MeterProvider
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -52,6 +56,8 @@ type Agent struct {
 	Routes *routewatch.Watcher
 	// Stream is the aggregator stream client; nil when disabled.
 	Stream *stream.Client
+
+	meterProvider metric.MeterProvider
 }
 
 // New builds an agent; it starts nothing and opens no socket.
@@ -62,7 +68,10 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.IPSource == "" {
 		cfg.IPSource = ipsource.DefaultMode
 	}
-	a := &Agent{State: nodestate.New()}
+	if cfg.MeterProvider == nil {
+		cfg.MeterProvider = otel.GetMeterProvider()
+	}
+	a := &Agent{State: nodestate.New(), meterProvider: cfg.MeterProvider}
 	var err error
 	a.Combiner, err = ipsource.New(ipsource.Config{
 		Mode: cfg.IPSource, State: a.State, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
@@ -103,6 +112,11 @@ func New(cfg Config) (*Agent, error) {
 // Run runs all components until ctx ends (nil) or one fails (its error);
 // it returns after every component stopped.
 func (a *Agent) Run(ctx context.Context) error {
+	reg, err := a.registerMetrics(a.meterProvider.Meter("kubedag/agent"))
+	if err != nil {
+		return err
+	}
+	defer reg.Unregister()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return wrap("pod watcher", a.Pods.Run(ctx)) })
 	if a.Routes != nil {
