@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -148,6 +150,11 @@ func New(opts Options) (*Aggregator, error) {
 		if started {
 			a.ins.conflicts.Add(ctx, 1)
 		}
+		// A span event per conflict start and end, so a trace shows when
+		// a reused IP carried only the intersection of two owners' tags.
+		_, span := a.ins.tracer.Start(ctx, "kubedag.ip.conflict", trace.WithAttributes(
+			attribute.String("kubedag.ip", ip.String()), attribute.Bool("kubedag.conflict.started", started)))
+		span.End()
 	}})
 	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) }
 	a.sink = newNodeSink(a.store, a.deriver, opts.Logger, problem)
