@@ -1,19 +1,13 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/kubedag/kubedag/e2e/pki"
 )
 
 // TestAggregatorFlagValidation runs `kubedag aggregator` with bad flags or
@@ -47,7 +41,7 @@ contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 `)
 	// A serving pair for the cases that get past TLS loading.
-	cert, key := selfSigned(t, dir)
+	cert, key := servingPair(t, dir)
 
 	base := func(cfg string, extra ...string) []string {
 		return append([]string{"aggregator", "--leader-elect=false", "--config=" + cfg,
@@ -94,34 +88,20 @@ current-context: c
 	}
 }
 
-// selfSigned writes a throwaway self-signed certificate and key (PEM) into
+// servingPair writes a throwaway serving certificate and key (PEM) into
 // dir and returns their paths; they are only loaded, never trusted.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+func servingPair(t *testing.T, dir string) (certFile, keyFile string) {
 	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := pki.NewCA("aggregator test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "aggregator.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	kp, err := ca.Server("aggregator.test", nil, []net.IP{net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile = filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := kp.WriteFiles(certFile, keyFile); err != nil {
 		t.Fatal(err)
 	}
 	return certFile, keyFile

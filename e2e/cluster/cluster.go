@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +22,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubedag/kubedag/e2e/pki"
 )
 
 // Defaults for Options.
@@ -137,7 +137,7 @@ type Cluster struct {
 	dir        string
 	logDir     string
 	kubeconfig string
-	ca         *authority
+	ca         *pki.CA
 	spawner    *spawner
 	procs      []*process // in start order
 
@@ -323,10 +323,7 @@ func (c *Cluster) start(ctx context.Context, bins map[string]string) error {
 	if err := c.runComponents(bins, pt, v); err != nil {
 		return err
 	}
-	tlsClient, err := c.httpsClient()
-	if err != nil {
-		return err
-	}
+	tlsClient := c.httpsClient()
 	healthz := func(client *http.Client, url string) func(context.Context) error {
 		return func(ctx context.Context) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -436,33 +433,33 @@ func (c *Cluster) runComponents(bins map[string]string, pt ports, v string) erro
 // writePKI writes the CA, serving and client certificates, the
 // service-account key, and the components' kubeconfigs and configs.
 func (c *Cluster) writePKI(pt ports) error {
-	ca, err := newAuthority()
+	ca, err := pki.NewCA("kubedag-test-ca")
 	if err != nil {
 		return err
 	}
 	c.ca = ca
-	if err := os.WriteFile(c.path("ca.crt"), ca.certPEM, 0o644); err != nil {
-		return fmt.Errorf("write CA: %w", err)
+	if err := ca.WriteCert(c.path("ca.crt")); err != nil {
+		return err
 	}
 	svcIP, err := firstServiceIP(c.opts.ServiceCIDR)
 	if err != nil {
 		return err
 	}
 	loopback := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-	serving, err := ca.serving("kube-apiserver",
+	serving, err := ca.Server("kube-apiserver",
 		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		append(loopback, svcIP))
 	if err != nil {
 		return err
 	}
-	if err := serving.writeFiles(c.path("apiserver.crt"), c.path("apiserver.key")); err != nil {
+	if err := serving.WriteFiles(c.path("apiserver.crt"), c.path("apiserver.key")); err != nil {
 		return fmt.Errorf("apiserver serving certificate: %w", err)
 	}
-	component, err := ca.serving("kubedag-component", []string{"localhost"}, loopback)
+	component, err := ca.Server("kubedag-component", []string{"localhost"}, loopback)
 	if err != nil {
 		return err
 	}
-	if err := component.writeFiles(c.path("component.crt"), c.path("component.key")); err != nil {
+	if err := component.WriteFiles(c.path("component.crt"), c.path("component.key")); err != nil {
 		return fmt.Errorf("component serving certificate: %w", err)
 	}
 	saPriv, saPub, err := serviceAccountKey()
@@ -512,35 +509,31 @@ leaderElection:
 	return nil
 }
 
-func (c *Cluster) clientKeyPair(user string, groups ...string) (keyPair, error) {
-	kp, err := c.ca.client(user, groups...)
+func (c *Cluster) clientKeyPair(user string, groups ...string) (pki.KeyPair, error) {
+	kp, err := c.ca.Client(user, groups...)
 	if err != nil {
-		return keyPair{}, fmt.Errorf("client certificate for %s: %w", user, err)
+		return pki.KeyPair{}, fmt.Errorf("client certificate for %s: %w", user, err)
 	}
 	return kp, nil
 }
 
-func (c *Cluster) restConfig(kp keyPair) *rest.Config {
+func (c *Cluster) restConfig(kp pki.KeyPair) *rest.Config {
 	return &rest.Config{
 		Host: c.host,
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   c.ca.certPEM,
-			CertData: kp.certPEM,
-			KeyData:  kp.keyPEM,
+			CAData:   c.ca.CertPEM(),
+			CertData: kp.CertPEM,
+			KeyData:  kp.KeyPEM,
 		},
 	}
 }
 
 // httpsClient trusts the cluster CA, for the components' /healthz.
-func (c *Cluster) httpsClient() (*http.Client, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(c.ca.certPEM) {
-		return nil, errors.New("cluster CA: no certificate in PEM")
-	}
+func (c *Cluster) httpsClient() *http.Client {
 	return &http.Client{
 		Timeout:   2 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
-	}, nil
+		Transport: &http.Transport{TLSClientConfig: c.ca.ClientTLS("")},
+	}
 }
 
 func writeKubeconfig(path string, cfg *rest.Config, user string) error {
