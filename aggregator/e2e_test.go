@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/userid"
@@ -29,16 +28,7 @@ func TestEndToEnd(t *testing.T) {
 	nodeA, nodeB := e.nodes[0], e.nodes[1]
 	web := e.runPods("web", 3, nodeA, map[string]string{"tier": "front"})
 	other := e.runPods("other", 1, nodeB, nil)
-	svc, err := testCluster.Client.CoreV1().Services(e.ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": "web"},
-			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := e.createService("web")
 	clusterIP := netip.MustParseAddr(svc.Spec.ClusterIP)
 	ip := func(p corev1.Pod) netip.Addr { return netip.MustParseAddr(p.Status.PodIP) }
 

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/leader"
@@ -30,19 +27,9 @@ import (
 // changed during the failover once its snapshot gate opens.
 func TestLeaderFailover(t *testing.T) {
 	e := newEnv(t, "failover", 2)
-	ctx := t.Context()
 	web := e.runPods("web", 3, e.nodes[0], nil)
 	api := e.runPods("api", 3, e.nodes[1], nil)
-	svc, err := testCluster.Client.CoreV1().Services(e.ns).Create(ctx, &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": "web"},
-			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := e.createService("web")
 
 	const grace = 2 * time.Minute
 	start := func(id string) *runningAgg {

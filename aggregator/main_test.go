@@ -23,6 +23,7 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubedag/kubedag/agent/nodestate"
 	agentstream "github.com/kubedag/kubedag/agent/stream"
@@ -182,6 +183,23 @@ func (e *env) runPods(name string, n int, node string, labels map[string]string)
 		e.t.Fatal(err)
 	}
 	return pods
+}
+
+// createService creates a ClusterIP Service name selecting app=<name>
+// (port 80 to 8080).
+func (e *env) createService(name string) *corev1.Service {
+	e.t.Helper()
+	svc, err := testCluster.Client.CoreV1().Services(e.ns).Create(e.t.Context(), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": name},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return svc
 }
 
 // podClaim is what a node's agent claims for a real pod.
