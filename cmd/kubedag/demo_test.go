@@ -7,28 +7,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// lockedBuffer is written by the demo's goroutines and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // processesUsing lists the processes whose command line mentions dir (the
 // control plane's components all name files in their cluster dir).
@@ -109,7 +90,7 @@ next:
 func TestDemoOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	out := &lockedBuffer{}
+	out := &syncBuffer{}
 	cmd := newRootCmd()
 	cmd.SetOut(out)
 	cmd.SetErr(out)

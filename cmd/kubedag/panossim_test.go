@@ -36,32 +36,10 @@ func (s *syncBuffer) String() string {
 }
 
 func TestPanosSimServesKeygenAndStops(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := newRootCmd()
-	var out, errOut syncBuffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs([]string{"panos-sim", "--listen", "127.0.0.1:0", "--tls=false", "--users", "alice:wonder", "--capacity", "10"})
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	urlRE := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+/api/)`)
-	var api string
-	deadline := time.Now().Add(30 * time.Second)
-	for api == "" {
-		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
-			api = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("panos-sim exited early: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no URL printed; stdout: %s", out.String())
-		}
+	api, out, errOut, stop := startPanosSim(t, "--tls=false", "--users", "alice:wonder", "--capacity", "10")
+	defer stop() // a no-op after the explicit stop below
+	if !strings.HasPrefix(api, "http://") {
+		t.Fatalf("--tls=false serves %s, want plain http", api)
 	}
 	if strings.Contains(out.String(), "wonder") {
 		t.Errorf("usage output leaks the configured password:\n%s", out.String())
@@ -89,53 +67,50 @@ func TestPanosSimServesKeygenAndStops(t *testing.T) {
 		t.Fatalf("keygen with the default user (not configured) = %d %s, want 403", code, body)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("panos-sim returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("panos-sim did not stop after context cancel")
-	}
+	stop()
 	if strings.Contains(errOut.String(), "wonder") {
 		t.Errorf("logs leak the password:\n%s", errOut.String())
 	}
 }
 
-// startPanosSim runs the command until the returned cancel; it returns the
-// printed API URL and the stdout so far.
-func startPanosSim(t *testing.T, args ...string) (api string, out *syncBuffer, stop func()) {
+// startPanosSim runs the command until stop; it returns the printed API
+// URL and the stdout and stderr so far. stop checks that the command
+// returned nil within 30s of its context's cancel; calling it again does
+// nothing.
+func startPanosSim(t *testing.T, args ...string) (api string, out, errOut *syncBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRootCmd()
-	out = &syncBuffer{}
+	out, errOut = &syncBuffer{}, &syncBuffer{}
 	cmd.SetOut(out)
-	cmd.SetErr(io.Discard)
+	cmd.SetErr(errOut)
 	cmd.SetArgs(append([]string{"panos-sim", "--listen", "127.0.0.1:0"}, args...))
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var once sync.Once
 	stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("panos-sim returned %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("panos-sim returned %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("panos-sim did not stop after context cancel")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("panos-sim did not stop after context cancel")
-		}
+		})
 	}
 	urlRE := regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+/api/)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1], out, stop
+			return m[1], out, errOut, stop
 		}
 		select {
 		case err := <-done:
 			cancel()
-			t.Fatalf("panos-sim exited early: %v\n%s", err, out.String())
+			t.Fatalf("panos-sim exited early: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -147,7 +122,7 @@ func startPanosSim(t *testing.T, args ...string) (api string, out *syncBuffer, s
 
 func TestPanosSimTLSAndKnobs(t *testing.T) {
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	api, out, stop := startPanosSim(t, "--ca-out", caFile, "--inject-error", "22:1", "--control")
+	api, out, _, stop := startPanosSim(t, "--ca-out", caFile, "--inject-error", "22:1", "--control")
 	defer stop()
 	if !strings.HasPrefix(api, "https://") || !strings.Contains(out.String(), "--cacert "+caFile) {
 		t.Fatalf("api %s, usage:\n%s", api, out.String())
@@ -222,7 +197,7 @@ func TestPanosSimValidate(t *testing.T) {
 }
 
 func TestPanosSimOutageFlags(t *testing.T) {
-	api, _, stop := startPanosSim(t, "--tls=false", "--outage-for", "1h")
+	api, _, _, stop := startPanosSim(t, "--tls=false", "--outage-for", "1h")
 	defer stop()
 	resp, err := http.PostForm(api, url.Values{"type": {"keygen"}, "user": {"admin"}, "password": {"admin"}})
 	if err != nil {
