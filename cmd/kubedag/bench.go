@@ -12,22 +12,12 @@ import (
 	"github.com/kubedag/kubedag/aggregator/benchharness"
 )
 
-// benchOptions are the flags of kubedag bench.
+// benchOptions are the flags of kubedag bench: the harness's Config (flags
+// bound to its fields) plus how to print.
 type benchOptions struct {
-	Rate            int
-	Duration        time.Duration
-	IPs             int
-	Nodes           int
-	PollInterval    time.Duration
-	Drain           time.Duration
-	FirewallLatency time.Duration
-	BatchInterval   time.Duration
-	MaxBatch        int
-	ThroughputIPs   int
-	RestartIPs      int
-	Phases          []string
-	JSON            bool
-	Verbose         bool
+	benchharness.Config
+	JSON    bool
+	Verbose bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -120,17 +110,12 @@ func (o *benchOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 	if o.Verbose {
 		logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	lat := o.FirewallLatency
-	if lat == 0 {
-		lat = -1 // the harness's "none"
+	cfg := o.Config
+	if cfg.FirewallLatency == 0 {
+		cfg.FirewallLatency = -1 // the flag's 0 is the harness's "none"
 	}
-	rep, err := benchharness.Run(ctx, benchharness.Config{
-		Rate: o.Rate, Duration: o.Duration, IPs: o.IPs, Nodes: o.Nodes,
-		PollInterval: o.PollInterval, Drain: o.Drain, FirewallLatency: lat,
-		BatchInterval: o.BatchInterval, MaxBatch: o.MaxBatch,
-		ThroughputIPs: o.ThroughputIPs, RestartIPs: o.RestartIPs,
-		Phases: o.Phases, Logger: logger,
-	})
+	cfg.Logger = logger
+	rep, err := benchharness.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubedag/kubedag/aggregator/benchharness"
 )
 
 // TestBenchTinyReport runs kubedag bench with tiny parameters and checks
@@ -144,7 +146,7 @@ func TestBenchText(t *testing.T) {
 }
 
 func TestBenchValidate(t *testing.T) {
-	ok := benchOptions{Rate: 10, Duration: time.Second, IPs: 10, Nodes: 1, PollInterval: time.Second, ThroughputIPs: 1, RestartIPs: 1}
+	ok := benchOptions{Config: benchharness.Config{Rate: 10, Duration: time.Second, IPs: 10, Nodes: 1, PollInterval: time.Second, ThroughputIPs: 1, RestartIPs: 1}}
 	tests := []struct {
 		name    string
 		mutate  func(o *benchOptions)
