@@ -125,7 +125,7 @@ func TestNetlinkSocketsCounts(t *testing.T) {
 	before := netlinkSockets(t)
 	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW, syscall.NETLINK_ROUTE)
 	if err != nil {
-		t.Skip("cannot open a netlink socket:", err)
+		t.Fatalf("cannot open a netlink socket: %v", err)
 	}
 	defer syscall.Close(fd)
 	// Only bound sockets are listed (the netlink library binds its own).
@@ -173,10 +173,10 @@ func ipCmd(t *testing.T, args ...string) {
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
+		t.Fatal("needs root to create network namespaces (make test runs as root, as CI does)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command")
+		t.Fatal("needs the ip command: run e2e/tools/host-deps.sh (make test does)")
 	}
 	id := fmt.Sprintf("kdag%d%d", os.Getpid()%100000, time.Now().UnixNano()%100000)
 	n := &testNet{t: t, host: id + "h", hostVeth: "veth" + id[4:]}

@@ -92,10 +92,10 @@ func ipCmd(t *testing.T, args ...string) {
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
+		t.Fatal("needs root to create network namespaces (make test runs as root, as CI does)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command")
+		t.Fatal("needs the ip command: run e2e/tools/host-deps.sh (make test does)")
 	}
 	id := fmt.Sprintf("kdrw%d%d", os.Getpid()%100000, time.Now().UnixNano()%100000)
 	n := &testNet{t: t, host: id + "h", pod: id + "p", hostVeth: "veth" + id[4:]}
