@@ -118,6 +118,13 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			c.log.WarnContext(ctx, "pan-os session timed out, getting a new API key", "op", req.op)
 			continue
 		}
+		// A concurrent call replaced the key while this one was in flight
+		// (a new key ends the old session): refused before anything ran,
+		// so repeat once with the new key.
+		if !req.noAuth && !rekeyed && IsAuth(err) && c.currentKey() != key {
+			rekeyed = true
+			continue
+		}
 		var te *TransportError
 		retry := IsRetryable(err) && (req.safe || (errors.As(err, &te) && te.NotSent))
 		if !retry || attempt >= c.cfg.Retries {

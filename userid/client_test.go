@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -572,7 +574,7 @@ func TestRegisteredIPsPaging(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(page(start, limit, tag)))
 	})
-	c, _ := newClient(t, ts.URL, nil)
+	c, _ := newClient(t, ts.URL, func(c *Config) { c.ListConcurrency = 1 })
 	got, err := c.RegisteredIPs(t.Context(), "web")
 	if err != nil {
 		t.Fatal(err)
@@ -594,16 +596,80 @@ func TestRegisteredIPsPaging(t *testing.T) {
 
 	// A device without paging answers everything at once.
 	ts3 := newTestServer(t, func(_ int, _ recorded, w http.ResponseWriter) { _, _ = w.Write([]byte(page(1, total, "x"))) })
-	c3, _ := newClient(t, ts3.URL, nil)
+	c3, _ := newClient(t, ts3.URL, func(c *Config) { c.ListConcurrency = 1 })
 	if got, err := c3.RegisteredIPs(t.Context(), ""); err != nil || len(got) != total || len(ts3.requests()) != 1 {
 		t.Errorf("unpaged device: %d IPs in %d requests, %v", len(got), len(ts3.requests()), err)
 	}
 
 	// A device that ignores start-point must not loop forever.
 	ts2 := newTestServer(t, func(_ int, _ recorded, w http.ResponseWriter) { _, _ = w.Write([]byte(page(1, 500, "x"))) })
-	c2, _ := newClient(t, ts2.URL, nil)
+	c2, _ := newClient(t, ts2.URL, nil) // concurrent paging detects it too
 	if _, err := c2.RegisteredIPs(t.Context(), ""); err == nil || !strings.Contains(err.Error(), "start-point") {
 		t.Errorf("err = %v, want a paging error", err)
+	}
+}
+
+// TestRegisteredIPsConcurrentPaging: with ListConcurrency 4 the pages of a
+// window are in flight together, merged in order, and the listing stops at
+// the first short page (later pages of that window are empty).
+func TestRegisteredIPsConcurrentPaging(t *testing.T) {
+	limitRe := regexp.MustCompile(`<limit>(\d+)</limit><start-point>(\d+)</start-point>`)
+	for _, total := range []int{1234, 2500, 499} {
+		t.Run(fmt.Sprint(total), func(t *testing.T) {
+			var inFlight, maxInFlight atomic.Int32
+			release := make(chan struct{})
+			var once sync.Once
+			ts := newTestServer(t, func(_ int, r recorded, w http.ResponseWriter) {
+				if n := inFlight.Add(1); n > maxInFlight.Load() {
+					maxInFlight.Store(n)
+				}
+				// Hold the first window until all four are in flight.
+				if maxInFlight.Load() >= 4 {
+					once.Do(func() { close(release) })
+				}
+				select {
+				case <-release:
+				case <-time.After(2 * time.Second):
+				}
+				defer inFlight.Add(-1)
+				m := limitRe.FindStringSubmatch(r.Form["cmd"][0])
+				start, _ := strconv.Atoi(m[2])
+				limit, _ := strconv.Atoi(m[1])
+				var b strings.Builder
+				b.WriteString(`<response status="success"><result>`)
+				n := 0
+				for i := start; i <= total && n < limit; i++ {
+					fmt.Fprintf(&b, `<entry ip="10.%d.%d.%d" persistent="1"><tag><member>t</member></tag></entry>`, i>>16, (i>>8)&255, i&255)
+					n++
+				}
+				fmt.Fprintf(&b, "<count>%d</count></result></response>", n)
+				_, _ = w.Write([]byte(b.String()))
+			})
+			c, _ := newClient(t, ts.URL, func(c *Config) { c.ListConcurrency = 4 })
+			got, err := c.RegisteredIPs(t.Context(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != total {
+				t.Fatalf("got %d IPs, want %d", len(got), total)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i-1].IP.Compare(got[i].IP) >= 0 {
+					t.Fatalf("not sorted at %d: %s, %s", i, got[i-1].IP, got[i].IP)
+				}
+			}
+			if m := maxInFlight.Load(); m != 4 {
+				t.Errorf("at most %d pages in flight, want 4", m)
+			}
+			// Whole windows of 4 pages until the first short page.
+			wantWindows := total/(4*RegisteredIPPage) + 1
+			if n := len(ts.requests()); n != 4*wantWindows {
+				t.Errorf("%d requests, want %d (%d windows of 4)", n, 4*wantWindows, wantWindows)
+			}
+		})
+	}
+	if _, err := New(Config{URL: "https://fw.example", APIKey: "k", ListConcurrency: MaxListConcurrency + 1}); err == nil {
+		t.Errorf("ListConcurrency %d accepted", MaxListConcurrency+1)
 	}
 }
 

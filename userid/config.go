@@ -22,6 +22,10 @@ const (
 	DefaultRetryBackoff     = 250 * time.Millisecond
 	DefaultMaxRetryBackoff  = 5 * time.Second
 	DefaultMaxResponseBytes = 64 << 20
+	DefaultListConcurrency  = 4
+	// MaxListConcurrency keeps a listing within the ~5 concurrent API
+	// calls per device that Palo Alto recommends.
+	MaxListConcurrency = 5
 
 	// MaxTagTimeout is the longest tag timeout PAN-OS accepts (30 days).
 	MaxTagTimeout = 2592000 * time.Second
@@ -76,6 +80,10 @@ type Config struct {
 	// MaxResponseBytes bounds how much of a response is read. Default
 	// 64 MiB.
 	MaxResponseBytes int64
+	// ListConcurrency is how many registered-IP pages RegisteredIPs
+	// requests at once. Default 4, at most MaxListConcurrency; 1 pages
+	// strictly one after the other.
+	ListConcurrency int
 	// HTTPClient overrides the HTTP client (tests). When set, CAFile,
 	// RootCAs and InsecureSkipVerify are ignored, and Timeout still applies
 	// per request through the context.
@@ -146,6 +154,12 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.MaxResponseBytes == 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if cfg.ListConcurrency == 0 {
+		cfg.ListConcurrency = DefaultListConcurrency
+	}
+	if cfg.ListConcurrency < 0 || cfg.ListConcurrency > MaxListConcurrency {
+		return fmt.Errorf("ListConcurrency %d: want 1 to %d", cfg.ListConcurrency, MaxListConcurrency)
 	}
 	if strings.ContainsAny(cfg.Vsys+cfg.Target, "<>&\"' ") {
 		return errors.New("Vsys and Target must be plain names")

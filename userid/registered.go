@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // RegisteredIPPage is how many entries RegisteredIPs asks for per call, the
@@ -28,45 +30,79 @@ type RegisteredIP struct {
 
 // RegisteredIPs lists the device's registered IPs (op show object
 // registered-ip), all of them or only those carrying tag, paging 500 at a
-// time until a short page. Entries that are not single IPs (PAN-OS 10.0+
-// ranges and subnets) are skipped. The answer is sorted by IP; an IP
-// reported twice (the set changed while paging) keeps its last answer.
+// time until a short page. Config.ListConcurrency pages are requested at
+// once (a window of consecutive start-points), so a large listing takes a
+// fraction of the round trips' sum; pages are merged in order. Entries that
+// are not single IPs (PAN-OS 10.0+ ranges and subnets) are skipped. The
+// answer is sorted by IP; an IP reported twice (the set changed while
+// paging) keeps its last answer.
 func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP, error) {
 	byIP := make(map[netip.Addr]RegisteredIP)
 	skipped := 0
-	for start := 1; ; start += RegisteredIPPage {
-		params := url.Values{"type": {"op"}, "cmd": {registeredIPCmd(tag, RegisteredIPPage, start)}}
-		if c.cfg.Vsys != "" {
-			params.Set("vsys", c.cfg.Vsys)
+	window := c.cfg.ListConcurrency
+	pages := make([]registeredPage, window)
+	for first := 1; ; first += window * RegisteredIPPage {
+		g, gctx := errgroup.WithContext(ctx)
+		for i := range pages {
+			start := first + i*RegisteredIPPage
+			g.Go(func() error {
+				p, err := c.registeredPage(gctx, tag, start)
+				pages[i] = p
+				return err
+			})
 		}
-		if c.cfg.Target != "" {
-			params.Set("target", c.cfg.Target)
+		if err := g.Wait(); err != nil {
+			return nil, err
 		}
-		resp, err := c.do(ctx, request{op: "show registered-ip", params: params, safe: true})
-		if err != nil {
-			return nil, fmt.Errorf("list registered IPs from %d: %w", start, err)
-		}
-		page, n, sk, err := parseRegisteredIPs(resp.Result)
-		if err != nil {
-			return nil, fmt.Errorf("list registered IPs from %d: %w", start, err)
-		}
-		skipped += sk
-		added := 0
-		for _, r := range page {
-			if _, ok := byIP[r.IP]; !ok {
-				added++
+		for i, p := range pages {
+			skipped += p.skipped
+			added := 0
+			for _, r := range p.entries {
+				if _, ok := byIP[r.IP]; !ok {
+					added++
+				}
+				byIP[r.IP] = r
 			}
-			byIP[r.IP] = r
-		}
-		if n != RegisteredIPPage {
-			// A short page ends the list; a longer one means the device
-			// ignores limit (no paging before PAN-OS 8.0) and sent it all.
-			break
-		}
-		if added == 0 && len(page) > 0 {
-			return nil, fmt.Errorf("list registered IPs: page at %d repeats earlier entries; the device ignores start-point", start)
+			if p.n != RegisteredIPPage {
+				// A short page ends the list (later pages of the window
+				// are empty); a longer one means the device ignores limit
+				// (no paging before PAN-OS 8.0) and sent it all.
+				return c.sortedRegistered(ctx, byIP, skipped), nil
+			}
+			if added == 0 && len(p.entries) > 0 {
+				return nil, fmt.Errorf("list registered IPs: page at %d repeats earlier entries; the device ignores start-point", first+i*RegisteredIPPage)
+			}
 		}
 	}
+}
+
+// registeredPage is one page of a registered-IP listing.
+type registeredPage struct {
+	entries    []RegisteredIP
+	n, skipped int
+}
+
+// registeredPage fetches the page at start (1-based).
+func (c *Client) registeredPage(ctx context.Context, tag string, start int) (registeredPage, error) {
+	params := url.Values{"type": {"op"}, "cmd": {registeredIPCmd(tag, RegisteredIPPage, start)}}
+	if c.cfg.Vsys != "" {
+		params.Set("vsys", c.cfg.Vsys)
+	}
+	if c.cfg.Target != "" {
+		params.Set("target", c.cfg.Target)
+	}
+	resp, err := c.do(ctx, request{op: "show registered-ip", params: params, safe: true})
+	if err != nil {
+		return registeredPage{}, fmt.Errorf("list registered IPs from %d: %w", start, err)
+	}
+	entries, n, skipped, err := parseRegisteredIPs(resp.Result)
+	if err != nil {
+		return registeredPage{}, fmt.Errorf("list registered IPs from %d: %w", start, err)
+	}
+	return registeredPage{entries: entries, n: n, skipped: skipped}, nil
+}
+
+func (c *Client) sortedRegistered(ctx context.Context, byIP map[netip.Addr]RegisteredIP, skipped int) []RegisteredIP {
 	if skipped > 0 {
 		c.log.DebugContext(ctx, "skipped registered entries that are not single IPs", "count", skipped)
 	}
@@ -75,7 +111,7 @@ func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP,
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b RegisteredIP) int { return a.IP.Compare(b.IP) })
-	return out, nil
+	return out
 }
 
 // registeredIPCmd builds the op command for one page; start is 1-based.

@@ -106,11 +106,11 @@ func TestRequestGoldens(t *testing.T) {
 			_, err := c.Update(ctx, Update{Unregister: []Entry{{IP: ip("10.0.0.3"), Tags: []Tag{{Name: "gone"}}}}})
 			return err
 		}},
-		{"registered_ip_all", nil, func(ctx context.Context, c *Client) error {
+		{"registered_ip_all", func(c *Config) { c.ListConcurrency = 1 }, func(ctx context.Context, c *Client) error {
 			_, err := c.RegisteredIPs(ctx, "")
 			return err
 		}},
-		{"registered_ip_tag_vsys", func(c *Config) { c.Vsys = "vsys1" }, func(ctx context.Context, c *Client) error {
+		{"registered_ip_tag_vsys", func(c *Config) { c.Vsys = "vsys1"; c.ListConcurrency = 1 }, func(ctx context.Context, c *Client) error {
 			_, err := c.RegisteredIPs(ctx, "k8s.cl_a.ns_b")
 			return err
 		}},
