@@ -17,9 +17,10 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubedag ./cmd/kubedag
 
-## test: gofmt check, go vet, the control-plane tools, then every test (race detector on).
+## test: gofmt check, go vet, the control-plane tools, then every test (race detector on),
+## including the check that api/agent/v1's generated code matches agent.proto.
 test: fmt-check vet tools host-deps
-	$(GO) test -race -timeout 45m ./...
+	KUBEDAG_CHECK_GENERATED=1 $(GO) test -race -timeout 45m ./...
 
 ## unit: the tests without building the control-plane tools (tests that need them fail).
 unit:
