@@ -158,7 +158,8 @@ func New(opts Options) (*Aggregator, error) {
 	}})
 	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) }
 	a.sink = newNodeSink(a.store, a.deriver, opts.Logger, problem)
-	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger}); err != nil {
+	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger,
+		OnProblem: func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Service", reason)) }}); err != nil {
 		return nil, err
 	}
 	tokens, err := auth.NewTokenAuthenticator(auth.TokenConfig{Client: opts.Client, Users: opts.AgentUsers})

@@ -151,8 +151,8 @@ func (i *instruments) hooks() push.Hooks {
 	}
 }
 
-// metricProblem labels a tag problem like the Service watcher does (kind
-// and reason), so both sources of kubedag_tag_problems share one label set.
+// metricProblem labels a tag problem with the kind of object (Pod from the
+// agent streams, Service from the Service watcher) and its reason.
 func metricProblem(kind, reason string) metric.AddOption {
 	return metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", reason))
 }

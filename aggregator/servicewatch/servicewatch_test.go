@@ -162,9 +162,11 @@ func TestNewRequiresOptions(t *testing.T) {
 // other Services; a new problem is reported again.
 func TestProblemsReportedOnce(t *testing.T) {
 	var logs bytes.Buffer
+	var reasons []string
 	st := store.New(store.Options{})
 	w, err := New(Options{Client: fake.NewClientset(), Deriver: deriver(t), Sink: st,
-		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		OnProblem: func(r string) { reasons = append(reasons, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,5 +192,8 @@ func TestProblemsReportedOnce(t *testing.T) {
 	w.apply(context.Background(), []*corev1.Service{bad2})
 	if got := count(); got != first+1 {
 		t.Fatalf("new problem: %d reports, want %d:\n%s", got, first+1, logs.String())
+	}
+	if len(reasons) != first+1 || reasons[len(reasons)-1] != "invalid-ip" || reasons[0] != "invalid-chars" {
+		t.Fatalf("OnProblem reasons = %v, want %d ending in invalid-ip", reasons, first+1)
 	}
 }

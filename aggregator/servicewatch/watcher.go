@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,13 +42,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for FirstSeen; default time.Now.
 	Now func() time.Time
+	// OnProblem, if set, is told the reason of every new tag problem (a
+	// label or IP that could not be tagged as written), for metrics.
+	OnProblem func(reason string)
 }
 
 // Watcher keeps the Service source of the store in step with the cluster.
 type Watcher struct {
-	opts     Options
-	synced   atomic.Bool
-	problems metric.Int64Counter
+	opts   Options
+	synced atomic.Bool
 	// prev remembers each IP's last claim so unchanged IPs keep their
 	// FirstSeen (the latency clock starts at a change, not at a rebuild).
 	prev map[netip.Addr]store.Claim
@@ -75,12 +74,10 @@ func New(opts Options) (*Watcher, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	problems, err := otel.Meter("kubedag/aggregator/servicewatch").Int64Counter("kubedag_tag_problems",
-		metric.WithDescription("Labels or objects that could not be tagged as is (replaced characters, truncation, over the tag limit, denied)."))
-	if err != nil {
-		return nil, fmt.Errorf("servicewatch: metric: %w", err)
+	if opts.OnProblem == nil {
+		opts.OnProblem = func(string) {}
 	}
-	return &Watcher{opts: opts, problems: problems}, nil
+	return &Watcher{opts: opts}, nil
 }
 
 // HasSynced reports whether the first full Service list has been applied.
@@ -149,7 +146,7 @@ func (w *Watcher) apply(ctx context.Context, svcs []*corev1.Service) {
 	report := func(svc *corev1.Service, msg string) {
 		if note(svc, msg) {
 			w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", msg)
-			w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service"), attribute.String("reason", "invalid-ip")))
+			w.opts.OnProblem("invalid-ip")
 		}
 	}
 	derive := func(svc *corev1.Service) tags.Set {
@@ -157,7 +154,7 @@ func (w *Watcher) apply(ctx context.Context, svcs []*corev1.Service) {
 		for _, p := range problems {
 			if note(svc, p.String()) {
 				w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", p.String())
-				w.problems.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", "Service"), attribute.String("reason", string(p.Reason))))
+				w.opts.OnProblem(string(p.Reason))
 			}
 		}
 		return set
