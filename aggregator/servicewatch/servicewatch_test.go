@@ -177,19 +177,19 @@ func TestProblemsReportedOnce(t *testing.T) {
 	other := svc("ns", "other", func(s *corev1.Service) { s.Spec.ClusterIPs = []string{"10.96.0.31"} })
 	count := func() int { return strings.Count(logs.String(), "service not fully tagged") }
 
-	w.apply(context.Background(), []*corev1.Service{bad})
+	w.apply([]*corev1.Service{bad})
 	first := count()
 	if first == 0 {
 		t.Fatalf("no problem reported for label value %q:\n%s", "a b", logs.String())
 	}
-	w.apply(context.Background(), []*corev1.Service{bad, other})
-	w.apply(context.Background(), []*corev1.Service{bad})
+	w.apply([]*corev1.Service{bad, other})
+	w.apply([]*corev1.Service{bad})
 	if got := count(); got != first {
 		t.Fatalf("problems reported %d times after rebuilds, want %d:\n%s", got, first, logs.String())
 	}
 	bad2 := bad.DeepCopy()
 	bad2.Spec.ExternalIPs = []string{"999.1.1.1"}
-	w.apply(context.Background(), []*corev1.Service{bad2})
+	w.apply([]*corev1.Service{bad2})
 	if got := count(); got != first+1 {
 		t.Fatalf("new problem: %d reports, want %d:\n%s", got, first+1, logs.String())
 	}

@@ -113,7 +113,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("servicewatch: list services: %w", err)
 		}
-		w.apply(ctx, svcs)
+		w.apply(svcs)
 		w.synced.Store(true)
 		select {
 		case <-ctx.Done():
@@ -132,7 +132,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // apply rebuilds the claims from svcs and hands them to the sink.
-func (w *Watcher) apply(ctx context.Context, svcs []*corev1.Service) {
+func (w *Watcher) apply(svcs []*corev1.Service) {
 	now := w.opts.Now()
 	reported := make(map[types.UID]map[string]bool, len(w.reported))
 	// note records svc's problem and reports whether it is new.
