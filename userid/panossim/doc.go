@@ -34,7 +34,10 @@
 // timeout and answers the benign "tag T already exists, ignore" (overall
 // status="error"); deleting a missing config node answers code 7; a commit is
 // applied to the running config when it is accepted and its job only reports
-// (ACT for Config.JobPolls polls, then FIN).
+// (ACT for Config.JobPolls polls, then FIN). Registered-IP listings carry no
+// remaining tag timeouts, as in the reference's example. Not modelled: show
+// jobs all and other op commands (answered as unknown commands), and the
+// ~5 concurrent API calls per device that Palo Alto recommends.
 //
 // # Usage
 //
