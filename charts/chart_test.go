@@ -71,6 +71,9 @@ func TestHelmLint(t *testing.T) {
 		{name: "chart defaults alone", wantErr: []string{"schema", "/cluster", "minLength", "/targets", "minItems"}},
 		{name: "no targets", args: []string{"--set", "cluster=c1"}, wantErr: []string{"schema", "/targets", "minItems"}},
 		{name: "cluster name with spaces", values: "cluster: my cluster\n", wantErr: []string{"schema", "/cluster"}},
+		// The aggregator refuses these at start (tags.Config): the schema must refuse them at install.
+		{name: "cluster name with a dot", values: "cluster: prod.eu\n", wantErr: []string{"schema", "/cluster"}},
+		{name: "cluster name over 48", values: "cluster: " + strings.Repeat("c", 49) + "\n", wantErr: []string{"schema", "/cluster"}},
 		{name: "unknown preset", args: []string{"-f", minimalValues}, values: "tags: {preset: eks}\n", wantErr: []string{"schema", "/tags/preset", "must be one of"}},
 		{name: "custom preset without template", args: []string{"-f", minimalValues}, values: "tags: {preset: custom}\n", wantErr: []string{"schema", "template"}},
 		{name: "unknown ip source", args: []string{"-f", minimalValues}, values: "agent: {ipSource: ebpf}\n", wantErr: []string{"schema", "/agent/ipSource"}},
