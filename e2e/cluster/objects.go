@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
@@ -80,12 +81,66 @@ func (c *Cluster) CreateNodes(ctx context.Context, prefix string, n int) ([]stri
 		}
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		names[i] = name
-		g.Go(func() error { return c.createNode(gctx, prefix, name, podCIDR, addr) })
+		g.Go(func() error {
+			if err := c.createNode(gctx, prefix, name, podCIDR, addr); err != nil {
+				return err
+			}
+			if c.opts.Kwok {
+				return c.warmIPPool(gctx, name)
+			}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return names, nil
+}
+
+// warmIPPool runs one throwaway pod on node and deletes it again. kwok
+// v0.8.0 creates a podCIDR's IP pool on first use without locking
+// (PodController.ipPool: Load, then Store), so the first pods started
+// together on a fresh node can get two pools and the same IP. One pod
+// first makes the pool exist before any test pod asks for an IP.
+func (c *Cluster) warmIPPool(ctx context.Context, node string) error {
+	name := "kwok-ip-pool-warmup-" + node
+	pods := c.Client.CoreV1().Pods(metav1.NamespaceSystem)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			NodeName:                     node,
+			AutomountServiceAccountToken: new(bool),
+			Tolerations:                  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers:                   []corev1.Container{{Name: "pause", Image: "registry.k8s.io/pause:3.10"}},
+		},
+	}
+	// The default ServiceAccount of kube-system may not exist yet right
+	// after Start: retry the create until admission accepts it.
+	err := wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		_, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s: create IP-pool warm-up pod: %w", node, err)
+	}
+	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, name, metav1.GetOptions{})
+		return err == nil && p.Status.PodIP != "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s: IP-pool warm-up pod never got an IP: %w", node, err)
+	}
+	if err := pods.Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+		return fmt.Errorf("node %s: delete IP-pool warm-up pod: %w", node, err)
+	}
+	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		_, err := pods.Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s: IP-pool warm-up pod not gone: %w", node, err)
+	}
+	return nil
 }
 
 func (c *Cluster) createNode(ctx context.Context, prefix, name, podCIDR, addr string) error {
