@@ -55,6 +55,9 @@
 // CreateNodes makes such nodes, each with its own podCIDR (a subnet of
 // Options.PodCIDR) and InternalIP (from Options.NodeAddressCIDR); nodes you
 // create yourself without a podCIDR draw pod IPs from the first subnet.
+// With kwok, CreateNodes also runs and deletes one warm-up pod in
+// kube-system per node before it returns (kwok v0.8.0 can hand the same IP
+// to two pods that start together on a node whose IP pool is not made yet).
 // CreatePods makes many pods quickly (bound round-robin to given nodes, or
 // left to the scheduler); WaitNodesReady and WaitPodsRunning poll until kwok
 // has done its part. CreateNamespace/DeleteNamespace give each test its own
