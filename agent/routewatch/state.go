@@ -1,6 +1,9 @@
 package routewatch
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // routeKey identifies one route to an IP.
 type routeKey struct {
@@ -57,13 +60,9 @@ func (s *state) gc(ip netip.Addr, e *entry) {
 }
 
 func (s *state) addRoute(ip netip.Addr, k routeKey) {
-	e := s.get(ip)
-	for _, r := range e.routes {
-		if r == k {
-			return
-		}
+	if e := s.get(ip); !slices.Contains(e.routes, k) {
+		e.routes = append(e.routes, k)
 	}
-	e.routes = append(e.routes, k)
 }
 
 func (s *state) delRoute(ip netip.Addr, k routeKey) {
@@ -71,11 +70,8 @@ func (s *state) delRoute(ip netip.Addr, k routeKey) {
 	if !ok {
 		return
 	}
-	for i, r := range e.routes {
-		if r == k {
-			e.routes = append(e.routes[:i], e.routes[i+1:]...)
-			break
-		}
+	if i := slices.Index(e.routes, k); i >= 0 {
+		e.routes = slices.Delete(e.routes, i, i+1)
 	}
 	s.gc(ip, e)
 }
@@ -86,24 +82,14 @@ func (s *state) delTable(ip netip.Addr, table int) {
 	if !ok {
 		return
 	}
-	kept := e.routes[:0]
-	for _, r := range e.routes {
-		if r.table != table {
-			kept = append(kept, r)
-		}
-	}
-	e.routes = kept
+	e.routes = slices.DeleteFunc(e.routes, func(r routeKey) bool { return r.table == table })
 	s.gc(ip, e)
 }
 
 func (s *state) addNeigh(ip netip.Addr, link int) {
-	e := s.get(ip)
-	for _, l := range e.neighs {
-		if l == link {
-			return
-		}
+	if e := s.get(ip); !slices.Contains(e.neighs, link) {
+		e.neighs = append(e.neighs, link)
 	}
-	e.neighs = append(e.neighs, link)
 }
 
 func (s *state) delNeigh(ip netip.Addr, link int) {
@@ -111,11 +97,8 @@ func (s *state) delNeigh(ip netip.Addr, link int) {
 	if !ok {
 		return
 	}
-	for i, l := range e.neighs {
-		if l == link {
-			e.neighs = append(e.neighs[:i], e.neighs[i+1:]...)
-			break
-		}
+	if i := slices.Index(e.neighs, link); i >= 0 {
+		e.neighs = slices.Delete(e.neighs, i, i+1)
 	}
 	s.gc(ip, e)
 }
