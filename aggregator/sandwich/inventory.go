@@ -30,6 +30,9 @@ type Inventory struct {
 	// map, or present but not an internal network load balancer in the
 	// cluster's VPC, is reported and not programmed.
 	LoadBalancers map[string]LoadBalancer
+	// VPC is the cluster's VPC ID, against which load balancers are
+	// checked. Empty when the source does not know it (static inventory).
+	VPC string
 }
 
 // Subnet is one cluster subnet.
