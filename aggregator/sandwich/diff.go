@@ -1,0 +1,231 @@
+package sandwich
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Held is one entry a target holds in a container the sandwich manages.
+type Held struct {
+	Name string
+	// Tags are the entry's tag members (ownership markers).
+	Tags []string
+
+	canon string
+}
+
+// Actual is what a target holds: per kind, its entries in device order
+// (rule order matters).
+type Actual map[Kind][]Held
+
+// ParseHeld parses the answer of a config get on a container (the inner
+// XML of <result>: the container element holding its entries; empty when
+// the container does not exist).
+func ParseHeld(result []byte) ([]Held, error) {
+	roots, err := parseElems(result)
+	if err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	var entries []*elem
+	for _, r := range roots {
+		if r.tag == "entry" {
+			entries = append(entries, r)
+			continue
+		}
+		for _, c := range r.children {
+			if c.tag == "entry" {
+				entries = append(entries, c)
+			}
+		}
+	}
+	out := make([]Held, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, Held{Name: e.name, Tags: e.child("tag").memberTexts(), canon: e.canonical()})
+	}
+	return out, nil
+}
+
+// Action is a PAN-OS config action.
+type Action string
+
+// Actions an Op takes.
+const (
+	ActionEdit   Action = "edit"   // create or replace the entry
+	ActionDelete Action = "delete" // remove the entry
+	ActionMove   Action = "move"   // place a rule
+)
+
+// Op is one config call.
+type Op struct {
+	Action  Action
+	Kind    Kind
+	Name    string
+	XPath   string
+	Element string // edit
+	// Where and Dst place a rule (move).
+	Where, Dst string
+	// Service is the namespace/name of the Service the entry is for.
+	Service string
+	// Repair: the entry is ours but differs from what kubedag set (edited
+	// by hand, or by an older kubedag).
+	Repair bool
+}
+
+func (o Op) String() string {
+	s := string(o.Action) + " " + o.Kind.String() + " " + o.Name
+	if o.Action == ActionMove {
+		s += " " + o.Where
+		if o.Dst != "" {
+			s += " " + o.Dst
+		}
+	}
+	return s
+}
+
+// owned reports whether a held entry of kind k is cluster n's: the tag
+// object by its name; routes (which cannot carry tags) by the cluster's
+// name prefix; everything else by the prefix and the cluster's tag.
+func owned(n Names, k Kind, h Held) bool {
+	switch k {
+	case KindTag:
+		return h.Name == n.Tag()
+	case KindRoute:
+		return n.Owns(h.Name)
+	}
+	return n.Owns(h.Name) && slices.Contains(h.Tags, n.Tag())
+}
+
+// kubedagRule reports whether a rule belongs to any kubedag cluster; such
+// rules do not count against placement, so clusters sharing a rulebase
+// place their rules without moving each other's forever.
+func kubedagRule(h Held) bool {
+	return slices.ContainsFunc(h.Tags, func(t string) bool { return strings.HasPrefix(t, TagPrefix) })
+}
+
+// Plan returns the calls that take what target t holds (actual) to what
+// cluster n wants (desired): creates and repairs in creation order (objects
+// before the rules that reference them), then rule moves, then deletes in
+// reverse order (rules before the objects they reference). It touches only
+// entries cluster n owns; a desired name held by an entry it does not own
+// is reported, and that Service's entries are left alone. Plan is pure.
+func Plan(t Target, n Names, desired Desired, actual Actual) ([]Op, []Problem) {
+	var problems []Problem
+	held := make(map[Kind]map[string]Held, numKinds)
+	for k, hs := range actual {
+		held[k] = make(map[string]Held, len(hs))
+		for _, h := range hs {
+			held[k][h.Name] = h
+		}
+	}
+	want := make(map[Kind]map[string]bool, numKinds)
+	blocked := map[string]bool{}
+	var edits []Op
+	for _, e := range desired.Entries {
+		if want[e.Kind] == nil {
+			want[e.Kind] = map[string]bool{}
+		}
+		want[e.Kind][e.Name] = true
+		h, ok := held[e.Kind][e.Name]
+		switch {
+		case ok && !owned(n, e.Kind, h):
+			problems = append(problems, Problem{Service: e.Service, Target: t.Name, Reason: ReasonNameConflict,
+				Message: fmt.Sprintf("%s %s exists without kubedag's tag %s; kubedag leaves it alone (rename or delete it, or tag it %s)", e.Kind, e.Name, n.Tag(), n.Tag())})
+			if e.Service != "" {
+				blocked[e.Service] = true
+			}
+		case !ok || h.canon != e.canon:
+			edits = append(edits, Op{Action: ActionEdit, Kind: e.Kind, Name: e.Name, XPath: t.XPath(e.Kind, e.Name),
+				Element: e.Element, Service: e.Service, Repair: ok})
+		}
+	}
+	ops := slices.DeleteFunc(edits, func(o Op) bool { return o.Service != "" && blocked[o.Service] })
+
+	moves, p := placeRules(t, n, desired, actual[KindNATRule], want[KindNATRule], blocked)
+	problems = append(problems, p...)
+	ops = append(ops, moves...)
+
+	for k := numKinds - 1; k >= 0; k-- {
+		for _, h := range actual[k] {
+			if owned(n, k, h) && !want[k][h.Name] {
+				ops = append(ops, Op{Action: ActionDelete, Kind: k, Name: h.Name, XPath: t.XPath(k, h.Name)})
+			}
+		}
+	}
+	return ops, problems
+}
+
+// placeRules returns the moves that put the cluster's NAT rules where t
+// says, given the rule order after this plan's creates (appended at the
+// bottom, as PAN-OS does) and deletes. A rule already in place is not
+// moved, so rules keep their place across syncs.
+func placeRules(t Target, n Names, desired Desired, rules []Held, want map[string]bool, blocked map[string]bool) ([]Op, []Problem) {
+	type rule struct {
+		name    string
+		ours    bool
+		kubedag bool
+	}
+	var order []rule
+	present := map[string]bool{}
+	for _, h := range rules {
+		ours := owned(n, KindNATRule, h)
+		if ours && !want[h.Name] {
+			continue // deleted by this plan
+		}
+		present[h.Name] = true
+		order = append(order, rule{name: h.Name, ours: ours && want[h.Name], kubedag: kubedagRule(h)})
+	}
+	for _, e := range desired.Entries {
+		if e.Kind == KindNATRule && !present[e.Name] && !(e.Service != "" && blocked[e.Service]) {
+			order = append(order, rule{name: e.Name, ours: true, kubedag: true})
+		}
+	}
+	where := t.Placement.Where
+	anchor := -1
+	if where == PlaceBefore || where == PlaceAfter {
+		anchor = slices.IndexFunc(order, func(r rule) bool { return r.name == t.Placement.Rule })
+		if anchor < 0 {
+			return nil, []Problem{{Target: t.Name, Reason: ReasonRuleNotFound,
+				Message: fmt.Sprintf("NAT rule %s (ruleLocation %s %s) does not exist; kubedag's rules stay where they are", t.Placement.Rule, where, t.Placement.Rule)}}
+		}
+	}
+	var misplaced []string
+	for i, r := range order {
+		if !r.ours {
+			continue
+		}
+		bad := false
+		switch where {
+		case PlaceTop:
+			bad = slices.ContainsFunc(order[:i], func(o rule) bool { return !o.kubedag })
+		case PlaceBottom:
+			bad = slices.ContainsFunc(order[i+1:], func(o rule) bool { return !o.kubedag })
+		case PlaceBefore:
+			bad = i > anchor
+		case PlaceAfter:
+			bad = i < anchor
+		}
+		if bad {
+			misplaced = append(misplaced, r.name)
+		}
+	}
+	// Moving to top or after the anchor inserts at one spot: go in
+	// reverse so the rules keep their relative order.
+	if where == PlaceTop || where == PlaceAfter {
+		slices.Reverse(misplaced)
+	}
+	ops := make([]Op, 0, len(misplaced))
+	for _, name := range misplaced {
+		o := Op{Action: ActionMove, Kind: KindNATRule, Name: name, XPath: t.XPath(KindNATRule, name), Where: where}
+		if anchor >= 0 {
+			o.Dst = t.Placement.Rule
+		}
+		for _, e := range desired.Entries {
+			if e.Kind == KindNATRule && e.Name == name {
+				o.Service = e.Service
+			}
+		}
+		ops = append(ops, o)
+	}
+	return ops, nil
+}
