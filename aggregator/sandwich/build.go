@@ -133,6 +133,10 @@ func Build(cluster string, inv Inventory, svcs []Service, t Target) (Desired, []
 				problems = append(problems, Problem{Service: s.Key(), Reason: ReasonNotInternalNLB,
 					Message: fmt.Sprintf("load balancer %s is %s %s, not an internal network load balancer", s.Hostname, lb.Scheme, lb.Type)})
 				continue
+			case inv.VPC != "" && lb.VPC != inv.VPC:
+				problems = append(problems, Problem{Service: s.Key(), Reason: ReasonNotInternalNLB,
+					Message: fmt.Sprintf("load balancer %s is in VPC %s, not the cluster's VPC %s", s.Hostname, lb.VPC, inv.VPC)})
+				continue
 			}
 		}
 		addr, svcObj, rule := n.Address(s.Namespace, s.Name), n.Service(s.Port), n.Inbound(s.Namespace, s.Name, s.Port)

@@ -143,17 +143,21 @@ func TestBuildCounts(t *testing.T) {
 func TestBuildInventoryChecksLoadBalancers(t *testing.T) {
 	tg := mustTarget(t, Target{Name: "fw"})
 	inv := testInventory()
+	inv.VPC = "vpc-1"
 	inv.LoadBalancers = map[string]LoadBalancer{
-		"internal-a1b2-frontend.elb.us-east-1.amazonaws.com": {Type: "network", Scheme: "internal"},
-		"internal-c3d4-api.elb.us-east-1.amazonaws.com":      {Type: "application", Scheme: "internal"},
+		"internal-a1b2-frontend.elb.us-east-1.amazonaws.com": {Type: "network", Scheme: "internal", VPC: "vpc-1"},
+		"internal-c3d4-api.elb.us-east-1.amazonaws.com":      {Type: "application", Scheme: "internal", VPC: "vpc-1"},
+		"other-vpc.elb.amazonaws.com":                        {Type: "network", Scheme: "internal", VPC: "vpc-2"},
 	}
-	svcs := append(testServices(), Service{Namespace: "x", Name: "new", Port: 90, TargetPort: 90, Hostname: "not-yet.elb.amazonaws.com"})
+	svcs := append(testServices(), Service{Namespace: "x", Name: "new", Port: 90, TargetPort: 90, Hostname: "not-yet.elb.amazonaws.com"},
+		Service{Namespace: "x", Name: "elsewhere", Port: 91, TargetPort: 91, Hostname: "other-vpc.elb.amazonaws.com"})
 	d, problems := Build("prod", inv, svcs, tg)
 	reasons := map[string]string{}
 	for _, p := range problems {
 		reasons[p.Service] = p.Reason
 	}
-	if reasons["shop/api"] != ReasonNotInternalNLB || reasons["x/new"] != ReasonILBNotFound || len(reasons) != 2 {
+	if reasons["shop/api"] != ReasonNotInternalNLB || reasons["x/new"] != ReasonILBNotFound ||
+		reasons["x/elsewhere"] != ReasonNotInternalNLB || len(reasons) != 3 {
 		t.Errorf("problems %v", problems)
 	}
 	if got := d.Names(KindAddress); len(got) != 1 || !strings.Contains(got[0], "frontend") {

@@ -127,7 +127,7 @@ func TestPlan(t *testing.T) {
 			problems: []string{"NameConflict shop/web"},
 		},
 		{
-			name: "top: new rule moved above foreign rules, other clusters' rules do not count",
+			name:   "top: new rule moved above foreign rules, other clusters' rules do not count",
 			target: mustTarget(t, Target{Name: "fw", Placement: Placement{Where: PlaceTop}}), desired: d1,
 			actual: func() Actual {
 				a := actualOf(t, d0)
@@ -138,7 +138,7 @@ func TestPlan(t *testing.T) {
 				"edit nat-rule kd.prod.shop.web-82-inbound", "move nat-rule kd.prod.shop.web-82-inbound top"},
 		},
 		{
-			name: "top: a rule already on top stays",
+			name:   "top: a rule already on top stays",
 			target: mustTarget(t, Target{Name: "fw", Placement: Placement{Where: PlaceTop}}), desired: d1,
 			actual: func() Actual {
 				a := actualOf(t, d1)
@@ -169,7 +169,7 @@ func TestPlan(t *testing.T) {
 		{
 			name:   "after a rule that does not exist: reported, nothing moved",
 			target: mustTarget(t, Target{Name: "fw", Placement: Placement{Where: PlaceAfter, Rule: "gone"}}), desired: d1,
-			actual: func() Actual { return actualOf(t, d1) },
+			actual:   func() Actual { return actualOf(t, d1) },
 			problems: []string{"PlacementRuleNotFound "},
 		},
 	} {
