@@ -86,6 +86,87 @@ func (c *Client) configWrite(ctx context.Context, action, xpath, element string)
 	return err
 }
 
+// Rule and list-entry placements for Move.
+const (
+	MoveTop    = "top"
+	MoveBottom = "bottom"
+	MoveBefore = "before"
+	MoveAfter  = "after"
+)
+
+// Move places the entry at xpath (a rule) in its list: where is top,
+// bottom, before or after; dst names the entry before/after refers to. It
+// is not retried once it may have reached the device.
+func (c *Client) Move(ctx context.Context, xpath, where, dst string) error {
+	if xpath == "" {
+		return errors.New("pan-os config move: empty xpath")
+	}
+	params := url.Values{"type": {"config"}, "action": {"move"}, "xpath": {xpath}, "where": {where}}
+	switch where {
+	case MoveTop, MoveBottom:
+		if dst != "" {
+			return fmt.Errorf("pan-os config move: where %q takes no dst", where)
+		}
+	case MoveBefore, MoveAfter:
+		if dst == "" {
+			return fmt.Errorf("pan-os config move: where %q needs dst", where)
+		}
+		params.Set("dst", dst)
+	default:
+		return fmt.Errorf("pan-os config move: where %q: want top, bottom, before or after", where)
+	}
+	_, err := c.do(ctx, request{op: "config move", params: params})
+	return err
+}
+
+// Partial scopes a commit: only the changes of Admins (the administrators
+// whose changes to take, normally the one the API key belongs to) and, on
+// Panorama, only the listed device groups, templates and template stacks.
+type Partial struct {
+	Admins                                  []string
+	DeviceGroups, Templates, TemplateStacks []string
+}
+
+// CommitPartial commits the part of the candidate configuration p selects
+// and returns the commit job's id; 0 and no error when there was nothing to
+// commit. Other administrators' pending changes stay uncommitted. Not
+// retried.
+func (c *Client) CommitPartial(ctx context.Context, p Partial) (int, error) {
+	if len(p.Admins) == 0 {
+		return 0, errors.New("pan-os partial commit: no administrator")
+	}
+	var b strings.Builder
+	b.WriteString("<commit><partial>")
+	for _, l := range []struct {
+		tag   string
+		names []string
+	}{{"admin", p.Admins}, {"device-group", p.DeviceGroups}, {"template", p.Templates}, {"template-stack", p.TemplateStacks}} {
+		if len(l.names) == 0 {
+			continue
+		}
+		b.WriteString("<" + l.tag + ">")
+		for _, n := range l.names {
+			b.WriteString("<member>" + xmlEscape(n) + "</member>")
+		}
+		b.WriteString("</" + l.tag + ">")
+	}
+	b.WriteString("</partial></commit>")
+	return c.commit(ctx, "partial commit", url.Values{"type": {"commit"}, "cmd": {b.String()}})
+}
+
+// PushTemplateStack pushes Panorama's configuration of a template stack to
+// its devices (commit-all template-stack) and returns the job id; 0 when
+// there was nothing to push. Not retried.
+func (c *Client) PushTemplateStack(ctx context.Context, stack string) (int, error) {
+	if stack == "" {
+		return 0, errors.New("pan-os commit-all: empty template stack")
+	}
+	return c.commit(ctx, "commit-all", url.Values{
+		"type": {"commit"}, "action": {"all"},
+		"cmd": {"<commit-all><template-stack><name>" + xmlEscape(stack) + "</name></template-stack></commit-all>"},
+	})
+}
+
 // Commit commits the candidate configuration and returns the commit job's
 // id; 0 and no error when there was nothing to commit. Not retried.
 func (c *Client) Commit(ctx context.Context) (int, error) {

@@ -123,6 +123,24 @@ func TestRequestGoldens(t *testing.T) {
 		{"config_edit", nil, func(ctx context.Context, c *Client) error { return c.Edit(ctx, addr, elem) }},
 		{"config_delete", nil, func(ctx context.Context, c *Client) error { return c.Delete(ctx, addr) }},
 		{"commit", nil, func(ctx context.Context, c *Client) error { _, err := c.Commit(ctx); return err }},
+		{"config_move_before", nil, func(ctx context.Context, c *Client) error {
+			return c.Move(ctx, "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/rulebase/nat/rules/entry[@name='kd.prod.web-82-inbound']", MoveBefore, "deny all")
+		}},
+		{"config_move_top", nil, func(ctx context.Context, c *Client) error {
+			return c.Move(ctx, "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/rulebase/nat/rules/entry[@name='r']", MoveTop, "")
+		}},
+		{"commit_partial_admin", nil, func(ctx context.Context, c *Client) error {
+			_, err := c.CommitPartial(ctx, Partial{Admins: []string{"kubedag"}})
+			return err
+		}},
+		{"commit_partial_panorama", nil, func(ctx context.Context, c *Client) error {
+			_, err := c.CommitPartial(ctx, Partial{Admins: []string{"kubedag"}, DeviceGroups: []string{dg}, TemplateStacks: []string{"eks&stack"}})
+			return err
+		}},
+		{"commit_all_template_stack", nil, func(ctx context.Context, c *Client) error {
+			_, err := c.PushTemplateStack(ctx, "eks-stack")
+			return err
+		}},
 		{"commit_all", nil, func(ctx context.Context, c *Client) error { _, err := c.CommitAll(ctx, dg, true); return err }},
 		{"commit_all_no_template", nil, func(ctx context.Context, c *Client) error { _, err := c.CommitAll(ctx, dg, false); return err }},
 		{"show_job", nil, func(ctx context.Context, c *Client) error { _, err := c.WaitJob(ctx, 4, time.Millisecond); return err }},
