@@ -50,6 +50,27 @@ func benchSets() []tags.Set {
 	return out
 }
 
+// benchDriver drives a pusher for fw synchronously (see driver) on a fake
+// clock, past its first reconcile.
+func benchDriver(b *testing.B, fw Firewall, st *store.Store) *driver {
+	clk := newFakeClock()
+	opts := quietOptions()
+	opts.Clock = clk
+	// The fake clock moves only by what d.flush lets pass: a nanosecond
+	// keeps resyncs and TTL refreshes out of the measurement.
+	opts.BatchInterval = time.Nanosecond
+	p, err := New(fw, st, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := newDriver(b, p, clk)
+	d.step()
+	if !p.Status().Synced {
+		b.Fatalf("first reconcile failed: %v", p.Status().LastError)
+	}
+	return d
+}
+
 func quietOptions() Options {
 	return Options{
 		Name: "bench", Owns: owns, TagTTL: time.Hour, MaxBatch: 1000,
@@ -69,22 +90,17 @@ func BenchmarkChanges(b *testing.B) {
 	b.Run("batched", func(b *testing.B) {
 		st := store.New(store.Options{})
 		fw := &countingFirewall{}
-		p, err := New(fw, st, quietOptions())
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.reset()
-		p.sub = st.Subscribe()
-		defer p.sub.Close()
+		d := benchDriver(b, fw, st)
+		defer d.Close()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := range b.N {
 			st.Upsert("n1", benchIP(i%nIPs), store.Claim{Owner: "uid", Tags: sets[(i+i/nIPs)%len(sets)]})
-			if p.sub.Len() >= p.opts.MaxBatch {
-				p.flush(ctx)
+			if d.sub.Len() >= d.p.opts.MaxBatch {
+				d.step()
 			}
 		}
-		p.flush(ctx)
+		d.flush()
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 		b.ReportMetric(float64(fw.entries)/float64(max(fw.calls, 1)), "entries/call")
@@ -137,7 +153,6 @@ func tagList(names []string, ttl time.Duration) []Tag {
 func BenchmarkMemoryPerIP(b *testing.B) {
 	const nIPs = 100_000
 	sets := benchSets()
-	ctx := context.Background()
 	tid := trace.TraceID{1}
 	for range b.N {
 		var before, after runtime.MemStats
@@ -145,12 +160,8 @@ func BenchmarkMemoryPerIP(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		st := store.New(store.Options{})
 		fw := &countingFirewall{}
-		p, err := New(fw, st, quietOptions())
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.reset()
-		p.sub = st.Subscribe()
+		d := benchDriver(b, fw, st)
+		p, e := d.p, d.p.eng
 		now := time.Now()
 		for i := range nIPs {
 			sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{byte(i), byte(i >> 8), byte(i >> 16), 1}, TraceFlags: trace.FlagsSampled})
@@ -160,20 +171,20 @@ func BenchmarkMemoryPerIP(b *testing.B) {
 				FirstSeen: now,
 				Span:      sc,
 			})
-			if p.sub.Len() >= p.opts.MaxBatch {
-				p.flush(ctx)
+			if d.sub.Len() >= p.opts.MaxBatch {
+				d.step()
 			}
 		}
-		p.flush(ctx)
-		p.ipBuf, p.desBuf, p.itemBuf = nil, nil, nil
+		d.flush()
+		e.ipBuf, e.desBuf, e.itemBuf, d.buf = nil, nil, nil, nil
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if len(p.actual) != nIPs {
-			b.Fatalf("pushed %d IPs, want %d", len(p.actual), nIPs)
+		if len(e.actual) != nIPs {
+			b.Fatalf("pushed %d IPs, want %d", len(e.actual), nIPs)
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/nIPs, "bytes/IP")
 		runtime.KeepAlive(st)
 		runtime.KeepAlive(p)
-		p.sub.Close()
+		d.Close()
 	}
 }

@@ -43,6 +43,22 @@
 // and the rest counted. The call's ctx carries the span, so the target
 // client's spans are its children.
 //
+// # Engine and loop
+//
+// The decisions live in Engine, a state machine with no goroutines, no
+// I/O and no clock (time comes in as an explicit now), like etcd raft's
+// RawNode under its node. Its caller feeds it events (Dirty IPs, OpenGate)
+// and asks Next(now) for the one action due: Send a batch, List the
+// target (reconcile), CheckCanary or RegisterCanary, or Wait until a time.
+// Every action but Wait is answered (Listed, Sent) before the next Next,
+// which gives backpressure: one call in flight per target.
+//
+// Pusher.Run is the thin loop around it: it carries out actions against
+// the Firewall (with the batch span and the Call hook), and while the
+// engine waits it sleeps on a timer, the store subscription and Ready.
+// Tests drive the same engine and loop body step by step on a fake clock
+// (driver_test.go; scenarios in testdata/*.txt).
+//
 // Each Pusher runs in its own goroutine (Run), so a slow target blocks
 // neither other targets nor the store's writers; while a target is down its
 // dirty set keeps merging in the store, bounded by the number of IPs.

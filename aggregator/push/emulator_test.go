@@ -120,6 +120,9 @@ func TestEmulatorOutageAndRebootMidChurn(t *testing.T) {
 	waitFor("pusher notices outage", func() bool { return !p.Status().Healthy })
 	sim.SetOutage(false)
 	churn(500)
+	// A reboot is detectable only while the canary is registered, and the
+	// outage may have caught its re-registration.
+	waitFor("canary back after the outage", func() bool { _, ok := sim.Registered()[canary]; return ok })
 	sim.Reboot()
 	churn(500)
 	waitFor("canary-triggered reconcile", func() bool { return p.Status().Reboots >= 1 })
@@ -165,28 +168,23 @@ func BenchmarkEmulator(b *testing.B) {
 	for _, mode := range []string{"batched", "naive"} {
 		b.Run(mode, func(b *testing.B) {
 			sim, client := emulator(b, 200_000)
-			ctx := context.Background()
 			st := store.New(store.Options{})
-			opts := quietOptions()
-			p, err := New(client, st, opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			p.reset()
-			p.sub = st.Subscribe()
-			defer p.sub.Close()
+			d := benchDriver(b, client, st)
+			defer d.Close()
 			sim.ResetStats()
 			b.ResetTimer()
 			for i := range b.N {
 				st.Upsert("n1", benchIP(i%nIPs), store.Claim{Owner: "uid", Tags: sets[(i+i/nIPs)%len(sets)]})
-				if mode == "naive" || p.sub.Len() >= opts.MaxBatch {
-					p.flush(ctx)
+				if mode == "naive" {
+					d.flush()
+				} else if d.sub.Len() >= d.p.opts.MaxBatch {
+					d.step()
 				}
 			}
-			p.flush(ctx)
+			d.flush()
 			b.StopTimer()
-			if p.failures > 0 {
-				b.Fatalf("pusher failed: %v", p.Status().LastError)
+			if st := d.p.Status(); !st.Healthy {
+				b.Fatalf("pusher failed: %v", st.LastError)
 			}
 			s := sim.Stats()
 			entries := s.RegisterEntries + s.UnregisterEntries

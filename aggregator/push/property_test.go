@@ -1,7 +1,6 @@
 package push
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,7 +66,7 @@ func ownedOf(ts []string) []string {
 
 func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx := context.Background()
+		const resyncInterval = time.Minute
 		clk := newFakeClock()
 		fw := newFakeFirewall(clk)
 		st := store.New(store.Options{})
@@ -113,27 +112,21 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 			TagTTL: time.Hour, Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			BackoffBase: time.Second, BackoffMax: 10 * time.Second,
 			EntryRetryBase: time.Second, EntryRetryMax: 10 * time.Second,
+			ResyncInterval: resyncInterval,
 		})
 		if err != nil {
 			rt.Fatal(err)
 		}
-		p.reset()
-		p.sub = st.Subscribe()
-		defer p.sub.Close()
-		// Start: reconcile (retried until it works, like Run).
-		for p.reconcile(ctx, clk.Now()) != nil {
+		// The real engine under the real loop body, stepped at the fake
+		// clock's time; it starts with a reconcile.
+		d := newDriver(rt, p, clk)
+		defer d.Close()
+		d.step()
+		if !p.Status().Synced {
+			rt.Fatal("first reconcile failed")
 		}
-		p.synced = true
 
 		tagsGen := rapid.SliceOfNDistinct(rapid.SampledFrom(allTags), 0, 4, rapid.ID[string])
-		step := func() {
-			now := clk.Now()
-			p.sweepRetry(now)
-			p.sweepRefresh(now)
-			if !now.Before(p.backoffUntil) {
-				p.flush(ctx)
-			}
-		}
 		claimOf := func(rt *rapid.T, label string) ([]string, store.Claim) {
 			ts := tagsGen.Draw(rt, label)
 			owner := rapid.SampledFrom([]string{"uid-1", "uid-2", "uid-3", "uid-4"}).Draw(rt, label+" owner")
@@ -196,13 +189,18 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 				fw.set(ip, foreign)
 				foreignOn[ip] = true
 			},
-			"flush": func(rt *rapid.T) { step() },
+			"flush": func(rt *rapid.T) { d.flush() },
 			"advance": func(rt *rapid.T) {
 				clk.Advance(time.Duration(rapid.IntRange(1, 15).Draw(rt, "s")) * time.Second)
+				d.step()
 			},
 			"reconcile": func(rt *rapid.T) {
-				if err := p.reconcile(ctx, clk.Now()); err != nil {
-					rt.Fatal(err)
+				// The periodic resync lists the target and repairs both ways.
+				before := p.Status().LastReconcile
+				clk.Advance(resyncInterval)
+				d.step()
+				if !p.Status().LastReconcile.After(before) {
+					rt.Fatalf("no reconcile %v after the last one; status %+v", resyncInterval, p.Status())
 				}
 			},
 			"": func(rt *rapid.T) {
@@ -216,8 +214,8 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 		fw.with(func() { fw.failCall, fw.failAfter, fw.refuse = 0, 0, nil })
 		for range 20 {
 			clk.Advance(11 * time.Second)
-			step()
-			if len(p.pending) == 0 && p.sub.Len() == 0 && len(p.retry) == 0 {
+			d.step()
+			if len(p.eng.pending) == 0 && d.sub.Len() == 0 && len(p.eng.retry) == 0 {
 				break
 			}
 		}

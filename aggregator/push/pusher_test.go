@@ -1,7 +1,6 @@
 package push
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -28,9 +27,11 @@ type harness struct {
 	fw  *fakeFirewall
 	st  *store.Store
 	p   *Pusher
+	d   *driver
 }
 
-// start runs a pusher until the test ends, and waits for its first reconcile.
+// start drives a pusher synchronously (see driver) and runs it to its
+// first reconcile.
 func start(t *testing.T, fw *fakeFirewall, st *store.Store, opts Options) *harness {
 	t.Helper()
 	opts.Name = "fw1"
@@ -41,44 +42,35 @@ func start(t *testing.T, fw *fakeFirewall, st *store.Store, opts Options) *harne
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	h := &harness{t: t, clk: fw.clk, fw: fw, st: st, p: p}
+	d := newDriver(t, p, fw.clk)
+	t.Cleanup(d.Close)
+	h := &harness{t: t, clk: fw.clk, fw: fw, st: st, p: p, d: d}
 	h.eventually(100*time.Millisecond, "first reconcile", func() bool { return p.Status().Synced })
 	return h
 }
 
-// eventually advances the fake clock by step until cond holds (or 10s of
-// real time pass).
+// eventually runs the loop and advances the fake clock by step until cond
+// holds (at most 100000 steps).
 func (h *harness) eventually(step time.Duration, what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s; status %+v", what, h.p.Status())
+	for i := 0; ; i++ {
+		h.d.step()
+		if cond() {
+			return
 		}
-		time.Sleep(time.Millisecond)
+		if i >= 100_000 {
+			h.t.Fatalf("gave up waiting for %s at %v; status %+v", what, h.clk.Now(), h.p.Status())
+		}
 		h.clk.Advance(step)
 	}
 }
 
 // settle lets the pusher run with the clock advancing for n steps.
 func (h *harness) settle(step time.Duration, n int) {
+	h.t.Helper()
 	for range n {
-		time.Sleep(2 * time.Millisecond)
 		h.clk.Advance(step)
+		h.d.step()
 	}
 }
 
@@ -90,11 +82,8 @@ func (h *harness) has(ip netip.Addr, want ...string) bool {
 // changing, the Run loop sleeps (no busy loop).
 func (h *harness) assertIdle() {
 	h.t.Helper()
-	time.Sleep(20 * time.Millisecond)
-	before := h.p.loops.Load()
-	time.Sleep(50 * time.Millisecond)
-	if n := h.p.loops.Load() - before; n > 2 {
-		h.t.Fatalf("Run loop spun %d times while idle", n)
+	if !h.d.idle() || !h.d.idle() {
+		h.t.Fatalf("Run loop would spin while idle at %v", h.clk.Now())
 	}
 }
 
@@ -190,13 +179,9 @@ func TestTTLRefresh(t *testing.T) {
 	// must be refreshed before each expiry, and not much more often.
 	for range 300 {
 		h.clk.Advance(time.Minute)
-		time.Sleep(200 * time.Microsecond)
+		h.d.step()
 		if !h.has(ipN(1), "k8s.a") {
-			// allow the loop to catch up once before declaring expiry
-			time.Sleep(20 * time.Millisecond)
-			if !h.has(ipN(1), "k8s.a") {
-				t.Fatalf("tag expired at %v", h.clk.Now())
-			}
+			t.Fatalf("tag expired at %v", h.clk.Now())
 		}
 	}
 	n := len(fw.callsCopy())
@@ -377,23 +362,19 @@ func TestFailedListingIsNotRetriedInAHotLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Status().ConsecutiveFailures == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	d := newDriver(t, p, fw.clk)
+	defer d.Close()
+	d.step()
+	if p.Status().ConsecutiveFailures == 0 {
+		t.Fatal("failed listing not reported")
 	}
-	time.Sleep(50 * time.Millisecond) // the fake clock stands still: no retry is due
+	// The fake clock stands still: no retry is due.
+	d.step()
+	idle := d.idle()
 	var lists int
 	fw.with(func() { lists = fw.lists })
-	loops := p.loops.Load()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if lists != 1 || loops > 10 {
-		t.Fatalf("listing tried %d times, loop ran %d times, without time passing", lists, loops)
+	if lists != 1 || d.nexts > 10 || !idle {
+		t.Fatalf("listing tried %d times, loop ran %d times (idle %v), without time passing", lists, d.nexts, idle)
 	}
 }
 

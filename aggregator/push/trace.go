@@ -2,14 +2,10 @@ package push
 
 import (
 	"context"
-	"net/netip"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/kubedag/kubedag/aggregator/diff"
-	"github.com/kubedag/kubedag/aggregator/store"
 )
 
 const (
@@ -38,17 +34,19 @@ const (
 	resultError   = "error"   // the call failed: unknown what applied
 )
 
-// startBatchSpan starts the span of one Update call. Only when the span
+// startBatchSpan starts the span of the engine's in-flight Update call. Only when the span
 // records does it look at the batch: attributes (counts and the target's
 // name, never credentials) and one link per IP whose owned tags the call
 // changes (TTL refreshes carry no change), to that IP's latest claim's
 // span, at most MaxBatchLinks. Links are added after the start, so
 // samplers do not see them; a no-op tracer costs one Start call.
-func (p *Pusher) startBatchSpan(ctx context.Context, b diff.Batch, items []diff.Item, idx map[netip.Addr]int, des []store.Desired, u Update) (context.Context, trace.Span) {
+func (p *Pusher) startBatchSpan(ctx context.Context, u Update) (context.Context, trace.Span) {
 	ctx, span := p.tracer.Start(ctx, batchSpanName, trace.WithSpanKind(trace.SpanKindClient))
 	if !span.IsRecording() {
 		return ctx, span
 	}
+	ib := &p.eng.batch
+	b, items, idx, des := ib.b, ib.items, ib.idx, ib.des
 	links, dropped := 0, 0
 	for _, op := range b.Ops {
 		i, ok := idx[op.IP]

@@ -43,7 +43,7 @@ func spanCtx(i int) trace.SpanContext {
 	})
 }
 
-// traceFixture is a pusher driven synchronously (flush) with a recording
+// traceFixture is a pusher driven synchronously (driver) with a recording
 // tracer; claims remembers which span each IP's claim carries.
 type traceFixture struct {
 	fw     *ctxFirewall
@@ -87,7 +87,7 @@ func TestBatchSpans(t *testing.T) {
 			name: "a narrowed set links to the new claim",
 			setup: func(f *traceFixture) {
 				f.fw.set(ipN(0), "k8s.a", "k8s.b")
-				f.p.actual[ipN(0)] = actualRec{tags: tags.NewSet("k8s.a", "k8s.b")}
+				f.p.eng.actual[ipN(0)] = actualRec{tags: tags.NewSet("k8s.a", "k8s.b")}
 				f.claim(ipN(0), 5, "k8s.a")
 			},
 			want: []wantSpan{{unregister: 1, links: 1, result: resultOK}},
@@ -96,7 +96,7 @@ func TestBatchSpans(t *testing.T) {
 			name: "a TTL refresh carries no change, so no link",
 			setup: func(f *traceFixture) {
 				f.fw.set(ipN(0), "k8s.a")
-				f.p.actual[ipN(0)] = actualRec{tags: tags.NewSet("k8s.a"), expires: uncertainExpiry}
+				f.p.eng.actual[ipN(0)] = actualRec{tags: tags.NewSet("k8s.a"), expires: uncertainExpiry}
 				f.claim(ipN(0), 0, "k8s.a")
 			},
 			want: []wantSpan{{register: 1, links: 0, result: resultOK}},
@@ -154,12 +154,12 @@ func TestBatchSpans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.reset()
-			p.sub = st.Subscribe()
-			defer p.sub.Close()
+			d := newDriver(t, p, fw.clk)
+			defer d.Close()
+			d.step() // the first reconcile, of an empty target
 			f := &traceFixture{fw: fw, st: st, p: p, claims: map[trace.SpanID]netip.Addr{}}
 			tt.setup(f)
-			p.flush(context.Background())
+			d.flush()
 
 			spans := rec.Ended()
 			if len(spans) != len(tt.want) {
@@ -260,11 +260,11 @@ func TestBatchSpansGlobalProvider(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
 	defer otel.SetTracerProvider(noop.NewTracerProvider())
-	p.reset()
-	p.sub = st.Subscribe()
-	defer p.sub.Close()
+	d := newDriver(t, p, fw.clk)
+	defer d.Close()
+	d.step()
 	st.Upsert("n1", ipN(0), store.Claim{Owner: "u", Tags: tags.NewSet("k8s.a"), Span: spanCtx(0)})
-	p.flush(context.Background())
+	d.flush()
 	spans := rec.Ended()
 	if len(spans) != 1 || spans[0].Name() != batchSpanName || len(spans[0].Links()) != 1 ||
 		spans[0].Links()[0].SpanContext.SpanID() != spanCtx(0).SpanID() {

@@ -1,0 +1,736 @@
+package push
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/kubedag/kubedag/aggregator/diff"
+	"github.com/kubedag/kubedag/aggregator/store"
+	"github.com/kubedag/kubedag/tags"
+)
+
+// DesiredState is what the Engine reads of the desired state (in memory,
+// synchronously); *store.Store implements it.
+type DesiredState interface {
+	DesiredBatch(ips []netip.Addr, out []store.Desired) []store.Desired
+	AppendIPs(dst []netip.Addr) []netip.Addr
+}
+
+// ActionKind says what the caller of Engine.Next must do.
+type ActionKind uint8
+
+const (
+	// Wait: nothing is due before Action.Wake; call Next again then, or
+	// as soon as an event (Dirty, OpenGate) arrives.
+	Wait ActionKind = iota
+	// List: list every registered IP (Firewall.RegisteredIPs with tag "")
+	// and answer with Listed. This is the reconcile.
+	List
+	// CheckCanary: list the IPs carrying Action.Tag and answer with Listed.
+	CheckCanary
+	// RegisterCanary: send Action.Update and answer with Sent.
+	RegisterCanary
+	// Send: send Action.Update (one batch) and answer with Sent.
+	Send
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case Wait:
+		return "wait"
+	case List:
+		return "list"
+	case CheckCanary:
+		return "check-canary"
+	case RegisterCanary:
+		return "register-canary"
+	case Send:
+		return "send"
+	}
+	return fmt.Sprintf("ActionKind(%d)", k)
+}
+
+// Action is the Engine's answer to Next.
+type Action struct {
+	Kind   ActionKind
+	Wake   time.Time // Wait
+	Tag    string    // CheckCanary: the tag to list
+	Update Update    // Send, RegisterCanary
+}
+
+// actualRec is what the target holds for one IP, as far as we know.
+type actualRec struct {
+	tags tags.Set
+	// expires: unix ns of the earliest tag expiry; 0 = no timeout;
+	// uncertainExpiry = unknown whether the last call applied: re-send all.
+	expires int64
+}
+
+const uncertainExpiry = -1
+
+type retryRec struct {
+	attempts  int
+	notBefore time.Time
+}
+
+// inflightBatch is what the Engine remembers of the batch a Send carries,
+// to apply its result and to link its span.
+type inflightBatch struct {
+	b     diff.Batch
+	des   []store.Desired
+	items []diff.Item
+	idx   map[netip.Addr]int
+}
+
+// Engine is the pure per-target state machine under a Pusher: it holds
+// what it believes the target holds and decides what to do next. It does
+// no I/O, reads no clock and starts no goroutine; it is not safe for
+// concurrent use.
+//
+// Its caller (Pusher.Run, or a test) feeds it events: Dirty (IPs whose
+// desired state may have changed), OpenGate (the Ready gate opened), and
+// the answers Listed and Sent to the action it asked for. Next(now) is the
+// tick: it returns the one action due at now. Every action other than Wait
+// must be answered (Listed or Sent) before Next is called again.
+type Engine struct {
+	opts  Options
+	state DesiredState
+	log   *slog.Logger
+
+	start        time.Time
+	actual       map[netip.Addr]actualRec
+	pending      map[netip.Addr]struct{}
+	retry        map[netip.Addr]retryRec
+	ready        bool
+	synced       bool
+	failures     int
+	backoffUntil time.Time
+	canaryUp     bool
+	capFull      bool
+	needResync   bool
+
+	flushAt, nextResync, nextCanary, nextSweep, nextRetry time.Time
+	flushing                                              bool // sending batches until pending is empty or a call fails
+	canaryDue                                             bool // canary listed; register it next
+
+	inflight ActionKind // the unanswered action; Wait when none
+	issuedAt time.Time  // the now of the unanswered action
+	batch    inflightBatch
+	status   Status
+
+	// scratch
+	ipBuf   []netip.Addr
+	desBuf  []store.Desired
+	itemBuf []diff.Item
+}
+
+// NewEngine returns an Engine for one target. Call Reset before the first
+// Next.
+func NewEngine(state DesiredState, opts Options) (*Engine, error) {
+	if state == nil {
+		return nil, errors.New("push: nil DesiredState")
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return newEngine(state, opts), nil
+}
+
+func newEngine(state DesiredState, opts Options) *Engine {
+	e := &Engine{opts: opts, state: state, log: opts.Logger.With("target", opts.Name)}
+	e.status.Target = opts.Name
+	e.Reset(time.Time{})
+	return e
+}
+
+// Reset forgets everything believed about the target and starts over at
+// now with a reconcile (as on becoming leader). Status counters
+// (LastReconcile, Reboots) survive.
+func (e *Engine) Reset(now time.Time) {
+	e.start = now
+	e.actual = make(map[netip.Addr]actualRec)
+	e.pending = make(map[netip.Addr]struct{})
+	e.retry = make(map[netip.Addr]retryRec)
+	e.ready = e.opts.Ready == nil
+	e.synced = false
+	e.failures = 0
+	e.backoffUntil = time.Time{}
+	e.canaryUp = false
+	e.capFull = false
+	e.needResync = true
+	e.flushAt, e.nextResync, e.nextCanary, e.nextSweep, e.nextRetry = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	e.flushing, e.canaryDue = false, false
+	e.inflight = Wait
+	e.batch = inflightBatch{}
+}
+
+// Dirty records IPs whose desired state may have changed (from the store
+// subscription). It keeps no reference to ips.
+func (e *Engine) Dirty(now time.Time, ips []netip.Addr) {
+	for _, ip := range ips {
+		if ip != e.opts.Canary.IP {
+			e.pending[ip] = struct{}{}
+		}
+	}
+	if len(ips) > 0 && e.flushAt.IsZero() && e.synced {
+		e.flushAt = now.Add(e.opts.BatchInterval)
+	}
+}
+
+// OpenGate allows unregisters; every IP believed registered is re-checked.
+func (e *Engine) OpenGate(why string) {
+	if e.ready {
+		return
+	}
+	e.ready = true
+	e.log.Info("unregister gate open", "reason", why)
+	for ip := range e.actual {
+		e.pending[ip] = struct{}{}
+	}
+}
+
+// Next returns the action due at now: an I/O to do and answer, or Wait.
+func (e *Engine) Next(now time.Time) Action {
+	if e.inflight != Wait {
+		panic(fmt.Sprintf("push: Engine.Next called with %v unanswered", e.inflight))
+	}
+	if e.canaryDue {
+		e.canaryDue = false
+		c := e.opts.Canary
+		return e.issue(now, Action{Kind: RegisterCanary, Update: Update{Register: []Entry{
+			{IP: c.IP, Tags: []Tag{{Name: c.Tag, Timeout: c.TTL}}, NonPersistent: true}}}})
+	}
+	if e.flushing {
+		if a, ok := e.planBatch(now); ok {
+			return a
+		}
+		e.endFlush(now)
+	}
+	if !e.ready && e.opts.ReadyTimeout > 0 && !now.Before(e.start.Add(e.opts.ReadyTimeout)) {
+		e.OpenGate("grace timeout")
+	}
+	if e.synced && !now.Before(e.nextResync) {
+		e.needResync = true
+	}
+	if e.needResync && !now.Before(e.backoffUntil) {
+		return e.issue(now, Action{Kind: List})
+	}
+	if e.synced {
+		if e.opts.Canary.IP.IsValid() && !now.Before(e.nextCanary) && !now.Before(e.backoffUntil) {
+			e.nextCanary = now.Add(e.opts.Canary.Interval)
+			return e.issue(now, Action{Kind: CheckCanary, Tag: e.opts.Canary.Tag})
+		}
+		if !now.Before(e.nextSweep) {
+			e.sweepRefresh(now)
+			e.nextSweep = now.Add(e.sweepEvery())
+		}
+		if !now.Before(e.nextRetry) {
+			e.sweepRetry(now)
+			e.nextRetry = now.Add(e.opts.EntryRetryBase)
+		}
+		if len(e.pending) > 0 && e.flushAt.IsZero() {
+			e.flushAt = now.Add(e.opts.BatchInterval)
+		}
+		full := len(e.pending) >= e.opts.MaxBatch
+		if (full || (!e.flushAt.IsZero() && !now.Before(e.flushAt))) && !now.Before(e.backoffUntil) {
+			e.flushing = true
+			if a, ok := e.planBatch(now); ok {
+				return a
+			}
+			e.endFlush(now)
+		}
+	}
+	return Action{Kind: Wait, Wake: e.wake(now)}
+}
+
+func (e *Engine) issue(now time.Time, a Action) Action {
+	e.inflight, e.issuedAt = a.Kind, now
+	return a
+}
+
+// wake is the earliest deadline after now.
+func (e *Engine) wake(now time.Time) time.Time {
+	wake := now.Add(time.Hour)
+	earlier := func(t time.Time) {
+		if !t.IsZero() && t.Before(wake) {
+			wake = t
+		}
+	}
+	if e.needResync {
+		earlier(e.backoffUntil) // a failed reconcile waits out its backoff
+	} else {
+		earlier(e.nextResync)
+		if e.opts.Canary.IP.IsValid() {
+			earlier(later(e.nextCanary, e.backoffUntil))
+		}
+		earlier(e.nextSweep)
+		if len(e.retry) > 0 {
+			earlier(e.nextRetry)
+		}
+		if !e.flushAt.IsZero() {
+			earlier(later(e.flushAt, e.backoffUntil))
+		}
+	}
+	if !e.ready && e.opts.ReadyTimeout > 0 {
+		earlier(e.start.Add(e.opts.ReadyTimeout))
+	}
+	return wake
+}
+
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
+}
+
+func (e *Engine) endFlush(now time.Time) {
+	e.flushing = false
+	e.flushAt = time.Time{}
+	if len(e.pending) > 0 {
+		e.flushAt = now.Add(e.opts.BatchInterval)
+	} else {
+		e.pending = make(map[netip.Addr]struct{}) // drop a burst's high-water memory
+	}
+}
+
+func (e *Engine) sweepEvery() time.Duration {
+	if e.opts.TagTTL <= 0 {
+		return time.Hour
+	}
+	return max(e.opts.TagTTL/8, time.Second)
+}
+
+// Listed answers List or CheckCanary with the target's listing.
+func (e *Engine) Listed(regs []RegisteredIP, err error) {
+	kind, now := e.answer()
+	switch kind {
+	case List:
+		if err != nil {
+			e.fail(now, fmt.Errorf("reconcile %s: list registered IPs: %w", e.opts.Name, err))
+			return
+		}
+		e.reconcile(now, regs)
+	case CheckCanary:
+		if err != nil {
+			e.log.Debug("canary check failed", "err", err)
+			return
+		}
+		e.canaryListed(regs)
+	default:
+		panic(fmt.Sprintf("push: Engine.Listed answers %v", kind))
+	}
+}
+
+// Sent answers Send or RegisterCanary with the call's result.
+func (e *Engine) Sent(res UpdateResult, err error) {
+	kind, now := e.answer()
+	switch kind {
+	case Send:
+		if err != nil {
+			e.sendFailed(now, err)
+			return
+		}
+		e.succeed()
+		e.applyResult(now, res)
+	case RegisterCanary:
+		e.canaryUp = err == nil && len(res.Failed) == 0
+		if !e.canaryUp {
+			e.log.Debug("canary register failed", "err", err, "refused", len(res.Failed))
+		}
+	default:
+		panic(fmt.Sprintf("push: Engine.Sent answers %v", kind))
+	}
+}
+
+func (e *Engine) answer() (ActionKind, time.Time) {
+	k := e.inflight
+	e.inflight = Wait
+	return k, e.issuedAt
+}
+
+// fail records a failed call and backs the target off.
+func (e *Engine) fail(now time.Time, err error) {
+	e.failures++
+	d := e.opts.BackoffBase << min(e.failures-1, 30)
+	if d <= 0 || d > e.opts.BackoffMax {
+		d = e.opts.BackoffMax
+	}
+	d = e.jitter(d)
+	e.backoffUntil = now.Add(d)
+	e.log.Warn("target call failed; backing off", "err", err, "failures", e.failures, "backoff", d)
+	e.status.LastError = err.Error()
+}
+
+func (e *Engine) succeed() {
+	if e.failures > 0 {
+		e.log.Info("target recovered", "after_failures", e.failures)
+	}
+	e.failures = 0
+	e.backoffUntil = time.Time{}
+}
+
+func (e *Engine) jitter(d time.Duration) time.Duration {
+	var f float64
+	if e.opts.Rand != nil {
+		f = e.opts.Rand.Float64()
+	} else {
+		f = rand.Float64()
+	}
+	return d/2 + time.Duration(f*float64(d/2))
+}
+
+// Status returns the Engine's view of the target's health; Running is
+// left false (the loop knows).
+func (e *Engine) Status() Status {
+	s := e.status
+	s.Ready = e.ready
+	s.Synced = e.synced
+	s.Healthy = e.failures == 0
+	s.ConsecutiveFailures = e.failures
+	if e.failures == 0 {
+		s.LastError = ""
+	}
+	s.CapacityFull = e.capFull
+	s.Registered = len(e.actual)
+	s.Pending = len(e.pending)
+	s.Retrying = len(e.retry)
+	return s
+}
+
+// reconcile replaces actual with the target's listing and marks every
+// listed or desired IP pending.
+func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
+	e.succeed()
+	ips := e.ipBuf[:0]
+	for _, r := range regs {
+		ips = append(ips, r.IP.Unmap())
+	}
+	des := e.state.DesiredBatch(ips, e.desBuf[:0])
+	next := make(map[netip.Addr]actualRec, len(regs))
+	drift := 0
+	var owned []string
+	shared := make(map[string]tags.Set) // equal listed sets share storage
+	for i, r := range regs {
+		ip := ips[i]
+		if ip == e.opts.Canary.IP {
+			continue
+		}
+		owned = owned[:0]
+		exp := int64(0)
+		for _, t := range r.Tags {
+			if !e.opts.Owns(t.Name) {
+				continue
+			}
+			owned = append(owned, t.Name)
+			switch {
+			case e.opts.TagTTL > 0 && t.Timeout <= 0, e.opts.TagTTL == 0 && t.Timeout > 0:
+				exp = uncertainExpiry // wrong timeout: re-register
+			case t.Timeout > 0 && exp != uncertainExpiry:
+				x := now.Add(t.Timeout).UnixNano()
+				if exp == 0 || x < exp {
+					exp = x
+				}
+			}
+		}
+		if len(owned) == 0 {
+			continue
+		}
+		set := tags.NewSet(owned...)
+		if set.Equal(des[i].Tags) {
+			set = des[i].Tags // share the store's interned set
+		} else if prev, ok := shared[set.Key()]; ok {
+			set = prev
+		} else {
+			shared[set.Key()] = set
+		}
+		if old, ok := e.actual[ip]; !ok || !old.tags.Equal(set) {
+			drift++
+		}
+		next[ip] = actualRec{tags: set, expires: exp}
+	}
+	for ip := range e.actual {
+		if _, ok := next[ip]; !ok {
+			drift++
+		}
+	}
+	e.actual = next
+	e.ipBuf, e.desBuf = ips[:0], des[:0]
+	for ip := range next {
+		e.pending[ip] = struct{}{}
+	}
+	for _, ip := range e.state.AppendIPs(e.ipBuf[:0]) {
+		if ip != e.opts.Canary.IP {
+			e.pending[ip] = struct{}{}
+		}
+	}
+	e.status.LastReconcile = now
+	e.log.Info("reconciled", "listed", len(regs), "owned_ips", len(next), "drift", drift)
+	if e.opts.Hooks.Reconciled != nil {
+		e.opts.Hooks.Reconciled(e.opts.Name, len(regs), drift)
+	}
+	e.needResync = false
+	e.synced = true
+	e.nextResync = now.Add(e.opts.ResyncInterval)
+	if e.flushAt.IsZero() {
+		e.flushAt = now
+	}
+}
+
+// canaryListed triggers a reconcile when the canary vanished, and asks
+// for it to be (re-)registered.
+func (e *Engine) canaryListed(regs []RegisteredIP) {
+	c := e.opts.Canary
+	present := false
+	for _, r := range regs {
+		if r.IP.Unmap() != c.IP {
+			continue
+		}
+		for _, t := range r.Tags {
+			present = present || t.Name == c.Tag
+		}
+	}
+	if e.canaryUp && !present {
+		e.log.Warn("canary registration gone: target lost its volatile state (reboot?); reconciling")
+		e.needResync = true
+		e.status.Reboots++
+		if e.opts.Hooks.Reboot != nil {
+			e.opts.Hooks.Reboot(e.opts.Name)
+		}
+	}
+	e.canaryDue = true
+}
+
+// sweepRefresh marks IPs whose tags need a TTL refresh.
+func (e *Engine) sweepRefresh(now time.Time) {
+	for ip, rec := range e.actual {
+		if e.refreshDue(rec, now) {
+			e.pending[ip] = struct{}{}
+		}
+	}
+}
+
+func (e *Engine) refreshDue(rec actualRec, now time.Time) bool {
+	if rec.expires == uncertainExpiry {
+		return true
+	}
+	return e.opts.TagTTL > 0 && rec.expires != 0 && now.UnixNano() >= rec.expires-int64(e.opts.TagTTL/2)
+}
+
+// sweepRetry marks IPs whose entry retry is due.
+func (e *Engine) sweepRetry(now time.Time) {
+	for ip, r := range e.retry {
+		if !now.Before(r.notBefore) {
+			e.pending[ip] = struct{}{}
+		}
+	}
+}
+
+// planBatch plans the next call's worth of pending IPs; false when
+// nothing pending needs a call.
+func (e *Engine) planBatch(now time.Time) (Action, bool) {
+	for len(e.pending) > 0 {
+		ips := e.ipBuf[:0]
+		for ip := range e.pending {
+			if r, ok := e.retry[ip]; ok && now.Before(r.notBefore) {
+				delete(e.pending, ip) // sweepRetry brings it back
+				continue
+			}
+			ips = append(ips, ip)
+			if len(ips) >= e.opts.MaxBatch {
+				break
+			}
+		}
+		e.ipBuf = ips
+		if len(ips) == 0 {
+			return Action{}, false
+		}
+		des := e.state.DesiredBatch(ips, e.desBuf[:0])
+		e.desBuf = des
+		items := e.itemBuf[:0]
+		for i, ip := range ips {
+			rec := e.actual[ip]
+			items = append(items, diff.Item{
+				IP:           ip,
+				Desired:      des[i].Tags,
+				Actual:       rec.tags,
+				Refresh:      des[i].Tags.Len() > 0 && e.refreshDue(rec, now),
+				NoUnregister: !e.ready && !des[i].Claimed,
+			})
+		}
+		e.itemBuf = items
+		batches := diff.Plan(items, e.opts.Owns, e.opts.MaxBatch)
+		if len(batches) == 0 {
+			for _, ip := range ips {
+				delete(e.pending, ip)
+			}
+			continue
+		}
+		b := batches[0]
+		// IPs that planned nothing are done; IPs in later batches stay pending.
+		inBatch := make(map[netip.Addr]struct{}, len(b.Ops))
+		for _, op := range b.Ops {
+			inBatch[op.IP] = struct{}{}
+		}
+		deferred := make(map[netip.Addr]struct{})
+		for _, lb := range batches[1:] {
+			for _, op := range lb.Ops {
+				deferred[op.IP] = struct{}{}
+			}
+		}
+		idx := make(map[netip.Addr]int, len(ips))
+		for i, ip := range ips {
+			idx[ip] = i
+			if _, ok := inBatch[ip]; ok {
+				continue
+			}
+			if _, ok := deferred[ip]; !ok {
+				delete(e.pending, ip)
+			}
+		}
+		e.batch = inflightBatch{b: b, des: des, items: items, idx: idx}
+		return e.issue(now, Action{Kind: Send, Update: e.update(b)}), true
+	}
+	return Action{}, false
+}
+
+func (e *Engine) update(b diff.Batch) Update {
+	var u Update
+	for _, op := range b.Ops {
+		if len(op.Unregister) > 0 {
+			en := Entry{IP: op.IP, Tags: make([]Tag, len(op.Unregister))}
+			for i, t := range op.Unregister {
+				en.Tags[i] = Tag{Name: t}
+			}
+			u.Unregister = append(u.Unregister, en)
+		}
+		if len(op.Register) > 0 {
+			en := Entry{IP: op.IP, Tags: make([]Tag, len(op.Register))}
+			for i, t := range op.Register {
+				en.Tags[i] = Tag{Name: t, Timeout: e.opts.TagTTL}
+			}
+			u.Register = append(u.Register, en)
+		}
+	}
+	return u
+}
+
+// sendFailed handles a failed call: unknown what applied, so everything
+// the batch may have added is kept as possibly present and re-sent in full
+// (register and unregister are idempotent on the target).
+func (e *Engine) sendFailed(now time.Time, err error) {
+	for _, op := range e.batch.b.Ops {
+		rec := e.actual[op.IP]
+		if len(op.Register) > 0 {
+			rec.tags = union(rec.tags, op.Register)
+		}
+		rec.expires = uncertainExpiry
+		e.actual[op.IP] = rec
+	}
+	e.batch = inflightBatch{}
+	e.fail(now, fmt.Errorf("update %s: %w", e.opts.Name, err))
+	e.endFlush(now)
+}
+
+func (e *Engine) applyResult(now time.Time, res UpdateResult) {
+	b, des, items, idx := e.batch.b, e.batch.des, e.batch.items, e.batch.idx
+	e.batch = inflightBatch{}
+	type fails struct{ unreg, reg, capFull bool }
+	var failed map[netip.Addr]fails
+	if len(res.Failed) > 0 {
+		failed = make(map[netip.Addr]fails, len(res.Failed))
+		for _, fe := range res.Failed {
+			ip := fe.IP.Unmap()
+			f := failed[ip]
+			if fe.Op == "unregister" {
+				f.unreg = true
+			} else {
+				f.reg = true
+			}
+			f.capFull = f.capFull || fe.CapacityFull
+			failed[ip] = f
+			if e.opts.Hooks.EntryError != nil {
+				e.opts.Hooks.EntryError(e.opts.Name, fe)
+			}
+		}
+		e.log.Warn("target refused entries", "refused", len(res.Failed), "first_ip", res.Failed[0].IP, "first_message", res.Failed[0].Message)
+	}
+	capHit, regOK := false, false
+	for _, op := range b.Ops {
+		i := idx[op.IP]
+		d := des[i]
+		rec := e.actual[op.IP]
+		f := failed[op.IP]
+		next := rec.tags
+		switch {
+		case !f.unreg && !f.reg && !items[i].NoUnregister:
+			next = d.Tags // everything applied: the target now holds desired
+		case len(op.Unregister) > 0 && !f.unreg:
+			next = tags.NewSet(tags.Minus(next, tags.NewSet(op.Unregister...))...)
+		}
+		exp := rec.expires
+		if len(op.Register) > 0 && !f.reg {
+			refreshed := len(op.Register) == d.Tags.Len() // every desired tag re-sent
+			if !next.Equal(d.Tags) {
+				next = union(next, op.Register)
+			}
+			switch {
+			case e.opts.TagTTL == 0:
+				exp = 0
+			case refreshed || rec.tags.Len() == 0 || exp <= 0:
+				exp = now.Add(e.opts.TagTTL).UnixNano()
+			}
+			regOK = true
+		}
+		if next.Equal(d.Tags) {
+			next = d.Tags
+		}
+		if next.Len() == 0 {
+			delete(e.actual, op.IP)
+		} else {
+			e.actual[op.IP] = actualRec{tags: next, expires: exp}
+		}
+		if f.unreg || f.reg {
+			r := e.retry[op.IP]
+			r.attempts++
+			base := e.opts.EntryRetryBase
+			if f.capFull {
+				capHit = true
+				base *= 8
+			}
+			dl := base << min(r.attempts-1, 30)
+			if dl <= 0 || dl > e.opts.EntryRetryMax {
+				dl = e.opts.EntryRetryMax
+			}
+			r.notBefore = now.Add(e.jitter(dl))
+			e.retry[op.IP] = r
+			delete(e.pending, op.IP)
+			continue
+		}
+		delete(e.retry, op.IP)
+		delete(e.pending, op.IP)
+		// Applied marks new tags reaching the target, not TTL refreshes.
+		if len(op.Register) > 0 && e.opts.Hooks.Applied != nil && len(tags.Minus(d.Tags, rec.tags)) > 0 {
+			e.opts.Hooks.Applied(e.opts.Name, op.IP, d.FirstSeen, d.Span)
+		}
+	}
+	if capHit && !e.capFull {
+		e.capFull = true
+		e.log.Error("target registered-IP capacity reached: registrations refused and retried with backoff")
+	} else if !capHit && regOK && e.capFull {
+		e.capFull = false
+		e.log.Info("target accepts registrations again")
+	}
+}
+
+func union(s tags.Set, add []string) tags.Set {
+	if len(add) == 0 {
+		return s
+	}
+	all := append(append([]string(nil), s.Slice()...), add...)
+	return tags.NewSet(all...)
+}
