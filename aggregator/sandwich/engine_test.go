@@ -1,0 +1,363 @@
+package sandwich_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubedag/kubedag/aggregator/sandwich"
+	"github.com/kubedag/kubedag/userid"
+	"github.com/kubedag/kubedag/userid/panossim"
+)
+
+const vsys = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
+
+// source is a Source whose inventory a test changes.
+type source struct {
+	mu  sync.Mutex
+	inv sandwich.Inventory
+	err error
+}
+
+func (s *source) Inventory(context.Context) (sandwich.Inventory, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inv, s.err
+}
+
+func (s *source) Refresh() {}
+
+func (s *source) set(inv sandwich.Inventory) {
+	s.mu.Lock()
+	s.inv = inv
+	s.mu.Unlock()
+}
+
+func inventory(cidrs ...string) sandwich.Inventory {
+	inv := sandwich.Inventory{Firewalls: []sandwich.Firewall{
+		{ID: "fw-a", Zone: "us-east-1a", TrustGateway: netip.MustParseAddr("10.0.128.1")},
+		{ID: "fw-b", Zone: "us-east-1b", TrustGateway: netip.MustParseAddr("10.0.129.1")},
+	}}
+	for _, c := range cidrs {
+		inv.Subnets = append(inv.Subnets, sandwich.Subnet{CIDR: netip.MustParsePrefix(c)})
+	}
+	return inv
+}
+
+func startSim(t *testing.T, cfg panossim.Config) (*panossim.Server, *userid.Client) {
+	t.Helper()
+	srv, err := panossim.Start(cfg, true, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	key, err := srv.Sim.APIKeyFor("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool, Timeout: 2 * time.Second,
+		RetryBackoff: time.Millisecond, MaxRetryBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
+}
+
+// problems collects what the engine reports.
+type problems struct {
+	mu   sync.Mutex
+	list []sandwich.Problem
+}
+
+func (p *problems) add(pr sandwich.Problem) {
+	p.mu.Lock()
+	p.list = append(p.list, pr)
+	p.mu.Unlock()
+}
+
+func (p *problems) has(reason, service string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.list, func(pr sandwich.Problem) bool { return pr.Reason == reason && pr.Service == service })
+}
+
+func (p *problems) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprint(p.list)
+}
+
+type engine struct {
+	*sandwich.Engine
+	problems *problems
+	cancel   func()
+	done     chan struct{}
+}
+
+func startEngine(t *testing.T, cluster string, src sandwich.Source, targets ...sandwich.TargetClient) *engine {
+	return startEngineWith(t, cluster, src, nil, targets...)
+}
+
+func startEngineWith(t *testing.T, cluster string, src sandwich.Source, mod func(*sandwich.Options), targets ...sandwich.TargetClient) *engine {
+	t.Helper()
+	ps := &problems{}
+	opts := sandwich.Options{
+		Cluster: cluster, Targets: targets, Source: src,
+		Quiet: 100 * time.Millisecond, MaxDelay: 2 * time.Second, ResyncInterval: 200 * time.Millisecond,
+		JobPoll: 5 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		RepeatProblems: time.Hour,
+		OnProblem:      ps.add,
+		Logger:         slog.New(slog.DiscardHandler),
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	e, err := sandwich.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = e.Run(ctx) }()
+	en := &engine{Engine: e, problems: ps, cancel: cancel, done: done}
+	t.Cleanup(en.stop)
+	return en
+}
+
+func (e *engine) stop() {
+	e.cancel()
+	<-e.done
+}
+
+// running returns the names of the entries under container in the
+// emulator's running config, in order.
+func running(t *testing.T, c *userid.Client, container string) []string {
+	t.Helper()
+	res, err := c.Show(context.Background(), container)
+	if userid.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("show %s: %v", container, err)
+	}
+	held, err := sandwich.ParseHeld(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range held {
+		out = append(out, h.Name)
+	}
+	return out
+}
+
+func showEntry(t *testing.T, c *userid.Client, xpath string) string {
+	t.Helper()
+	res, err := c.Show(context.Background(), xpath)
+	if err != nil && !userid.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	return string(res)
+}
+
+func eventually(t *testing.T, what string, cond func() bool, diag ...fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s %v", what, diag)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func fwTarget(name string) sandwich.Target {
+	t := sandwich.Target{Name: name, Admin: "admin"}
+	if err := t.Validate(); err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func web(port int, host string) sandwich.Service {
+	return sandwich.Service{Namespace: "shop", Name: "web", Port: port, TargetPort: 8080, Hostname: host}
+}
+
+func TestEngineServiceLifecycle(t *testing.T) {
+	srv, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	src := &source{inv: inventory("10.0.0.0/19", "10.0.32.0/19")}
+	e := startEngine(t, "prod", src, sandwich.TargetClient{Target: tg, Client: c})
+	rules := func() []string { return running(t, c, tg.Container(sandwich.KindNATRule)) }
+	routes := func() []string { return running(t, c, tg.Container(sandwich.KindRoute)) }
+
+	// Subnets alone: outbound rules and one route per subnet per zone.
+	eventually(t, "subnet rules and routes", func() bool { return len(rules()) == 2 && len(routes()) == 4 })
+
+	e.SetServices([]sandwich.Service{web(82, "ilb-1.elb.amazonaws.com")})
+	eventually(t, "inbound rule", func() bool { return slices.Contains(rules(), "kd.prod.shop.web-82-inbound") })
+	rule := showEntry(t, c, tg.XPath(sandwich.KindNATRule, "kd.prod.shop.web-82-inbound"))
+	for _, want := range []string{"<translated-address>kd.prod.shop.web.ilb</translated-address>", "<translated-port>8080</translated-port>",
+		"<service>kd.prod.tcp82</service>", "<interface>ethernet1/2</interface>", "<member>kubedag.prod</member>"} {
+		if !strings.Contains(rule, want) {
+			t.Errorf("rule lacks %s:\n%s", want, rule)
+		}
+	}
+
+	// Relabel: the new port's service object and rule replace the old.
+	e.SetServices([]sandwich.Service{web(83, "ilb-1.elb.amazonaws.com")})
+	eventually(t, "relabelled rule", func() bool {
+		r := rules()
+		return slices.Contains(r, "kd.prod.shop.web-83-inbound") && !slices.Contains(r, "kd.prod.shop.web-82-inbound")
+	})
+	if got := running(t, c, tg.Container(sandwich.KindService)); !slices.Equal(got, []string{"kd.prod.tcp83"}) {
+		t.Errorf("service objects %v", got)
+	}
+
+	// A hand edit of our address object is put back and reported.
+	addr := tg.XPath(sandwich.KindAddress, "kd.prod.shop.web.ilb")
+	if err := c.Edit(t.Context(), addr, `<entry name="kd.prod.shop.web.ilb"><fqdn>evil.example</fqdn><tag><member>kubedag.prod</member></tag></entry>`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "repair", func() bool { return strings.Contains(showEntry(t, c, addr), "ilb-1.elb.amazonaws.com") })
+	eventually(t, "repair reported", func() bool { return e.problems.has(sandwich.ReasonRepaired, "shop/web") })
+
+	// A subnet removed: its rule and routes go; a subnet added: they come.
+	src.set(inventory("10.0.32.0/19", "10.0.64.0/19"))
+	e.Kick()
+	eventually(t, "subnet change", func() bool {
+		r := routes()
+		return len(r) == 4 && slices.Contains(r, "kd.prod.10.0.64.0_19-us-east-1a") && !slices.Contains(r, "kd.prod.10.0.0.0_19-us-east-1a")
+	})
+
+	// Unlabel (or delete): the Service's objects and rule go, the rest stays.
+	e.SetServices(nil)
+	eventually(t, "unlabel", func() bool { return len(rules()) == 2 })
+	if got := running(t, c, tg.Container(sandwich.KindAddress)); len(got) != 0 {
+		t.Errorf("address objects left: %v", got)
+	}
+	if got := running(t, c, tg.Container(sandwich.KindTag)); !slices.Equal(got, []string{"kubedag.prod"}) {
+		t.Errorf("tags %v", got)
+	}
+	if st := srv.Sim.Stats(); st.Errors[12] > 0 || st.Errors[18] > 0 {
+		t.Errorf("the device refused calls: %v", st.Errors)
+	}
+}
+
+func TestEngineCoalescesCommits(t *testing.T) {
+	srv, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	// Quiet well above the gap between labels, so a slow test machine
+	// does not split the burst; no periodic resync in between.
+	e := startEngineWith(t, "prod", &source{inv: inventory("10.0.0.0/19")}, func(o *sandwich.Options) {
+		o.Quiet, o.MaxDelay, o.ResyncInterval = 500*time.Millisecond, 10*time.Second, time.Hour
+	}, sandwich.TargetClient{Target: tg, Client: c})
+	eventually(t, "first sync", func() bool { ts := e.Targets(); return ts[0].LastCommit != nil && ts[0].LastError == "" })
+	srv.Sim.ResetStats()
+
+	var svcs []sandwich.Service
+	for i := range 20 {
+		svcs = append(svcs, sandwich.Service{Namespace: "ns", Name: fmt.Sprintf("svc%02d", i), Port: 9000 + i, TargetPort: 80,
+			Hostname: fmt.Sprintf("ilb-%d.elb.amazonaws.com", i)})
+		e.SetServices(slices.Clone(svcs))
+		time.Sleep(40 * time.Millisecond) // 20 Services labelled within a second, as users do
+	}
+	eventually(t, "20 inbound rules", func() bool { return len(running(t, c, tg.Container(sandwich.KindNATRule))) == 21 }, e)
+	if n := srv.Sim.Stats().CommitCalls; n != 1 {
+		t.Errorf("%d commits for one burst of 20 Services, want 1", n)
+	}
+}
+
+func TestEngineCommitFailureAndRecovery(t *testing.T) {
+	srv, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	e := startEngine(t, "prod", &source{inv: inventory()}, sandwich.TargetClient{Target: tg, Client: c})
+	eventually(t, "first sync", func() bool { ts := e.Targets(); return ts[0].LastCommit != nil })
+
+	srv.Sim.FailCommits(2, "Validation Error: rulebase -> nat -> rules -> kd.prod.shop.web-82-inbound -> dynamic-destination-translation is invalid")
+	e.SetServices([]sandwich.Service{web(82, "ilb.elb.amazonaws.com")})
+	eventually(t, "commit failure reported on the Service", func() bool { return e.problems.has(sandwich.ReasonCommitFailed, "shop/web") })
+	eventually(t, "retried until committed", func() bool {
+		return slices.Contains(running(t, c, tg.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound")
+	})
+	eventually(t, "the last commit OK", func() bool {
+		ts := e.Targets()[0]
+		return ts.LastCommit != nil && ts.LastCommit.Result == "OK" && ts.LastError == ""
+	}, e)
+}
+
+func TestEngineTwoClustersShareFirewalls(t *testing.T) {
+	_, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	prod := startEngine(t, "prod", &source{inv: inventory("10.0.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	eu := startEngine(t, "prod-eu", &source{inv: inventory("10.1.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	prod.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eu.SetServices([]sandwich.Service{web(83, "b.elb.amazonaws.com")})
+	rules := func() []string { return running(t, c, tg.Container(sandwich.KindNATRule)) }
+	eventually(t, "both clusters' rules", func() bool {
+		r := rules()
+		return slices.Contains(r, "kd.prod.shop.web-82-inbound") && slices.Contains(r, "kd.prod-eu.shop.web-83-inbound") && len(r) == 4
+	})
+	prod.SetServices(nil)
+	prod.Kick()
+	eventually(t, "prod's rule gone", func() bool { return !slices.Contains(rules(), "kd.prod.shop.web-82-inbound") })
+	// Let both resync a few times: neither touches the other's entries.
+	time.Sleep(600 * time.Millisecond)
+	r := rules()
+	if !slices.Contains(r, "kd.prod-eu.shop.web-83-inbound") || !slices.Contains(r, "kd.prod-eu.10.1.0.0_19-outbound") || !slices.Contains(r, "kd.prod.10.0.0.0_19-outbound") {
+		t.Errorf("rules %v", r)
+	}
+	if got := running(t, c, tg.Container(sandwich.KindRoute)); len(got) != 4 {
+		t.Errorf("routes %v, want 2 per cluster", got)
+	}
+}
+
+func TestEngineTargetDownDoesNotBlockOthers(t *testing.T) {
+	down, cdown := startSim(t, panossim.Config{})
+	_, cup := startSim(t, panossim.Config{})
+	down.Sim.SetOutage(true)
+	a, b := fwTarget("a"), fwTarget("b")
+	e := startEngine(t, "prod", &source{inv: inventory()},
+		sandwich.TargetClient{Target: a, Client: cdown}, sandwich.TargetClient{Target: b, Client: cup})
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "the healthy target programmed", func() bool {
+		return slices.Contains(running(t, cup, b.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound")
+	})
+	eventually(t, "the down target reported", func() bool { return e.problems.has(sandwich.ReasonTargetDown, "") })
+	down.Sim.SetOutage(false)
+	eventually(t, "the recovered target programmed", func() bool {
+		return slices.Contains(running(t, cdown, a.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound")
+	})
+}
+
+func TestEnginePanorama(t *testing.T) {
+	_, c := startSim(t, panossim.Config{Panorama: true})
+	tg := sandwich.Target{Name: "pano", Panorama: true, Admin: "admin", DeviceGroup: "eks", TemplateStack: "eks-stack", VirtualRouter: "VR-eks-stack"}
+	if err := tg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := startEngine(t, "prod", &source{inv: inventory("10.0.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "pre-rulebase rule and template-stack routes", func() bool {
+		return slices.Contains(running(t, c, tg.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound") &&
+			len(running(t, c, tg.Container(sandwich.KindRoute))) == 2
+	})
+	eventually(t, "pushed", func() bool {
+		ts := e.Targets()[0]
+		return ts.LastPush != nil && ts.LastPush.Result == "OK" && len(ts.LastPush.Devices) > 0 && ts.LastError == ""
+	})
+	if !strings.HasPrefix(tg.Container(sandwich.KindNATRule), "/config/devices/entry[@name='localhost.localdomain']/device-group/entry[@name='eks']/pre-rulebase/") {
+		t.Errorf("rules at %s", tg.Container(sandwich.KindNATRule))
+	}
+}
+
+func (e *engine) String() string { return fmt.Sprintf("targets %+v problems %v", e.Targets(), e.problems) }
