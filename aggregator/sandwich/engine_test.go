@@ -360,4 +360,6 @@ func TestEnginePanorama(t *testing.T) {
 	}
 }
 
-func (e *engine) String() string { return fmt.Sprintf("targets %+v problems %v", e.Targets(), e.problems) }
+func (e *engine) String() string {
+	return fmt.Sprintf("targets %+v problems %v", e.Targets(), e.problems)
+}
