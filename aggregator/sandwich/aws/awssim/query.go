@@ -1,0 +1,161 @@
+package awssim
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AWS query protocol (ELBv2, STS): lists are <member>s, names are
+// UpperCamelCase, the answer is <ActionResponse><ActionResult>.
+
+type elbv2LB struct {
+	ARN         string `xml:"LoadBalancerArn"`
+	DNSName     string `xml:"DNSName"`
+	HostedZone  string `xml:"CanonicalHostedZoneId"`
+	CreatedTime string `xml:"CreatedTime"`
+	Name        string `xml:"LoadBalancerName"`
+	Scheme      string `xml:"Scheme"`
+	VPC         string `xml:"VpcId"`
+	State       string `xml:"State>Code"`
+	Type        string `xml:"Type"`
+	IPType      string `xml:"IpAddressType"`
+}
+
+type describeLBsResponse struct {
+	XMLName       xml.Name  `xml:"DescribeLoadBalancersResponse"`
+	Xmlns         string    `xml:"xmlns,attr"`
+	LoadBalancers []elbv2LB `xml:"DescribeLoadBalancersResult>LoadBalancers>member"`
+	NextMarker    string    `xml:"DescribeLoadBalancersResult>NextMarker,omitempty"`
+	RequestID     string    `xml:"ResponseMetadata>RequestId"`
+}
+
+func describeLoadBalancers(c *call) ([]byte, *apiError) {
+	arns := listParam(c, "LoadBalancerArns.member")
+	names := listParam(c, "Names.member")
+	if len(arns) > 0 && len(names) > 0 {
+		return nil, &apiError{status: 400, code: "ValidationError", msg: "Load balancer names and load balancer ARNs cannot be specified at the same time"}
+	}
+	byName := map[string]string{}
+	for arn, lb := range c.model.LoadBalancers {
+		byName[lb.Name] = arn
+	}
+	for _, a := range arns {
+		if c.model.LoadBalancers[a] == nil {
+			return nil, &apiError{status: 400, code: "LoadBalancerNotFound", msg: fmt.Sprintf("Load balancers '[%s]' not found", a)}
+		}
+	}
+	for _, n := range names {
+		if byName[n] == "" {
+			return nil, &apiError{status: 400, code: "LoadBalancerNotFound", msg: fmt.Sprintf("Load balancers '[%s]' not found", n)}
+		}
+	}
+	var ids []string
+	for _, arn := range sortedKeys(c.model.LoadBalancers) {
+		lb := c.model.LoadBalancers[arn]
+		if (len(arns) == 0 || slices.Contains(arns, arn)) && (len(names) == 0 || slices.Contains(names, lb.Name)) {
+			ids = append(ids, arn)
+		}
+	}
+	got, next, err := page(c, ids, "Marker", "PageSize", 1, 400)
+	if err != nil {
+		err.code = "ValidationError"
+		return nil, err
+	}
+	r := describeLBsResponse{Xmlns: namespace("elasticloadbalancing"), NextMarker: next, RequestID: requestID()}
+	for _, arn := range got {
+		lb := c.model.LoadBalancers[arn]
+		state := lb.State
+		if state == "" {
+			state = "active"
+		}
+		r.LoadBalancers = append(r.LoadBalancers, elbv2LB{ARN: arn, DNSName: lb.DNSName, HostedZone: "Z26RNL4JYFTOTI",
+			CreatedTime: "2026-01-02T03:04:05.000Z", Name: lb.Name, Scheme: lb.Scheme, VPC: lb.VPC, State: state, Type: lb.Type, IPType: "ipv4"})
+	}
+	b, _ := xml.Marshal(r)
+	return b, nil
+}
+
+type assumeRoleResponse struct {
+	XMLName   xml.Name `xml:"AssumeRoleResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	UserARN   string   `xml:"AssumeRoleResult>AssumedRoleUser>Arn"`
+	UserID    string   `xml:"AssumeRoleResult>AssumedRoleUser>AssumedRoleId"`
+	KeyID     string   `xml:"AssumeRoleResult>Credentials>AccessKeyId"`
+	Secret    string   `xml:"AssumeRoleResult>Credentials>SecretAccessKey"`
+	Token     string   `xml:"AssumeRoleResult>Credentials>SessionToken"`
+	Expires   string   `xml:"AssumeRoleResult>Credentials>Expiration"`
+	RequestID string   `xml:"ResponseMetadata>RequestId"`
+}
+
+// assumeRole issues session credentials that the server then accepts,
+// signed as the role; called with s.mu held.
+func (s *Server) assumeRole(c *call) ([]byte, *apiError) {
+	role, session := c.form.Get("RoleArn"), c.form.Get("RoleSessionName")
+	if role == "" || session == "" {
+		return nil, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: RoleArn and RoleSessionName must not be null"}
+	}
+	if !c.model.Roles[role] {
+		return nil, &apiError{status: 403, code: "AccessDenied", msg: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.caller.arn, role)}
+	}
+	dur := 3600
+	if v := c.form.Get("DurationSeconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 900 || n > 43200 {
+			return nil, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint"}
+		}
+		dur = n
+	}
+	name := role[strings.LastIndex(role, "/")+1:]
+	k := key{secret: newKey("", 40), token: newKey("IQoJsim", 200), expires: time.Now().Add(time.Duration(dur) * time.Second).UTC(),
+		arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", Account, name, session)}
+	id := newKey("ASIA", 16)
+	s.keys[id] = k
+	b, _ := xml.Marshal(assumeRoleResponse{Xmlns: namespace("sts"), UserARN: k.arn, UserID: "AROASIMULATEDROLE:" + session,
+		KeyID: id, Secret: k.secret, Token: k.token, Expires: k.expires.Format(time.RFC3339), RequestID: requestID()})
+	return b, nil
+}
+
+// describeCluster answers EKS's REST-JSON GET /clusters/{name}.
+func (s *Server) describeCluster(c *call) ([]byte, *apiError) {
+	name := strings.TrimPrefix(c.path, "/clusters/")
+	cl := c.model.Clusters[name]
+	if cl == nil {
+		return nil, &apiError{status: 404, code: "ResourceNotFoundException", msg: fmt.Sprintf("No cluster found for name: %s.", name)}
+	}
+	status, family := cl.Status, cl.IPFamily
+	if status == "" {
+		status = "ACTIVE"
+	}
+	if family == "" {
+		family = "ipv4"
+	}
+	arn := fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", s.region, Account, name)
+	out := map[string]any{"cluster": map[string]any{
+		"name":      name,
+		"arn":       arn,
+		"createdAt": 1767323045.0,
+		"version":   "1.34",
+		"endpoint":  "https://" + strings.ToUpper(newKey("", 32)) + ".gr7." + s.region + ".eks.amazonaws.com",
+		"roleArn":   "arn:aws:iam::" + Account + ":role/" + name + "-cluster",
+		"resourcesVpcConfig": map[string]any{
+			"subnetIds":              append([]string{}, cl.SubnetIDs...),
+			"securityGroupIds":       []string{},
+			"clusterSecurityGroupId": "sg-0sim" + name,
+			"vpcId":                  cl.VPC,
+			"endpointPublicAccess":   false,
+			"endpointPrivateAccess":  true,
+			"publicAccessCidrs":      []string{},
+		},
+		"kubernetesNetworkConfig": map[string]any{"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": family},
+		"status":                  status,
+		"platformVersion":         "eks.1",
+		"tags":                    map[string]string{},
+	}}
+	b, _ := json.Marshal(out)
+	return b, nil
+}
