@@ -105,10 +105,14 @@ func TestBuild(t *testing.T) {
 			change:    func(a *Answers) { a.Instances[0] = firewall("i-2", "us-east-1b", "0:subnet-m2") },
 			firewalls: []sandwich.Firewall{fw1}, subnets: subnets, problems: []string{"NoTrustInterface/i-2"}},
 		{name: "a trust subnet AWS did not return", trust: Trust{DeviceIndex: 2},
-			change:    func(a *Answers) { a.Subnets = slices.DeleteFunc(a.Subnets, func(x ec2types.Subnet) bool { return *x.SubnetId == "subnet-t1" }) },
+			change: func(a *Answers) {
+				a.Subnets = slices.DeleteFunc(a.Subnets, func(x ec2types.Subnet) bool { return *x.SubnetId == "subnet-t1" })
+			},
 			firewalls: []sandwich.Firewall{fw2}, subnets: subnets, problems: []string{"NoTrustInterface/i-1"}},
 		{name: "a cluster subnet AWS did not return", trust: Trust{DeviceIndex: 2},
-			change:    func(a *Answers) { a.Subnets = slices.DeleteFunc(a.Subnets, func(x ec2types.Subnet) bool { return *x.SubnetId == "subnet-b" }) },
+			change: func(a *Answers) {
+				a.Subnets = slices.DeleteFunc(a.Subnets, func(x ec2types.Subnet) bool { return *x.SubnetId == "subnet-b" })
+			},
 			firewalls: []sandwich.Firewall{fw1, fw2}, subnets: slices.Delete(slices.Clone(subnets), 2, 3), problems: []string{"SubnetNotFound/subnet-b"}},
 		{name: "no firewalls is fatal", trust: Trust{DeviceIndex: 2},
 			change: func(a *Answers) { a.Instances = nil }, subnets: subnets, problems: []string{"NoFirewalls/"}, fatal: true},
