@@ -299,7 +299,7 @@ func TestSimScopes(t *testing.T) {
 	}
 
 	pano := startSim(t, panossim.Config{Panorama: true})
-	serial := pano.Sim.Config().Serial
+	serial := pano.Sim.Config().Devices[0].Serial
 	pc := simClient(t, pano, func(cfg *userid.Config) { cfg.Target = serial })
 	if _, err := pc.Update(ctx, userid.Update{Register: entries(3, "10.5.0.1", func(int) []userid.Tag {
 		return []userid.Tag{{Name: "fw"}}

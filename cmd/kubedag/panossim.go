@@ -27,6 +27,10 @@ type panosSimOptions struct {
 	Latency     time.Duration
 	Panorama    bool
 	Serial      string
+	Model       string
+	SWVersion   string
+	Devices     []string
+	AdvRouting  bool
 	InjectError string // CODE:N
 	FailCommits int
 	OutageAfter time.Duration
@@ -37,6 +41,7 @@ type panosSimOptions struct {
 	users       map[string]string
 	injectCode  int
 	injectCount int
+	devices     []panossim.Device
 }
 
 func newPanosSimCmd() *cobra.Command {
@@ -71,7 +76,11 @@ Examples:
 	f.StringSliceVar(&o.Users, "users", []string{"admin:admin"}, "API users as user:password (repeat or comma-separate)")
 	f.DurationVar(&o.Latency, "latency", 0, "delay added to every API call")
 	f.BoolVar(&o.Panorama, "panorama", false, "behave as Panorama (device groups, templates, commit-all push)")
-	f.StringVar(&o.Serial, "serial", panossim.DefaultSerial, "device serial (on Panorama: the managed firewall's serial)")
+	f.StringVar(&o.Serial, "serial", "", "this device's serial (default "+panossim.DefaultSerial+", or "+panossim.DefaultPanoramaSerial+" with --panorama)")
+	f.StringVar(&o.Model, "model", "", "model reported by show system info and type=version (default PA-VM, or Panorama)")
+	f.StringVar(&o.SWVersion, "sw-version", panossim.DefaultSWVersion, "PAN-OS version reported")
+	f.StringSliceVar(&o.Devices, "devices", nil, "with --panorama: managed firewalls as SERIAL[:NAME] (repeat or comma-separate; default one, "+panossim.DefaultSerial+")")
+	f.BoolVar(&o.AdvRouting, "advanced-routing", false, "firewall with PAN-OS 11 advanced routing (logical-router \"default\" instead of virtual-router \"default\")")
 	f.StringVar(&o.InjectError, "inject-error", "", "fail the first N API calls with PAN-OS error CODE, as CODE:N")
 	f.DurationVar(&o.OutageAfter, "outage-after", 0, "start an outage window (HTTP 503) this long after start (with --outage-for)")
 	f.DurationVar(&o.OutageFor, "outage-for", 0, "length of the outage window; 0 = none")
@@ -110,6 +119,17 @@ func (o *panosSimOptions) Validate() error {
 	if len(o.users) == 0 {
 		return errors.New("--users must name at least one user")
 	}
+	o.devices = nil
+	for _, d := range o.Devices {
+		serial, name, _ := strings.Cut(d, ":")
+		if serial == "" {
+			return fmt.Errorf("--devices %q: want SERIAL[:NAME]", d)
+		}
+		o.devices = append(o.devices, panossim.Device{Serial: serial, Name: name})
+	}
+	if len(o.devices) > 0 && !o.Panorama {
+		return errors.New("--devices needs --panorama")
+	}
 	if o.InjectError != "" {
 		c, n, ok := strings.Cut(o.InjectError, ":")
 		code, err1 := strconv.Atoi(c)
@@ -130,12 +150,16 @@ func (o *panosSimOptions) Run(ctx context.Context, out, errOut io.Writer) error 
 	}
 	logger := slog.New(slog.NewJSONHandler(errOut, &slog.HandlerOptions{Level: level}))
 	srv, err := panossim.Start(panossim.Config{
-		Users:    o.users,
-		Capacity: o.Capacity,
-		Panorama: o.Panorama,
-		Serial:   o.Serial,
-		Control:  o.Control,
-		Logger:   logger,
+		Users:           o.users,
+		Capacity:        o.Capacity,
+		Panorama:        o.Panorama,
+		Serial:          o.Serial,
+		Model:           o.Model,
+		SWVersion:       o.SWVersion,
+		Devices:         o.devices,
+		AdvancedRouting: o.AdvRouting,
+		Control:         o.Control,
+		Logger:          logger,
 	}, o.TLS, o.Listen)
 	if err != nil {
 		return fmt.Errorf("start emulator: %w", err)

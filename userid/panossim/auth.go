@@ -36,12 +36,21 @@ func (s *Sim) mintKeyLocked(user string) string {
 	var g [8]byte
 	binary.BigEndian.PutUint64(g[:], s.keyGen[user])
 	mac.Write(g[:])
-	// Real keys are base64 too (and so carry '+', '/' and '=' that callers
-	// must escape in query strings).
-	key := "LUFRPT" + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	key := formatKey(mac.Sum(nil))
 	s.keys[key] = user
 	s.userKey[user] = key
 	return key
+}
+
+// formatKey shapes a key as PAN-OS does: the base64 of ASCII text
+// "-AQ==" + base64(hash) + base64(secret), which is why real keys start
+// with "LUFRPT" (base64 of "-AQ=") and end in "=". Base64 of text drawn only
+// from the base64 alphabet, '-' and '=' never yields '+' or '/' (those need
+// input bytes >= 0x80 or one of '>', '?', '~', DEL), so keys are letters,
+// digits and '=' and survive an unencoded key=KEY in a query or form body.
+func formatKey(mac []byte) string {
+	inner := "-AQ==" + base64.StdEncoding.EncodeToString(mac[:20]) + base64.StdEncoding.EncodeToString(mac)
+	return base64.StdEncoding.EncodeToString([]byte(inner))
 }
 
 func (s *Sim) keygen(w http.ResponseWriter, r *http.Request, rec *Request) result {

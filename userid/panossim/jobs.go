@@ -1,7 +1,6 @@
 package panossim
 
 import (
-	"encoding/xml"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,10 +53,8 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 		if j.deviceGroup == "" {
 			return writeErrorCDATA(w, 17, " commit-all -> shared-policy -> device-group  is missing")
 		}
-		dg, _ := lookup(s.cfgTree.running, []xpathStep{{name: "config"}, {name: "devices"},
-			{name: "entry", preds: []xml.Attr{{Name: xml.Name{Local: "name"}, Value: "localhost.localdomain"}}},
-			{name: "device-group"},
-			{name: "entry", preds: []xml.Attr{{Name: xml.Name{Local: "name"}, Value: j.deviceGroup}}}})
+		dg, _ := lookup(s.cfgTree.running, []xpathStep{step("config", ""), step("devices", ""),
+			step("entry", "localhost.localdomain"), step("device-group", ""), step("entry", j.deviceGroup)})
 		if dg == nil {
 			// Panorama pushes its running config: a device group that was
 			// never committed cannot be pushed.
@@ -141,16 +138,20 @@ func (s *Sim) showJobLocked(w http.ResponseWriter, idText string) result {
 				dres = "FAIL"
 			}
 		}
-		b.WriteString(`<devices><entry><serial-no>` + escape(s.cfg.Serial) + `</serial-no><devicename>panos-sim-fw</devicename>`)
-		b.WriteString(`<vsys>vsys1</vsys><status>` + dstatus + `</status><result>` + dres + `</result><progress>` + progress + `</progress>`)
-		if done {
-			line := "Configuration committed successfully"
-			if j.fail {
-				line = j.details
+		b.WriteString(`<devices>`)
+		for _, d := range s.cfg.Devices {
+			b.WriteString(`<entry><serial-no>` + escape(d.Serial) + `</serial-no><devicename>` + escape(d.Name) + `</devicename>`)
+			b.WriteString(`<vsys>vsys1</vsys><status>` + dstatus + `</status><result>` + dres + `</result><progress>` + progress + `</progress>`)
+			if done {
+				line := "Configuration committed successfully"
+				if j.fail {
+					line = j.details
+				}
+				b.WriteString(`<details><msg><errors><line>` + escape(line) + `</line></errors></msg></details>`)
 			}
-			b.WriteString(`<details><msg><errors><line>` + escape(line) + `</line></errors></msg></details>`)
+			b.WriteString(`</entry>`)
 		}
-		b.WriteString(`</entry></devices>`)
+		b.WriteString(`</devices>`)
 	}
 	b.WriteString(`</job></result></response>`)
 	return writeXML(w, http.StatusOK, "success", 0, b.String())

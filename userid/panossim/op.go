@@ -1,9 +1,11 @@
 package panossim
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // opGrammar is the op command tree the Sim knows; nil marks a command whose
@@ -56,14 +58,143 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 	case "jobs/id":
 		return s.showJobLocked(w, n2.text)
 	default: // system/info
-		model, family := "PA-VM", "vm"
-		if s.cfg.Panorama {
-			model, family = "Panorama", "pc"
-		}
 		return writeXML(w, http.StatusOK, "success", 0,
-			`<response status="success"><result><system><hostname>panos-sim</hostname><serial>`+escape(s.cfg.Serial)+
-				`</serial><model>`+model+`</model><family>`+family+`</family><sw-version>11.1.0</sw-version></system></result></response>`)
+			`<response status="success"><result><system>`+s.systemInfoLocked()+`</system></result></response>`)
 	}
+}
+
+// systemInfoLocked is the body of show system info: every field a VM-Series
+// firewall (or a Panorama virtual appliance) on AWS reports, in the order
+// devices print them, with model, serial and version from Config.
+func (s *Sim) systemInfoLocked() string {
+	now := s.cfg.Now()
+	up := now.Sub(s.started)
+	if up < 0 {
+		up = 0
+	}
+	secs := int(up / time.Second)
+	uptime := fmt.Sprintf("%d days, %d:%02d:%02d", secs/86400, secs/3600%24, secs/60%60, secs%60)
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	type kv struct{ k, v string }
+	fields := []kv{
+		{"hostname", s.cfg.Hostname},
+		{"ip-address", "10.0.0.10"},
+		{"public-ip-address", "unknown"},
+		{"netmask", "255.255.255.0"},
+		{"default-gateway", "10.0.0.1"},
+		{"is-dhcp", "yes"},
+		{"ipv6-address", "unknown"},
+		{"ipv6-link-local-address", "fe80::8ff:aff:fe00:a/64"},
+		{"mac-address", "0a:ff:0a:00:00:0a"},
+		{"time", now.Format("Mon Jan _2 15:04:05 2006")},
+		{"uptime", uptime},
+		{"devicename", s.cfg.Hostname},
+	}
+	if s.cfg.Panorama {
+		fields = append(fields,
+			kv{"family", "pc"},
+			kv{"model", s.cfg.Model},
+			kv{"serial", s.cfg.Serial},
+			kv{"cloud-mode", "non-cloud"},
+			kv{"vm-uuid", "EC2A0E6B-0C3E-4F6A-8E2B-5D0F0A1B2C3D"},
+			kv{"vm-cpuid", "AWS:000306F2FFFB8B1F"},
+			kv{"vm-mode", "Amazon AWS"},
+			kv{"sw-version", s.cfg.SWVersion},
+			kv{"device-dictionary-version", "173-600"},
+			kv{"device-dictionary-release-date", "2025/04/25 12:16:03 UTC"},
+			kv{"app-version", "8971-9419"},
+			kv{"app-release-date", "2025/04/28 16:06:06 UTC"},
+			kv{"av-version", "0"},
+			kv{"av-release-date", "unknown"},
+			kv{"wf-private-version", "0"},
+			kv{"wf-private-release-date", "unknown"},
+			kv{"url-db", "paloaltonetworks"},
+			kv{"wildfire-version", "0"},
+			kv{"wildfire-release-date", "unknown"},
+			kv{"wildfire-rt", "Disabled"},
+			kv{"logdb-version", logdbVersion(s.cfg.SWVersion)},
+			kv{"platform-family", "pc"},
+			kv{"system-mode", "panorama"},
+			kv{"operational-mode", "normal"},
+			kv{"licensed-device-capacity", "25"},
+			kv{"device-certificate-status", "None"},
+			kv{"multi-vsys", "off"},
+			kv{"advanced-routing", onOff(s.cfg.AdvancedRouting)},
+		)
+	} else {
+		fields = append(fields,
+			kv{"family", "vm"},
+			kv{"model", s.cfg.Model},
+			kv{"serial", s.cfg.Serial},
+			kv{"cloud-mode", "non-cloud"},
+			kv{"vm-mac-base", "7C:89:C1:00:00:00"},
+			kv{"vm-mac-count", "256"},
+			kv{"vm-uuid", "EC2B7F1C-5D2A-4C8E-9F3B-1A2B3C4D5E6F"},
+			kv{"vm-cpuid", "AWS:000306F2FFFB8B1F"},
+			kv{"vm-license", "VM-300"},
+			kv{"vm-cap-tier", "7.0 GB"},
+			kv{"vm-cpu-count", "4"},
+			kv{"vm-memory", "15815484"},
+			kv{"vm-mode", "Amazon AWS"},
+			kv{"sw-version", s.cfg.SWVersion},
+			kv{"global-protect-client-package-version", "0.0.0"},
+			kv{"device-dictionary-version", "173-600"},
+			kv{"device-dictionary-release-date", "2025/04/25 12:16:03 UTC"},
+			kv{"app-version", "8971-9419"},
+			kv{"app-release-date", "2025/04/28 16:06:06 UTC"},
+			kv{"av-version", "5169-5689"},
+			kv{"av-release-date", "2025/04/29 05:00:05 UTC"},
+			kv{"threat-version", "8971-9419"},
+			kv{"threat-release-date", "2025/04/28 16:06:06 UTC"},
+			kv{"wf-private-version", "0"},
+			kv{"wf-private-release-date", "unknown"},
+			kv{"url-db", "paloaltonetworks"},
+			kv{"wildfire-version", "0"},
+			kv{"wildfire-release-date", "unknown"},
+			kv{"wildfire-rt", "Disabled"},
+			kv{"url-filtering-version", "20250430.20332"},
+			kv{"global-protect-datafile-version", "unknown"},
+			kv{"global-protect-datafile-release-date", "unknown"},
+			kv{"global-protect-clientless-vpn-version", "0"},
+			kv{"logdb-version", logdbVersion(s.cfg.SWVersion)},
+			kv{"platform-family", "vm"},
+			kv{"vpn-disable-mode", "off"},
+			kv{"multi-vsys", "off"},
+			kv{"ZTP", "Disabled"},
+			kv{"operational-mode", "normal"},
+			kv{"advanced-routing", onOff(s.cfg.AdvancedRouting)},
+			kv{"device-certificate-status", "None"},
+		)
+	}
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString("<" + f.k + ">" + escape(f.v) + "</" + f.k + ">")
+	}
+	return b.String()
+}
+
+// logdbVersion is the log database version a release ships: its
+// major.minor and ".1" (e.g. 10.2.1 on 10.2.x), as observed on devices.
+func logdbVersion(sw string) string {
+	parts := strings.SplitN(sw, ".", 3)
+	if len(parts) < 2 {
+		return sw
+	}
+	return parts[0] + "." + parts[1] + ".1"
+}
+
+// version answers type=version, the short identity clients read before any
+// version-dependent call.
+func (s *Sim) version(w http.ResponseWriter) result {
+	multi := "off"
+	return writeXML(w, http.StatusOK, "success", 0,
+		`<response status="success"><result><sw-version>`+escape(s.cfg.SWVersion)+`</sw-version><multi-vsys>`+multi+
+			`</multi-vsys><model>`+escape(s.cfg.Model)+`</model><serial>`+escape(s.cfg.Serial)+`</serial></result></response>`)
 }
 
 // unexpected answers an unknown op command as PAN-OS does:

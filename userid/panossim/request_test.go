@@ -25,7 +25,7 @@ func TestRequestErrors(t *testing.T) {
 		prefix   bool
 	}{
 		{"unknown type", "POST", "/api/", url.Values{"type": {"bogus"}}, "", 400,
-			`<response status = 'error' code = '400'><result><msg>Invalid type</msg></result></response>`, false},
+			`<response status = 'error' code = '400'><result><msg>Illegal value for parameter "type" [bogus].</msg></result></response>`, false},
 		{"missing type", "POST", "/api/", url.Values{"cmd": {"<x/>"}}, "", 400,
 			`<response status = 'error' code = '400'><result><msg>Missing type parameter</msg></result></response>`, false},
 		{"unknown op", "POST", "/api/", url.Values{"type": {"op"}, "cmd": {"<show><bogus/></show>"}}, "", 200,

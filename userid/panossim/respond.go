@@ -1,8 +1,7 @@
 package panossim
 
 import (
-	"bytes"
-	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +13,10 @@ type result struct {
 	code       int    // PAN-OS code, 0 when the answer carries none
 	httpStatus int
 	dropped    bool // no answer: the connection is to be closed
+	// send, when set, writes the answer; ServeHTTP calls it after the
+	// request is counted and logged, so a client that has read the answer
+	// sees it in Stats and Requests.
+	send func()
 }
 
 const xmlContentType = "application/xml; charset=UTF-8"
@@ -51,11 +54,28 @@ func writeErrorCDATA(w http.ResponseWriter, code int, text string) result {
 	return writeXML(w, http.StatusOK, "error", code, body)
 }
 
+const invalidCredentialBody = `<response status = 'error' code = '403'><result><msg>Invalid Credential</msg></result></response>`
+
 // writeInvalidCredential is the answer of PAN-OS to a wrong or missing key
-// and to keygen with bad credentials, spacing and quotes included.
+// and to keygen with bad credentials, spacing and quotes included. Devices
+// send it with the reason phrase "Invalid Credential" (not "Forbidden"),
+// which net/http cannot set, so on HTTP/1.x the answer is written on the
+// hijacked connection, which is then closed.
 func writeInvalidCredential(w http.ResponseWriter) result {
-	return writeXML(w, http.StatusForbidden, "error", 403,
-		`<response status = 'error' code = '403'><result><msg>Invalid Credential</msg></result></response>`)
+	if hj, ok := w.(http.Hijacker); ok {
+		return result{status: "error", code: 403, httpStatus: http.StatusForbidden, send: func() {
+			conn, rw, err := hj.Hijack()
+			if err != nil {
+				writeXML(w, http.StatusForbidden, "error", 403, invalidCredentialBody)
+				return
+			}
+			defer conn.Close()
+			fmt.Fprintf(rw, "HTTP/1.1 403 Invalid Credential\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+				xmlContentType, len(invalidCredentialBody), invalidCredentialBody)
+			_ = rw.Flush()
+		}}
+	}
+	return writeXML(w, http.StatusForbidden, "error", 403, invalidCredentialBody)
 }
 
 // writeBadRequest answers a request the web front end rejects before any
@@ -88,7 +108,7 @@ var codeText = map[int]string{
 	21:  "Internal error",
 	22:  "Session timed out",
 	400: "Bad request",
-	403: "Forbidden",
+	403: "Invalid Credential",
 }
 
 // writeInjected answers an injected error code.
@@ -106,8 +126,18 @@ func writeInjected(w http.ResponseWriter, code int) result {
 	return writeError(w, http.StatusOK, code, text)
 }
 
+// escape escapes character data as PAN-OS prints it: only &, < and >
+// (quotes stay as they are in text).
 func escape(s string) string {
-	var b bytes.Buffer
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
+	return textEscaper.Replace(s)
 }
+
+// escapeAttr escapes an attribute value written between double quotes.
+func escapeAttr(s string) string {
+	return attrEscaper.Replace(s)
+}
+
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "\n", "&#xA;", "\r", "&#xD;", "\t", "&#x9;")
+)

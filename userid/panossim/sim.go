@@ -15,9 +15,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultCapacity     = 100000
-	DefaultSerial       = "007200000000001"
-	DefaultMaxBodyBytes = 5 << 20
+	DefaultCapacity = 100000
+	DefaultSerial   = "007200000000001"
+	// DefaultPanoramaSerial is the serial of an emulated Panorama.
+	DefaultPanoramaSerial = "000702100000001"
+	DefaultSWVersion      = "11.1.6"
+	DefaultMaxBodyBytes   = 5 << 20
 	// MaxTagTimeout is the largest per-tag timeout PAN-OS accepts (30 days).
 	MaxTagTimeout = 2592000 * time.Second
 	// MaxTagsPerIP is the number of tags PAN-OS keeps on one registered IP.
@@ -41,9 +44,24 @@ type Config struct {
 	// Panorama makes the Sim behave as Panorama: device-group and template
 	// config, commit-all push jobs, target= on user-id calls.
 	Panorama bool
-	// Serial is the device serial (on Panorama, the serial of the one managed
-	// firewall); default DefaultSerial.
+	// Serial is this device's serial; default DefaultSerial on a firewall,
+	// DefaultPanoramaSerial on Panorama.
 	Serial string
+	// Devices are the firewalls a Panorama manages (ignored on a firewall);
+	// default one, DefaultSerial, named "panos-sim-fw".
+	Devices []Device
+	// Model is the model show system info and type=version report; default
+	// "PA-VM" ("Panorama" in Panorama mode).
+	Model string
+	// SWVersion is the PAN-OS version reported (and the config's version
+	// attribute); default DefaultSWVersion.
+	SWVersion string
+	// Hostname is the device's hostname; default "panos-sim".
+	Hostname string
+	// AdvancedRouting models a PAN-OS 11 firewall with advanced routing on:
+	// the default config holds logical-router "default" instead of
+	// virtual-router "default", and show system info says so.
+	AdvancedRouting bool
 	// Now is the clock for tag-timeout expiry and timestamps; default time.Now.
 	Now func() time.Time
 	// MaxBodyBytes caps a request body; default DefaultMaxBodyBytes (5 MiB).
@@ -68,6 +86,32 @@ func (c *Config) setDefaults() {
 	}
 	if c.Serial == "" {
 		c.Serial = DefaultSerial
+		if c.Panorama {
+			c.Serial = DefaultPanoramaSerial
+		}
+	}
+	if c.Panorama && len(c.Devices) == 0 {
+		c.Devices = []Device{{Serial: DefaultSerial, Name: "panos-sim-fw"}}
+	}
+	if !c.Panorama {
+		c.Devices = nil
+	}
+	for i := range c.Devices {
+		if c.Devices[i].Name == "" {
+			c.Devices[i].Name = "fw-" + c.Devices[i].Serial
+		}
+	}
+	if c.Model == "" {
+		c.Model = "PA-VM"
+		if c.Panorama {
+			c.Model = "Panorama"
+		}
+	}
+	if c.SWVersion == "" {
+		c.SWVersion = DefaultSWVersion
+	}
+	if c.Hostname == "" {
+		c.Hostname = "panos-sim"
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -81,6 +125,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// Device is a firewall managed by an emulated Panorama.
+type Device struct {
+	Serial string
+	Name   string // hostname reported in push job reports; default "fw-" + Serial
 }
 
 // Stats counts what the Sim has served since New or ResetStats.
@@ -116,8 +166,9 @@ type Request struct {
 // Sim is the emulated device. Create it with New; it is safe for concurrent
 // use and starts no goroutines.
 type Sim struct {
-	cfg    Config
-	secret []byte // per-Sim secret the API keys derive from
+	cfg     Config
+	secret  []byte    // per-Sim secret the API keys derive from
+	started time.Time // by Config.Now, for uptime
 
 	mu      sync.Mutex
 	keys    map[string]string // valid key -> user
@@ -153,6 +204,7 @@ func New(cfg Config) *Sim {
 		users[u] = p
 	}
 	cfg.Users = users // the caller may reuse its map
+	cfg.Devices = append([]Device(nil), cfg.Devices...)
 	cfg.setDefaults()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -161,6 +213,7 @@ func New(cfg Config) *Sim {
 	s := &Sim{
 		cfg:     cfg,
 		secret:  secret,
+		started: cfg.Now(),
 		keys:    map[string]string{},
 		userKey: map[string]string{},
 		keyGen:  map[string]uint64{},
@@ -168,7 +221,7 @@ func New(cfg Config) *Sim {
 		jobs:    map[int]*job{},
 		nextJob: 1,
 	}
-	s.cfgTree = newConfigTrees(cfg.Panorama)
+	s.cfgTree = newConfigTrees(cfg)
 	s.stats.Errors = map[int]int{}
 	return s
 }
@@ -362,6 +415,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Logger.Debug("panos-sim request", "method", rec.Method, "type", rec.Type,
 		"action", rec.Action, "user", rec.User, "entries", rec.Entries,
 		"status", rec.Status, "code", rec.Code, "http_status", rec.HTTPStatus)
+	if res.send != nil {
+		res.send()
+	}
 	if res.dropped {
 		// net/http closes the connection without an answer and logs nothing.
 		panic(http.ErrAbortHandler)
@@ -440,10 +496,12 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 		return s.config(w, r)
 	case "commit":
 		return s.commit(w, r, user)
+	case "version":
+		return s.version(w)
 	case "":
 		return writeBadRequest(w, http.StatusBadRequest, "Missing type parameter")
 	default:
-		return writeBadRequest(w, http.StatusBadRequest, "Invalid type")
+		return writeBadRequest(w, http.StatusBadRequest, `Illegal value for parameter "type" [`+typ+`].`)
 	}
 }
 
@@ -474,7 +532,17 @@ func (s *Sim) target(r *http.Request) (target string, ok bool) {
 		return "", true
 	}
 	target = strings.TrimSpace(r.Form.Get("target"))
-	return target, target == "" || target == s.cfg.Serial
+	return target, target == "" || s.device(target) != nil
+}
+
+// device returns the managed firewall with serial, or nil.
+func (s *Sim) device(serial string) *Device {
+	for i := range s.cfg.Devices {
+		if s.cfg.Devices[i].Serial == serial {
+			return &s.cfg.Devices[i]
+		}
+	}
+	return nil
 }
 
 func writeUnknownTarget(w http.ResponseWriter, target string) result {

@@ -135,7 +135,7 @@ func trimText(n *node) {
 func (n *node) write(b *strings.Builder) {
 	b.WriteString("<" + n.name)
 	for _, a := range n.attrs {
-		b.WriteString(" " + a.Name.Local + `="` + escape(a.Value) + `"`)
+		b.WriteString(" " + a.Name.Local + `="` + escapeAttr(a.Value) + `"`)
 	}
 	if len(n.children) == 0 && n.text == "" {
 		b.WriteString("/>")
@@ -155,20 +155,75 @@ func (n *node) String() string {
 	return b.String()
 }
 
-// xpathStep is one step of an XPath: an element name with optional
-// [@attr='value'] predicates.
+// cond is one comparison of a predicate: @attr='value' or text()='value'.
+type cond struct {
+	attr  string // "" for text()
+	value string
+}
+
+// xpathStep is one step of an XPath: an element name and predicates, all of
+// which must hold. A predicate is a disjunction of conjunctions of conds
+// ([@name='a' or @name='b'], [@a='x' and @b='y'], [text()='m']).
 type xpathStep struct {
 	name  string
-	preds []xml.Attr
+	preds [][][]cond
 }
 
 var errBadXPath = errors.New("bad xpath")
 
-// parseXPath parses absolute XPaths of the form PAN-OS config calls use:
+// step builds a simple step name[@name='value'] (value "" for none).
+func step(name, entryName string) xpathStep {
+	st := xpathStep{name: name}
+	if entryName != "" {
+		st.preds = [][][]cond{{{{attr: "name", value: entryName}}}}
+	}
+	return st
+}
+
+// parseXPathUnion parses the absolute XPaths PAN-OS config calls use, a
+// union of them joined by '|':
 // /config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1'].
+func parseXPathUnion(p string) ([][]xpathStep, error) {
+	var out [][]xpathStep
+	for _, part := range splitTopLevel(p, '|') {
+		steps, err := parseXPath(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, steps)
+	}
+	return out, nil
+}
+
+// splitTopLevel splits s at sep outside quotes and brackets.
+func splitTopLevel(s string, sep byte) []string {
+	var out []string
+	depth, quote, last := 0, byte(0), 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case c == sep && depth == 0:
+			out = append(out, s[last:i])
+			last = i + 1
+		}
+	}
+	return append(out, s[last:])
+}
+
+// parseXPath parses one absolute XPath.
 func parseXPath(p string) ([]xpathStep, error) {
 	p = strings.TrimSpace(p)
-	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") && p != "/" {
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") {
 		return nil, errBadXPath
 	}
 	var steps []xpathStep
@@ -184,38 +239,16 @@ func parseXPath(p string) ([]xpathStep, error) {
 		}
 		st := xpathStep{name: name}
 		for j < len(p) && p[j] == '[' {
-			k := j + 1
-			if k >= len(p) || p[k] != '@' {
+			end := predEnd(p, j)
+			if end < 0 {
 				return nil, errBadXPath
 			}
-			k++
-			eq := strings.IndexByte(p[k:], '=')
-			if eq < 0 {
-				return nil, errBadXPath
+			pred, err := parsePred(p[j+1 : end])
+			if err != nil {
+				return nil, err
 			}
-			attr := strings.TrimSpace(p[k : k+eq])
-			k += eq + 1
-			for k < len(p) && p[k] == ' ' {
-				k++
-			}
-			if k >= len(p) || (p[k] != '\'' && p[k] != '"') {
-				return nil, errBadXPath
-			}
-			q := p[k]
-			end := strings.IndexByte(p[k+1:], q)
-			if end < 0 || !validName(attr) {
-				return nil, errBadXPath
-			}
-			val := p[k+1 : k+1+end]
-			k += end + 2
-			for k < len(p) && p[k] == ' ' {
-				k++
-			}
-			if k >= len(p) || p[k] != ']' {
-				return nil, errBadXPath
-			}
-			st.preds = append(st.preds, xml.Attr{Name: xml.Name{Local: attr}, Value: val})
-			j = k + 1
+			st.preds = append(st.preds, pred)
+			j = end + 1
 		}
 		if j < len(p) && p[j] != '/' {
 			return nil, errBadXPath
@@ -227,6 +260,106 @@ func parseXPath(p string) ([]xpathStep, error) {
 		return nil, errBadXPath
 	}
 	return steps, nil
+}
+
+// predEnd returns the index of the ']' closing the predicate opened at
+// p[open], or -1.
+func predEnd(p string, open int) int {
+	quote := byte(0)
+	for k := open + 1; k < len(p); k++ {
+		c := p[k]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[':
+			return -1
+		case c == ']':
+			return k
+		}
+	}
+	return -1
+}
+
+// parsePred parses "A or B and C" where each operand is @attr='v' or
+// text()='v' ("and" binds tighter than "or").
+func parsePred(s string) ([][]cond, error) {
+	toks, err := predTokens(s)
+	if err != nil || len(toks) == 0 {
+		return nil, errBadXPath
+	}
+	var out [][]cond
+	var conj []cond
+	for k := 0; k < len(toks); {
+		if len(toks)-k < 3 || toks[k+1] != "=" || !isQuoted(toks[k+2]) {
+			return nil, errBadXPath
+		}
+		var c cond
+		switch {
+		case toks[k] == "text()":
+		case strings.HasPrefix(toks[k], "@") && validName(toks[k][1:]):
+			c.attr = toks[k][1:]
+		default:
+			return nil, errBadXPath
+		}
+		c.value = toks[k+2][1 : len(toks[k+2])-1]
+		conj = append(conj, c)
+		k += 3
+		if k == len(toks) {
+			break
+		}
+		switch toks[k] {
+		case "and":
+		case "or":
+			out = append(out, conj)
+			conj = nil
+		default:
+			return nil, errBadXPath
+		}
+		k++
+		if k == len(toks) {
+			return nil, errBadXPath
+		}
+	}
+	return append(out, conj), nil
+}
+
+func isQuoted(t string) bool {
+	return len(t) >= 2 && (t[0] == '\'' || t[0] == '"') && t[len(t)-1] == t[0]
+}
+
+// predTokens splits a predicate into operands, '=', quoted strings and
+// the words and/or.
+func predTokens(s string) ([]string, error) {
+	var toks []string
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t':
+			i++
+		case c == '=':
+			toks = append(toks, "=")
+			i++
+		case c == '\'' || c == '"':
+			end := strings.IndexByte(s[i+1:], c)
+			if end < 0 {
+				return nil, errBadXPath
+			}
+			toks = append(toks, s[i:i+end+2])
+			i += end + 2
+		default:
+			j := i
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '=' && s[j] != '\'' && s[j] != '"' {
+				j++
+			}
+			toks = append(toks, s[i:j])
+			i = j
+		}
+	}
+	return toks, nil
 }
 
 func validName(s string) bool {
@@ -245,45 +378,95 @@ func (st xpathStep) matches(n *node) bool {
 	if n.name != st.name {
 		return false
 	}
-	for _, p := range st.preds {
-		if v, ok := n.attr(p.Name.Local); !ok || v != p.Value {
+	for _, pred := range st.preds {
+		if !predHolds(pred, n) {
 			return false
 		}
 	}
 	return true
 }
 
-// lookup finds the node at steps below root (steps[0] must match root).
-// It returns the node and its parent, or nil.
-func lookup(root *node, steps []xpathStep) (n, parent *node) {
-	if !steps[0].matches(root) {
-		return nil, nil
-	}
-	n = root
-	for _, st := range steps[1:] {
-		var next *node
-		for _, c := range n.children {
-			if st.matches(c) {
-				next = c
+func predHolds(pred [][]cond, n *node) bool {
+	for _, conj := range pred {
+		ok := true
+		for _, c := range conj {
+			if c.attr == "" {
+				ok = len(n.children) == 0 && n.text == c.value
+			} else {
+				v, has := n.attr(c.attr)
+				ok = has && v == c.value
+			}
+			if !ok {
 				break
 			}
 		}
-		if next == nil {
-			return nil, nil
+		if ok {
+			return true
 		}
-		parent, n = n, next
 	}
-	return n, parent
+	return false
+}
+
+// simple reports whether st names at most one node shape, so set and edit
+// can create it: predicates are single conjunctions.
+func (st xpathStep) simple() bool {
+	for _, pred := range st.preds {
+		if len(pred) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// found is a node matched by an XPath and its parent (nil for the root).
+type found struct{ n, parent *node }
+
+// lookupAll finds every node at steps below root (steps[0] must match root),
+// in document order.
+func lookupAll(root *node, steps []xpathStep) []found {
+	if !steps[0].matches(root) {
+		return nil
+	}
+	cur := []found{{n: root}}
+	for _, st := range steps[1:] {
+		var next []found
+		for _, f := range cur {
+			for _, c := range f.n.children {
+				if st.matches(c) {
+					next = append(next, found{n: c, parent: f.n})
+				}
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		cur = next
+	}
+	return cur
+}
+
+// lookup finds the first node at steps below root (steps[0] must match
+// root). It returns the node and its parent, or nil.
+func lookup(root *node, steps []xpathStep) (n, parent *node) {
+	all := lookupAll(root, steps)
+	if len(all) == 0 {
+		return nil, nil
+	}
+	return all[0].n, all[0].parent
 }
 
 // ensure finds or creates the node at steps, creating missing elements with
-// the predicate attributes. It fails when steps[0] does not match root.
+// the predicate attributes (and text). It fails when steps[0] does not match
+// root or a step is not simple.
 func ensure(root *node, steps []xpathStep) (*node, error) {
 	if !steps[0].matches(root) {
 		return nil, errBadXPath
 	}
 	n := root
 	for _, st := range steps[1:] {
+		if !st.simple() {
+			return nil, errBadXPath
+		}
 		var next *node
 		for _, c := range n.children {
 			if st.matches(c) {
@@ -292,7 +475,16 @@ func ensure(root *node, steps []xpathStep) (*node, error) {
 			}
 		}
 		if next == nil {
-			next = &node{name: st.name, attrs: append([]xml.Attr(nil), st.preds...)}
+			next = &node{name: st.name}
+			for _, pred := range st.preds {
+				for _, c := range pred[0] {
+					if c.attr == "" {
+						next.text = c.value
+					} else {
+						setAttr(next, xml.Attr{Name: xml.Name{Local: c.attr}, Value: c.value})
+					}
+				}
+			}
 			n.text = ""
 			n.children = append(n.children, next)
 		}

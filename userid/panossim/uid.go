@@ -132,9 +132,9 @@ func writeUIDResults(b *strings.Builder, section string, rs []uidResult) {
 	b.WriteString("<" + section + ">")
 	for _, r := range rs {
 		b.WriteString(`<entry ip="`)
-		b.WriteString(escape(r.ip))
+		b.WriteString(escapeAttr(r.ip))
 		b.WriteString(`" message="`)
-		b.WriteString(escape(r.message))
+		b.WriteString(escapeAttr(r.message))
 		b.WriteString(`"/>`)
 	}
 	b.WriteString("</" + section + ">")

@@ -145,7 +145,7 @@ func TestUserIDMessages(t *testing.T) {
 		{
 			name:    "IP echoed escaped",
 			msg:     regMsg(`<entry ip="&quot;&lt;x"><tag><member>a</member></tag></entry>`),
-			wantMsg: []string{`ip="&#34;&lt;x" message="Failed to register ip &#34;&lt;x: invalid ip address"`},
+			wantMsg: []string{`ip="&quot;&lt;x" message="Failed to register ip &quot;&lt;x: invalid ip address"`},
 			want:    map[string][]string{},
 		},
 	}
