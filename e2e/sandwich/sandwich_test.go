@@ -26,10 +26,10 @@ import (
 )
 
 const (
-	region  = "us-east-1"
+	region      = "us-east-1"
 	clusterName = "prod"
-	webHost = "k8s-shop-web-0123456789.elb.us-east-1.amazonaws.com"
-	apiHost = "k8s-shop-api-0123456789.elb.us-east-1.amazonaws.com"
+	webHost     = "k8s-shop-web-0123456789.elb.us-east-1.amazonaws.com"
+	apiHost     = "k8s-shop-api-0123456789.elb.us-east-1.amazonaws.com"
 )
 
 // problems collects what the engine reports.
