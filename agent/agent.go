@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -136,20 +135,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// synced reports whether every IP source has listed its current state.
-func (a *Agent) synced() bool {
-	return a.Pods.HasSynced() && (a.Routes == nil || a.Routes.HasSynced())
-}
-
-// waitSynced polls synced until true (true) or ctx ends (false).
+// waitSynced waits until every IP source has synced (true) or ctx ends
+// (false).
 func (a *Agent) waitSynced(ctx context.Context) bool {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for !a.synced() {
+	synced := []<-chan struct{}{a.Pods.Synced()}
+	if a.Routes != nil {
+		synced = append(synced, a.Routes.Synced())
+	}
+	for _, c := range synced {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-t.C:
+		case <-c:
 		}
 	}
 	return true

@@ -87,8 +87,9 @@ type Watcher struct {
 	namespaces     cache.SharedIndexInformer
 	regs           []cache.ResourceEventHandlerRegistration
 
-	started atomic.Bool
-	synced  atomic.Bool
+	started  atomic.Bool
+	synced   atomic.Bool
+	syncedCh chan struct{} // closed when synced turns true
 
 	mu    sync.Mutex
 	dirty map[string]time.Time // pod key -> when first marked dirty
@@ -107,6 +108,7 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{
+		syncedCh: make(chan struct{}),
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "podwatch", "node", cfg.NodeName),
 		dirty: make(map[string]time.Time),
@@ -166,6 +168,9 @@ func New(cfg Config) (*Watcher, error) {
 // reconcile has been handed to the Sink (for /readyz).
 func (w *Watcher) HasSynced() bool { return w.synced.Load() }
 
+// Synced is closed once HasSynced is true.
+func (w *Watcher) Synced() <-chan struct{} { return w.syncedCh }
+
 // Conflicts returns the number of IPs currently reported by more than one
 // local pod.
 func (w *Watcher) Conflicts() int { return int(w.conflicts.Load()) }
@@ -195,6 +200,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	w.reconcile()
 	w.synced.Store(true)
+	close(w.syncedCh) // Run runs once
 	w.log.InfoContext(ctx, "informers synced", "ips", len(w.rec.emitted))
 	for {
 		select {

@@ -251,12 +251,14 @@ func startEnv(t *testing.T, cfg Config, objs ...*corev1.Pod) *env {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	waitFor(t, "synced", func() string {
-		if !w.HasSynced() {
-			return "not synced"
-		}
-		return ""
-	})
+	select {
+	case <-w.Synced():
+	case <-time.After(20 * time.Second):
+		t.Fatal("not synced")
+	}
+	if !w.HasSynced() {
+		t.Fatal("Synced closed while HasSynced is false")
+	}
 	return &env{t: t, ctx: ctx, c: c, w: w, rec: rec}
 }
 

@@ -144,12 +144,13 @@ func (n *testNet) run(cfg Config) (*Watcher, *recorder) {
 			n.t.Error("Run did not return after cancel")
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for !w.HasSynced() {
-		if time.Now().After(deadline) {
-			n.t.Fatal("not synced")
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-w.Synced():
+	case <-time.After(20 * time.Second):
+		n.t.Fatal("not synced")
+	}
+	if !w.HasSynced() {
+		n.t.Fatal("Synced closed while HasSynced is false")
 	}
 	return w, rec
 }

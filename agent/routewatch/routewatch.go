@@ -92,6 +92,7 @@ type Watcher struct {
 
 	started  atomic.Bool
 	synced   atomic.Bool
+	syncedCh chan struct{} // closed when synced turns true
 	sessions atomic.Int64
 
 	// Owned by the Run goroutine.
@@ -104,14 +105,18 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	return &Watcher{
-		cfg: cfg,
-		log: cfg.Logger.With("component", "routewatch"),
-		st:  newState(),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "routewatch"),
+		syncedCh: make(chan struct{}),
+		st:       newState(),
 	}, nil
 }
 
 // HasSynced reports whether the first listing has been reported to the Sink.
 func (w *Watcher) HasSynced() bool { return w.synced.Load() }
+
+// Synced is closed once HasSynced is true.
+func (w *Watcher) Synced() <-chan struct{} { return w.syncedCh }
 
 // Sessions returns how many subscribe-and-list sessions were started (1 plus
 // the number of resubscriptions after errors).
@@ -224,6 +229,7 @@ func (w *Watcher) session(ctx context.Context, ns *netns.NsHandle) (err error) {
 	}
 	w.replace(fresh)
 	if !w.synced.Swap(true) {
+		close(w.syncedCh)
 		w.log.InfoContext(ctx, "routes listed", "live", len(w.st.ips))
 	}
 
