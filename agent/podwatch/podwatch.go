@@ -109,10 +109,10 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	w := &Watcher{
 		syncedCh: make(chan struct{}),
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "podwatch", "node", cfg.NodeName),
-		dirty: make(map[string]time.Time),
-		poke:  make(chan struct{}, 1),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "podwatch", "node", cfg.NodeName),
+		dirty:    make(map[string]time.Time),
+		poke:     make(chan struct{}, 1),
 	}
 	w.rec = newReconciler(w)
 	node := cfg.NodeName

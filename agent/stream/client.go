@@ -189,6 +189,24 @@ type inflight struct {
 	sentAt time.Time
 }
 
+// session is one stream: its goroutines (receiver, watchdog) and the
+// window of unacked messages. Its fields are owned by the loop (run),
+// except oldest, which the watchdog reads.
+type session struct {
+	c       *Client
+	stream  agentv1.AgentStream_SyncClient
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	acks    chan *agentv1.Ack
+	recvErr chan error
+	oldest  atomic.Int64 // UnixNano of the oldest unacked send, 0 if none
+	epoch   uint64
+	window  []inflight
+	seq     uint64
+	synced  bool // the snapshot was acked
+	snapLen int
+}
+
 // session runs one stream. synced reports whether its snapshot was acked.
 func (c *Client) session(ctx context.Context) (synced bool, err error) {
 	token, err := c.readToken()
@@ -212,155 +230,187 @@ func (c *Client) session(ctx context.Context) (synced bool, err error) {
 		return false, fmt.Errorf("open stream: %w", err)
 	}
 	c.sessions.Add(1)
+	c.epoch++
+	s := &session{c: c, stream: stream, ctx: sctx, cancel: cancel, epoch: c.epoch,
+		acks: make(chan *agentv1.Ack), recvErr: make(chan error, 1)}
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel(nil) // runs before wg.Wait
+	wg.Go(s.receive)
+	wg.Go(s.watchdog)
+	err = s.run()
+	return s.synced, err
+}
 
-	// Receiver: acks to the loop.
-	acks := make(chan *agentv1.Ack)
-	recvErr := make(chan error, 1)
-	wg.Go(func() {
-		for {
-			m, err := stream.Recv()
-			if err != nil {
-				recvErr <- err
+// receive hands acks to the loop until the stream ends.
+func (s *session) receive() {
+	for {
+		m, err := s.stream.Recv()
+		if err != nil {
+			s.recvErr <- err
+			return
+		}
+		ack := m.GetAck()
+		if ack == nil {
+			continue // unknown message from a newer server
+		}
+		select {
+		case s.acks <- ack:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// watchdog tears the stream down when the oldest unacked message is older
+// than AckTimeout, even if a Send is blocked on flow control.
+func (s *session) watchdog() {
+	timeout := s.c.cfg.AckTimeout
+	t := time.NewTicker(max(timeout/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-t.C:
+			if o := s.oldest.Load(); o != 0 && now.Sub(time.Unix(0, o)) > timeout {
+				s.cancel(errAckTimeout)
 				return
 			}
-			ack := m.GetAck()
-			if ack == nil {
-				continue // unknown message from a newer server
-			}
-			select {
-			case acks <- ack:
-			case <-sctx.Done():
-				return
-			}
 		}
-	})
-	// Watchdog: tears the stream down when the oldest unacked message is
-	// older than AckTimeout, even if a Send is blocked on flow control.
-	var oldest atomic.Int64 // UnixNano of the oldest unacked send, 0 if none
-	wg.Go(func() {
-		t := time.NewTicker(max(c.cfg.AckTimeout/4, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case now := <-t.C:
-				if o := oldest.Load(); o != 0 && now.Sub(time.Unix(0, o)) > c.cfg.AckTimeout {
-					cancel(errAckTimeout)
-					return
-				}
-			}
-		}
-	})
-
-	c.epoch++
-	epoch := c.epoch
-	var window []inflight
-	track := func(seq uint64) {
-		now := time.Now()
-		if len(window) == 0 {
-			oldest.Store(now.UnixNano())
-		}
-		window = append(window, inflight{seq: seq, sentAt: now})
 	}
-	fail := func(err error) (bool, error) {
-		if cause := context.Cause(sctx); cause != nil && sctx.Err() != nil && !errors.Is(cause, context.Canceled) {
-			return synced, cause
-		}
-		return synced, err
-	}
+}
 
-	// Snapshot, in chunks; the last (possibly empty) is final.
-	// sendFail explains a failed Send: io.EOF means the server ended the
-	// stream, and its status comes from Recv.
-	sendFail := func(what string, err error) (bool, error) {
-		if errors.Is(err, io.EOF) {
-			select {
-			case rerr := <-recvErr:
-				err = rerr
-			case <-sctx.Done():
+// run sends the snapshot, then deltas as the state changes, and takes
+// acks, until the stream fails.
+func (s *session) run() error {
+	if err := s.sendSnapshot(); err != nil {
+		return err
+	}
+	for {
+		var changed <-chan struct{}
+		if len(s.window) <= s.c.cfg.MaxInFlight { // the snapshot counts as one
+			changed = s.c.cfg.State.Changed()
+		}
+		select {
+		case <-s.ctx.Done():
+			return s.fail(s.ctx.Err())
+		case err := <-s.recvErr:
+			return s.fail(fmt.Errorf("receive: %w", err))
+		case ack := <-s.acks:
+			if err := s.acked(ack); err != nil {
+				return err
+			}
+		case <-changed:
+			if err := s.sendDeltas(); err != nil {
+				return err
 			}
 		}
-		return fail(fmt.Errorf("send %s: %w", what, err))
 	}
+}
 
-	snap := c.cfg.State.Snapshot()
-	track(0)
-	for i := 0; ; i += c.cfg.ChunkSize {
-		end := min(i+c.cfg.ChunkSize, len(snap))
-		msg := &agentv1.Snapshot{Epoch: epoch, Node: c.cfg.Node, Final: end == len(snap)}
+func (s *session) track(seq uint64) {
+	now := time.Now()
+	if len(s.window) == 0 {
+		s.oldest.Store(now.UnixNano())
+	}
+	s.window = append(s.window, inflight{seq: seq, sentAt: now})
+}
+
+// fail prefers the stream's cancel cause (the watchdog's) to err.
+func (s *session) fail(err error) error {
+	if cause := context.Cause(s.ctx); cause != nil && s.ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+// sendFail explains a failed Send: io.EOF means the server ended the
+// stream, and its status comes from Recv.
+func (s *session) sendFail(what string, err error) error {
+	if errors.Is(err, io.EOF) {
+		select {
+		case rerr := <-s.recvErr:
+			err = rerr
+		case <-s.ctx.Done():
+		}
+	}
+	return s.fail(fmt.Errorf("send %s: %w", what, err))
+}
+
+// sendSnapshot sends the state in chunks; the last (possibly empty) is
+// final.
+func (s *session) sendSnapshot() error {
+	cfg := &s.c.cfg
+	snap := cfg.State.Snapshot()
+	s.track(0)
+	for i := 0; ; i += cfg.ChunkSize {
+		end := min(i+cfg.ChunkSize, len(snap))
+		msg := &agentv1.Snapshot{Epoch: s.epoch, Node: cfg.Node, Final: end == len(snap)}
 		for _, cl := range snap[i:end] {
 			msg.Claims = append(msg.Claims, agentv1.ClaimToProto(cl.IP, cl.Identity, cl.FirstSeen, cl.Span))
 		}
-		if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Snapshot{Snapshot: msg}}); err != nil {
-			return sendFail("snapshot", err)
+		if err := s.stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Snapshot{Snapshot: msg}}); err != nil {
+			return s.sendFail("snapshot", err)
 		}
 		if msg.Final {
 			break
 		}
 	}
-	snapLen := len(snap)
-	snap = nil
-	c.log.Debug("snapshot sent", "epoch", epoch, "claims", snapLen)
+	s.snapLen = len(snap)
+	s.c.log.Debug("snapshot sent", "epoch", s.epoch, "claims", s.snapLen)
+	return nil
+}
 
-	var seq uint64
-	for {
-		var changed <-chan struct{}
-		if len(window) <= c.cfg.MaxInFlight { // the snapshot counts as one
-			changed = c.cfg.State.Changed()
+// acked takes the ack of the oldest unacked message.
+func (s *session) acked(ack *agentv1.Ack) error {
+	if len(s.window) == 0 || ack.GetEpoch() != s.epoch || ack.GetSeq() != s.window[0].seq {
+		want := "none"
+		if len(s.window) > 0 {
+			want = fmt.Sprintf("epoch %d seq %d", s.epoch, s.window[0].seq)
 		}
-		select {
-		case <-sctx.Done():
-			return fail(sctx.Err())
-		case err := <-recvErr:
-			return fail(fmt.Errorf("receive: %w", err))
-		case ack := <-acks:
-			if len(window) == 0 || ack.GetEpoch() != epoch || ack.GetSeq() != window[0].seq {
-				want := "none"
-				if len(window) > 0 {
-					want = fmt.Sprintf("epoch %d seq %d", epoch, window[0].seq)
-				}
-				return fail(fmt.Errorf("unexpected ack epoch %d seq %d (want %s)", ack.GetEpoch(), ack.GetSeq(), want))
-			}
-			window = window[1:]
-			if len(window) == 0 {
-				oldest.Store(0)
-				window = nil // drop the backing array's history
-			} else {
-				oldest.Store(window[0].sentAt.UnixNano())
-			}
-			if ack.GetSeq() == 0 {
-				synced = true
-				c.connected.Store(true)
-				c.log.Info("connected to aggregator", "epoch", epoch, "claims", snapLen)
-			}
-			c.rejections(ack)
-		case <-changed:
-			up, del := c.cfg.State.TakeDirty()
-			for len(up) > 0 || len(del) > 0 {
-				seq++
-				d := &agentv1.Delta{Epoch: epoch, Seq: seq}
-				n := min(len(up), c.cfg.ChunkSize)
-				for _, cl := range up[:n] {
-					d.Upserts = append(d.Upserts, agentv1.ClaimToProto(cl.IP, cl.Identity, cl.FirstSeen, cl.Span))
-				}
-				up = up[n:]
-				m := min(len(del), c.cfg.ChunkSize-n)
-				for _, ip := range del[:m] {
-					d.Deletes = append(d.Deletes, agentv1.AddrBytes(ip))
-				}
-				del = del[m:]
-				track(seq)
-				if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Delta{Delta: d}}); err != nil {
-					return sendFail("delta", err)
-				}
-			}
+		return s.fail(fmt.Errorf("unexpected ack epoch %d seq %d (want %s)", ack.GetEpoch(), ack.GetSeq(), want))
+	}
+	s.window = s.window[1:]
+	if len(s.window) == 0 {
+		s.oldest.Store(0)
+		s.window = nil // drop the backing array's history
+	} else {
+		s.oldest.Store(s.window[0].sentAt.UnixNano())
+	}
+	if ack.GetSeq() == 0 {
+		s.synced = true
+		s.c.connected.Store(true)
+		s.c.log.Info("connected to aggregator", "epoch", s.epoch, "claims", s.snapLen)
+	}
+	s.c.rejections(ack)
+	return nil
+}
+
+// sendDeltas sends the state's dirty claims, ChunkSize per message.
+func (s *session) sendDeltas() error {
+	chunk := s.c.cfg.ChunkSize
+	up, del := s.c.cfg.State.TakeDirty()
+	for len(up) > 0 || len(del) > 0 {
+		s.seq++
+		d := &agentv1.Delta{Epoch: s.epoch, Seq: s.seq}
+		n := min(len(up), chunk)
+		for _, cl := range up[:n] {
+			d.Upserts = append(d.Upserts, agentv1.ClaimToProto(cl.IP, cl.Identity, cl.FirstSeen, cl.Span))
+		}
+		up = up[n:]
+		m := min(len(del), chunk-n)
+		for _, ip := range del[:m] {
+			d.Deletes = append(d.Deletes, agentv1.AddrBytes(ip))
+		}
+		del = del[m:]
+		s.track(s.seq)
+		if err := s.stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Delta{Delta: d}}); err != nil {
+			return s.sendFail("delta", err)
 		}
 	}
+	return nil
 }
 
 func (c *Client) rejections(ack *agentv1.Ack) {
