@@ -55,7 +55,7 @@ func benchSets() []tags.Set {
 func benchDriver(b *testing.B, fw Firewall, st *store.Store) *driver {
 	clk := newFakeClock()
 	opts := quietOptions()
-	opts.Clock = clk
+	opts.Now = clk.Now
 	// The fake clock moves only by what d.flush lets pass: a nanosecond
 	// keeps resyncs and TTL refreshes out of the measurement.
 	opts.BatchInterval = time.Nanosecond

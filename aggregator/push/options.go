@@ -102,10 +102,12 @@ type Options struct {
 	// entries (defaults 1s, 5m).
 	EntryRetryBase, EntryRetryMax time.Duration
 	Canary                        Canary
-	Clock                         Clock      // default RealClock
-	Rand                          *rand.Rand // jitter source; default the global one
-	Logger                        *slog.Logger
-	Hooks                         Hooks
+	// Now is the clock; default time.Now. The Engine takes time as an
+	// argument, so only the loop (Run) reads it; timers are real.
+	Now    func() time.Time
+	Rand   *rand.Rand // jitter source; default the global one
+	Logger *slog.Logger
+	Hooks  Hooks
 	// TracerProvider makes the "kubedag.push.batch" span of every Update
 	// call, linked to the spans of the changes it carries (default the
 	// global provider; a no-op provider costs nothing measurable).
@@ -153,8 +155,8 @@ func (o *Options) validate() error {
 		}
 		o.Canary.IP = o.Canary.IP.Unmap()
 	}
-	if o.Clock == nil {
-		o.Clock = RealClock{}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -109,7 +109,7 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 
 		p, err := New(fw, st, Options{
 			Name: "fw", Owns: owns, MaxBatch: rapid.IntRange(1, 8).Draw(rt, "maxBatch"),
-			TagTTL: time.Hour, Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			TagTTL: time.Hour, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			BackoffBase: time.Second, BackoffMax: 10 * time.Second,
 			EntryRetryBase: time.Second, EntryRetryMax: 10 * time.Second,
 			ResyncInterval: resyncInterval,

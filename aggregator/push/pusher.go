@@ -94,29 +94,29 @@ func (p *Pusher) Run(ctx context.Context) error {
 		return errors.New("push: Run already running")
 	}
 	defer p.running.Store(false)
-	clk, e := p.opts.Clock, p.eng
-	e.Reset(clk.Now())
+	now, e := p.opts.Now, p.eng
+	e.Reset(now())
 	sub := p.state.Subscribe()
 	defer func() { sub.Close(); p.publish(false) }()
-	timer := clk.NewTimer(time.Hour)
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	readyC := p.opts.Ready
 	var dirty []netip.Addr
 	e.log.Info("pusher started")
 	for ctx.Err() == nil {
-		a := e.Next(clk.Now())
+		a := e.Next(now())
 		if a.Kind != Wait {
 			p.do(ctx, a)
 			continue
 		}
 		p.publish(true)
-		timer.Reset(a.Wake.Sub(clk.Now()))
+		timer.Reset(a.Wake.Sub(now()))
 		select {
 		case <-ctx.Done():
-		case <-timer.C():
+		case <-timer.C:
 		case <-sub.C():
 			dirty = sub.Take(dirty[:0])
-			e.Dirty(clk.Now(), dirty)
+			e.Dirty(now(), dirty)
 		case <-readyC:
 			readyC = nil
 			e.OpenGate("ready")
@@ -143,12 +143,12 @@ func (p *Pusher) do(ctx context.Context, a Action) {
 		}
 	case Send:
 		sctx, span := p.startBatchSpan(ctx, a.Update)
-		t0 := p.opts.Clock.Now()
+		t0 := p.opts.Now()
 		res, err := p.fw.Update(sctx, a.Update)
 		endBatchSpan(span, res, err)
 		if p.opts.Hooks.Call != nil {
 			p.opts.Hooks.Call(p.opts.Name, CallInfo{Unregister: len(a.Update.Unregister), Register: len(a.Update.Register),
-				Failed: len(res.Failed), Duration: p.opts.Clock.Now().Sub(t0), Err: err})
+				Failed: len(res.Failed), Duration: p.opts.Now().Sub(t0), Err: err})
 		}
 		if ctx.Err() == nil {
 			e.Sent(res, err)

@@ -36,7 +36,7 @@ func start(t *testing.T, fw *fakeFirewall, st *store.Store, opts Options) *harne
 	t.Helper()
 	opts.Name = "fw1"
 	opts.Owns = owns
-	opts.Clock = fw.clk
+	opts.Now = fw.clk.Now
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	p, err := New(fw, st, opts)
 	if err != nil {
@@ -357,7 +357,7 @@ func TestFailedListingIsNotRetriedInAHotLoop(t *testing.T) {
 	fw := newFakeFirewall(newFakeClock())
 	fw.failList = 1 << 30
 	st := store.New(store.Options{})
-	p, err := New(fw, st, Options{Name: "fw", Owns: owns, Clock: fw.clk, BackoffBase: time.Second,
+	p, err := New(fw, st, Options{Name: "fw", Owns: owns, Now: fw.clk.Now, BackoffBase: time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

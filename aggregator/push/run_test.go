@@ -11,17 +11,16 @@ import (
 	"github.com/kubedag/kubedag/aggregator/store"
 )
 
-// TestRun drives the real loop (Run) in its goroutine on a fake clock:
+// TestRun drives the real loop (Run) in its goroutine on the real clock:
 // it reconciles on start, wakes for store changes and its timer, opens
 // the gate when Ready closes, stops on cancel, and starts over with a
 // reconcile when run again. Every wait polls for a condition.
 func TestRun(t *testing.T) {
-	clk := newFakeClock()
-	fw := newFakeFirewall(clk)
+	fw := newFakeFirewall(newFakeClock()) // the target's clock, for expiry
 	fw.set(ipN(9), "k8s.stale")
 	st := store.New(store.Options{})
 	ready := make(chan struct{})
-	p, err := New(fw, st, Options{Name: "fw", Owns: owns, Clock: clk, Ready: ready,
+	p, err := New(fw, st, Options{Name: "fw", Owns: owns, Ready: ready, BatchInterval: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +32,6 @@ func TestRun(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("timed out waiting for %s; status %+v", what, p.Status())
 			}
-			clk.Advance(10 * time.Millisecond)
 			time.Sleep(time.Millisecond)
 		}
 	}
@@ -72,7 +70,6 @@ func TestRun(t *testing.T) {
 	}
 	first := p.Status().LastReconcile
 
-	clk.Advance(time.Second)
 	fw.set(ipN(8), "k8s.zombie")
 	stop = run()
 	defer stop()

@@ -178,7 +178,7 @@ func (s *scriptEnv) run(c scriptCase) {
 	}
 	switch f[0] {
 	case "start":
-		opts := Options{Name: "fw", Owns: owns, Clock: s.clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		opts := Options{Name: "fw", Owns: owns, Now: s.clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Rand: rand.New(rand.NewPCG(1, 2))} // jitter, reproducibly
 		for _, a := range f[1:] {
 			k, v, _ := strings.Cut(a, "=")

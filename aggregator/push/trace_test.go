@@ -146,7 +146,7 @@ func TestBatchSpans(t *testing.T) {
 			fw := &ctxFirewall{fakeFirewall: newFakeFirewall(newFakeClock())}
 			st := store.New(store.Options{})
 			opts := quietOptions()
-			opts.Clock, opts.TracerProvider = fw.clk, tp
+			opts.Now, opts.TracerProvider = fw.clk.Now, tp
 			if tt.maxBatch > 0 {
 				opts.MaxBatch = tt.maxBatch
 			}
@@ -252,7 +252,7 @@ func TestBatchSpansGlobalProvider(t *testing.T) {
 	fw := newFakeFirewall(newFakeClock())
 	st := store.New(store.Options{})
 	opts := quietOptions()
-	opts.Clock = fw.clk
+	opts.Now = fw.clk.Now
 	p, err := New(fw, st, opts)
 	if err != nil {
 		t.Fatal(err)
