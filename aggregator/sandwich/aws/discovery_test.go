@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -308,6 +310,54 @@ func TestCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("IRSA: web identity token and role from the environment", func(t *testing.T) {
+		f := newFixture(t)
+		isolateEnv(t)
+		f.sim.Update(func(m *awssim.Model) { m.Roles[role] = true })
+		token := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(token, []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrdWJlZGFnIn0.c2ln"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("AWS_ROLE_ARN", role)
+		t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", token)
+		// The chain's own STS client is not the one Endpoint configures; the
+		// SDK's per-service endpoint variable reaches it (as for a VPC
+		// endpoint in production).
+		t.Setenv("AWS_ENDPOINT_URL_STS", f.url)
+		d, err := New(t.Context(), f.config(), Options{Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.refresh(t.Context())
+		if _, err := d.Inventory(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if log := f.sim.Requests(); log[0].Action != "AssumeRoleWithWebIdentity" || !strings.HasPrefix(log[1].AccessKey, "ASIA") {
+			t.Fatalf("calls %+v", log)
+		}
+	})
+	t.Run("EKS Pod Identity: the agent endpoint from the environment", func(t *testing.T) {
+		f := newFixture(t)
+		isolateEnv(t)
+		f.sim.PodIdentity("pod-token", role)
+		token := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(token, []byte("pod-token"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", f.url+awssim.PodIdentityPath)
+		t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token)
+		d, err := New(t.Context(), f.config(), Options{Logger: slog.New(slog.NewTextHandler(f.logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.refresh(t.Context())
+		if _, err := d.Inventory(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if log := f.sim.Requests(); log[0].Action != "AssumeRoleForPodIdentity" || !strings.HasPrefix(log[1].AccessKey, "ASIA") {
+			t.Fatalf("calls %+v", log)
+		}
+	})
 	t.Run("no credentials", func(t *testing.T) {
 		f := newFixture(t)
 		isolateEnv(t)
@@ -356,7 +406,8 @@ func TestCredentials(t *testing.T) {
 // isolateEnv hides the machine's AWS configuration from the default chain.
 func isolateEnv(t *testing.T) {
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN",
-		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")

@@ -8,8 +8,10 @@
 //     (EC2 query protocol: form-encoded POST, XML answers), with EC2's
 //     filters, MaxResults/NextToken paging and its error envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker paging);
-//   - STS AssumeRole (AWS query protocol), issuing session credentials that
-//     later calls must be signed with.
+//   - STS AssumeRole (AWS query protocol) and AssumeRoleWithWebIdentity
+//     (IRSA's unsigned exchange of a ServiceAccount token), and the EKS Pod
+//     Identity agent's credentials endpoint (PodIdentityPath), all issuing
+//     session credentials that later calls must be signed with.
 //
 // Every request must carry a valid SigV4 signature from a known key: the
 // server recomputes it with the SDK's own signer, so a credential that did

@@ -110,11 +110,7 @@ func (s *Server) assumeRole(c *call) ([]byte, *apiError) {
 		}
 		dur = n
 	}
-	name := role[strings.LastIndex(role, "/")+1:]
-	k := key{secret: newKey("", 40), token: newKey("IQoJsim", 200), expires: time.Now().Add(time.Duration(dur) * time.Second).UTC(),
-		arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", Account, name, session)}
-	id := newKey("ASIA", 16)
-	s.keys[id] = k
+	id, k := s.issue(role, session, time.Duration(dur)*time.Second)
 	b, _ := xml.Marshal(assumeRoleResponse{Xmlns: namespace("sts"), UserARN: k.arn, UserID: "AROASIMULATEDROLE:" + session,
 		KeyID: id, Secret: k.secret, Token: k.token, Expires: k.expires.Format(time.RFC3339), RequestID: requestID()})
 	return b, nil

@@ -34,14 +34,15 @@ type Request struct {
 type Server struct {
 	region string
 
-	mu       sync.Mutex
-	model    *Model
-	keys     map[string]key // access key ID -> secret and identity
-	pageSize int
-	throttle map[string]int // IAM action -> throttled answers left
-	denied   map[string]bool
-	outage   bool
-	log      []Request
+	mu        sync.Mutex
+	model     *Model
+	keys      map[string]key // access key ID -> secret and identity
+	pageSize  int
+	podTokens map[string]string // Pod Identity agent token -> role ARN
+	throttle  map[string]int    // IAM action -> throttled answers left
+	denied    map[string]bool
+	outage    bool
+	log       []Request
 }
 
 type key struct {
@@ -58,12 +59,13 @@ const (
 // New returns a server for region with an empty model.
 func New(region string) *Server {
 	return &Server{
-		region:   region,
-		model:    NewModel(),
-		keys:     map[string]key{AccessKeyID: {secret: SecretAccessKey, arn: "arn:aws:iam::" + Account + ":user/kubedag"}},
-		pageSize: 1000,
-		throttle: map[string]int{},
-		denied:   map[string]bool{},
+		region:    region,
+		model:     NewModel(),
+		keys:      map[string]key{AccessKeyID: {secret: SecretAccessKey, arn: "arn:aws:iam::" + Account + ":user/kubedag"}},
+		pageSize:  1000,
+		throttle:  map[string]int{},
+		podTokens: map[string]string{},
+		denied:    map[string]bool{},
 	}
 }
 
@@ -149,7 +151,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if r.URL.Path == PodIdentityPath {
+		s.servePodIdentity(w, r)
+		return
+	}
 	service, akid, authErr := s.authenticate(r, body)
+	if authErr != nil && r.Header.Get("Authorization") == "" {
+		// AssumeRoleWithWebIdentity (IRSA) is STS's one unsigned call.
+		if f, err := url.ParseQuery(string(body)); err == nil && f.Get("Action") == "AssumeRoleWithWebIdentity" {
+			service, authErr = "sts", nil
+		}
+	}
 	c := &call{service: service, region: s.region, path: r.URL.Path}
 	if service != "eks" {
 		c.form, err = url.ParseQuery(string(body))
@@ -221,6 +233,8 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 		return describeLoadBalancers(c)
 	case "sts:AssumeRole":
 		return s.assumeRole(c)
+	case "sts:AssumeRoleWithWebIdentity":
+		return s.assumeRoleWithWebIdentity(c)
 	}
 	if c.service == "eks" {
 		return nil, &apiError{status: 404, code: "UnknownOperationException", msg: "Unknown operation " + c.path}

@@ -1,0 +1,93 @@
+package awssim
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// PodIdentityPath is where the server plays the EKS Pod Identity agent
+// (http://169.254.170.23/v1/credentials in a pod): point
+// AWS_CONTAINER_CREDENTIALS_FULL_URI at it.
+const PodIdentityPath = "/v1/credentials"
+
+// PodIdentity makes the Pod Identity endpoint hand out role's session
+// credentials to callers presenting token (the projected ServiceAccount
+// token the agent would check).
+func (s *Server) PodIdentity(token, role string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.podTokens[token] = role
+}
+
+// servePodIdentity answers as the Pod Identity agent: the container
+// credentials JSON shape the SDK's endpointcreds provider reads.
+func (s *Server) servePodIdentity(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	role, ok := s.podTokens[r.Header.Get("Authorization")]
+	var id string
+	var k key
+	if ok {
+		id, k = s.issue(role, "eks-pod-identity", time.Hour)
+	}
+	s.log = append(s.log, Request{Service: "eks-auth", Action: "AssumeRoleForPodIdentity", Answer: map[bool]int{true: 200, false: 403}[ok]})
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusForbidden)
+		json.NewEncoder(w).Encode(map[string]string{"code": "AccessDeniedException", "message": "invalid Pod Identity token"})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{"AccessKeyId": id, "SecretAccessKey": k.secret, "Token": k.token,
+		"AccountId": Account, "Expiration": k.expires.Format(time.RFC3339)})
+}
+
+// issue creates session credentials for role; called with s.mu held.
+func (s *Server) issue(role, session string, d time.Duration) (string, key) {
+	name := role[strings.LastIndex(role, "/")+1:]
+	k := key{secret: newKey("", 40), token: newKey("IQoJsim", 200), expires: time.Now().Add(d).UTC(),
+		arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", Account, name, session)}
+	id := newKey("ASIA", 16)
+	s.keys[id] = k
+	return id, k
+}
+
+type webIdentityResponse struct {
+	XMLName   xml.Name `xml:"AssumeRoleWithWebIdentityResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	Subject   string   `xml:"AssumeRoleWithWebIdentityResult>SubjectFromWebIdentityToken"`
+	Audience  string   `xml:"AssumeRoleWithWebIdentityResult>Audience"`
+	UserARN   string   `xml:"AssumeRoleWithWebIdentityResult>AssumedRoleUser>Arn"`
+	UserID    string   `xml:"AssumeRoleWithWebIdentityResult>AssumedRoleUser>AssumedRoleId"`
+	KeyID     string   `xml:"AssumeRoleWithWebIdentityResult>Credentials>AccessKeyId"`
+	Secret    string   `xml:"AssumeRoleWithWebIdentityResult>Credentials>SecretAccessKey"`
+	Token     string   `xml:"AssumeRoleWithWebIdentityResult>Credentials>SessionToken"`
+	Expires   string   `xml:"AssumeRoleWithWebIdentityResult>Credentials>Expiration"`
+	Provider  string   `xml:"AssumeRoleWithWebIdentityResult>Provider"`
+	RequestID string   `xml:"ResponseMetadata>RequestId"`
+}
+
+// assumeRoleWithWebIdentity is IRSA's exchange of the projected
+// ServiceAccount token (a JWT) for the annotated role's credentials; the
+// role must be in Model.Roles. Called with s.mu held.
+func (s *Server) assumeRoleWithWebIdentity(c *call) ([]byte, *apiError) {
+	role, session, token := c.form.Get("RoleArn"), c.form.Get("RoleSessionName"), c.form.Get("WebIdentityToken")
+	if role == "" || session == "" || token == "" {
+		return nil, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: RoleArn, RoleSessionName and WebIdentityToken must not be null"}
+	}
+	if strings.Count(token, ".") != 2 {
+		return nil, &apiError{status: 400, code: "InvalidIdentityToken", msg: "Couldn't retrieve verification key from your identity provider"}
+	}
+	if !c.model.Roles[role] {
+		return nil, &apiError{status: 403, code: "AccessDenied", msg: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
+	}
+	id, k := s.issue(role, session, time.Hour)
+	b, _ := xml.Marshal(webIdentityResponse{Xmlns: namespace("sts"), Subject: "system:serviceaccount:kubedag:kubedag-aggregator",
+		Audience: "sts.amazonaws.com", UserARN: k.arn, UserID: "AROASIMULATEDROLE:" + session, KeyID: id, Secret: k.secret, Token: k.token,
+		Expires: k.expires.Format(time.RFC3339), Provider: "arn:aws:iam::" + Account + ":oidc-provider/oidc.eks." + s.region + ".amazonaws.com/id/SIM",
+		RequestID: requestID()})
+	return b, nil
+}
