@@ -30,6 +30,7 @@ const (
 	clusterName = "prod"
 	webHost     = "k8s-shop-web-0123456789.elb.us-east-1.amazonaws.com"
 	apiHost     = "k8s-shop-api-0123456789.elb.us-east-1.amazonaws.com"
+	cartHost    = "k8s-shop-cart-0123456789.elb.us-east-1.amazonaws.com"
 )
 
 // problems collects what the engine reports.
@@ -233,8 +234,9 @@ func TestSandwichFromAWSDiscovery(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
+	inbound := []string{n.Inbound(ns, "web", 82)}
 	wantRules := func(cidrs ...string) []string {
-		out := []string{n.Inbound(ns, "web", 82)}
+		out := slices.Clone(inbound)
 		for _, c := range cidrs {
 			out = append(out, n.Outbound(p(c)))
 		}
@@ -265,6 +267,20 @@ func TestSandwichFromAWSDiscovery(t *testing.T) {
 		}
 	}
 	eventually(t, "api reported as not an internal NLB", func() bool { return ps.has(sandwich.ReasonNotInternalNLB, ns+"/api") })
+
+	// A Service whose NLB AWS does not know (yet): reported, not programmed;
+	// once the NLB exists, the next refresh programs it.
+	createLB(t, cs, lbService(ns, "cart", "84"), cartHost)
+	eventually(t, "cart reported as ILB not found", func() bool { return ps.has(sandwich.ReasonILBNotFound, ns+"/cart") })
+	if got := fw.names(t, sandwich.KindNATRule); !slices.Equal(got, wantRules(subnets...)) {
+		t.Fatalf("rules %v with cart's ILB unknown", got)
+	}
+	aws.Update(func(m *awssim.Model) { layout.AddNLB(m, "k8s-shop-cart", cartHost, true) })
+	disc.Refresh()
+	inbound = append(inbound, n.Inbound(ns, "cart", 84))
+	eventually(t, "cart programmed once its NLB exists", func() bool {
+		return slices.Equal(fw.names(t, sandwich.KindNATRule), wantRules(subnets...))
+	})
 
 	// A subnet added to the cluster in AWS: discovered on the next refresh
 	// (the periodic one in production; asked for here), it gains its routes
