@@ -1,5 +1,10 @@
 package tags
 
+import (
+	"maps"
+	"slices"
+)
+
 // Kind is the kind of Kubernetes object an IP belongs to.
 type Kind string
 
@@ -32,4 +37,14 @@ type Identity struct {
 	// Selector is a Service's spec.selector (empty for pods and for
 	// services without a selector). The aks preset tags it.
 	Selector map[string]string
+}
+
+// Equal reports whether id and o are the same identity, field by field
+// (every field, so a change of any, such as a Service's Selector, is a
+// change). Nil and empty maps and slices are equal.
+func (id Identity) Equal(o Identity) bool {
+	return id.Kind == o.Kind && id.Namespace == o.Namespace && id.Name == o.Name &&
+		id.UID == o.UID && id.OwnerKind == o.OwnerKind && id.OwnerName == o.OwnerName &&
+		maps.Equal(id.Labels, o.Labels) && slices.Equal(id.Services, o.Services) &&
+		maps.Equal(id.NamespaceLabels, o.NamespaceLabels) && maps.Equal(id.Selector, o.Selector)
 }

@@ -209,7 +209,7 @@ func (c *Combiner) eval(ip netip.Addr, e *entry, at time.Time) {
 	case want && !e.claimed:
 		c.hand(ip, e, c.firstSeen(e, at), "new")
 		e.deadRoute = false
-	case want && !nodestate.IdentityEqual(e.claimedID, e.id):
+	case want && !e.claimedID.Equal(e.id):
 		c.hand(ip, e, e.apiSeen, "update")
 	case !want && e.claimed:
 		c.state.Delete(ip)

@@ -1,7 +1,6 @@
 package nodestate
 
 import (
-	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -49,7 +48,7 @@ func New() *State {
 func (s *State) Set(c Claim) {
 	c.IP = c.IP.Unmap()
 	s.mu.Lock()
-	if old, ok := s.claims[c.IP]; ok && IdentityEqual(old.Identity, c.Identity) {
+	if old, ok := s.claims[c.IP]; ok && old.Identity.Equal(c.Identity) {
 		s.mu.Unlock()
 		return
 	}
@@ -153,13 +152,4 @@ func (s *State) poke() {
 	case s.changed <- struct{}{}:
 	default:
 	}
-}
-
-// IdentityEqual reports whether a and b are the same identity. Nil and empty
-// maps and slices are equal.
-func IdentityEqual(a, b tags.Identity) bool {
-	return a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name &&
-		a.UID == b.UID && a.OwnerKind == b.OwnerKind && a.OwnerName == b.OwnerName &&
-		maps.Equal(a.Labels, b.Labels) && slices.Equal(a.Services, b.Services) &&
-		maps.Equal(a.NamespaceLabels, b.NamespaceLabels)
 }

@@ -165,22 +165,6 @@ func TestSnapshotClearsDirtyAndKeepsOldClaimOnNoop(t *testing.T) {
 	}
 }
 
-func TestIdentityEqualNilVsEmpty(t *testing.T) {
-	a := tags.Identity{Name: "a", Labels: nil, Services: nil}
-	b := tags.Identity{Name: "a", Labels: map[string]string{}, Services: []string{}}
-	if !IdentityEqual(a, b) {
-		t.Fatal("nil and empty should be equal")
-	}
-	b.Services = []string{"svc"}
-	if IdentityEqual(a, b) {
-		t.Fatal("different services reported equal")
-	}
-	c := tags.Identity{Name: "a", NamespaceLabels: map[string]string{"team": "x"}}
-	if IdentityEqual(a, c) {
-		t.Fatal("different namespace labels reported equal")
-	}
-}
-
 func TestConcurrent(t *testing.T) {
 	s := New()
 	var wg sync.WaitGroup

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/kubedag/kubedag/agent/nodestate"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -62,7 +61,7 @@ func (r *recorder) diff(want map[string]tags.Identity) string {
 		w, ok := want[ip.String()]
 		if !ok {
 			out = append(out, fmt.Sprintf("unexpected %s: %+v", ip, id))
-		} else if !nodestate.IdentityEqual(w, id) {
+		} else if !w.Equal(id) {
 			out = append(out, fmt.Sprintf("%s: got %+v, want %+v", ip, id, w))
 		}
 	}

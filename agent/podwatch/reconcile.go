@@ -10,7 +10,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubedag/kubedag/agent/nodestate"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -111,7 +110,7 @@ func (w *Watcher) reconcile() {
 			}
 		}
 		w.noteConflict(ip, owners, win)
-		if cur, ok := r.emitted[ip]; ok && nodestate.IdentityEqual(cur, win.id) {
+		if cur, ok := r.emitted[ip]; ok && cur.Equal(win.id) {
 			continue
 		}
 		r.emitted[ip] = win.id

@@ -224,7 +224,7 @@ func sameSet(sink *streamtest.Sink, node string, st *nodestate.State) bool {
 	}
 	for _, w := range want {
 		g, ok := got[w.IP]
-		if !ok || !nodestate.IdentityEqual(g.Identity, w.Identity) || !g.FirstSeen.Equal(w.FirstSeen) {
+		if !ok || !g.Identity.Equal(w.Identity) || !g.FirstSeen.Equal(w.FirstSeen) {
 			return false
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubedag/kubedag/agent/nodestate"
 	"github.com/kubedag/kubedag/agent/podwatch"
 	"github.com/kubedag/kubedag/e2e/cluster"
 	"github.com/kubedag/kubedag/tags"
@@ -65,7 +64,7 @@ func (r *recorder) diff(want map[netip.Addr]tags.Identity) string {
 	for ip, id := range r.claims {
 		if w, ok := want[ip]; !ok {
 			out = append(out, fmt.Sprintf("unexpected %s (%s)", ip, id.Name))
-		} else if !nodestate.IdentityEqual(w, id) {
+		} else if !w.Equal(id) {
 			out = append(out, fmt.Sprintf("%s: got %+v, want %+v", ip, id, w))
 		}
 	}
