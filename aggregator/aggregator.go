@@ -29,6 +29,12 @@ import (
 	"github.com/kubedag/kubedag/userid"
 )
 
+// Defaults of Options.
+const (
+	DefaultSnapshotGrace = 30 * time.Second
+	DefaultNodeGrace     = stream.DefaultGracePeriod
+)
+
 // DefaultCanaryIP is the IP of the reboot-detection canary: TEST-NET-1,
 // which no pod or service can hold.
 var DefaultCanaryIP = netip.MustParseAddr("192.0.2.254")
@@ -54,10 +60,10 @@ type Options struct {
 	LeaderElection *leader.Options
 	// SnapshotGrace bounds how long a new leader waits for every node's
 	// agent snapshot before it may unregister tags of unclaimed IPs.
-	// Default 30s.
+	// Default DefaultSnapshotGrace.
 	SnapshotGrace time.Duration
 	// NodeGrace is how long a disconnected agent's claims are kept.
-	// Default 60s.
+	// Default DefaultNodeGrace.
 	NodeGrace time.Duration
 	// AllowNodeIP lets agents claim their node's own IP (hostNetwork pods).
 	AllowNodeIP bool
@@ -90,10 +96,10 @@ func (o *Options) validate() error {
 		return errors.New("aggregator: StreamListener and StreamTLS are required")
 	}
 	if o.SnapshotGrace <= 0 {
-		o.SnapshotGrace = 30 * time.Second
+		o.SnapshotGrace = DefaultSnapshotGrace
 	}
 	if o.NodeGrace <= 0 {
-		o.NodeGrace = 60 * time.Second
+		o.NodeGrace = DefaultNodeGrace
 	}
 	if !o.CanaryIP.IsValid() {
 		o.CanaryIP = DefaultCanaryIP

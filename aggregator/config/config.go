@@ -13,16 +13,18 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid"
 )
 
-// Defaults for the intervals; DESIGN.md explains each.
+// Defaults for the intervals, the pusher's (one source); DESIGN.md
+// explains each.
 const (
-	DefaultBatchInterval  = 50 * time.Millisecond
-	DefaultMaxBatch       = 1000
-	DefaultResyncInterval = 5 * time.Minute
-	DefaultTagTTL         = time.Hour
+	DefaultBatchInterval  = push.DefaultBatchInterval
+	DefaultMaxBatch       = push.DefaultMaxBatch
+	DefaultResyncInterval = push.DefaultResyncInterval
+	DefaultTagTTL         = push.DefaultTagTTL
 )
 
 // Target kinds.

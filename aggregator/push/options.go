@@ -10,6 +10,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kubedag/kubedag/userid"
 )
 
 // Defaults of Options.
@@ -17,16 +19,13 @@ const (
 	DefaultBatchInterval  = 50 * time.Millisecond
 	DefaultMaxBatch       = 1000
 	DefaultTagTTL         = time.Hour // for the --tag-ttl flag; Options.TagTTL 0 means no timeout
-	DefaultResyncInterval = 10 * time.Minute
+	DefaultResyncInterval = 5 * time.Minute
 	DefaultBackoffBase    = 200 * time.Millisecond
 	DefaultBackoffMax     = 30 * time.Second
 	DefaultEntryRetryBase = time.Second
 	DefaultEntryRetryMax  = 5 * time.Minute
 	DefaultCanaryTTL      = 10 * time.Minute
 	DefaultCanaryInterval = 30 * time.Second
-
-	// MaxTagTTL is PAN-OS's largest tag timeout (30 days).
-	MaxTagTTL = 2592000 * time.Second
 )
 
 // Canary configures reboot detection. A zero IP disables it.
@@ -84,9 +83,9 @@ type Options struct {
 	MaxBatch int
 	// TagTTL is the PAN-OS timeout registered with every tag, refreshed
 	// once less than half remains. 0 registers tags without timeout. At
-	// most MaxTagTTL. Flags should default to DefaultTagTTL.
+	// most userid.MaxTagTimeout. Flags should default to DefaultTagTTL.
 	TagTTL time.Duration
-	// ResyncInterval between reconciles (default 10m).
+	// ResyncInterval between reconciles (default 5m).
 	ResyncInterval time.Duration
 	// Ready, once closed, allows unregistering tags of unclaimed IPs. nil
 	// means ready from the start.
@@ -118,8 +117,8 @@ func (o *Options) validate() error {
 	if o.Owns == nil {
 		return errors.New("push: Options.Owns is required")
 	}
-	if o.TagTTL < 0 || o.TagTTL > MaxTagTTL {
-		return fmt.Errorf("push: Options.TagTTL %v out of range [0, %v]", o.TagTTL, MaxTagTTL)
+	if o.TagTTL < 0 || o.TagTTL > userid.MaxTagTimeout {
+		return fmt.Errorf("push: Options.TagTTL %v out of range [0, %v]", o.TagTTL, userid.MaxTagTimeout)
 	}
 	if o.TagTTL > 0 && o.TagTTL < time.Second {
 		return fmt.Errorf("push: Options.TagTTL %v below one second", o.TagTTL)

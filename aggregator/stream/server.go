@@ -70,6 +70,10 @@ type ClaimChecker interface {
 	CheckClaim(ctx context.Context, node string, ip netip.Addr, id tags.Identity) error
 }
 
+// DefaultGracePeriod is how long a disconnected node's claims are kept by
+// default: long enough for an agent restart or an aggregator failover.
+const DefaultGracePeriod = 60 * time.Second
+
 // Config configures a Server.
 type Config struct {
 	// Sink receives the claims. Required.
@@ -86,7 +90,7 @@ type Config struct {
 	// ReadyCheckInterval, default 1s.
 	ReadyCheckInterval time.Duration
 	// GracePeriod is how long a disconnected node's claims are kept before
-	// NodeGone. Default 2m; must not be negative.
+	// NodeGone. Default DefaultGracePeriod; must not be negative.
 	GracePeriod time.Duration
 	// MaxClaimsPerSnapshot bounds the claims of one snapshot (memory held
 	// while its chunks arrive). Default 65536.
@@ -108,7 +112,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("stream: Config.GracePeriod %v is negative", c.GracePeriod)
 	}
 	if c.GracePeriod == 0 {
-		c.GracePeriod = 2 * time.Minute
+		c.GracePeriod = DefaultGracePeriod
 	}
 	if c.ReadyCheckInterval <= 0 {
 		c.ReadyCheckInterval = time.Second
