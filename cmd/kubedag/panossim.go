@@ -33,6 +33,7 @@ type panosSimOptions struct {
 	AdvRouting  bool
 	InjectError string // CODE:N
 	FailCommits int
+	FailPush    []string
 	OutageAfter time.Duration
 	OutageFor   time.Duration
 	Control     bool
@@ -42,6 +43,7 @@ type panosSimOptions struct {
 	injectCode  int
 	injectCount int
 	devices     []panossim.Device
+	failPush    map[string]int
 }
 
 func newPanosSimCmd() *cobra.Command {
@@ -51,7 +53,9 @@ func newPanosSimCmd() *cobra.Command {
 		Short: "Run the PAN-OS XML API emulator",
 		Long: `panos-sim serves an emulated PAN-OS firewall (or, with --panorama, Panorama)
 XML API on /api/: keygen, User-ID IP-tag register/unregister with timeouts,
-show object registered-ip, config get/set/edit/delete, commit jobs. It is what
+show object registered-ip, show system info, config get/show/set/edit/delete/
+move/rename, commits (partial by admin, validated), Panorama device groups,
+templates and commit-all pushes to emulated firewalls, show jobs. It is what
 kubedag's tests, benchmarks and demo run against. TLS uses a throwaway
 self-signed CA unless --tls=false.
 
@@ -59,6 +63,7 @@ Examples:
   kubedag panos-sim --listen 127.0.0.1:8443
   kubedag panos-sim --tls=false --capacity 1000 --users admin:admin,ro:secret
   kubedag panos-sim --panorama --latency 20ms --control --ca-out /tmp/panos-sim-ca.pem
+  kubedag panos-sim --panorama --devices 007951000000001:fw-az1,007951000000002:fw-az2 --fail-push 007951000000002:1
   kubedag panos-sim --outage-after 30s --outage-for 10s --inject-error 22:3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,6 +90,7 @@ Examples:
 	f.DurationVar(&o.OutageAfter, "outage-after", 0, "start an outage window (HTTP 503) this long after start (with --outage-for)")
 	f.DurationVar(&o.OutageFor, "outage-for", 0, "length of the outage window; 0 = none")
 	f.IntVar(&o.FailCommits, "fail-commits", 0, "let the first N commit jobs finish with result FAIL")
+	f.StringSliceVar(&o.FailPush, "fail-push", nil, "with --panorama: fail the first N pushes to one managed firewall, as SERIAL:N")
 	f.BoolVar(&o.Control, "control", false, "serve unauthenticated test-control endpoints under /_sim/ (reboot, outage, latency, inject, stats)")
 	f.BoolVar(&o.Verbose, "verbose", false, "log every API call (never keys or passwords) to stderr")
 	return cmd
@@ -127,8 +133,17 @@ func (o *panosSimOptions) Validate() error {
 		}
 		o.devices = append(o.devices, panossim.Device{Serial: serial, Name: name})
 	}
-	if len(o.devices) > 0 && !o.Panorama {
-		return errors.New("--devices needs --panorama")
+	o.failPush = map[string]int{}
+	for _, fp := range o.FailPush {
+		serial, n, ok := strings.Cut(fp, ":")
+		count, err := strconv.Atoi(n)
+		if !ok || serial == "" || err != nil || count < 1 {
+			return fmt.Errorf("--fail-push %q: want SERIAL:N, e.g. 007200000000001:1", fp)
+		}
+		o.failPush[serial] = count
+	}
+	if (len(o.devices) > 0 || len(o.failPush) > 0) && !o.Panorama {
+		return errors.New("--devices and --fail-push need --panorama")
 	}
 	if o.InjectError != "" {
 		c, n, ok := strings.Cut(o.InjectError, ":")
@@ -170,6 +185,9 @@ func (o *panosSimOptions) Run(ctx context.Context, out, errOut io.Writer) error 
 	}
 	if o.FailCommits > 0 {
 		srv.Sim.FailCommits(o.FailCommits, "")
+	}
+	for serial, n := range o.failPush {
+		srv.Sim.FailPush(serial, n, "")
 	}
 	if o.OutageFor > 0 {
 		from := time.Now().Add(o.OutageAfter)

@@ -181,6 +181,9 @@ func TestPanosSimValidate(t *testing.T) {
 		{"bad inject", []string{"--inject-error", "22"}, "--inject-error"},
 		{"negative outage", []string{"--outage-for", "-1s"}, "--outage"},
 		{"negative latency", []string{"--latency", "-1s"}, "--latency"},
+		{"devices without panorama", []string{"--devices", "0001"}, "--panorama"},
+		{"bad device", []string{"--panorama", "--devices", ":name"}, "--devices"},
+		{"bad fail-push", []string{"--panorama", "--fail-push", "0001"}, "--fail-push"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

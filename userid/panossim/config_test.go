@@ -91,7 +91,7 @@ func TestConfigActions(t *testing.T) {
 	h.mustCfg("get", `/config/devices/entry[@name="localhost.localdomain"]/vsys/entry[@name="vsys1"]/address/entry[@name="web"]/fqdn`, "", got19(`<fqdn>c.example</fqdn>`))
 }
 
-var jobIDRE = regexp.MustCompile(`^<response status="success" code="19"><result><msg><line>(?:Commit job|Job) enqueued with jobid (\d+)</line></msg><job>(\d+)</job></result></response>$`)
+var jobIDRE = regexp.MustCompile(`^<response status="success" code="19"><result><msg><line>(?:Commit job|Push job) enqueued with jobid (\d+)</line></msg><job>(\d+)</job></result></response>$`)
 
 type jobResp struct {
 	Status string `xml:"status,attr"`
@@ -221,7 +221,7 @@ func TestPanoramaCommitAll(t *testing.T) {
 	h.sim.FailCommits(1, "")
 	id = h.mustJob(push, true)
 	h.sim.Reboot() // finishes pending jobs
-	if j := h.pollJob(id); j.Job.Result != "FAIL" || j.Job.Devices[0].Result != "FAIL" || !strings.Contains(strings.Join(j.Job.Details, " "), "commit failed") {
+	if j := h.pollJob(id); j.Job.Result != "FAIL" || j.Job.Devices[0].Result != "FAIL" || j.Job.Devices[0].Status != "commit failed" {
 		t.Fatalf("failed push: %+v", j.Job)
 	}
 }

@@ -33,7 +33,9 @@ func (s *Sim) inOutageLocked(now time.Time) bool {
 //	POST /_sim/drop?on=true|false      SetDrop
 //	POST /_sim/latency?d=50ms          SetLatency
 //	POST /_sim/inject?code=22&n=3      InjectError
-//	POST /_sim/fail-commits?n=1        FailCommits
+//	POST /_sim/fail-commits?n=1&details=TEXT        FailCommits
+//	POST /_sim/fail-push?serial=S&n=1&details=TEXT   FailPush
+//	GET  /_sim/device-config?serial=S               DeviceConfig (XML)
 //	POST /_sim/reset-stats             ResetStats
 //	GET  /_sim/stats                   Stats as JSON
 //	GET  /_sim/registered              RegisteredIn(vsys, target) as JSON
@@ -41,7 +43,7 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/_sim/")
 	q := r.URL.Query()
 	bad := func(msg string) { http.Error(w, msg, http.StatusBadRequest) }
-	read := name == "stats" || name == "registered"
+	read := name == "stats" || name == "registered" || name == "device-config"
 	if read && r.Method != http.MethodGet || !read && r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -85,6 +87,22 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.FailCommits(n, q.Get("details"))
+	case "fail-push":
+		n, err := strconv.Atoi(q.Get("n"))
+		if err != nil || n < 0 || q.Get("serial") == "" {
+			bad("serial is required and n must be an integer >= 0")
+			return
+		}
+		s.FailPush(q.Get("serial"), n, q.Get("details"))
+	case "device-config":
+		cfg, ok := s.DeviceConfig(q.Get("serial"))
+		if !ok {
+			http.Error(w, "no managed firewall with that serial", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", xmlContentType)
+		_, _ = w.Write([]byte(cfg))
+		return
 	case "reset-stats":
 		s.ResetStats()
 	case "stats":

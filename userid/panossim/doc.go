@@ -10,47 +10,118 @@
 //     and '=' and clients may append key=KEY to a body unencoded (pan-python
 //     does). Keys are accepted from the X-PAN-KEY header, the key= query or
 //     form field, or HTTP Basic auth. A bad key or password answers HTTP 403
-//     with the reason phrase "Invalid Credential" (on HTTP/1.x the connection
-//     is then closed: net/http cannot set a reason phrase otherwise).
+//     with the reason phrase "Invalid Credential".
 //   - type=version (sw-version, multi-vsys, model, serial).
 //   - type=user-id: uid-message register/unregister of IP-tag mappings with
 //     per-tag timeout (expiring against Config.Now), per-entry persistent="0"
 //     (dropped by Reboot), vsys= and Panorama target= scopes, a registered-IP
 //     capacity, 32 tags per IP and 127-character tag names.
 //   - type=op: show object registered-ip (all, tag filter, limit/start-point
-//     paging), show jobs id, show system info with every field a VM-Series
-//     (or a Panorama virtual appliance) on AWS reports, consistent with
-//     Config.Model, Serial, SWVersion, Hostname and AdvancedRouting.
+//     paging); show jobs id N and show jobs all; show system info with every
+//     field a VM-Series (or a Panorama virtual appliance) on AWS reports,
+//     consistent with Config.Model, Serial, SWVersion, Hostname and
+//     AdvancedRouting.
 //   - type=config: get (candidate), show (running), set (merge), edit
-//     (replace), delete on an XML config tree addressed by XPath: absolute
-//     paths with predicates [@attr='v'], [text()='v'], "and"/"or" inside a
-//     predicate, unions a|b (get, show, delete; set and edit write one node),
-//     and action=show without xpath (the whole running config).
-//   - type=commit (firewall) and type=commit&action=all (Panorama push), as
-//     jobs that go ACT -> FIN when polled.
+//     (replace), delete, move (where=top|bottom|before|after, dst) and rename
+//     (newname) on an XML config tree addressed by XPath: absolute paths with
+//     predicates [@attr='v'], [text()='v'], "and"/"or" inside a predicate,
+//     unions a|b (get, show, delete; the other actions address one node),
+//     and action=show without xpath (the whole running config). On Panorama,
+//     get and show with target=SERIAL read that managed firewall's running
+//     config. Policy rules get a uuid attribute when created (PAN-OS 9.0+),
+//     kept by edits, moves and commits; a diff of desired against stored
+//     rules must ignore it. Names of objects, rules and routes are limited to
+//     63 characters (code 12).
+//   - The default config is a VM-Series as Palo Alto's AWS deployment guide
+//     sets it up: ethernet1/1 in zone untrust (DHCP, default route),
+//     ethernet1/2 in zone trust (DHCP, no default route), both in
+//     virtual-router "default", or with Config.AdvancedRouting in
+//     logical-router "default" vrf "default" (deviceconfig/setting/
+//     advance-routing yes). Panorama starts with its managed devices
+//     (mgt-config/devices) and no device groups, templates or stacks.
+//   - type=commit: <commit/> commits everything; <commit><partial>... takes
+//     only the changes of the named admins (<admin><member>) and, on
+//     Panorama, of the named device groups, templates and template stacks
+//     (once any location is named, only named locations plus shared objects
+//     and device settings, unless <shared-object>/<device-and-network>
+//     excluded); the other admins' changes stay pending in the candidate.
+//     Every config write is attributed to the admin whose key made it.
+//     The commit validates the config it would make running and fails the
+//     job (result FAIL, details "Validation Error:", two lines per error in
+//     PAN-OS's shape "<path> -> <field> '<value>' is not a valid reference"
+//     / "<path> -> <field> is invalid", then "Commit failed") for: NAT rules
+//     naming a missing zone (from/to), interface (to-interface, source
+//     translation), address or address group (source, destination,
+//     translated addresses), service or tag; address objects without exactly
+//     one of ip-netmask/ip-range/ip-wildcard/fqdn or with a bad fqdn;
+//     services without tcp/udp and a valid port list; static routes (virtual
+//     router or logical-router VRF) with a bad destination, next hop or
+//     metric, or an interface that does not exist or is not in the router.
+//     Panorama validates device-group objects and rules (not zones or
+//     interfaces, which live in templates) and template route shapes.
+//   - type=commit&action=all on Panorama: <shared-policy> (a device group,
+//     with <include-template>yes</include-template> its templates too),
+//     <template-stack><name>, <template><name>, each pushing Panorama's
+//     running config. Targets are the managed firewalls the device group or
+//     stack lists under devices (or, when it lists none, all of them:
+//     the emulator's default). Each firewall builds the config it would run
+//     (its own config, the template stacks' templates merged over it, the
+//     device group's objects in vsys1 and its pre-rulebase rules before, its
+//     post-rulebase rules after its own) and validates it as a firewall
+//     commit does; the job reports per device, in the shape of recorded
+//     Panorama answers: push_type, dgname, devices/entry with serial-no,
+//     devicename, multi-vsys, vsys, status ("commit succeeded" or "commit
+//     failed"), result, tstart, tfin and details/msg[@cmd="push-data"]
+//     with errors/line. The job's result is FAIL when any device failed.
+//     DeviceConfig returns a firewall's resulting config.
+//   - Jobs go ACT (tfin "Still Active", progress 50, no devices yet) to FIN
+//     after Config.JobPolls polls; the commit itself is applied (or refused)
+//     when it is accepted.
 //
 // # Test knobs
 //
 // SetLatency, SetOutage, ScheduleOutage (a window by Config.Now),
-// InjectError, FailCommits, Reboot, Stats and Requests (a bounded request log
-// that never records keys or passwords). With Config.Control the same knobs
-// are reachable over HTTP under /_sim/ for tests that run the emulator as a
-// separate process (kubedag panos-sim --control).
+// InjectError, FailCommits (the next commits or pushes fail, every device
+// of a push), FailPush (the next pushes to one managed firewall fail on that
+// device only), Reboot, Stats and Requests (a bounded request log that never
+// records keys or passwords). With Config.Control the same knobs are
+// reachable over HTTP under /_sim/ for tests that run the emulator as a
+// separate process (kubedag panos-sim --control), see serveControl.
 //
-// # Fidelity notes
+// # Fidelity notes: deliberately approximate, and why
 //
-// Answers follow ../../shared/reference/panos-xml-api.md and answers of
-// real devices recorded in public clients' tests. An unknown type= answers
-// 'Illegal value for parameter "type" [x].' as devices do. Where the real
-// device's behaviour is not documented the emulator is strict in a way a
-// client must cope with anyway: re-registering an existing tag refreshes its
-// timeout and answers the benign "tag T already exists, ignore" (overall
-// status="error"); deleting a missing config node answers code 7; a commit is
-// applied to the running config when it is accepted and its job only reports
-// (ACT for Config.JobPolls polls, then FIN). Registered-IP listings carry no
-// remaining tag timeouts, as in the reference's example. Not modelled: show
-// jobs all and other op commands (answered as unknown commands), and the
-// ~5 concurrent API calls per device that Palo Alto recommends.
+// Answers follow ../../shared/reference/panos-xml-api.md and answers of real
+// devices recorded in public clients' tests (pan-python, pan-os-python and
+// the PAN-OS integration of Cortex XSOAR). Where the documentation is silent
+// the emulator keeps a strict choice a client must cope with anyway:
+//
+//   - Wording of errors no public capture shows: an unknown type= answers
+//     'Illegal value for parameter "type" [x].' (as devices do) and an
+//     unknown action= the same sentence for "action"; config errors use the
+//     codes of the reference's table (6 bad xpath, 7 missing object, 12
+//     invalid object, 13 unknown target, 15 denied, 17 unexpected command,
+//     18 malformed).
+//   - The 403 reason phrase "Invalid Credential" is written on the hijacked
+//     HTTP/1.x connection, which is then closed (net/http cannot set a
+//     reason phrase otherwise); over HTTP/2 there is no reason phrase.
+//   - Re-registering an existing tag refreshes its timeout and answers the
+//     benign "tag T already exists, ignore" (overall status="error");
+//     deleting a missing config node answers code 7. Registered-IP listings
+//     carry no remaining tag timeouts, as in the reference's example.
+//   - Change attribution is per write (a replayable operation), not per
+//     config node as on a device: two admins editing the same node are
+//     committed in write order. The change log holds at most 100,000
+//     writes; older ones are taken only by a full commit.
+//   - Validation covers what kubedag writes (above), not the whole schema;
+//     element children are stored in the order written, not in schema
+//     order, and defaults (e.g. a route's metric 10) are not filled in.
+//   - Panorama's device-group hierarchy is flat (no parent groups), and the
+//     merged firewall config puts pushed objects in vsys1 instead of a
+//     separate Panorama section.
+//   - Commit jobs do not queue behind each other; each moves on when polled.
+//     Not modelled: other op commands (answered as unknown commands), clone,
+//     override and multi-config, and the ~5 concurrent API calls per device
+//     that Palo Alto recommends.
 //
 // # Usage
 //

@@ -2,6 +2,7 @@ package panossim
 
 import (
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -10,14 +11,114 @@ import (
 const maxJobs = 1000
 
 type job struct {
-	id          int
-	typ         string // Commit or CommitAll
-	user        string
-	deviceGroup string
-	enqueued    time.Time
-	polls       int
-	fail        bool
-	details     string
+	id       int
+	typ      string // Commit or CommitAll
+	user     string
+	enqueued time.Time
+	polls    int
+	fail     bool
+	details  []string // job details lines (a commit's; a push's are per device)
+	// Panorama pushes.
+	pushType string // shared-policy, template-stack or template
+	dgName   string
+	devices  []jobDevice
+}
+
+// jobDevice is one firewall's part of a push.
+type jobDevice struct {
+	serial, name string
+	fail         bool
+	lines        []string // errors lines of the device's commit
+}
+
+// commitRequest is a parsed <commit> command.
+type commitRequest struct {
+	partial     bool
+	admins      map[string]bool // nil: every admin
+	excluded    map[string]bool // "device", "shared", "policy" (policy-and-objects)
+	named       map[string]map[string]bool
+	description string
+}
+
+// parseCommit parses <commit>[<partial>...</partial>][<description>..]
+// [<force/>]</commit>; it returns the path of an unexpected element.
+func parseCommit(cmd *node) (commitRequest, []string) {
+	var req commitRequest
+	for _, c := range cmd.children {
+		switch c.name {
+		case "description":
+			req.description = c.text
+		case "force":
+		case "partial":
+			req.partial = true
+			for _, p := range c.children {
+				switch p.name {
+				case "admin":
+					req.admins = map[string]bool{}
+					for _, m := range p.children {
+						if m.name != "member" {
+							return req, []string{"commit", "partial", "admin", m.name}
+						}
+						req.admins[m.text] = true
+					}
+				case "device-and-network", "shared-object", "policy-and-objects":
+					if p.text != "excluded" {
+						return req, []string{"commit", "partial", p.name, p.text}
+					}
+					if req.excluded == nil {
+						req.excluded = map[string]bool{}
+					}
+					req.excluded[map[string]string{"device-and-network": "device", "shared-object": "shared", "policy-and-objects": "policy"}[p.name]] = true
+				case "vsys", "device-group", "template", "template-stack":
+					if req.named == nil {
+						req.named = map[string]map[string]bool{}
+					}
+					set := map[string]bool{}
+					for _, m := range p.children {
+						if m.name != "member" {
+							return req, []string{"commit", "partial", p.name, m.name}
+						}
+						set[m.text] = true
+					}
+					req.named[p.name] = set
+				case "no-vsys", "no-template", "no-template-stack", "no-device-group":
+				default:
+					return req, []string{"commit", "partial", p.name}
+				}
+			}
+		default:
+			return req, []string{"commit", c.name}
+		}
+	}
+	return req, nil
+}
+
+// takes reports whether a partial commit request takes change c: made by
+// one of its admins, and in a location it includes. Once any location is
+// named, only changes in named locations (and shared and device settings,
+// unless excluded) are taken.
+func (req *commitRequest) takes(c change) bool {
+	if !req.partial {
+		return true
+	}
+	if req.admins != nil && !req.admins[c.admin] {
+		return false
+	}
+	switch c.loc.kind {
+	case "shared":
+		return !req.excluded["shared"]
+	case "device":
+		return !req.excluded["device"]
+	case "vsys":
+		if req.excluded["policy"] {
+			return false
+		}
+	}
+	if req.named == nil {
+		return true
+	}
+	set, ok := req.named[c.loc.kind]
+	return ok && set[c.loc.name]
 }
 
 func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result {
@@ -37,58 +138,85 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	if cmd.name != want || (all && !s.cfg.Panorama) {
 		return writeErrorCDATA(w, 17, " "+cmd.name+"  is unexpected")
 	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j := &job{id: s.nextJob, typ: "Commit", user: user, enqueued: s.cfg.Now()}
 	if all {
-		j.typ = "CommitAll"
-		if sp := cmd.child("shared-policy"); sp != nil {
-			if dg := sp.child("device-group"); dg != nil {
-				if e := dg.child("entry"); e != nil {
-					j.deviceGroup, _ = e.attr("name")
-				}
+		return s.commitAllLocked(w, cmd, user)
+	}
+	req, bad := parseCommit(cmd)
+	if bad != nil {
+		return unexpected(w, bad...)
+	}
+
+	// The config the commit would make running.
+	var taken []int
+	next := s.cfgTree.candidate.clone()
+	if req.partial {
+		next = s.cfgTree.running.clone()
+		for i, c := range s.changes {
+			if req.takes(c) {
+				c.apply(next)
+				taken = append(taken, i)
 			}
 		}
-		if j.deviceGroup == "" {
-			return writeErrorCDATA(w, 17, " commit-all -> shared-policy -> device-group  is missing")
+		copyUUIDs(next, s.cfgTree.candidate)
+		s.stampUUIDs(next)
+		if len(taken) == 0 {
+			return writeXML(w, http.StatusOK, "success", 19,
+				`<response status="success" code="19"><msg>There are no changes to commit.</msg></response>`)
 		}
-		dg, _ := lookup(s.cfgTree.running, []xpathStep{step("config", ""), step("devices", ""),
-			step("entry", "localhost.localdomain"), step("device-group", ""), step("entry", j.deviceGroup)})
-		if dg == nil {
-			// Panorama pushes its running config: a device group that was
-			// never committed cannot be pushed.
-			return writeErrorCDATA(w, 17, " device-group "+j.deviceGroup+" does not exist in the running configuration")
-		}
-	} else if s.cfgTree.candidate.String() == s.cfgTree.running.String() {
+	} else if next.String() == s.cfgTree.running.String() {
 		return writeXML(w, http.StatusOK, "success", 19,
 			`<response status="success" code="19"><msg>There are no changes to commit.</msg></response>`)
 	}
+
+	j := s.newJobLocked("Commit", user)
 	if s.failJobs > 0 {
 		s.failJobs--
 		j.fail = true
-		j.details = s.failMsg
-		if j.details == "" {
-			j.details = "Validation Error: commit failed (injected)"
+		j.details = []string{s.failMsg}
+		if s.failMsg == "" {
+			j.details = []string{"Validation Error: commit failed (injected)"}
 		}
+	} else if errs := s.validate(next); len(errs) > 0 {
+		j.fail = true
+		j.details = append(append([]string{"Validation Error:"}, errs...), "Commit failed")
 	}
-	if !all && !j.fail {
+	if !j.fail {
 		// The running config changes when the job is accepted; the job
 		// then only reports.
-		s.cfgTree.running = s.cfgTree.candidate.clone()
+		s.cfgTree.running = next
+		if req.partial {
+			kept := s.changes[:0]
+			for i, c := range s.changes {
+				if len(taken) > 0 && taken[0] == i {
+					taken = taken[1:]
+					continue
+				}
+				kept = append(kept, c)
+			}
+			s.changes = kept
+			if len(s.changes) == 0 {
+				s.cfgTree.candidate = s.cfgTree.running.clone()
+			}
+		} else {
+			s.changes = nil
+		}
+		j.details = []string{"Configuration committed successfully"}
 	}
+	id := strconv.Itoa(j.id)
+	return writeXML(w, http.StatusOK, "success", 19,
+		`<response status="success" code="19"><result><msg><line>Commit job enqueued with jobid `+id+`</line></msg><job>`+id+`</job></result></response>`)
+}
+
+func (s *Sim) newJobLocked(typ, user string) *job {
+	j := &job{id: s.nextJob, typ: typ, user: user, enqueued: s.cfg.Now()}
 	s.nextJob++
 	s.jobs[j.id] = j
 	if len(s.jobs) > maxJobs {
 		delete(s.jobs, j.id-maxJobs)
 	}
-	label := "Commit job enqueued with jobid "
-	if all {
-		label = "Job enqueued with jobid "
-	}
-	id := strconv.Itoa(j.id)
-	return writeXML(w, http.StatusOK, "success", 19,
-		`<response status="success" code="19"><result><msg><line>`+label+id+`</line></msg><job>`+id+`</job></result></response>`)
+	return j
 }
 
 // showJobLocked answers show jobs id N; each poll moves the job on.
@@ -99,60 +227,99 @@ func (s *Sim) showJobLocked(w http.ResponseWriter, idText string) result {
 		return writeError(w, http.StatusOK, 0, "job "+strings.TrimSpace(idText)+" not found")
 	}
 	j.polls++
+	var b strings.Builder
+	b.WriteString(`<response status="success"><result>`)
+	s.writeJobLocked(&b, j)
+	b.WriteString(`</result></response>`)
+	return writeXML(w, http.StatusOK, "success", 0, b.String())
+}
+
+// showJobsAllLocked answers show jobs all: every kept job, newest first.
+func (s *Sim) showJobsAllLocked(w http.ResponseWriter) result {
+	ids := make([]int, 0, len(s.jobs))
+	for id := range s.jobs {
+		ids = append(ids, id)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(ids)))
+	var b strings.Builder
+	b.WriteString(`<response status="success"><result>`)
+	for _, id := range ids {
+		s.writeJobLocked(&b, s.jobs[id])
+	}
+	b.WriteString(`</result></response>`)
+	return writeXML(w, http.StatusOK, "success", 0, b.String())
+}
+
+// writeJobLocked writes one <job> in the shape and field order devices use
+// (recorded answers of PAN-OS 10.x/11.x firewalls and Panorama).
+func (s *Sim) writeJobLocked(b *strings.Builder, j *job) {
 	done := s.cfg.JobPolls < 0 || j.polls > s.cfg.JobPolls
 	ts := func(t time.Time) string { return t.Format("2006/01/02 15:04:05") }
-	var b strings.Builder
-	b.WriteString(`<response status="success"><result><job><tenq>` + ts(j.enqueued) + `</tenq>`)
-	b.WriteString(`<tdeq>` + j.enqueued.Format("15:04:05") + `</tdeq>`)
+	b.WriteString(`<job><tenq>` + ts(j.enqueued) + `</tenq><tdeq>` + j.enqueued.Format("15:04:05") + `</tdeq>`)
 	b.WriteString(`<id>` + strconv.Itoa(j.id) + `</id><user>` + escape(j.user) + `</user><type>` + j.typ + `</type>`)
-	status, res, progress := "ACT", "PEND", "50"
+	status, res, progress, tfin := "ACT", "PEND", "50", "Still Active"
 	if done {
-		status, progress = "FIN", "100"
-		res = "OK"
+		status, progress, res, tfin = "FIN", "100", "OK", ts(s.cfg.Now())
 		if j.fail {
 			res = "FAIL"
 		}
 	}
 	b.WriteString(`<status>` + status + `</status><queued>NO</queued><stoppable>no</stoppable><result>` + res + `</result>`)
-	if done {
-		b.WriteString(`<tfin>` + ts(s.cfg.Now()) + `</tfin>`)
-	} else {
-		b.WriteString(`<tfin/>`)
+	b.WriteString(`<tfin>` + tfin + `</tfin><description/><positionInQ>0</positionInQ><progress>` + progress + `</progress>`)
+	if j.typ != "CommitAll" {
+		writeLines(b, "details", doneLines(done, j.details))
+		b.WriteString(`<warnings/></job>`)
+		return
 	}
-	b.WriteString(`<description/><positionInQ>0</positionInQ><progress>` + progress + `</progress>`)
-	if done {
-		line := "Configuration committed successfully"
-		if j.fail {
-			line = j.details
-		}
-		b.WriteString(`<details><line>` + escape(line) + `</line></details>`)
-	} else {
-		b.WriteString(`<details/>`)
+	if !done {
+		b.WriteString(`<warnings/><details/></job>`)
+		return
+	}
+	b.WriteString(`<push_type>` + j.pushType + `</push_type>`)
+	if j.dgName != "" {
+		b.WriteString(`<dgname>` + escape(j.dgName) + `</dgname>`)
 	}
 	b.WriteString(`<warnings/>`)
-	if j.typ == "CommitAll" {
-		dstatus, dres := "ACT", "PEND"
-		if done {
-			dstatus, dres = "FIN", "OK"
-			if j.fail {
-				dres = "FAIL"
-			}
-		}
-		b.WriteString(`<devices>`)
-		for _, d := range s.cfg.Devices {
-			b.WriteString(`<entry><serial-no>` + escape(d.Serial) + `</serial-no><devicename>` + escape(d.Name) + `</devicename>`)
-			b.WriteString(`<vsys>vsys1</vsys><status>` + dstatus + `</status><result>` + dres + `</result><progress>` + progress + `</progress>`)
-			if done {
-				line := "Configuration committed successfully"
-				if j.fail {
-					line = j.details
-				}
-				b.WriteString(`<details><msg><errors><line>` + escape(line) + `</line></errors></msg></details>`)
-			}
-			b.WriteString(`</entry>`)
-		}
-		b.WriteString(`</devices>`)
+	if len(j.details) > 0 {
+		writeLines(b, "details", j.details)
 	}
-	b.WriteString(`</job></result></response>`)
-	return writeXML(w, http.StatusOK, "success", 0, b.String())
+	b.WriteString(`<devices>`)
+	id := strconv.Itoa(j.id)
+	for _, d := range j.devices {
+		dstatus, dres, mres := "commit succeeded", "OK", "success"
+		if d.fail {
+			dstatus, dres, mres = "commit failed", "FAIL", "failure"
+		}
+		b.WriteString(`<entry><serial-no>` + escape(d.serial) + `</serial-no><devicename>` + escape(d.name) + `</devicename>`)
+		b.WriteString(`<multi-vsys>no</multi-vsys><vsys/><status>` + dstatus + `</status><result>` + dres + `</result>`)
+		b.WriteString(`<tstart>` + j.enqueued.Format("15:04:05") + `</tstart><tfin>` + s.cfg.Now().Format("15:04:05") + `</tfin>`)
+		b.WriteString(`<details><msg cmd="push-data" dname="` + escapeAttr(d.serial) + `"`)
+		if j.dgName != "" {
+			b.WriteString(` dgname="` + escapeAttr(j.dgName) + `"`)
+		}
+		b.WriteString(` jobid="` + id + `" result="` + mres + `">`)
+		writeLines(b, "errors", d.lines)
+		b.WriteString(`<warnings/></msg></details></entry>`)
+	}
+	b.WriteString(`</devices></job>`)
+}
+
+func doneLines(done bool, lines []string) []string {
+	if !done {
+		return nil
+	}
+	return lines
+}
+
+// writeLines writes <name><line>..</line>...</name>, or <name/>.
+func writeLines(b *strings.Builder, name string, lines []string) {
+	if len(lines) == 0 {
+		b.WriteString("<" + name + "/>")
+		return
+	}
+	b.WriteString("<" + name + ">")
+	for _, l := range lines {
+		b.WriteString(`<line>` + escape(l) + `</line>`)
+	}
+	b.WriteString("</" + name + ">")
 }

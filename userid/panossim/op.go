@@ -13,7 +13,7 @@ import (
 var opGrammar = map[string]map[string]map[string]bool{
 	"show": {
 		"object": {"registered-ip": true},
-		"jobs":   {"id": true},
+		"jobs":   {"id": true, "all": true},
 		"system": {"info": true},
 	},
 }
@@ -57,6 +57,8 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return s.showRegisteredLocked(w, n2, scopeKey(r.Form.Get("vsys"), target))
 	case "jobs/id":
 		return s.showJobLocked(w, n2.text)
+	case "jobs/all":
+		return s.showJobsAllLocked(w)
 	default: // system/info
 		return writeXML(w, http.StatusOK, "success", 0,
 			`<response status="success"><result><system>`+s.systemInfoLocked()+`</system></result></response>`)

@@ -2,6 +2,7 @@ package panossim
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"mime"
@@ -190,6 +191,11 @@ type Sim struct {
 	cfgTree                 configTrees
 	jobs                    map[int]*job
 	nextJob                 int
+	changes                 []change                // candidate writes not yet committed, oldest first
+	changesDropped          bool                    // the change log overflowed
+	uuidSeed, uuidSeq       uint64                  // rule uuids
+	devices                 map[string]*deviceState // Panorama: managed firewalls by serial
+	failPush                map[string]*pushFail
 }
 
 type injection struct {
@@ -222,6 +228,12 @@ func New(cfg Config) *Sim {
 		nextJob: 1,
 	}
 	s.cfgTree = newConfigTrees(cfg)
+	s.uuidSeed = binary.BigEndian.Uint64(secret[:8])
+	s.devices = map[string]*deviceState{}
+	s.failPush = map[string]*pushFail{}
+	for _, d := range cfg.Devices {
+		s.devices[d.Serial] = newDeviceState(cfg, d)
+	}
 	s.stats.Errors = map[int]int{}
 	return s
 }
@@ -493,7 +505,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 		return s.op(w, r)
 	case "config":
 		rec.XPath = r.Form.Get("xpath")
-		return s.config(w, r)
+		return s.config(w, r, user)
 	case "commit":
 		return s.commit(w, r, user)
 	case "version":

@@ -1,0 +1,348 @@
+package panossim
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// deviceState is a firewall managed by the emulated Panorama: its own
+// factory config plus what Panorama last pushed to it.
+type deviceState struct {
+	Device
+	base    *node // the firewall's local config (the default firewall config)
+	tmpl    *node // pushed template config: a <config> overlay, nil before any
+	dg      *node // pushed device group (the device-group entry), nil before any
+	running *node // base + tmpl + dg
+}
+
+// pushFail is a FailPush knob for one device.
+type pushFail struct {
+	left    int
+	details string
+}
+
+func newDeviceState(cfg Config, d Device) *deviceState {
+	fw := cfg
+	fw.Panorama = false
+	fw.Serial = d.Serial
+	fw.Hostname = d.Name
+	nodes, err := parseNodes(defaultConfig(fw))
+	if err != nil {
+		panic("panossim: built-in firewall config: " + err.Error())
+	}
+	ds := &deviceState{Device: d, base: nodes[0]}
+	ds.running = ds.effective(nil, nil)
+	return ds
+}
+
+// effective returns the firewall's running config with template overlay
+// tmpl and device group dg pushed: template config merged over the local
+// config; device-group objects added to vsys1; pre-rulebase rules before
+// the local rules, post-rulebase rules after them.
+func (ds *deviceState) effective(tmpl, dg *node) *node {
+	out := ds.base.clone()
+	if tmpl != nil {
+		merge(out, cloneAll(tmpl.children))
+	}
+	if dg == nil {
+		return out
+	}
+	vsys, err := ensure(out, []xpathStep{step("config", ""), step("devices", ""), step("entry", "localhost.localdomain"),
+		step("vsys", ""), step("entry", "vsys1")})
+	if err != nil {
+		return out
+	}
+	for _, kind := range []string{"tag", "address", "address-group", "service", "service-group"} {
+		if src := dg.child(kind); src != nil {
+			dst, _ := ensure(vsys, []xpathStep{step("entry", "vsys1"), step(kind, "")})
+			merge(dst, cloneAll(src.children))
+		}
+	}
+	for _, rb := range []string{"pre-rulebase", "post-rulebase"} {
+		src := dg.child(rb)
+		if src == nil {
+			continue
+		}
+		for _, typ := range src.children {
+			rules := typ.child("rules")
+			if rules == nil {
+				continue
+			}
+			dst, _ := ensure(vsys, []xpathStep{step("entry", "vsys1"), step("rulebase", ""), step(typ.name, ""), step("rules", "")})
+			pushed := cloneAll(rules.children)
+			if rb == "pre-rulebase" {
+				dst.children = append(pushed, dst.children...)
+			} else {
+				dst.children = append(dst.children, pushed...)
+			}
+		}
+	}
+	return out
+}
+
+// FailPush makes the next n pushes (commit-all) to the managed firewall
+// serial fail on that device with details as its error line (a default
+// text when empty); other devices of the same push succeed.
+func (s *Sim) FailPush(serial string, n int, details string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		delete(s.failPush, serial)
+		return
+	}
+	s.failPush[serial] = &pushFail{left: n, details: details}
+}
+
+// DeviceConfig returns the running config of a firewall managed by the
+// emulated Panorama, with what was pushed to it merged in, as XML; ok is
+// false for an unknown serial or on a firewall.
+func (s *Sim) DeviceConfig(serial string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ds := s.devices[serial]
+	if ds == nil {
+		return "", false
+	}
+	return ds.running.String(), true
+}
+
+var panoramaPrefix = []xpathStep{step("config", ""), step("devices", ""), step("entry", "localhost.localdomain")}
+
+func child(steps []xpathStep, more ...xpathStep) []xpathStep {
+	return append(append([]xpathStep(nil), steps...), more...)
+}
+
+// members returns the texts of the member children of n/name.
+func members(n *node, name string) []string {
+	if n == nil {
+		return nil
+	}
+	c := n.child(name)
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range c.children {
+		if m.name == "member" {
+			out = append(out, m.text)
+		}
+	}
+	return out
+}
+
+// appliesTo reports whether a device group or template stack entry applies
+// to serial: it lists the device under devices, or lists no devices at all
+// (the emulator's default: every managed firewall).
+func appliesTo(entry *node, serial string) bool {
+	devs := entry.child("devices")
+	if devs == nil || len(devs.children) == 0 {
+		return true
+	}
+	for _, d := range devs.children {
+		if v, _ := d.attr("name"); v == serial {
+			return true
+		}
+	}
+	return false
+}
+
+// templateOverlay is the template config Panorama pushes to serial from
+// its running config: every template stack that applies to the device
+// (its templates, the first in the list winning, then the stack's own
+// config) and every template in no stack. onlyStack and onlyTemplate
+// restrict it to one stack or template.
+func (s *Sim) templateOverlayLocked(serial, onlyStack, onlyTemplate string) *node {
+	root := s.cfgTree.running
+	out := &node{name: "config"}
+	tmpls, _ := lookup(root, child(panoramaPrefix, step("template", "")))
+	template := func(name string) *node {
+		if tmpls == nil {
+			return nil
+		}
+		for _, t := range tmpls.children {
+			if v, _ := t.attr("name"); v == name {
+				return t.child("config")
+			}
+		}
+		return nil
+	}
+	inStack := map[string]bool{}
+	if stacks, _ := lookup(root, child(panoramaPrefix, step("template-stack", ""))); stacks != nil {
+		for _, st := range stacks.children {
+			name, _ := st.attr("name")
+			ts := members(st, "templates")
+			for _, t := range ts {
+				inStack[t] = true
+			}
+			if onlyTemplate != "" || onlyStack != "" && name != onlyStack || !appliesTo(st, serial) {
+				continue
+			}
+			for i := len(ts) - 1; i >= 0; i-- {
+				if c := template(ts[i]); c != nil {
+					merge(out, cloneAll(c.children))
+				}
+			}
+			if c := st.child("config"); c != nil {
+				merge(out, cloneAll(c.children))
+			}
+		}
+	}
+	if onlyStack == "" && tmpls != nil {
+		for _, t := range tmpls.children {
+			name, _ := t.attr("name")
+			if onlyTemplate != "" && name != onlyTemplate || onlyTemplate == "" && inStack[name] || !appliesTo(t, serial) {
+				continue
+			}
+			if c := t.child("config"); c != nil {
+				merge(out, cloneAll(c.children))
+			}
+		}
+	}
+	return out
+}
+
+// commitAllLocked runs a Panorama push: <commit-all> with <shared-policy>
+// (a device group, optionally its templates), <template-stack> or
+// <template>. Each targeted firewall validates the config it would run;
+// FailCommits fails every device of the push, FailPush one device.
+func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) result {
+	if len(cmd.children) != 1 {
+		if len(cmd.children) == 0 {
+			return writeErrorCDATA(w, 17, " commit-all  is incomplete")
+		}
+		return unexpected(w, "commit-all", cmd.children[1].name)
+	}
+	kind := cmd.children[0]
+	var dgName, stackName, tmplName string
+	includeTemplate := false
+	var onlyDevices map[string]bool
+	switch kind.name {
+	case "shared-policy":
+		for _, c := range kind.children {
+			switch c.name {
+			case "device-group":
+				if e := c.child("entry"); e != nil {
+					dgName, _ = e.attr("name")
+					if devs := e.child("devices"); devs != nil {
+						onlyDevices = map[string]bool{}
+						for _, d := range devs.children {
+							v, _ := d.attr("name")
+							onlyDevices[v] = true
+						}
+					}
+				}
+			case "include-template":
+				includeTemplate = c.text == "yes"
+			case "merge-with-candidate-cfg", "force-template-values", "validate-only", "description", "admin":
+			default:
+				return unexpected(w, "commit-all", "shared-policy", c.name)
+			}
+		}
+		if dgName == "" {
+			return writeErrorCDATA(w, 17, " commit-all -> shared-policy -> device-group  is missing")
+		}
+	case "template-stack", "template":
+		for _, c := range kind.children {
+			switch c.name {
+			case "name":
+				if kind.name == "template" {
+					tmplName = c.text
+				} else {
+					stackName = c.text
+				}
+			case "device":
+				onlyDevices = map[string]bool{}
+				for _, m := range c.children {
+					onlyDevices[m.text] = true
+				}
+			case "merge-with-candidate-cfg", "force-template-values", "validate-only", "description", "admin":
+			default:
+				return unexpected(w, "commit-all", kind.name, c.name)
+			}
+		}
+		if stackName == "" && tmplName == "" {
+			return writeErrorCDATA(w, 17, " commit-all -> "+kind.name+" -> name  is missing")
+		}
+	default:
+		return unexpected(w, "commit-all", kind.name)
+	}
+
+	// Panorama pushes its running config: what was never committed to
+	// Panorama cannot be pushed.
+	var dg *node
+	var scopeEntry *node
+	switch {
+	case dgName != "":
+		dg, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("device-group", ""), step("entry", dgName)))
+		if dg == nil {
+			return writeErrorCDATA(w, 17, " device-group "+dgName+" does not exist in the running configuration")
+		}
+		scopeEntry = dg
+	case stackName != "":
+		scopeEntry, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("template-stack", ""), step("entry", stackName)))
+		if scopeEntry == nil {
+			return writeErrorCDATA(w, 17, " template-stack "+stackName+" does not exist in the running configuration")
+		}
+	default:
+		scopeEntry, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("template", ""), step("entry", tmplName)))
+		if scopeEntry == nil {
+			return writeErrorCDATA(w, 17, " template "+tmplName+" does not exist in the running configuration")
+		}
+	}
+
+	j := s.newJobLocked("CommitAll", user)
+	j.pushType, j.dgName = kind.name, dgName
+	failAll := ""
+	if s.failJobs > 0 {
+		s.failJobs--
+		failAll = s.failMsg
+		if failAll == "" {
+			failAll = "commit failed (injected)"
+		}
+	}
+	for _, d := range s.cfg.Devices {
+		if onlyDevices != nil && !onlyDevices[d.Serial] || !appliesTo(scopeEntry, d.Serial) {
+			continue
+		}
+		ds := s.devices[d.Serial]
+		jd := jobDevice{serial: d.Serial, name: d.Name}
+		tmpl, pdg := ds.tmpl, ds.dg
+		if dgName != "" {
+			pdg = dg.clone()
+			if includeTemplate {
+				tmpl = s.templateOverlayLocked(d.Serial, "", "")
+			}
+		} else {
+			tmpl = s.templateOverlayLocked(d.Serial, stackName, tmplName)
+		}
+		next := ds.effective(tmpl, pdg)
+		if pf := s.failPush[d.Serial]; pf != nil && pf.left > 0 {
+			pf.left--
+			msg := pf.details
+			if msg == "" {
+				msg = "commit failed on device " + d.Serial + " (injected)"
+			}
+			jd.fail, jd.lines = true, []string{msg}
+		} else if failAll != "" {
+			jd.fail, jd.lines = true, []string{failAll}
+		} else if errs := validateFirewall(next); len(errs) > 0 {
+			jd.fail, jd.lines = true, append(append([]string{"Validation Error:"}, errs...), "Commit failed")
+		}
+		if !jd.fail {
+			ds.tmpl, ds.dg, ds.running = tmpl, pdg, next
+			jd.lines = []string{"Configuration committed successfully"}
+		}
+		if jd.fail {
+			j.fail = true
+		}
+		j.devices = append(j.devices, jd)
+	}
+	if len(j.devices) == 0 {
+		j.fail = true
+		j.details = []string{fmt.Sprintf("No devices to push to for %s", kind.name)}
+	}
+	id := strconv.Itoa(j.id)
+	return writeXML(w, http.StatusOK, "success", 19,
+		`<response status="success" code="19"><result><msg><line>Push job enqueued with jobid `+id+`</line></msg><job>`+id+`</job></result></response>`)
+}
