@@ -294,7 +294,9 @@ func validateNAT(sc *refScope, rulebase *node, path []string) []string {
 
 // validateRoutes checks static routes of virtual routers (legacy routing)
 // and logical routers' VRFs (advanced routing). ifaces nil skips interface
-// checks.
+// checks. A router that lists no interfaces at all (one a template creates
+// only to hold routes) is not checked for membership: lenient, see the
+// package doc.
 func validateRoutes(net *node, ifaces map[string]bool) []string {
 	var errs []string
 	check := func(holder *node, path []string) {
@@ -317,7 +319,7 @@ func validateRoutes(net *node, ifaces map[string]bool) []string {
 			if i := r.child("interface"); i != nil && ifaces != nil {
 				if !ifaces[i.text] {
 					errs = append(errs, invalidRef(p, "interface", i.text)...)
-				} else if !inRouter[i.text] {
+				} else if len(inRouter) > 0 && !inRouter[i.text] {
 					errs = append(errs, " "+strings.Join(p, " -> ")+" -> interface '"+i.text+"' is not in "+strings.Join(path, " -> "))
 				}
 			}
