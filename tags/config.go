@@ -25,6 +25,19 @@ const (
 	maxSelectorLen = 48
 )
 
+// ChurnyLabels are label keys that controllers set per rollout or per pod
+// (bookkeeping, not identity): tagging them would give every rollout new
+// tags. The Helm chart's default tags.labels.deny is this list (a test in
+// charts/ checks it) and the demo denies them too.
+var ChurnyLabels = []string{
+	"pod-template-hash",
+	"controller-revision-hash",
+	"statefulset.kubernetes.io/pod-name",
+	"pod-template-generation",
+	"batch.kubernetes.io/controller-uid",
+	"controller-uid",
+}
+
 // Config selects how Identities become tags. The zero value is not valid:
 // Cluster is required. Validate fills in defaults. Field names in YAML/JSON
 // are the lower-camel-case json tags.

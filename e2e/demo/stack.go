@@ -26,6 +26,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/auth"
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/e2e/cluster"
+	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid/panossim"
 )
 
@@ -42,8 +43,8 @@ const (
 )
 
 // deniedLabels are bookkeeping labels of controllers, not identity: the
-// chart's default deny-list drops them too.
-var deniedLabels = []string{"pod-template-hash", "controller-revision-hash", "pod-template-generation"}
+// chart's default deny-list.
+var deniedLabels = tags.ChurnyLabels
 
 // stack is the running system: control plane, emulator, aggregator and
 // agents. start builds it; run runs the in-process parts until ctx ends;
