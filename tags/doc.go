@@ -8,10 +8,11 @@
 //
 //	d, err := tags.NewDeriver(tags.Config{Cluster: "prod"}) // preset k8s
 //	if err != nil { ... }                                  // names the bad field
-//	in, _ := tags.NewInterner(65536)
+//	in := tags.NewInterner()
 //	set, problems := d.Tags(identity)
 //	for _, p := range problems { log/count p.Reason }      // never ignore them
-//	set = in.Intern(set)                                   // equal sets share storage
+//	set = in.Intern(set)                                   // equal sets share storage;
+//	...                                                    // in.Release(set) when dropped
 //	...
 //	if d.Owns(tagOnFirewall) { may unregister it }
 //

@@ -1,46 +1,51 @@
 package tags
 
-import (
-	"fmt"
-
-	lru "github.com/hashicorp/golang-lru/v2"
-)
-
 // Interner makes equal Sets share one storage, so that many IPs with the
 // same tags (the pods of one Deployment, say) cost one pointer each, and
-// Equal on them is a pointer comparison. It remembers at most size distinct
-// sets, least recently interned forgotten first; a forgotten set stays
-// valid (Sets are immutable), it is just no longer shared with sets
-// interned later. Safe for concurrent use.
+// Equal on them is a pointer comparison. It counts references: every
+// Intern is matched by one Release, and a set nobody holds any more is
+// forgotten, so its memory follows the live sets (bounded by the claims,
+// with no size to tune). Not safe for concurrent use: its owner (the
+// aggregator's store) calls it under its own lock.
 type Interner struct {
-	c *lru.Cache[string, *setData]
+	m map[string]*internRec
 }
 
-// NewInterner returns an Interner remembering up to size distinct sets.
-// Size it to the number of distinct tag sets expected (a few per workload),
-// not to the number of IPs.
-func NewInterner(size int) (*Interner, error) {
-	c, err := lru.New[string, *setData](size)
-	if err != nil {
-		return nil, fmt.Errorf("tags: interner of size %d: %w", size, err)
-	}
-	return &Interner{c: c}, nil
+type internRec struct {
+	set  Set
+	refs int
 }
 
-// Intern returns the remembered set equal to s, remembering s if there is
-// none. The empty set is returned as is.
+// NewInterner returns an empty Interner.
+func NewInterner() *Interner { return &Interner{m: make(map[string]*internRec)} }
+
+// Intern returns the held set equal to s (s itself if there is none) and
+// counts one more reference to it. The empty set is returned as is and
+// not counted.
 func (in *Interner) Intern(s Set) Set {
 	if s.d == nil {
-		return s
+		return Set{}
 	}
-	if d, ok := in.c.Get(s.d.key); ok {
-		return Set{d: d}
+	if r, ok := in.m[s.d.key]; ok {
+		r.refs++
+		return r.set
 	}
-	if d, ok, _ := in.c.PeekOrAdd(s.d.key, s.d); ok {
-		return Set{d: d}
-	}
+	in.m[s.d.key] = &internRec{set: s, refs: 1}
 	return s
 }
 
-// Len returns the number of distinct sets remembered.
-func (in *Interner) Len() int { return in.c.Len() }
+// Release drops one reference to s (as returned by Intern); the last one
+// forgets it.
+func (in *Interner) Release(s Set) {
+	if s.d == nil {
+		return
+	}
+	if r, ok := in.m[s.d.key]; ok {
+		if r.refs--; r.refs <= 0 {
+			delete(in.m, s.d.key)
+		}
+	}
+}
+
+// Len returns the number of distinct sets held.
+func (in *Interner) Len() int { return len(in.m) }

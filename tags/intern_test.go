@@ -4,15 +4,11 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 )
 
 func TestInterner(t *testing.T) {
-	in, err := NewInterner(2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := NewInterner()
 	a1 := in.Intern(NewSet("a", "b"))
 	a2 := in.Intern(NewSet("b", "a"))
 	if a1.d != a2.d {
@@ -22,50 +18,33 @@ func TestInterner(t *testing.T) {
 	if c.d == a1.d || c.Equal(a1) {
 		t.Fatal("different sets shared")
 	}
-	if got := in.Intern(Set{}); got.d != nil {
-		t.Fatal("empty set interned")
+	if got := in.Intern(Set{}); got.d != nil || in.Len() != 2 {
+		t.Fatalf("empty set interned: %v, Len %d", got, in.Len())
 	}
-	in.Intern(NewSet("d")) // evicts {a,b}, the least recently interned
-	if in.Len() != 2 {
-		t.Fatalf("Len = %d, want bounded at 2", in.Len())
+	in.Release(Set{}) // not counted, no effect
+	// {a,b} is held twice: one Release keeps it.
+	in.Release(a1)
+	if again := in.Intern(NewSet("a", "b")); again.d != a1.d {
+		t.Fatal("{a,b} forgotten while still held")
 	}
-	// A forgotten set stays valid and still Equal to a new copy, which is
-	// no longer shared with it.
+	in.Release(a1)
+	in.Release(a2)
+	if in.Len() != 1 {
+		t.Fatalf("Len = %d after releasing every {a,b}, want 1 ({c})", in.Len())
+	}
+	// A forgotten set stays valid and Equal to a new copy, which is no
+	// longer shared with it.
 	again := in.Intern(NewSet("a", "b"))
 	if again.d == a1.d {
-		t.Fatal("{a,b} still remembered after eviction")
+		t.Fatal("{a,b} still remembered after its last Release")
 	}
 	if !again.Equal(a1) || !slices.Equal(a1.Slice(), []string{"a", "b"}) {
-		t.Fatalf("evicted set changed: %v vs %v", a1, again)
+		t.Fatalf("released set changed: %v vs %v", a1, again)
 	}
-	if _, err := NewInterner(0); err == nil {
-		t.Fatal("NewInterner(0) accepted")
-	}
-}
-
-func TestInternerConcurrent(t *testing.T) {
-	in, err := NewInterner(64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	results := make([][]Set, 4)
-	for g := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 200 {
-				results[g] = append(results[g], in.Intern(NewSet(fmt.Sprint("t", i%16))))
-			}
-		}()
-	}
-	wg.Wait()
-	for g := range results {
-		for i, s := range results[g] {
-			if !s.Equal(results[0][i]) {
-				t.Fatalf("goroutine %d set %d = %v, want %v", g, i, s, results[0][i])
-			}
-		}
+	in.Release(again)
+	in.Release(c)
+	if in.Len() != 0 {
+		t.Fatalf("Len = %d after releasing everything", in.Len())
 	}
 }
 
@@ -77,10 +56,7 @@ func BenchmarkInternedMemory(b *testing.B) {
 	d := mustDeriver(b, Config{Cluster: "prod"})
 	var perIP float64
 	for b.Loop() {
-		in, err := NewInterner(4096)
-		if err != nil {
-			b.Fatal(err)
-		}
+		in := NewInterner()
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)

@@ -62,7 +62,7 @@ func TestSetDoesNotAliasInput(t *testing.T) {
 }
 
 func BenchmarkSetEqualInterned(b *testing.B) {
-	in, _ := NewInterner(16)
+	in := NewInterner()
 	x := in.Intern(NewSet("k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web", "k8s.cl_prod.ns_shop.svc_web"))
 	y := in.Intern(NewSet("k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web", "k8s.cl_prod.ns_shop.svc_web"))
 	for b.Loop() {

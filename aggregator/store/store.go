@@ -88,11 +88,6 @@ type source struct {
 	n  int // claims held
 }
 
-type internRec struct {
-	set  tags.Set
-	refs int
-}
-
 // Store is the desired state. It is safe for concurrent use.
 type Store struct {
 	opts Options
@@ -101,7 +96,7 @@ type Store struct {
 	ips      map[key]ipState
 	sources  map[string]*source
 	nextSrc  uint32
-	interned map[string]*internRec
+	interned *tags.Interner
 	subs     map[*Subscription]struct{}
 
 	conflicts      int
@@ -114,36 +109,13 @@ func New(opts Options) *Store {
 		opts:     opts,
 		ips:      make(map[key]ipState),
 		sources:  make(map[string]*source),
-		interned: make(map[string]*internRec),
+		interned: tags.NewInterner(),
 		subs:     make(map[*Subscription]struct{}),
 	}
 }
 
-func (s *Store) intern(t tags.Set) tags.Set {
-	if t.Len() == 0 {
-		return tags.Set{}
-	}
-	if r, ok := s.interned[t.Key()]; ok {
-		r.refs++
-		return r.set
-	}
-	s.interned[t.Key()] = &internRec{set: t, refs: 1}
-	return t
-}
-
-func (s *Store) release(t tags.Set) {
-	if t.Len() == 0 {
-		return
-	}
-	if r, ok := s.interned[t.Key()]; ok {
-		if r.refs--; r.refs <= 0 {
-			delete(s.interned, t.Key())
-		}
-	}
-}
-
 func (s *Store) rec(src uint32, c Claim) claimRec {
-	r := claimRec{tags: s.intern(c.Tags), owner: ownerOf(c.Owner), span: spanOf(c.Span), src: src}
+	r := claimRec{tags: s.interned.Intern(c.Tags), owner: ownerOf(c.Owner), span: spanOf(c.Span), src: src}
 	if !c.FirstSeen.IsZero() {
 		r.seen = c.FirstSeen.UnixNano()
 	}
@@ -193,7 +165,7 @@ func (s *Store) upsert(src *source, ip key, c Claim) {
 	for i := 0; i < st.n(); i++ {
 		r := st.at(i)
 		if r.src == src.id {
-			s.release(r.tags)
+			s.interned.Release(r.tags)
 			*r = s.rec(src.id, c)
 			found = true
 			break
@@ -231,7 +203,7 @@ func (s *Store) remove(src *source, ip key) {
 		return
 	}
 	src.n--
-	s.release(st.at(idx).tags)
+	s.interned.Release(st.at(idx).tags)
 	if st.n() == 1 {
 		delete(s.ips, ip)
 		s.markDirty(ip)
@@ -424,7 +396,7 @@ func (s *Store) Stats() Stats {
 		Sources:        len(s.sources),
 		Conflicts:      s.conflicts,
 		ConflictsTotal: s.conflictsTotal,
-		InternedSets:   len(s.interned),
+		InternedSets:   s.interned.Len(),
 	}
 }
 
