@@ -105,8 +105,29 @@ type Config struct {
 	MaxTags int `json:"maxTags,omitempty"`
 }
 
-// Validate fills in defaults and checks c, returning an error that names
-// the first offending field.
+// FieldError is a Config validation error: the field at fault (its Go
+// name), the element of a list field, and what is wrong.
+type FieldError struct {
+	Field string // Config field, e.g. "LabelDeny"
+	Index int    // element of a list field; -1 for the whole field
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("tags: %s[%d]: %v", e.Field, e.Index, e.Err)
+	}
+	return fmt.Sprintf("tags: %s: %v", e.Field, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldError(field string, index int, err error) error {
+	return &FieldError{Field: field, Index: index, Err: err}
+}
+
+// Validate fills in defaults and checks c, returning a *FieldError that
+// names the first offending field.
 func (c *Config) Validate() error {
 	if c.Preset == "" {
 		c.Preset = PresetK8s
@@ -114,18 +135,18 @@ func (c *Config) Validate() error {
 	switch c.Preset {
 	case PresetK8s, PresetAKS, PresetCustom:
 	default:
-		return fmt.Errorf("tags: Preset: unknown preset %q (want %q, %q or %q)", c.Preset, PresetK8s, PresetAKS, PresetCustom)
+		return fieldError("Preset", -1, fmt.Errorf("unknown preset %q (want %q, %q or %q)", c.Preset, PresetK8s, PresetAKS, PresetCustom))
 	}
 
 	if c.Cluster == "" {
-		return errors.New("tags: Cluster: required")
+		return fieldError("Cluster", -1, errors.New("required"))
 	}
 	if len(c.Cluster) > maxClusterLen {
-		return fmt.Errorf("tags: Cluster: %q is longer than %d characters", c.Cluster, maxClusterLen)
+		return fieldError("Cluster", -1, fmt.Errorf("%q is longer than %d characters", c.Cluster, maxClusterLen))
 	}
 	for i := 0; i < len(c.Cluster); i++ {
 		if b := c.Cluster[i]; !allowedByte(b) || b == '.' {
-			return fmt.Errorf("tags: Cluster: %q: character %q not allowed (want [A-Za-z0-9_-])", c.Cluster, b)
+			return fieldError("Cluster", -1, fmt.Errorf("%q: character %q not allowed (want [A-Za-z0-9_-])", c.Cluster, b))
 		}
 	}
 
@@ -134,31 +155,31 @@ func (c *Config) Validate() error {
 	case c.Prefix == "":
 		c.Prefix = def
 	case c.Preset == PresetAKS && c.Prefix != def:
-		return fmt.Errorf("tags: Prefix: cannot be changed for preset %q (it is %q); use preset %q for another format", PresetAKS, def, PresetCustom)
+		return fieldError("Prefix", -1, fmt.Errorf("cannot be changed for preset %q (it is %q); use preset %q for another format", PresetAKS, def, PresetCustom))
 	}
 	if err := checkPrefix(c.Prefix); err != nil {
-		return fmt.Errorf("tags: Prefix: %w", err)
+		return fieldError("Prefix", -1, err)
 	}
 
 	if c.Preset == PresetCustom {
 		if strings.TrimSpace(c.Template) == "" {
-			return fmt.Errorf("tags: Template: required for preset %q", PresetCustom)
+			return fieldError("Template", -1, fmt.Errorf("required for preset %q", PresetCustom))
 		}
 		if _, err := parseTemplate(c.Template); err != nil {
-			return fmt.Errorf("tags: Template: %w", err)
+			return fieldError("Template", -1, err)
 		}
 	} else if c.Template != "" {
-		return fmt.Errorf("tags: Template: only used with preset %q, not %q", PresetCustom, c.Preset)
+		return fieldError("Template", -1, fmt.Errorf("only used with preset %q, not %q", PresetCustom, c.Preset))
 	}
 
 	for i, p := range c.LabelAllow {
 		if err := checkGlob(p); err != nil {
-			return fmt.Errorf("tags: LabelAllow[%d]: %w", i, err)
+			return fieldError("LabelAllow", i, err)
 		}
 	}
 	for i, p := range c.LabelDeny {
 		if err := checkGlob(p); err != nil {
-			return fmt.Errorf("tags: LabelDeny[%d]: %w", i, err)
+			return fieldError("LabelDeny", i, err)
 		}
 	}
 
@@ -171,7 +192,7 @@ func (c *Config) Validate() error {
 	}
 	for i, k := range c.Kinds {
 		if k != KindPod && k != KindService {
-			return fmt.Errorf("tags: Kinds[%d]: unknown kind %q (want %q or %q)", i, k, KindPod, KindService)
+			return fieldError("Kinds", i, fmt.Errorf("unknown kind %q (want %q or %q)", k, KindPod, KindService))
 		}
 	}
 
@@ -179,7 +200,7 @@ func (c *Config) Validate() error {
 	case c.MaxTags == 0:
 		c.MaxTags = MaxTagsPerIP
 	case c.MaxTags < 0 || c.MaxTags > MaxTagsPerIP:
-		return fmt.Errorf("tags: MaxTags: %d out of range 1..%d", c.MaxTags, MaxTagsPerIP)
+		return fieldError("MaxTags", -1, fmt.Errorf("%d out of range 1..%d", c.MaxTags, MaxTagsPerIP))
 	}
 	return nil
 }

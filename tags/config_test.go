@@ -1,6 +1,7 @@
 package tags
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,14 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("unexpected error: %v", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
+			}
+			if err != nil {
+				// Callers map the field by type, not by parsing the text.
+				var fe *FieldError
+				if !errors.As(err, &fe) || !strings.HasPrefix(tt.wantErr, fe.Field) ||
+					strings.Contains(tt.wantErr, "[") != (fe.Index >= 0) {
+					t.Fatalf("error %v is not a *FieldError for %q (got %+v)", err, tt.wantErr, fe)
+				}
 			}
 			if tt.check != nil {
 				tt.check(t, c)

@@ -207,26 +207,29 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// fieldErr rewrites a tags.Config error ("tags: Cluster: ...") to the file's
-// field names.
+// fieldErr names a tags.Config error's field as the file does.
 func fieldErr(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "tags: ")
-	for goName, field := range map[string]string{
-		"Cluster:":    "cluster:",
-		"Preset:":     "tags.preset:",
-		"Prefix:":     "tags.prefix:",
-		"Template:":   "tags.template:",
-		"LabelAllow":  "tags.labels.allow",
-		"LabelDeny":   "tags.labels.deny",
-		"Kinds":       "tags.pods/tags.services",
-		"MaxTags:":    "tags.maxTags:",
-		"NoNamespace": "tags.namespaceTags",
-	} {
-		if strings.HasPrefix(msg, goName) {
-			return errors.New(field + strings.TrimPrefix(msg, goName))
-		}
+	var fe *tags.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	return errors.New(msg)
+	field, ok := map[string]string{
+		"Cluster":    "cluster",
+		"Preset":     "tags.preset",
+		"Prefix":     "tags.prefix",
+		"Template":   "tags.template",
+		"LabelAllow": "tags.labels.allow",
+		"LabelDeny":  "tags.labels.deny",
+		"Kinds":      "tags.pods/tags.services",
+		"MaxTags":    "tags.maxTags",
+	}[fe.Field]
+	if !ok {
+		field = "tags." + fe.Field
+	}
+	if fe.Index >= 0 {
+		return fmt.Errorf("%s[%d]: %w", field, fe.Index, fe.Err)
+	}
+	return fmt.Errorf("%s: %w", field, fe.Err)
 }
 
 // TagsConfig returns the tags.Config the file describes (not yet validated).
