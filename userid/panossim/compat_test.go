@@ -277,3 +277,48 @@ func TestUnknownTypeWording(t *testing.T) {
 		t.Fatalf("got %d %s\nwant %s", resp.StatusCode, body, want)
 	}
 }
+
+// pan-os-python's Panorama.refresh_devices sends show devices all (or
+// connected); reading a firewall through Panorama sends target=SERIAL.
+func TestPanoramaShowDevicesAndTargetedInfo(t *testing.T) {
+	devs := []Device{{Serial: "007951000000001", Name: "fw-az1"}, {Serial: "007951000000002", Name: "fw-az2"}}
+	h := newHarness(t, Config{Panorama: true, Devices: devs})
+	for _, sub := range []string{"all", "connected"} {
+		_, body := h.panPython(url.Values{"type": {"op"}, "cmd": {"<show><devices><" + sub + "></" + sub + "></devices></show>"}})
+		var r struct {
+			Entries []struct {
+				Name      string `xml:"name,attr"`
+				Serial    string `xml:"serial"`
+				Connected string `xml:"connected"`
+				Hostname  string `xml:"hostname"`
+				Model     string `xml:"model"`
+				Version   string `xml:"sw-version"`
+				MultiVsys string `xml:"multi-vsys"`
+				Vsys      string `xml:"vsys>entry>display-name"`
+			} `xml:"result>devices>entry"`
+		}
+		if err := xml.Unmarshal([]byte(body), &r); err != nil || len(r.Entries) != 2 {
+			t.Fatalf("show devices %s: %v %s", sub, err, body)
+		}
+		for i, e := range r.Entries {
+			if e.Name != devs[i].Serial || e.Serial != devs[i].Serial || e.Connected != "yes" || e.Hostname != devs[i].Name ||
+				e.Model != "PA-VM" || e.Version != DefaultSWVersion || e.MultiVsys != "no" || e.Vsys != "vsys1" {
+				t.Errorf("device %d: %+v", i, e)
+			}
+		}
+	}
+	q := url.Values{"type": {"op"}, "cmd": {"<show><system><info></info></system></show>"}, "target": {devs[1].Serial}}
+	_, body := h.panPython(q)
+	if !strings.Contains(body, "<hostname>fw-az2</hostname>") || !strings.Contains(body, "<serial>007951000000002</serial>") ||
+		!strings.Contains(body, "<model>PA-VM</model><serial>") || !strings.Contains(body, "<family>vm</family>") {
+		t.Fatalf("targeted show system info: %s", body)
+	}
+	q.Set("target", "123")
+	if _, body := h.panPython(q); parseResp(t, body).Code != "13" {
+		t.Fatalf("unknown target: %s", body)
+	}
+	fw := newHarness(t, Config{})
+	if _, body := fw.panPython(url.Values{"type": {"op"}, "cmd": {"<show><devices><all/></devices></show>"}}); !strings.Contains(body, "show -> devices  is unexpected") {
+		t.Fatalf("show devices on a firewall: %s", body)
+	}
+}

@@ -20,7 +20,9 @@
 //     paging); show jobs id N and show jobs all; show system info with every
 //     field a VM-Series (or a Panorama virtual appliance) on AWS reports,
 //     consistent with Config.Model, Serial, SWVersion, Hostname and
-//     AdvancedRouting.
+//     AdvancedRouting (on Panorama with target=SERIAL: that managed
+//     firewall's); on Panorama, show devices all|connected lists the
+//     managed firewalls (Config.Devices), all connected.
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst) and rename
 //     (newname) on an XML config tree addressed by XPath: absolute paths with

@@ -12,9 +12,10 @@ import (
 // arguments its handler checks.
 var opGrammar = map[string]map[string]map[string]bool{
 	"show": {
-		"object": {"registered-ip": true},
-		"jobs":   {"id": true, "all": true},
-		"system": {"info": true},
+		"object":  {"registered-ip": true},
+		"jobs":    {"id": true, "all": true},
+		"system":  {"info": true},
+		"devices": {"all": true, "connected": true}, // Panorama only
 	},
 }
 
@@ -46,6 +47,9 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return unexpected(w, root.name, n1.name, n1.children[0].name)
 	}
 	n2 := n1.children[0]
+	if n1.name == "devices" && !s.cfg.Panorama {
+		return unexpected(w, root.name, n1.name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch n1.name + "/" + n2.name {
@@ -59,16 +63,53 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return s.showJobLocked(w, n2.text)
 	case "jobs/all":
 		return s.showJobsAllLocked(w)
+	case "devices/all", "devices/connected":
+		return s.showDevicesLocked(w)
 	default: // system/info
+		info := identity{panorama: s.cfg.Panorama, model: s.cfg.Model, serial: s.cfg.Serial, hostname: s.cfg.Hostname}
+		// Panorama answers for a managed firewall named by target=.
+		if t := strings.TrimSpace(r.Form.Get("target")); s.cfg.Panorama && t != "" {
+			d := s.device(t)
+			if d == nil {
+				return writeUnknownTarget(w, t)
+			}
+			info = identity{model: "PA-VM", serial: d.Serial, hostname: d.Name}
+		}
 		return writeXML(w, http.StatusOK, "success", 0,
-			`<response status="success"><result><system>`+s.systemInfoLocked()+`</system></result></response>`)
+			`<response status="success"><result><system>`+s.systemInfoLocked(info)+`</system></result></response>`)
 	}
+}
+
+// identity is the device show system info describes.
+type identity struct {
+	panorama                bool
+	model, serial, hostname string
+}
+
+// showDevicesLocked answers Panorama's show devices all|connected: its
+// managed firewalls, all connected, with the fields clients read.
+func (s *Sim) showDevicesLocked(w http.ResponseWriter) result {
+	var b strings.Builder
+	b.WriteString(`<response status="success"><result><devices>`)
+	for i, d := range s.cfg.Devices {
+		serial := escape(d.Serial)
+		b.WriteString(`<entry name="` + escapeAttr(d.Serial) + `"><serial>` + serial + `</serial><connected>yes</connected>` +
+			`<unsupported-version>no</unsupported-version><deactivated>no</deactivated><hostname>` + escape(d.Name) + `</hostname>` +
+			`<ip-address>10.0.` + strconv.Itoa(i/250) + `.` + strconv.Itoa(i%250+10) + `</ip-address><ipv6-address>unknown</ipv6-address>` +
+			`<family>vm</family><model>PA-VM</model><sw-version>` + escape(s.cfg.SWVersion) + `</sw-version>` +
+			`<app-version>8971-9419</app-version><av-version>5169-5689</av-version><threat-version>8971-9419</threat-version>` +
+			`<url-db>paloaltonetworks</url-db><logdb-version>` + logdbVersion(s.cfg.SWVersion) + `</logdb-version>` +
+			`<ha><state>disabled</state></ha><vpn-disable-mode>no</vpn-disable-mode><operational-mode>normal</operational-mode>` +
+			`<multi-vsys>no</multi-vsys><vsys><entry name="vsys1"><display-name>vsys1</display-name></entry></vsys></entry>`)
+	}
+	b.WriteString(`</devices></result></response>`)
+	return writeXML(w, http.StatusOK, "success", 0, b.String())
 }
 
 // systemInfoLocked is the body of show system info: every field a VM-Series
 // firewall (or a Panorama virtual appliance) on AWS reports, in the order
 // devices print them, with model, serial and version from Config.
-func (s *Sim) systemInfoLocked() string {
+func (s *Sim) systemInfoLocked(id identity) string {
 	now := s.cfg.Now()
 	up := now.Sub(s.started)
 	if up < 0 {
@@ -84,7 +125,7 @@ func (s *Sim) systemInfoLocked() string {
 	}
 	type kv struct{ k, v string }
 	fields := []kv{
-		{"hostname", s.cfg.Hostname},
+		{"hostname", id.hostname},
 		{"ip-address", "10.0.0.10"},
 		{"public-ip-address", "unknown"},
 		{"netmask", "255.255.255.0"},
@@ -95,13 +136,13 @@ func (s *Sim) systemInfoLocked() string {
 		{"mac-address", "0a:ff:0a:00:00:0a"},
 		{"time", now.Format("Mon Jan _2 15:04:05 2006")},
 		{"uptime", uptime},
-		{"devicename", s.cfg.Hostname},
+		{"devicename", id.hostname},
 	}
-	if s.cfg.Panorama {
+	if id.panorama {
 		fields = append(fields,
 			kv{"family", "pc"},
-			kv{"model", s.cfg.Model},
-			kv{"serial", s.cfg.Serial},
+			kv{"model", id.model},
+			kv{"serial", id.serial},
 			kv{"cloud-mode", "non-cloud"},
 			kv{"vm-uuid", "EC2A0E6B-0C3E-4F6A-8E2B-5D0F0A1B2C3D"},
 			kv{"vm-cpuid", "AWS:000306F2FFFB8B1F"},
@@ -131,8 +172,8 @@ func (s *Sim) systemInfoLocked() string {
 	} else {
 		fields = append(fields,
 			kv{"family", "vm"},
-			kv{"model", s.cfg.Model},
-			kv{"serial", s.cfg.Serial},
+			kv{"model", id.model},
+			kv{"serial", id.serial},
 			kv{"cloud-mode", "non-cloud"},
 			kv{"vm-mac-base", "7C:89:C1:00:00:00"},
 			kv{"vm-mac-count", "256"},
