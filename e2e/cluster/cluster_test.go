@@ -145,6 +145,37 @@ func TestNodeIdentity(t *testing.T) {
 	}
 }
 
+// TestNodeAddresses: every node CreateNodes makes keeps its own InternalIP
+// once kwok has made it Ready (kwok must not replace it with its
+// --node-ip, which would give nodes duplicate IPs).
+func TestNodeAddresses(t *testing.T) {
+	c := testCluster
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	nodes, err := c.CreateNodes(ctx, "addr-node", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitNodesReady(ctx, nodes...); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, name := range nodes {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ips := internalIPs(n)
+		if len(ips) != 1 || ips[0] == c.defaultNodeIP() {
+			t.Fatalf("node %s: InternalIPs %v, want one of its own (not kwok's default %s)", name, ips, c.defaultNodeIP())
+		}
+		if other, dup := seen[ips[0]]; dup {
+			t.Fatalf("nodes %s and %s share InternalIP %s", other, name, ips[0])
+		}
+		seen[ips[0]] = name
+	}
+}
+
 // TestKubeconfig checks the admin kubeconfig works for kubectl.
 func TestKubeconfig(t *testing.T) {
 	kubectl, err := ToolPath(Kubectl)

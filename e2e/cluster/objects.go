@@ -53,7 +53,8 @@ func (c *Cluster) CreateNamespace(ctx context.Context, prefix string) (string, e
 // kwok, when running, makes it Ready and runs its pods), gets its own
 // spec.podCIDR (the next free NodeCIDRMaskSize subnet of Options.PodCIDR: kwok
 // gives the node's pods IPs from it, and reuses an IP once its pod is gone)
-// and its own InternalIP from Options.NodeAddressCIDR (the pods' hostIP).
+// and its own InternalIP from Options.NodeAddressCIDR (the pods' hostIP),
+// verified once kwok has initialised the node, so no two nodes share one.
 // Nodes carry the label NodeGroupLabel=<prefix> (select them with a
 // nodeSelector, since other tests' nodes share the cluster) and no taint, so
 // the scheduler places pods on them. Use WaitNodesReady to wait for kwok.
@@ -164,9 +165,19 @@ func (c *Cluster) createNode(ctx context.Context, prefix, name, podCIDR, addr st
 	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create node %s: %w", name, err)
 	}
-	// Status is ignored on create. kwok keeps addresses a node already has,
-	// and a strategic-merge patch (keyed by type) overrides the ones kwok
-	// set if it got there first: either way the node ends with this IP.
+	// Status is ignored on create, so the address is patched in. kwok's
+	// node-initialize stage keeps addresses a node already has, but it may
+	// render from the node as it was before this patch and then replace
+	// status.addresses with its --node-ip (every such node would share
+	// it): so patch again until kwok has initialised the node (it has a
+	// Ready condition) and the InternalIP is still ours.
+	return c.setNodeAddress(ctx, name, addr)
+}
+
+// setNodeAddress makes addr the only InternalIP of node and verifies it.
+// With kwok it waits for kwok's initialisation (see createNode), so the
+// address is final when it returns.
+func (c *Cluster) setNodeAddress(ctx context.Context, name, addr string) error {
 	patch, err := json.Marshal(map[string]any{"status": map[string]any{"addresses": []corev1.NodeAddress{
 		{Type: corev1.NodeInternalIP, Address: addr},
 		{Type: corev1.NodeHostName, Address: name},
@@ -174,10 +185,46 @@ func (c *Cluster) createNode(ctx context.Context, prefix, name, podCIDR, addr st
 	if err != nil {
 		return fmt.Errorf("node %s address patch: %w", name, err)
 	}
-	if _, err := c.Client.CoreV1().Nodes().PatchStatus(ctx, name, patch); err != nil {
-		return fmt.Errorf("set node %s address: %w", name, err)
+	var got []string
+	err = wait.PollUntilContextCancel(ctx, pollInterval/4, true, func(ctx context.Context) (bool, error) {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, fmt.Errorf("get node %s: %w", name, err)
+		}
+		got = internalIPs(n)
+		if len(got) != 1 || got[0] != addr {
+			if _, err := c.Client.CoreV1().Nodes().PatchStatus(ctx, name, patch); err != nil {
+				return false, fmt.Errorf("set node %s address: %w", name, err)
+			}
+			return false, nil
+		}
+		return !c.opts.Kwok || hasReadyCondition(n), nil
+	})
+	if err != nil {
+		return fmt.Errorf("node %s: InternalIP %v, want %s: %w", name, got, addr, err)
 	}
 	return nil
+}
+
+func internalIPs(n *corev1.Node) []string {
+	var out []string
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			out = append(out, a.Address)
+		}
+	}
+	return out
+}
+
+// hasReadyCondition reports whether kwok has initialised n (whatever the
+// condition's status).
+func hasReadyCondition(n *corev1.Node) bool {
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return true
+		}
+	}
+	return false
 }
 
 // WaitNodesReady waits until every named node has condition Ready=True.
