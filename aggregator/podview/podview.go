@@ -1,0 +1,333 @@
+package podview
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubedag/kubedag/tags"
+)
+
+// Pod is a pod that holds an IP, as the API server sees it.
+type Pod struct {
+	// Node is spec.nodeName.
+	Node string
+	// HostNetwork pods hold their node's IPs.
+	HostNetwork bool
+	// Identity is the pod's identity as the agent derives it.
+	Identity tags.Identity
+}
+
+// Options configures a View.
+type Options struct {
+	// Client lists and watches Pods, EndpointSlices and Namespaces,
+	// cluster-wide. Required.
+	Client kubernetes.Interface
+	// OnChange is told the IPs whose holders or identities may have
+	// changed, after the view reflects the change. It is called from
+	// informer goroutines and must return quickly. Optional.
+	OnChange func(ips []netip.Addr)
+	// Logger, default slog.Default().
+	Logger *slog.Logger
+}
+
+// View is the cluster-wide pod view. Build it with New, then Run it.
+type View struct {
+	opts       Options
+	factory    informers.SharedInformerFactory
+	pods       cache.SharedIndexInformer
+	slices     cache.SharedIndexInformer
+	namespaces cache.SharedIndexInformer
+	regs       []cache.ResourceEventHandlerRegistration
+	synced     atomic.Bool
+}
+
+const (
+	ipIndex  = "ip"  // pod IP -> pods holding it
+	podIndex = "pod" // "namespace/name" of a targetRef -> EndpointSlices
+)
+
+// New builds the informers and registers their handlers; it starts nothing.
+func New(opts Options) (*View, error) {
+	if opts.Client == nil {
+		return nil, errors.New("podview: Client is required")
+	}
+	if opts.OnChange == nil {
+		opts.OnChange = func([]netip.Addr) {}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	v := &View{opts: opts}
+	v.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, 0,
+		informers.WithTransform(func(obj any) (any, error) { return Trim(obj), nil }))
+	v.pods = v.factory.Core().V1().Pods().Informer()
+	v.slices = v.factory.Discovery().V1().EndpointSlices().Informer()
+	v.namespaces = v.factory.Core().V1().Namespaces().Informer()
+	// The factory's informer already indexes by namespace.
+	if err := v.pods.AddIndexers(cache.Indexers{ipIndex: podIPIndex}); err != nil {
+		return nil, fmt.Errorf("podview: add pod index: %w", err)
+	}
+	if err := v.slices.AddIndexers(cache.Indexers{podIndex: slicePodKeys}); err != nil {
+		return nil, fmt.Errorf("podview: add EndpointSlice index: %w", err)
+	}
+	add := func(inf cache.SharedIndexInformer, h cache.ResourceEventHandler, what string) error {
+		reg, err := inf.AddEventHandler(h)
+		if err != nil {
+			return fmt.Errorf("podview: add %s handler: %w", what, err)
+		}
+		v.regs = append(v.regs, reg)
+		return nil
+	}
+	if err := add(v.pods, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { v.changed(podAddrs(obj)) },
+		UpdateFunc: func(old, obj any) { v.changed(append(podAddrs(old), podAddrs(obj)...)) },
+		DeleteFunc: func(obj any) { v.changed(podAddrs(obj)) },
+	}, "pod"); err != nil {
+		return nil, err
+	}
+	if err := add(v.slices, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { v.changed(v.sliceAddrs(obj)) },
+		UpdateFunc: func(old, obj any) { v.changed(append(v.sliceAddrs(old), v.sliceAddrs(obj)...)) },
+		DeleteFunc: func(obj any) { v.changed(v.sliceAddrs(obj)) },
+	}, "EndpointSlice"); err != nil {
+		return nil, err
+	}
+	if err := add(v.namespaces, cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { v.changed(v.namespaceAddrs(obj)) },
+		UpdateFunc: func(_, obj any) { v.changed(v.namespaceAddrs(obj)) },
+		DeleteFunc: func(obj any) { v.changed(v.namespaceAddrs(obj)) },
+	}, "Namespace"); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Run starts the informers and blocks until ctx ends, then waits for them.
+func (v *View) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer v.factory.Shutdown()
+	defer cancel()
+	v.factory.Start(ctx.Done())
+	syncs := make([]cache.InformerSynced, 0, len(v.regs))
+	for _, r := range v.regs {
+		syncs = append(syncs, r.HasSynced)
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
+		return nil // ctx done
+	}
+	v.synced.Store(true)
+	v.opts.Logger.Info("pod view synced", "pods", len(v.pods.GetStore().ListKeys()))
+	<-ctx.Done()
+	return nil
+}
+
+// HasSynced reports whether every informer has delivered its first list
+// (and its handlers have seen it).
+func (v *View) HasSynced() bool { return v.synced.Load() }
+
+// Holders returns the pods that hold ip (several during an IP's reuse, or
+// hostNetwork pods sharing a node IP), each with its identity.
+func (v *View) Holders(ip netip.Addr) []Pod {
+	objs, err := v.pods.GetIndexer().ByIndex(ipIndex, ip.Unmap().String())
+	if err != nil || len(objs) == 0 {
+		return nil
+	}
+	out := make([]Pod, 0, len(objs))
+	for _, o := range objs {
+		p, ok := o.(*corev1.Pod)
+		if !ok {
+			continue
+		}
+		out = append(out, Pod{Node: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, Identity: v.identity(p)})
+	}
+	return out
+}
+
+// identity derives a pod's identity as agent/podwatch does.
+func (v *View) identity(p *corev1.Pod) tags.Identity {
+	id := tags.Identity{
+		Kind:      tags.KindPod,
+		Namespace: p.Namespace,
+		Name:      p.Name,
+		UID:       string(p.UID),
+		Labels:    p.Labels,
+		Services:  v.services(p),
+	}
+	if ref := metav1.GetControllerOf(p); ref != nil {
+		id.OwnerKind, id.OwnerName = ref.Kind, ref.Name
+	}
+	if obj, ok, err := v.namespaces.GetIndexer().GetByKey(p.Namespace); err == nil && ok {
+		if ns, ok := obj.(*corev1.Namespace); ok {
+			id.NamespaceLabels = ns.Labels
+		}
+	}
+	return id
+}
+
+// services returns the sorted names of the Services whose EndpointSlices
+// list the pod (by targetRef, the UID compared when both are known).
+func (v *View) services(p *corev1.Pod) []string {
+	objs, err := v.slices.GetIndexer().ByIndex(podIndex, p.Namespace+"/"+p.Name)
+	if err != nil || len(objs) == 0 {
+		return nil
+	}
+	var out []string
+	for _, o := range objs {
+		s, ok := o.(*discoveryv1.EndpointSlice)
+		if !ok || s.Namespace != p.Namespace {
+			continue
+		}
+		svc := s.Labels[discoveryv1.LabelServiceName]
+		if svc == "" || slices.Contains(out, svc) {
+			continue
+		}
+		for i := range s.Endpoints {
+			r := s.Endpoints[i].TargetRef
+			if r != nil && r.Kind == "Pod" && r.Name == p.Name &&
+				(r.Namespace == "" || r.Namespace == p.Namespace) &&
+				(r.UID == "" || p.UID == "" || r.UID == p.UID) {
+				out = append(out, svc)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, strings.Compare)
+	return out
+}
+
+func (v *View) changed(ips []netip.Addr) {
+	if len(ips) > 0 {
+		v.opts.OnChange(ips)
+	}
+}
+
+// sliceAddrs returns the IPs of the pods an EndpointSlice lists.
+func (v *View) sliceAddrs(obj any) []netip.Addr {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	keys, _ := slicePodKeys(obj)
+	var out []netip.Addr
+	for _, k := range keys {
+		if o, ok, err := v.pods.GetIndexer().GetByKey(k); err == nil && ok {
+			out = append(out, podAddrs(o)...)
+		}
+	}
+	return out
+}
+
+// namespaceAddrs returns the IPs of the pods of a Namespace.
+func (v *View) namespaceAddrs(obj any) []netip.Addr {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return nil
+	}
+	objs, err := v.pods.GetIndexer().ByIndex(cache.NamespaceIndex, ns.Name)
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, o := range objs {
+		out = append(out, podAddrs(o)...)
+	}
+	return out
+}
+
+// Indexers are the pod informer's indexes: by namespace and by the IPs a
+// pod holds.
+func Indexers() cache.Indexers {
+	return cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc, ipIndex: podIPIndex}
+}
+
+// podIPIndex indexes a pod under the IPs it holds: none while terminating
+// or finished.
+func podIPIndex(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok || !holdsIPs(p) {
+		return nil, nil
+	}
+	ips := addrs(p)
+	out := make([]string, len(ips))
+	for i, ip := range ips {
+		out[i] = ip.String()
+	}
+	return out, nil
+}
+
+func holdsIPs(p *corev1.Pod) bool {
+	return p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded
+}
+
+// podAddrs returns every IP a pod object reports (held or not: a change
+// may be the release of an IP).
+func podAddrs(obj any) []netip.Addr {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil
+	}
+	return addrs(p)
+}
+
+// addrs parses status.podIPs (falling back to status.podIP), dropping
+// malformed and duplicate entries, as the agent does.
+func addrs(p *corev1.Pod) []netip.Addr {
+	var out []netip.Addr
+	add := func(s string) {
+		ip, err := netip.ParseAddr(s)
+		if err != nil || ip.IsUnspecified() {
+			return
+		}
+		ip = ip.Unmap().WithZone("")
+		if !slices.Contains(out, ip) {
+			out = append(out, ip)
+		}
+	}
+	for _, a := range p.Status.PodIPs {
+		add(a.IP)
+	}
+	if len(p.Status.PodIPs) == 0 && p.Status.PodIP != "" {
+		add(p.Status.PodIP)
+	}
+	return out
+}
+
+// slicePodKeys is the podIndex function: the "namespace/name" keys of the
+// pods an EndpointSlice's endpoints refer to.
+func slicePodKeys(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	var keys []string
+	for i := range s.Endpoints {
+		r := s.Endpoints[i].TargetRef
+		if r == nil || r.Kind != "Pod" || r.Name == "" {
+			continue
+		}
+		ns := r.Namespace
+		if ns == "" {
+			ns = s.Namespace
+		}
+		keys = append(keys, ns+"/"+r.Name)
+	}
+	return keys, nil
+}
