@@ -20,10 +20,12 @@ import (
 	"github.com/kubedag/kubedag/aggregator/auth"
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/aggregator/leader"
+	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/servicewatch"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/aggregator/verify"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/telemetry"
 	"github.com/kubedag/kubedag/userid"
@@ -67,6 +69,10 @@ type Options struct {
 	NodeGrace time.Duration
 	// AllowNodeIP lets agents claim their node's own IP (hostNetwork pods).
 	AllowNodeIP bool
+	// ClaimWait bounds how long an agent claim the aggregator's own pod
+	// view does not confirm yet waits for it before it is refused.
+	// Default verify.DefaultWait.
+	ClaimWait time.Duration
 	// AgentUsers, if set, are the only ServiceAccount users allowed to
 	// stream (e.g. system:serviceaccount:kubedag:kubedag-agent).
 	AgentUsers []string
@@ -120,6 +126,8 @@ type Aggregator struct {
 	deriver  *tags.Deriver
 	store    *store.Store
 	sink     *nodeSink
+	pods     *podview.View
+	gate     *verify.Gate
 	services *servicewatch.Watcher
 	server   *stream.Server
 	elector  *leader.Elector
@@ -172,8 +180,15 @@ func New(opts Options) (*Aggregator, error) {
 	if err != nil {
 		return nil, err
 	}
-	claims, err := auth.NewClaimValidator(auth.ClaimConfig{Client: opts.Client, AllowNodeIP: opts.AllowNodeIP})
-	if err != nil {
+	// Agent claims reach the store only as far as the aggregator's own
+	// view of the API confirms them.
+	if a.pods, err = podview.New(podview.Options{Client: opts.Client, Logger: opts.Logger,
+		OnChange: func(ips []netip.Addr) { a.gate.Changed(ips) }}); err != nil {
+		return nil, err
+	}
+	if a.gate, err = verify.New(verify.Options{View: a.pods, Sink: a.sink, Wait: opts.ClaimWait,
+		AllowHostNetwork: opts.AllowNodeIP, Logger: opts.Logger,
+		OnRefuse: func(r verify.Refusal) { a.ins.rejections.Add(ctx, 1, metricReason(string(r.Reason))) }}); err != nil {
 		return nil, err
 	}
 	if opts.LeaderElection != nil {
@@ -185,13 +200,14 @@ func New(opts Options) (*Aggregator, error) {
 		}
 	}
 	if a.server, err = stream.NewServer(stream.Config{
-		Sink:          a.sink,
+		Sink:          a.gate,
 		Authenticator: tokens,
-		ClaimChecker:  claims,
 		Ready:         a.leading,
 		GracePeriod:   opts.NodeGrace,
+		// The stream itself refuses only malformed claims and other kinds
+		// than Pod; the gate checks the rest against the API.
 		OnReject: func(node string, _ netip.Addr, _ string) {
-			a.ins.rejections.Add(ctx, 1)
+			a.ins.rejections.Add(ctx, 1, metricReason("malformed"))
 		},
 		Logger: opts.Logger,
 	}); err != nil {
@@ -261,6 +277,9 @@ func (a *Aggregator) Ready() error {
 	if !a.services.HasSynced() {
 		return errors.New("services not synced")
 	}
+	if !a.gate.HasSynced() {
+		return errors.New("pods not synced")
+	}
 	return nil
 }
 
@@ -275,6 +294,8 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	defer reg.Unregister()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.services.Run(ctx) })
+	g.Go(func() error { return a.pods.Run(ctx) })
+	g.Go(func() error { return a.gate.Run(ctx) })
 	g.Go(func() error { return a.server.Serve(ctx, a.opts.StreamListener, a.opts.StreamTLS) })
 	if a.opts.HealthListener != nil {
 		hs := telemetry.NewHealthServer("", a.opts.Telemetry, map[string]telemetry.Check{"aggregator": a.Ready})
@@ -312,7 +333,8 @@ func (a *Aggregator) lead(ctx context.Context) {
 
 	var g errgroup.Group
 	g.Go(func() error {
-		a.sink.waitSnapshots(ctx, start, 250*time.Millisecond, a.nodeNames, a.services.HasSynced, ready)
+		synced := func() bool { return a.services.HasSynced() && a.gate.HasSynced() }
+		a.sink.waitSnapshots(ctx, start, 250*time.Millisecond, a.nodeNames, synced, ready)
 		return nil
 	})
 	for _, p := range pushers {

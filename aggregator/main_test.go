@@ -202,12 +202,15 @@ func (e *env) createService(name string) *corev1.Service {
 	return svc
 }
 
-// podClaim is what a node's agent claims for a real pod.
+// podClaim is what a node's agent claims for a real pod: the aggregator
+// accepts only the identity the API server gives it (services are those
+// whose EndpointSlices list the pod; namespaces carry their name label).
 func podClaim(p corev1.Pod, services ...string) nodestate.Claim {
 	return nodestate.Claim{
 		IP: netip.MustParseAddr(p.Status.PodIP),
 		Identity: tags.Identity{Kind: tags.KindPod, Namespace: p.Namespace, Name: p.Name, UID: string(p.UID),
-			Labels: maps.Clone(p.Labels), Services: services},
+			Labels: maps.Clone(p.Labels), Services: services,
+			NamespaceLabels: map[string]string{corev1.LabelMetadataName: p.Namespace}},
 		FirstSeen: time.Now(),
 	}
 }

@@ -59,7 +59,7 @@ func newInstruments() (*instruments, error) {
 	errs = append(errs, err)
 	i.reboots, err = m.Int64Counter("kubedag_target_reboots", metric.WithDescription("Target reboots detected by the canary registration."))
 	errs = append(errs, err)
-	i.rejections, err = m.Int64Counter("kubedag_claim_rejections", metric.WithDescription("Agent claims refused (IP not held by the claiming node, ...)."))
+	i.rejections, err = m.Int64Counter("kubedag_claim_rejections", metric.WithDescription("Agent claims refused or withdrawn because the API server does not confirm them, by reason (unknown-ip, other-node, labels, ...; malformed for claims that do not parse)."))
 	errs = append(errs, err)
 	i.problems, err = m.Int64Counter("kubedag_tag_problems", metric.WithDescription("Labels or objects not tagged as written (replaced characters, truncation, over the tag limit, denied), by reason."))
 	errs = append(errs, err)
@@ -155,4 +155,9 @@ func (i *instruments) hooks() push.Hooks {
 // agent streams, Service from the Service watcher) and its reason.
 func metricProblem(kind, reason string) metric.AddOption {
 	return metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", reason))
+}
+
+// metricReason labels a refused agent claim with its reason.
+func metricReason(reason string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("reason", reason))
 }

@@ -30,7 +30,9 @@ import (
 func TestTelemetry(t *testing.T) {
 	e := newEnv(t, "otel", 1)
 	node := e.nodes[0]
-	pods := e.runPods("web", 2, node, nil)
+	// Labels PAN-OS cannot take as written (the '/'), on the pods and on
+	// a Service: both sources report the replacement as a tag problem.
+	pods := e.runPods("web", 2, node, map[string]string{"example.com/team": "red"})
 	const target = "otel-fw"
 	agg := e.startAggregator("agg", e.config(target, ""), nil)
 	agent := e.startAgent(node, agg.addr)
@@ -43,8 +45,6 @@ func TestTelemetry(t *testing.T) {
 		span      trace.SpanContext
 	}
 	var claims []sent
-	// Labels PAN-OS cannot take as written (the '/'), on a pod claim and
-	// on a Service: both sources report the replacement as a tag problem.
 	if _, err := testCluster.Client.CoreV1().Services(e.ns).Create(t.Context(), &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Labels: map[string]string{"example.com/team": "blue"}},
 		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}},
@@ -52,8 +52,7 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range pods {
-		c := podClaim(p)
-		c.Identity.Labels["example.com/team"] = "red"
+		c := podClaim(p, "web")
 		c.FirstSeen = time.Now().Add(-time.Duration(300+i) * time.Millisecond)
 		_, sp := otel.Tracer("fake-agent").Start(t.Context(), "kubedag.ip.live", trace.WithTimestamp(c.FirstSeen))
 		c.Span = sp.SpanContext()
@@ -64,7 +63,7 @@ func TestTelemetry(t *testing.T) {
 	ns := prefix + ".ns_" + e.ns
 	want := withAPIServerService(t, map[netip.Addr][]string{aggregator.DefaultCanaryIP: {canaryTag}})
 	for _, c := range claims {
-		want[c.ip] = []string{ns, ns + ".app.web", ns + ".example.com_team.red"}
+		want[c.ip] = []string{ns, ns + ".app.web", ns + ".example.com_team.red", ns + ".svc_web"}
 	}
 	svc, err := testCluster.Client.CoreV1().Services(e.ns).Get(t.Context(), "web", metav1.GetOptions{})
 	if err != nil {

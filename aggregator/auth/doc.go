@@ -1,4 +1,4 @@
-// Package auth authenticates agent streams and checks their claims.
+// Package auth authenticates agent streams.
 //
 // TokenAuthenticator turns a bearer token into a node name: it asks the API
 // server (TokenReview, audience "kubedag") and reads the node from the
@@ -7,9 +7,8 @@
 // keyed by a hash of the token; the token itself is never stored, logged or
 // put in an error.
 //
-// ClaimValidator decides whether a node may claim an IP: IPs inside the
-// node's spec.podCIDRs are the node's; any other IP must belong to the pod
-// the claim names (spec.nodeName is the node, the IP in status.podIPs). The
-// node's own InternalIPs (shared by hostNetwork pods) are refused unless
-// allowed. Both implement the interfaces of aggregator/stream.
+// Whether a node may claim an IP, and for which identity, is decided by
+// aggregator/verify against the aggregator's own view of the API; a token
+// only tells which node is speaking. TokenAuthenticator implements
+// stream.Authenticator.
 package auth

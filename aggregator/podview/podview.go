@@ -52,6 +52,7 @@ type View struct {
 	namespaces cache.SharedIndexInformer
 	regs       []cache.ResourceEventHandlerRegistration
 	synced     atomic.Bool
+	syncedCh   chan struct{}
 }
 
 const (
@@ -70,7 +71,7 @@ func New(opts Options) (*View, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	v := &View{opts: opts}
+	v := &View{opts: opts, syncedCh: make(chan struct{})}
 	v.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, 0,
 		informers.WithTransform(func(obj any) (any, error) { return Trim(obj), nil }))
 	v.pods = v.factory.Core().V1().Pods().Informer()
@@ -129,6 +130,7 @@ func (v *View) Run(ctx context.Context) error {
 		return nil // ctx done
 	}
 	v.synced.Store(true)
+	close(v.syncedCh)
 	v.opts.Logger.Info("pod view synced", "pods", len(v.pods.GetStore().ListKeys()))
 	<-ctx.Done()
 	return nil
@@ -137,6 +139,9 @@ func (v *View) Run(ctx context.Context) error {
 // HasSynced reports whether every informer has delivered its first list
 // (and its handlers have seen it).
 func (v *View) HasSynced() bool { return v.synced.Load() }
+
+// Synced is closed when HasSynced turns true.
+func (v *View) Synced() <-chan struct{} { return v.syncedCh }
 
 // Holders returns the pods that hold ip (several during an IP's reuse, or
 // hostNetwork pods sharing a node IP), each with its identity.

@@ -23,8 +23,10 @@ import (
 	"github.com/kubedag/kubedag/agent/nodestate"
 	agentstream "github.com/kubedag/kubedag/agent/stream"
 	"github.com/kubedag/kubedag/aggregator/auth"
+	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
+	"github.com/kubedag/kubedag/aggregator/verify"
 	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
 	"github.com/kubedag/kubedag/tags"
 )
@@ -39,7 +41,8 @@ type fixture struct {
 	sink       *streamtest.Sink
 	srv        *stream.Server
 	tls        streamtest.TLS
-	validator  *auth.ClaimValidator
+	gate       *verify.Gate
+	refusals   chan verify.Refusal
 	authorizer *auth.TokenAuthenticator
 }
 
@@ -83,7 +86,7 @@ func setup(t *testing.T) *fixture {
 	}
 	for i, n := range f.nodes {
 		p, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "agent-" + string(rune('a'+i))},
+			ObjectMeta: metav1.ObjectMeta{Name: "agent-" + string(rune('a'+i)), Labels: map[string]string{"app": "agent"}},
 			Spec: corev1.PodSpec{
 				NodeName:           n,
 				ServiceAccountName: f.sa,
@@ -93,16 +96,31 @@ func setup(t *testing.T) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// No kubelet runs here: give the pod the first IP of its node's
+		// podCIDR, as a CNI would.
+		p.Status.PodIP = f.cidrs[i].Addr().Next().String()
+		p.Status.PodIPs = []corev1.PodIP{{IP: p.Status.PodIP}}
+		p.Status.Phase = corev1.PodRunning
+		if p, err = c.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		f.pods = append(f.pods, p)
 	}
 
 	if f.authorizer, err = auth.NewTokenAuthenticator(auth.TokenConfig{Client: c}); err != nil {
 		t.Fatal(err)
 	}
-	if f.validator, err = auth.NewClaimValidator(auth.ClaimConfig{Client: c}); err != nil {
+	// Claims are checked as the aggregator checks them: against a pod
+	// view of this API server.
+	f.refusals = make(chan verify.Refusal, 16)
+	view, err := podview.New(podview.Options{Client: c, OnChange: func(ips []netip.Addr) { f.gate.Changed(ips) }})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if f.srv, err = stream.NewServer(stream.Config{Sink: f.sink, Authenticator: f.authorizer, ClaimChecker: f.validator}); err != nil {
+	if f.gate, err = verify.New(verify.Options{View: view, Sink: f.sink, OnRefuse: func(r verify.Refusal) { f.refusals <- r }}); err != nil {
+		t.Fatal(err)
+	}
+	if f.srv, err = stream.NewServer(stream.Config{Sink: f.gate, Authenticator: f.authorizer}); err != nil {
 		t.Fatal(err)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -113,6 +131,8 @@ func setup(t *testing.T) *fixture {
 	sctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.srv.Serve(sctx, lis, f.tls.Server) }()
+	go func() { _ = view.Run(sctx) }()
+	go func() { _ = f.gate.Run(sctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return f
 }
@@ -160,7 +180,7 @@ func (f *fixture) podClaim(i int, ip netip.Addr) nodestate.Claim {
 	return nodestate.Claim{
 		IP: ip,
 		Identity: tags.Identity{Kind: tags.KindPod, Namespace: f.ns, Name: f.pods[i].Name, UID: string(f.pods[i].UID),
-			Labels: map[string]string{"app": "agent"}},
+			Labels: map[string]string{"app": "agent"}, NamespaceLabels: map[string]string{corev1.LabelMetadataName: f.ns}},
 		FirstSeen: time.Now(),
 	}
 }
@@ -168,8 +188,8 @@ func (f *fixture) podClaim(i int, ip netip.Addr) nodestate.Claim {
 func TestAgentStreamAgainstAPIServer(t *testing.T) {
 	f := setup(t)
 	node := f.nodes[0]
-	own := f.cidrs[0].Addr().Next()
-	foreign := f.cidrs[1].Addr().Next() // in node 1's CIDR, naming node 1's pod
+	own := netip.MustParseAddr(f.pods[0].Status.PodIP)
+	foreign := netip.MustParseAddr(f.pods[1].Status.PodIP) // node 1's pod's IP, naming node 1's pod
 
 	// Accepted for its own node, through the real agent client.
 	tokFile := filepath.Join(t.TempDir(), "token")
@@ -191,12 +211,17 @@ func TestAgentStreamAgainstAPIServer(t *testing.T) {
 	go func() { done <- client.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	streamtest.Eventually(t, time.Minute, "agent connected with its projected token", client.Connected)
-	streamtest.Eventually(t, time.Minute, "foreign claim rejected", func() bool { return client.Rejections() == 1 })
+	select {
+	case r := <-f.refusals:
+		if r.Node != node || r.IP != foreign || r.Reason != verify.ReasonOtherNode {
+			t.Fatalf("refusal %+v, want node %s ip %v reason %s", r, node, foreign, verify.ReasonOtherNode)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("foreign claim not refused")
+	}
+	streamtest.Eventually(t, time.Minute, "own claim accepted", func() bool { return slices.Equal(f.sink.IPs(node), []netip.Addr{own}) })
 	if got := f.sink.IPs(node); !slices.Equal(got, []netip.Addr{own}) {
 		t.Fatalf("sink for %s = %v, want only %v", node, got, own)
-	}
-	if f.srv.Rejections() != 1 {
-		t.Fatalf("server Rejections = %d, want 1", f.srv.Rejections())
 	}
 
 	// The same token is refused when it speaks for another node.

@@ -1,0 +1,104 @@
+package verify
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/kubedag/kubedag/aggregator/podview"
+	"github.com/kubedag/kubedag/tags"
+)
+
+// Reason says why a claim is not confirmed. The set is fixed (a metric
+// label).
+type Reason string
+
+const (
+	// ReasonKind: agents may only claim pod IPs.
+	ReasonKind Reason = "kind"
+	// ReasonUnknownIP: no pod holds the IP.
+	ReasonUnknownIP Reason = "unknown-ip"
+	// ReasonOtherNode: the pods holding the IP run on other nodes.
+	ReasonOtherNode Reason = "other-node"
+	// ReasonHostNetwork: the IP is a node IP (hostNetwork pods), and those
+	// are not tagged.
+	ReasonHostNetwork Reason = "host-network"
+	// ReasonNamespace, ReasonName, ReasonUID: the IP is held by another pod.
+	ReasonNamespace Reason = "namespace"
+	ReasonName      Reason = "name"
+	ReasonUID       Reason = "uid"
+	// The pod is the claimed one but its identity differs.
+	ReasonOwner           Reason = "owner"
+	ReasonLabels          Reason = "labels"
+	ReasonServices        Reason = "services"
+	ReasonNamespaceLabels Reason = "namespace-labels"
+)
+
+// moved reports whether r means the IP is not (or no longer) the claimed
+// pod's on this node, as opposed to the pod's identity having changed.
+func (r Reason) moved() bool {
+	switch r {
+	case "", ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels:
+		return false
+	}
+	return true
+}
+
+// Check decides whether node may claim an IP for id, given the pods the API
+// server says hold that IP. It returns "" if the claim is confirmed, else
+// why not.
+func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) Reason {
+	if id.Kind != tags.KindPod {
+		return ReasonKind
+	}
+	var mine []podview.Pod
+	for _, h := range holders {
+		if h.Node == node {
+			mine = append(mine, h)
+		}
+	}
+	switch {
+	case len(holders) == 0:
+		return ReasonUnknownIP
+	case len(mine) == 0:
+		return ReasonOtherNode
+	}
+	h := closest(id, mine)
+	if h.HostNetwork && !allowHostNetwork {
+		return ReasonHostNetwork
+	}
+	api := h.Identity
+	switch {
+	case api.Namespace != id.Namespace:
+		return ReasonNamespace
+	case api.Name != id.Name:
+		return ReasonName
+	case api.UID != id.UID:
+		return ReasonUID
+	case api.OwnerKind != id.OwnerKind || api.OwnerName != id.OwnerName:
+		return ReasonOwner
+	case !maps.Equal(api.Labels, id.Labels):
+		return ReasonLabels
+	case !slices.Equal(api.Services, id.Services):
+		return ReasonServices
+	case !maps.Equal(api.NamespaceLabels, id.NamespaceLabels):
+		return ReasonNamespaceLabels
+	}
+	return ""
+}
+
+// closest picks the holder the claim is about: the same UID, else the same
+// namespace and name, else the same namespace, else the first.
+func closest(id tags.Identity, hs []podview.Pod) podview.Pod {
+	for _, match := range []func(tags.Identity) bool{
+		func(a tags.Identity) bool { return a.UID == id.UID && a.Namespace == id.Namespace && a.Name == id.Name },
+		func(a tags.Identity) bool { return a.Namespace == id.Namespace && a.Name == id.Name },
+		func(a tags.Identity) bool { return a.Namespace == id.Namespace },
+	} {
+		for _, h := range hs {
+			if match(h.Identity) {
+				return h
+			}
+		}
+	}
+	return hs[0]
+}

@@ -1,0 +1,270 @@
+package verify
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/kubedag/kubedag/aggregator/podview"
+	"github.com/kubedag/kubedag/aggregator/stream"
+)
+
+// Sink receives the confirmed claims: the same calls as stream.Sink, with
+// only what the view confirms.
+type Sink = stream.Sink
+
+// Lookup returns the pods that hold an IP (podview.View.Holders).
+type Lookup func(ip netip.Addr) []podview.Pod
+
+// Refusal is a claim refused after its wait, or a forwarded claim withdrawn
+// because the view no longer confirms it.
+type Refusal struct {
+	Node   string
+	IP     netip.Addr
+	Reason Reason
+}
+
+// Core is the pure state of the gate: every node's asserted claims, what
+// has been forwarded, and the deadlines of claims awaiting confirmation. It
+// does no I/O beyond calling lookup and its Sink, reads no clock (every
+// method takes now) and starts no goroutines. It is not safe for concurrent
+// use.
+type Core struct {
+	lookup    Lookup
+	out       Sink
+	wait      time.Duration
+	allowHost bool
+
+	synced  bool
+	nodes   map[string]map[netip.Addr]*entry
+	byIP    map[netip.Addr]map[string]struct{}
+	pending map[*entry]struct{}
+	refused []Refusal // since the last TakeRefusals
+}
+
+type entry struct {
+	node     string
+	asserted stream.Claim
+	// stored is what the Sink holds for this node and IP (nil: nothing).
+	stored *stream.Claim
+	// deadline is set while asserted awaits confirmation.
+	deadline time.Time
+	// refused is set once asserted has been refused.
+	refused Reason
+}
+
+// NewCore returns a Core forwarding to out. wait bounds how long an
+// unconfirmed claim waits before it is refused; allowHostNetwork lets nodes
+// claim their hostNetwork pods' (node) IPs.
+func NewCore(lookup Lookup, out Sink, wait time.Duration, allowHostNetwork bool) *Core {
+	return &Core{
+		lookup: lookup, out: out, wait: wait, allowHost: allowHostNetwork,
+		nodes:   map[string]map[netip.Addr]*entry{},
+		byIP:    map[netip.Addr]map[string]struct{}{},
+		pending: map[*entry]struct{}{},
+	}
+}
+
+// Synced tells the Core that the view has delivered its first full list:
+// until then claims wait without a deadline. Every claim is checked again
+// and waits at most wait from now.
+func (c *Core) Synced(now time.Time) {
+	c.synced = true
+	for _, m := range c.nodes {
+		for _, e := range m {
+			e.deadline = time.Time{}
+			c.evaluate(e, now, true)
+		}
+	}
+}
+
+// ReplaceNode replaces node's asserted claims and forwards the confirmed
+// ones as one atomic replacement.
+func (c *Core) ReplaceNode(node string, claims []stream.Claim, now time.Time) {
+	old := c.nodes[node]
+	m := make(map[netip.Addr]*entry, len(claims))
+	for _, cl := range claims {
+		e := old[cl.IP]
+		if e == nil {
+			e = &entry{node: node}
+			c.index(node, cl.IP)
+		} else if !e.asserted.Identity.Equal(cl.Identity) {
+			e.deadline, e.refused = time.Time{}, ""
+		}
+		e.asserted = cl
+		m[cl.IP] = e
+	}
+	for ip, e := range old {
+		if _, ok := m[ip]; !ok {
+			c.forget(node, ip, e)
+		}
+	}
+	c.nodes[node] = m
+	out := make([]stream.Claim, 0, len(m))
+	for _, e := range m {
+		c.evaluate(e, now, false)
+		if e.stored != nil {
+			out = append(out, *e.stored)
+		}
+	}
+	c.out.ReplaceNode(node, out)
+}
+
+// Upsert sets node's asserted claim on cl.IP.
+func (c *Core) Upsert(node string, cl stream.Claim, now time.Time) {
+	m := c.nodes[node]
+	if m == nil {
+		m = map[netip.Addr]*entry{}
+		c.nodes[node] = m
+	}
+	e := m[cl.IP]
+	if e == nil {
+		e = &entry{node: node}
+		m[cl.IP] = e
+		c.index(node, cl.IP)
+	} else if !e.asserted.Identity.Equal(cl.Identity) {
+		e.deadline, e.refused = time.Time{}, ""
+	}
+	e.asserted = cl
+	c.evaluate(e, now, true)
+}
+
+// Delete withdraws node's claim on ip.
+func (c *Core) Delete(node string, ip netip.Addr) {
+	if e := c.nodes[node][ip]; e != nil {
+		delete(c.nodes[node], ip)
+		c.forget(node, ip, e)
+	}
+	c.out.Delete(node, ip)
+}
+
+// NodeGone withdraws all of node's claims.
+func (c *Core) NodeGone(node string) {
+	for ip, e := range c.nodes[node] {
+		c.forget(node, ip, e)
+	}
+	delete(c.nodes, node)
+	c.out.NodeGone(node)
+}
+
+// Recheck checks every claim on ips again (the view changed for them).
+func (c *Core) Recheck(ips []netip.Addr, now time.Time) {
+	for _, ip := range ips {
+		for node := range c.byIP[ip] {
+			if e := c.nodes[node][ip]; e != nil {
+				c.evaluate(e, now, true)
+			}
+		}
+	}
+}
+
+// Expire refuses the claims whose wait is over and returns the earliest
+// deadline still pending (zero if none).
+func (c *Core) Expire(now time.Time) time.Time {
+	var next time.Time
+	for e := range c.pending {
+		if !now.Before(e.deadline) {
+			c.evaluate(e, now, true)
+		}
+	}
+	for e := range c.pending {
+		if next.IsZero() || e.deadline.Before(next) {
+			next = e.deadline
+		}
+	}
+	return next
+}
+
+// TakeRefusals returns the refusals since the last call.
+func (c *Core) TakeRefusals() []Refusal {
+	r := c.refused
+	c.refused = nil
+	return r
+}
+
+// Pending returns the number of claims awaiting confirmation.
+func (c *Core) Pending() int { return len(c.pending) }
+
+// evaluate checks e's asserted claim against the view and brings the Sink
+// in line. emit false leaves the Sink to the caller (a snapshot).
+func (c *Core) evaluate(e *entry, now time.Time, emit bool) {
+	ip := e.asserted.IP
+	holders := c.lookup(ip)
+	r := Check(e.node, e.asserted.Identity, holders, c.allowHost)
+	if r == "" {
+		c.settle(e)
+		e.refused = ""
+		if e.stored == nil || !e.stored.Identity.Equal(e.asserted.Identity) {
+			cl := e.asserted
+			e.stored = &cl
+			if emit {
+				c.out.Upsert(e.node, cl)
+			}
+		}
+		return
+	}
+	drop := func() {
+		if e.stored != nil {
+			e.stored = nil
+			if emit {
+				c.out.Delete(e.node, ip)
+			}
+		}
+	}
+	if e.refused != "" {
+		e.refused = r
+		drop()
+		return
+	}
+	if !c.synced {
+		return // the view may not know the pod yet: no deadline runs
+	}
+	if e.deadline.IsZero() {
+		e.deadline = now.Add(c.wait)
+		c.pending[e] = struct{}{}
+	}
+	if !now.Before(e.deadline) {
+		c.settle(e)
+		e.refused = r
+		c.refused = append(c.refused, Refusal{Node: e.node, IP: ip, Reason: r})
+		drop()
+		return
+	}
+	// Awaiting confirmation. What the Sink holds stays while it is still
+	// the truth, or while only the pod's identity changed (the agent's
+	// update is on its way); if the IP is no longer that pod's on this
+	// node it goes now.
+	if e.stored != nil {
+		rs := r
+		if !e.stored.Identity.Equal(e.asserted.Identity) {
+			rs = Check(e.node, e.stored.Identity, holders, c.allowHost)
+		}
+		if rs.moved() {
+			drop()
+		}
+	}
+}
+
+// settle ends e's wait.
+func (c *Core) settle(e *entry) {
+	e.deadline = time.Time{}
+	delete(c.pending, e)
+}
+
+func (c *Core) index(node string, ip netip.Addr) {
+	s := c.byIP[ip]
+	if s == nil {
+		s = map[string]struct{}{}
+		c.byIP[ip] = s
+	}
+	s[node] = struct{}{}
+}
+
+func (c *Core) forget(node string, ip netip.Addr, e *entry) {
+	c.settle(e)
+	if s := c.byIP[ip]; s != nil {
+		delete(s, node)
+		if len(s) == 0 {
+			delete(c.byIP, ip)
+		}
+	}
+}

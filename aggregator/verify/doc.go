@@ -1,0 +1,28 @@
+// Package verify accepts an agent's claims only as far as the API server
+// confirms them: a node can only ever assert the truth about its own pods,
+// only sooner.
+//
+// A claim (node, IP, identity) is confirmed when the aggregator's own pod
+// view (aggregator/podview) has a pod that holds the IP, runs on that node,
+// and has exactly the claimed identity: namespace, name, UID, labels, owner,
+// Services and namespace labels. PodCIDRs play no part, so the rule is the
+// same whatever the CNI. The node's own IPs (hostNetwork pods) are refused
+// unless allowed.
+//
+// Check is the pure decision. Core keeps every node's claims as asserted and
+// forwards to its Sink only the confirmed ones: a claim the view does not
+// confirm yet waits (up to Wait, counted from the view's first sync) and is
+// re-checked whenever the view changes for its IP, then refused with a
+// Reason. A refused claim is still re-checked and accepted if the view
+// later confirms it (level-triggered). When the view moves an IP to another
+// pod or node, or the pod is gone, a forwarded claim is withdrawn at once,
+// whatever the agent says; when only the pod's identity changed (a relabel
+// the agent has not reported yet) it is kept for at most Wait.
+//
+// Gate wraps a Core for the stream server (it implements stream.Sink) with a
+// mutex and a Run loop fed by the view's change notifications (a dirty set,
+// not a queue) and a timer for the earliest deadline.
+//
+// Agents keep what only they can know: the earliest moment an IP is live or
+// dead on the node (netlink) and the start of the tag-latency clock.
+package verify
