@@ -151,7 +151,8 @@ func (c *Client) CommitPartial(ctx context.Context, p Partial) (int, error) {
 		b.WriteString("</" + l.tag + ">")
 	}
 	b.WriteString("</partial></commit>")
-	return c.commit(ctx, "partial commit", url.Values{"type": {"commit"}, "cmd": {b.String()}})
+	// The documented form (PAN-OS XML API, Commit): type=commit&action=partial.
+	return c.commit(ctx, "partial commit", url.Values{"type": {"commit"}, "action": {"partial"}, "cmd": {b.String()}})
 }
 
 // PushTemplateStack pushes Panorama's configuration of a template stack to

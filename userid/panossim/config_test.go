@@ -112,8 +112,11 @@ type jobResp struct {
 func (h *harness) commit(all bool, cmd string) (int, string) {
 	h.t.Helper()
 	v := url.Values{"type": {"commit"}, "cmd": {cmd}}
-	if all {
+	switch {
+	case all:
 		v.Set("action", "all")
+	case strings.Contains(cmd, "<partial>"):
+		v.Set("action", "partial") // as documented
 	}
 	return h.post(v, false)
 }

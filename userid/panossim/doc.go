@@ -41,7 +41,9 @@
 //     logical-router "default" vrf "default" (deviceconfig/setting/
 //     advance-routing yes). Panorama starts with its managed devices
 //     (mgt-config/devices) and no device groups, templates or stacks.
-//   - type=commit: <commit/> commits everything; <commit><partial>... takes
+//   - type=commit: <commit/> commits everything; action=partial with
+//     <commit><partial>... (the documented form; either without the other
+//     is refused with code 17) takes
 //     only the changes of the named admins (<admin><member>) and, on
 //     Panorama, of the named device groups, templates and template stacks
 //     (once any location is named, only named locations plus shared objects

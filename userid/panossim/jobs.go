@@ -125,7 +125,13 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	s.mu.Lock()
 	s.stats.CommitCalls++
 	s.mu.Unlock()
-	all := r.Form.Get("action") == "all"
+	action := r.Form.Get("action")
+	switch action {
+	case "", "partial", "all":
+	default:
+		return writeBadRequest(w, http.StatusBadRequest, `Illegal value for parameter "action" [`+action+`].`)
+	}
+	all := action == "all"
 	nodes, err := parseNodes(r.Form.Get("cmd"))
 	if err != nil || len(nodes) != 1 {
 		return writeError(w, http.StatusOK, 18, "Malformed Request")
@@ -146,6 +152,14 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	req, bad := parseCommit(cmd)
 	if bad != nil {
 		return unexpected(w, bad...)
+	}
+	// A partial commit is documented as type=commit&action=partial; the
+	// emulator insists, so clients follow the documented form.
+	if req.partial != (action == "partial") {
+		if req.partial {
+			return writeErrorCDATA(w, 17, " commit -> partial  is unexpected without action=partial")
+		}
+		return writeErrorCDATA(w, 17, " commit -> partial  is missing (action=partial)")
 	}
 
 	// The config the commit would make running.

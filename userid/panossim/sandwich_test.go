@@ -167,6 +167,21 @@ func TestPartialCommitByAdmin(t *testing.T) {
 	if _, body := admin.commit(false, "<commit></commit>"); body != noChanges {
 		t.Fatalf("after full commit: %s", body)
 	}
+	// A partial commit without action=partial (the documented form), or
+	// action=partial without <partial>, is refused; so is an unknown action.
+	for _, tc := range []struct{ action, cmd, want string }{
+		{"", partial, "commit -> partial  is unexpected without action=partial"},
+		{"partial", "<commit></commit>", "commit -> partial  is missing"},
+		{"frob", "<commit></commit>", `Illegal value for parameter "action" [frob].`},
+	} {
+		v := url.Values{"type": {"commit"}, "cmd": {tc.cmd}}
+		if tc.action != "" {
+			v.Set("action", tc.action)
+		}
+		if _, body := kd.post(v, false); !strings.Contains(body, tc.want) {
+			t.Errorf("commit action=%q %s: %s, want %q", tc.action, tc.cmd, body, tc.want)
+		}
+	}
 	// Unknown partial options are refused as devices do.
 	if _, body := kd.commit(false, `<commit><partial><frob/></partial></commit>`); !strings.Contains(body, "commit -> partial -> frob  is unexpected") {
 		t.Fatalf("bad partial: %s", body)
