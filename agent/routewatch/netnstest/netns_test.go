@@ -1,9 +1,8 @@
-package routewatch
+package netnstest
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubedag/kubedag/agent/routewatch"
 )
 
 // dum0 is a non-pod interface (a veth pair whose name matches no prefix).
@@ -23,13 +24,13 @@ import (
 
 type recorder struct {
 	mu     sync.Mutex
-	state  map[netip.Addr]Liveness
+	state  map[netip.Addr]routewatch.Liveness
 	events []string
 }
 
-func newRecorder() *recorder { return &recorder{state: map[netip.Addr]Liveness{}} }
+func newRecorder() *recorder { return &recorder{state: map[netip.Addr]routewatch.Liveness{}} }
 
-func (r *recorder) Observe(ip netip.Addr, l Liveness, at time.Time) {
+func (r *recorder) Observe(ip netip.Addr, l routewatch.Liveness, at time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if at.IsZero() {
@@ -38,7 +39,7 @@ func (r *recorder) Observe(ip netip.Addr, l Liveness, at time.Time) {
 	if r.state[ip] == l {
 		panic(fmt.Sprintf("Observe(%s, %+v) without a change", ip, l))
 	}
-	if l == (Liveness{}) {
+	if l == (routewatch.Liveness{}) {
 		delete(r.state, ip)
 	} else {
 		r.state[ip] = l
@@ -46,7 +47,7 @@ func (r *recorder) Observe(ip netip.Addr, l Liveness, at time.Time) {
 	r.events = append(r.events, fmt.Sprintf("%s %+v", ip, l))
 }
 
-func (r *recorder) get(ip string) Liveness {
+func (r *recorder) get(ip string) routewatch.Liveness {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.state[netip.MustParseAddr(ip)]
@@ -59,7 +60,7 @@ func (r *recorder) has(ip string) bool {
 	return ok
 }
 
-func (r *recorder) wait(t *testing.T, ip string, want Liveness) {
+func (r *recorder) wait(t *testing.T, ip string, want routewatch.Liveness) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -121,12 +122,12 @@ func (n *testNet) ip(args ...string) {
 
 // run starts a watcher on the test host namespace and returns it with its
 // recorder; the watcher is stopped, and checked to have returned, at cleanup.
-func (n *testNet) run(cfg Config) (*Watcher, *recorder) {
+func (n *testNet) run(cfg routewatch.Config) (*routewatch.Watcher, *recorder) {
 	n.t.Helper()
 	rec := newRecorder()
 	cfg.Sink = rec
 	cfg.NetNSPath = n.hostNSPath
-	w, err := New(cfg)
+	w, err := routewatch.New(cfg)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -159,8 +160,8 @@ func TestRoutesLiveAndDead(t *testing.T) {
 	n := newTestNet(t)
 	// Present before the watcher starts: reported by the initial listing.
 	n.ip("route", "add", "10.99.0.5/32", "dev", n.hostVeth, "scope", "link")
-	w, rec := n.run(Config{})
-	if got := rec.get("10.99.0.5"); got != (Liveness{Route: true}) {
+	w, rec := n.run(routewatch.Config{})
+	if got := rec.get("10.99.0.5"); got != (routewatch.Liveness{Route: true}) {
 		t.Fatalf("after sync 10.99.0.5 = %+v, want route", got)
 	}
 
@@ -169,19 +170,19 @@ func TestRoutesLiveAndDead(t *testing.T) {
 	n.ip("route", "add", "10.99.0.7/32", "dev", "dum0")
 	n.ip("route", "add", "10.99.1.0/24", "dev", n.hostVeth) // not a host route
 	n.ip("route", "add", "10.99.0.6/32", "dev", n.hostVeth, "scope", "link")
-	rec.wait(t, "10.99.0.6", Liveness{Route: true})
+	rec.wait(t, "10.99.0.6", routewatch.Liveness{Route: true})
 	if rec.has("10.99.0.7") || rec.has("10.99.1.0") {
 		t.Fatal("non-pod or non-host route reported")
 	}
 
 	n.ip("-6", "route", "add", "fd00:99::5/128", "dev", n.hostVeth)
-	rec.wait(t, "fd00:99::5", Liveness{Route: true})
+	rec.wait(t, "fd00:99::5", routewatch.Liveness{Route: true})
 
 	n.ip("route", "del", "10.99.0.6/32", "dev", n.hostVeth)
-	rec.wait(t, "10.99.0.6", Liveness{})
+	rec.wait(t, "10.99.0.6", routewatch.Liveness{})
 	n.ip("-6", "route", "del", "fd00:99::5/128", "dev", n.hostVeth)
-	rec.wait(t, "fd00:99::5", Liveness{})
-	if rec.get("10.99.0.5") != (Liveness{Route: true}) {
+	rec.wait(t, "fd00:99::5", routewatch.Liveness{})
+	if rec.get("10.99.0.5") != (routewatch.Liveness{Route: true}) {
 		t.Fatal("unrelated route lost")
 	}
 	if w.Sessions() != 1 {
@@ -191,46 +192,46 @@ func TestRoutesLiveAndDead(t *testing.T) {
 
 func TestPodNamespaceDeletedKillsRoutes(t *testing.T) {
 	n := newTestNet(t)
-	_, rec := n.run(Config{})
+	_, rec := n.run(routewatch.Config{})
 	n.ip("route", "add", "10.99.0.5/32", "dev", n.hostVeth, "scope", "link")
-	rec.wait(t, "10.99.0.5", Liveness{Route: true})
+	rec.wait(t, "10.99.0.5", routewatch.Liveness{Route: true})
 	// As when a pod dies: its namespace goes and takes the veth pair; the
 	// kernel flushes the IPv4 route without an RTM_DELROUTE.
 	ipCmd(t, "netns", "del", n.pod)
-	rec.wait(t, "10.99.0.5", Liveness{})
+	rec.wait(t, "10.99.0.5", routewatch.Liveness{})
 }
 
 func TestLinkDownKillsRoutes(t *testing.T) {
 	n := newTestNet(t)
-	_, rec := n.run(Config{})
+	_, rec := n.run(routewatch.Config{})
 	n.ip("route", "add", "10.99.0.5/32", "dev", n.hostVeth, "scope", "link")
-	rec.wait(t, "10.99.0.5", Liveness{Route: true})
+	rec.wait(t, "10.99.0.5", routewatch.Liveness{Route: true})
 	n.ip("link", "set", n.hostVeth, "down")
-	rec.wait(t, "10.99.0.5", Liveness{})
+	rec.wait(t, "10.99.0.5", routewatch.Liveness{})
 }
 
 func TestAnyScopeLink(t *testing.T) {
 	n := newTestNet(t)
-	_, rec := n.run(Config{LinkPrefixes: []string{}, AnyScopeLink: true})
+	_, rec := n.run(routewatch.Config{LinkPrefixes: []string{}, AnyScopeLink: true})
 	n.ip("route", "add", "10.99.0.7/32", "dev", "dum0") // scope link by default
-	rec.wait(t, "10.99.0.7", Liveness{Route: true})
+	rec.wait(t, "10.99.0.7", routewatch.Liveness{Route: true})
 	n.ip("route", "del", "10.99.0.7/32", "dev", "dum0")
-	rec.wait(t, "10.99.0.7", Liveness{})
+	rec.wait(t, "10.99.0.7", routewatch.Liveness{})
 }
 
 func TestNeighbours(t *testing.T) {
 	n := newTestNet(t)
-	_, rec := n.run(Config{Neighbours: true})
+	_, rec := n.run(routewatch.Config{Neighbours: true})
 	n.ip("neigh", "add", "10.99.0.9", "lladdr", "02:00:00:00:00:09", "dev", n.hostVeth, "nud", "reachable")
-	rec.wait(t, "10.99.0.9", Liveness{Neighbour: true})
+	rec.wait(t, "10.99.0.9", routewatch.Liveness{Neighbour: true})
 	n.ip("route", "add", "10.99.0.9/32", "dev", n.hostVeth, "scope", "link")
-	rec.wait(t, "10.99.0.9", Liveness{Route: true, Neighbour: true})
+	rec.wait(t, "10.99.0.9", routewatch.Liveness{Route: true, Neighbour: true})
 	n.ip("neigh", "del", "10.99.0.9", "dev", n.hostVeth)
-	rec.wait(t, "10.99.0.9", Liveness{Route: true})
+	rec.wait(t, "10.99.0.9", routewatch.Liveness{Route: true})
 	// Neighbours on non-pod interfaces are ignored.
 	n.ip("neigh", "add", "10.99.0.10", "lladdr", "02:00:00:00:00:0a", "dev", "dum0", "nud", "reachable")
 	n.ip("neigh", "add", "10.99.0.11", "lladdr", "02:00:00:00:00:0b", "dev", n.hostVeth, "nud", "permanent")
-	rec.wait(t, "10.99.0.11", Liveness{Neighbour: true})
+	rec.wait(t, "10.99.0.11", routewatch.Liveness{Neighbour: true})
 	if rec.has("10.99.0.10") {
 		t.Fatal("neighbour on dum0 reported")
 	}
@@ -240,7 +241,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	n := newTestNet(t)
 	before := runtime.NumGoroutine()
 	rec := newRecorder()
-	w, err := New(Config{Sink: rec, NetNSPath: n.hostNSPath, Neighbours: true})
+	w, err := routewatch.New(routewatch.Config{Sink: rec, NetNSPath: n.hostNSPath, Neighbours: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	n.ip("route", "add", "10.99.0.5/32", "dev", n.hostVeth, "scope", "link")
-	rec.wait(t, "10.99.0.5", Liveness{Route: true})
+	rec.wait(t, "10.99.0.5", routewatch.Liveness{Route: true})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -264,44 +265,11 @@ func TestNoGoroutineLeak(t *testing.T) {
 }
 
 func TestBadNamespace(t *testing.T) {
-	w, err := New(Config{Sink: newRecorder(), NetNSPath: "/nonexistent/netns"})
+	w, err := routewatch.New(routewatch.Config{Sink: newRecorder(), NetNSPath: "/nonexistent/netns"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "/nonexistent/netns") {
 		t.Fatalf("Run = %v, want an error naming the path", err)
-	}
-}
-
-func TestHostDst(t *testing.T) {
-	tests := []struct {
-		cidr string
-		want string // "" = not a usable host route
-	}{
-		{"10.1.2.3/32", "10.1.2.3"},
-		{"10.1.2.0/24", ""},
-		{"fd00::1/128", "fd00::1"},
-		{"fd00::/64", ""},
-		{"fe80::1/128", ""},
-		{"224.0.0.1/32", ""},
-		{"127.0.0.1/32", ""},
-		{"0.0.0.0/32", ""},
-	}
-	for _, tc := range tests {
-		_, ipn, err := net.ParseCIDR(tc.cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ip, ok := hostDst(ipn)
-		got := ""
-		if ok {
-			got = ip.String()
-		}
-		if got != tc.want {
-			t.Errorf("hostDst(%s) = %q, want %q", tc.cidr, got, tc.want)
-		}
-	}
-	if _, ok := hostDst(nil); ok {
-		t.Error("hostDst(nil) ok")
 	}
 }

@@ -1,5 +1,5 @@
-// Package apiserver holds podwatch's tests against a real kube-apiserver
+// Package apiservertest holds podwatch's tests against a real kube-apiserver
 // (e2e/cluster with kwok nodes): the field selector under the Node
 // authorizer, relabels, EndpointSlice membership made by the real
 // controller, deletion. It has no non-test code.
-package apiserver
+package apiservertest
