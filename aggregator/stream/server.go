@@ -140,6 +140,9 @@ type Server struct {
 	mu     sync.Mutex
 	nodes  map[string]*nodeEntry
 	closed bool
+	// graces counts armed grace timers and running expiries, so Close can
+	// wait for one that already fired.
+	graces sync.WaitGroup
 }
 
 // holder is whoever currently owns a node's slot: a stream, or the NodeGone
@@ -217,19 +220,29 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, tlsCfg *tls.Config
 	}
 }
 
-// Close stops all pending grace timers: no NodeGone is called after it
-// returns, except one already running. Streams still open are not affected;
-// when they end no grace timer starts.
+// Close stops all pending grace timers and waits for an expiry already
+// running: no NodeGone is called after it returns. Streams still open are
+// not affected; when they end no grace timer starts.
 func (s *Server) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
 	for _, e := range s.nodes {
-		if e.timer != nil {
-			e.timer.Stop()
-			e.timer, e.grace = nil, nil
-		}
+		s.stopGrace(e)
 	}
+	s.mu.Unlock()
+	s.graces.Wait()
+}
+
+// stopGrace disarms e's grace timer; s.mu must be held. A timer that
+// already fired is left to its expire, which checks e.grace.
+func (s *Server) stopGrace(e *nodeEntry) {
+	if e.timer == nil {
+		return
+	}
+	if e.timer.Stop() {
+		s.graces.Done()
+	}
+	e.timer, e.grace = nil, nil
 }
 
 // acquire makes h the active holder of node's slot, ending the current
@@ -243,10 +256,7 @@ func (s *Server) acquire(ctx context.Context, node string, h *holder) error {
 			s.nodes[node] = e
 		}
 		if e.active == nil {
-			if e.timer != nil {
-				e.timer.Stop()
-				e.timer, e.grace = nil, nil
-			}
+			s.stopGrace(e)
 			e.active = h
 			s.mu.Unlock()
 			return nil
@@ -272,6 +282,7 @@ func (s *Server) release(node string, h *holder) {
 		} else {
 			g := new(grace)
 			e.grace = g
+			s.graces.Add(1)
 			e.timer = time.AfterFunc(s.cfg.GracePeriod, func() { s.expire(node, e, g) })
 		}
 	}
@@ -280,6 +291,7 @@ func (s *Server) release(node string, h *holder) {
 }
 
 func (s *Server) expire(node string, e *nodeEntry, g *grace) {
+	defer s.graces.Done()
 	s.mu.Lock()
 	if s.closed || s.nodes[node] != e || e.grace != g || e.active != nil {
 		s.mu.Unlock()

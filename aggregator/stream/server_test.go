@@ -448,3 +448,49 @@ func TestNewServerValidates(t *testing.T) {
 		}
 	}
 }
+
+// blockingSink holds NodeGone until release closes.
+type blockingSink struct {
+	*streamtest.Sink
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingSink) NodeGone(node string) {
+	close(s.entered)
+	<-s.release
+	s.Sink.NodeGone(node)
+}
+
+// TestCloseWaitsForRunningExpiry: a grace timer that fired before Close
+// (or Serve's end) finishes before Close returns, so no NodeGone reaches
+// the sink after the server is closed.
+func TestCloseWaitsForRunningExpiry(t *testing.T) {
+	sink := &blockingSink{Sink: streamtest.NewSink(), entered: make(chan struct{}), release: make(chan struct{})}
+	e := startServer(t, func(c *stream.Config) { c.Sink, c.GracePeriod = sink, 10*time.Millisecond })
+	a := e.open(t, "tok-a")
+	a.snapshot(1, true, pod("10.0.0.1", "p1"))
+	a.ack(1, 0)
+	a.cancel()
+	select {
+	case <-sink.entered:
+	case <-time.After(wait):
+		t.Fatal("grace period did not expire")
+	}
+	closed := make(chan struct{})
+	go func() { e.srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while an expiry's NodeGone was still running")
+	case <-time.After(100 * time.Millisecond): // absence: no event to wait for
+	}
+	close(sink.release)
+	select {
+	case <-closed:
+	case <-time.After(wait):
+		t.Fatal("Close did not return after NodeGone finished")
+	}
+	if sink.Gone("node-a") != 1 {
+		t.Fatalf("NodeGone calls = %d, want 1", sink.Gone("node-a"))
+	}
+}
