@@ -64,7 +64,10 @@
 //     Panorama validates device-group objects and rules (not zones or
 //     interfaces, which live in templates) and template route shapes.
 //   - type=commit&action=all on Panorama: <shared-policy> (a device group,
-//     with <include-template>yes</include-template> its templates too),
+//     or without one every device group, each firewall getting the groups
+//     that apply to it; with <include-template>yes</include-template> their
+//     templates too; with <validate-only/> nothing is changed and devices
+//     report "Configuration is valid"),
 //     <template-stack><name>, <template><name>, each pushing Panorama's
 //     running config. Targets are the managed firewalls the device group or
 //     stack lists under devices (or, when it lists none, all of them:

@@ -10,10 +10,10 @@ import (
 // factory config plus what Panorama last pushed to it.
 type deviceState struct {
 	Device
-	base    *node // the firewall's local config (the default firewall config)
-	tmpl    *node // pushed template config: a <config> overlay, nil before any
-	dg      *node // pushed device group (the device-group entry), nil before any
-	running *node // base + tmpl + dg
+	base    *node   // the firewall's local config (the default firewall config)
+	tmpl    *node   // pushed template config: a <config> overlay, nil before any
+	dgs     []*node // pushed device groups (device-group entries), none before any
+	running *node   // base + tmpl + dgs
 }
 
 // pushFail is a FailPush knob for one device.
@@ -37,15 +37,15 @@ func newDeviceState(cfg Config, d Device) *deviceState {
 }
 
 // effective returns the firewall's running config with template overlay
-// tmpl and device group dg pushed: template config merged over the local
+// tmpl and device groups dgs pushed: template config merged over the local
 // config; device-group objects added to vsys1; pre-rulebase rules before
 // the local rules, post-rulebase rules after them.
-func (ds *deviceState) effective(tmpl, dg *node) *node {
+func (ds *deviceState) effective(tmpl *node, dgs []*node) *node {
 	out := ds.base.clone()
 	if tmpl != nil {
 		merge(out, cloneAll(tmpl.children))
 	}
-	if dg == nil {
+	if len(dgs) == 0 {
 		return out
 	}
 	vsys, err := ensure(out, []xpathStep{step("config", ""), step("devices", ""), step("entry", "localhost.localdomain"),
@@ -53,6 +53,14 @@ func (ds *deviceState) effective(tmpl, dg *node) *node {
 	if err != nil {
 		return out
 	}
+	for _, dg := range dgs {
+		pushDeviceGroup(vsys, dg)
+	}
+	return out
+}
+
+// pushDeviceGroup adds a device group's objects and rules to a vsys.
+func pushDeviceGroup(vsys, dg *node) {
 	for _, kind := range []string{"tag", "address", "address-group", "service", "service-group"} {
 		if src := dg.child(kind); src != nil {
 			dst, _ := ensure(vsys, []xpathStep{step("entry", "vsys1"), step(kind, "")})
@@ -78,7 +86,6 @@ func (ds *deviceState) effective(tmpl, dg *node) *node {
 			}
 		}
 	}
-	return out
 }
 
 // FailPush makes the next n pushes (commit-all) to the managed firewall
@@ -215,7 +222,7 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 	}
 	kind := cmd.children[0]
 	var dgName, stackName, tmplName string
-	includeTemplate := false
+	includeTemplate, validateOnly := false, false
 	var onlyDevices map[string]bool
 	switch kind.name {
 	case "shared-policy":
@@ -234,13 +241,12 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 				}
 			case "include-template":
 				includeTemplate = c.text == "yes"
-			case "merge-with-candidate-cfg", "force-template-values", "validate-only", "description", "admin":
+			case "validate-only":
+				validateOnly = true
+			case "merge-with-candidate-cfg", "force-template-values", "description", "admin":
 			default:
 				return unexpected(w, "commit-all", "shared-policy", c.name)
 			}
-		}
-		if dgName == "" {
-			return writeErrorCDATA(w, 17, " commit-all -> shared-policy -> device-group  is missing")
 		}
 	case "template-stack", "template":
 		for _, c := range kind.children {
@@ -256,7 +262,9 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 				for _, m := range c.children {
 					onlyDevices[m.text] = true
 				}
-			case "merge-with-candidate-cfg", "force-template-values", "validate-only", "description", "admin":
+			case "validate-only":
+				validateOnly = true
+			case "merge-with-candidate-cfg", "force-template-values", "description", "admin":
 			default:
 				return unexpected(w, "commit-all", kind.name, c.name)
 			}
@@ -270,15 +278,24 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 
 	// Panorama pushes its running config: what was never committed to
 	// Panorama cannot be pushed.
-	var dg *node
+	var dgs []*node // the device groups pushed
 	var scopeEntry *node
 	switch {
 	case dgName != "":
-		dg, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("device-group", ""), step("entry", dgName)))
+		dg, _ := lookup(s.cfgTree.running, child(panoramaPrefix, step("device-group", ""), step("entry", dgName)))
 		if dg == nil {
 			return writeErrorCDATA(w, 17, " device-group "+dgName+" does not exist in the running configuration")
 		}
-		scopeEntry = dg
+		dgs, scopeEntry = []*node{dg}, dg
+	case kind.name == "shared-policy":
+		// No device group named: every device group (documented as the
+		// form of a whole shared-policy push or validation).
+		if all, _ := lookup(s.cfgTree.running, child(panoramaPrefix, step("device-group", ""))); all != nil {
+			dgs = all.children
+		}
+		if len(dgs) == 0 {
+			return writeErrorCDATA(w, 17, " commit-all -> shared-policy: no device group in the running configuration")
+		}
 	case stackName != "":
 		scopeEntry, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("template-stack", ""), step("entry", stackName)))
 		if scopeEntry == nil {
@@ -302,14 +319,22 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 		}
 	}
 	for _, d := range s.cfg.Devices {
-		if onlyDevices != nil && !onlyDevices[d.Serial] || !appliesTo(scopeEntry, d.Serial) {
+		if onlyDevices != nil && !onlyDevices[d.Serial] || scopeEntry != nil && !appliesTo(scopeEntry, d.Serial) {
 			continue
 		}
 		ds := s.devices[d.Serial]
 		jd := jobDevice{serial: d.Serial, name: d.Name}
-		tmpl, pdg := ds.tmpl, ds.dg
-		if dgName != "" {
-			pdg = dg.clone()
+		tmpl, pdg := ds.tmpl, ds.dgs
+		if kind.name == "shared-policy" {
+			pdg = nil
+			for _, dg := range dgs {
+				if appliesTo(dg, d.Serial) {
+					pdg = append(pdg, dg.clone())
+				}
+			}
+			if len(pdg) == 0 {
+				continue
+			}
 			if includeTemplate {
 				tmpl = s.templateOverlayLocked(d.Serial, "", "")
 			}
@@ -330,8 +355,12 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 			jd.fail, jd.lines = true, append(append([]string{"Validation Error:"}, errs...), "Commit failed")
 		}
 		if !jd.fail {
-			ds.tmpl, ds.dg, ds.running = tmpl, pdg, next
-			jd.lines = []string{"Configuration committed successfully"}
+			if validateOnly {
+				jd.lines = []string{"Configuration is valid"}
+			} else {
+				ds.tmpl, ds.dgs, ds.running = tmpl, pdg, next
+				jd.lines = []string{"Configuration committed successfully"}
+			}
 		}
 		if jd.fail {
 			j.fail = true

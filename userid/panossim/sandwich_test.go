@@ -524,3 +524,32 @@ func TestPushControlEndpoints(t *testing.T) {
 		t.Fatalf("device-config of an unknown serial: %d", resp.StatusCode)
 	}
 }
+
+// The documented whole-shared-policy forms: <shared-policy> without a
+// device group pushes every device group; validate-only changes nothing.
+func TestPushAllDeviceGroupsAndValidateOnly(t *testing.T) {
+	devs := []Device{{Serial: "007951000000001", Name: "fw-a"}, {Serial: "007951000000002", Name: "fw-b"}}
+	h := newHarness(t, Config{Panorama: true, Devices: devs})
+	h.mustCfg("set", pano+"/device-group/entry[@name='dg-a']", `<devices><entry name="`+devs[0].Serial+`"/></devices>`+
+		`<address><entry name="only-a"><fqdn>a.example</fqdn></entry></address>`, writeOK)
+	h.mustCfg("set", pano+"/device-group/entry[@name='dg-b']", `<devices><entry name="`+devs[1].Serial+`"/></devices>`+
+		`<address><entry name="only-b"><fqdn>b.example</fqdn></entry></address>`, writeOK)
+	h.commitAndWait(false, "<commit/>")
+
+	j := h.push(`<commit-all><shared-policy><validate-only></validate-only></shared-policy></commit-all>`)
+	if j.Job.Result != "OK" || len(j.Job.Devices) != 2 || strings.Join(j.Job.Devices[0].Msg.Errors, "") != "Configuration is valid" {
+		t.Fatalf("validate-only: %+v", j.Job)
+	}
+	if cfg, _ := h.sim.DeviceConfig(devs[0].Serial); strings.Contains(cfg, "only-a") {
+		t.Fatal("validate-only changed a firewall")
+	}
+	j = h.push(`<commit-all><shared-policy></shared-policy></commit-all>`)
+	if j.Job.Result != "OK" || len(j.Job.Devices) != 2 || j.Job.DGName != "" {
+		t.Fatalf("push of every device group: %+v", j.Job)
+	}
+	a, _ := h.sim.DeviceConfig(devs[0].Serial)
+	b, _ := h.sim.DeviceConfig(devs[1].Serial)
+	if !strings.Contains(a, "only-a") || strings.Contains(a, "only-b") || !strings.Contains(b, "only-b") || strings.Contains(b, "only-a") {
+		t.Fatalf("each firewall must run its own device group:\n%s\n%s", a, b)
+	}
+}
