@@ -175,11 +175,15 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 		}
 		copyUUIDs(next, s.cfgTree.candidate)
 		s.stampUUIDs(next)
-		if len(taken) == 0 {
-			return writeXML(w, http.StatusOK, "success", 19,
-				`<response status="success" code="19"><msg>There are no changes to commit.</msg></response>`)
+	}
+	if next.String() == s.cfgTree.running.String() {
+		// Writes that cancel out (a set then its delete) leave nothing to
+		// commit; they are forgotten.
+		if req.partial {
+			s.dropChanges(taken)
+		} else {
+			s.changes = nil
 		}
-	} else if next.String() == s.cfgTree.running.String() {
 		return writeXML(w, http.StatusOK, "success", 19,
 			`<response status="success" code="19"><msg>There are no changes to commit.</msg></response>`)
 	}
@@ -201,15 +205,7 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 		// then only reports.
 		s.cfgTree.running = next
 		if req.partial {
-			kept := s.changes[:0]
-			for i, c := range s.changes {
-				if len(taken) > 0 && taken[0] == i {
-					taken = taken[1:]
-					continue
-				}
-				kept = append(kept, c)
-			}
-			s.changes = kept
+			s.dropChanges(taken)
 			if len(s.changes) == 0 {
 				s.cfgTree.candidate = s.cfgTree.running.clone()
 			}
@@ -221,6 +217,19 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	id := strconv.Itoa(j.id)
 	return writeXML(w, http.StatusOK, "success", 19,
 		`<response status="success" code="19"><result><msg><line>Commit job enqueued with jobid `+id+`</line></msg><job>`+id+`</job></result></response>`)
+}
+
+// dropChanges removes the changes at the ascending indexes idx.
+func (s *Sim) dropChanges(idx []int) {
+	kept := s.changes[:0]
+	for i, c := range s.changes {
+		if len(idx) > 0 && idx[0] == i {
+			idx = idx[1:]
+			continue
+		}
+		kept = append(kept, c)
+	}
+	s.changes = kept
 }
 
 func (s *Sim) newJobLocked(typ, user string) *job {

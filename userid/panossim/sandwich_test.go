@@ -167,6 +167,12 @@ func TestPartialCommitByAdmin(t *testing.T) {
 	if _, body := admin.commit(false, "<commit></commit>"); body != noChanges {
 		t.Fatalf("after full commit: %s", body)
 	}
+	// Writes that cancel out leave nothing to commit.
+	kd.mustCfg("set", vsysPrefix+"/address", `<entry name="tmp"><fqdn>t.example</fqdn></entry>`, writeOK)
+	kd.mustCfg("delete", vsysPrefix+"/address/entry[@name='tmp']", "", writeOK)
+	if _, body := kd.commit(false, partial); body != noChanges {
+		t.Fatalf("partial commit of writes that cancel out: %s", body)
+	}
 	// A partial commit without action=partial (the documented form), or
 	// action=partial without <partial>, is refused; so is an unknown action.
 	for _, tc := range []struct{ action, cmd, want string }{
