@@ -333,8 +333,8 @@ func (a *Aggregator) lead(ctx context.Context) {
 
 	var g errgroup.Group
 	g.Go(func() error {
-		synced := func() bool { return a.services.HasSynced() && a.gate.HasSynced() }
-		a.sink.waitSnapshots(ctx, start, 250*time.Millisecond, a.nodeNames, synced, ready)
+		synced := []<-chan struct{}{a.services.Synced(), a.gate.Synced()}
+		a.sink.waitSnapshots(ctx, start, 5*time.Second, a.nodeNames, synced, ready)
 		return nil
 	})
 	for _, p := range pushers {

@@ -27,10 +27,11 @@ type nodeSink struct {
 
 	mu        sync.Mutex
 	snapshots map[string]time.Time // node -> last snapshot applied
+	snapshot  chan struct{}        // poked (buffered, one) when a snapshot is applied
 }
 
 func newNodeSink(st *store.Store, d *tags.Deriver, logger *slog.Logger, problems func(string)) *nodeSink {
-	return &nodeSink{store: st, deriver: d, logger: logger, problems: problems, now: time.Now, snapshots: map[string]time.Time{}}
+	return &nodeSink{store: st, deriver: d, logger: logger, problems: problems, now: time.Now, snapshots: map[string]time.Time{}, snapshot: make(chan struct{}, 1)}
 }
 
 func (s *nodeSink) claim(node string, c stream.Claim) store.Claim {
@@ -51,6 +52,10 @@ func (s *nodeSink) ReplaceNode(node string, claims []stream.Claim) {
 	s.mu.Lock()
 	s.snapshots[node] = s.now()
 	s.mu.Unlock()
+	select {
+	case s.snapshot <- struct{}{}:
+	default:
+	}
 }
 
 func (s *nodeSink) Upsert(node string, c stream.Claim) {
@@ -77,34 +82,42 @@ func (s *nodeSink) snapshotSince(node string, t time.Time) bool {
 	return ok && !at.Before(t)
 }
 
-// waitSnapshots closes ready once every node listed by nodes has delivered
-// a snapshot since start (and servicesSynced is true), polling every poll.
-// The caller bounds the wait with the grace timeout on the pusher side.
-func (s *nodeSink) waitSnapshots(ctx context.Context, start time.Time, poll time.Duration, nodes func(context.Context) ([]string, error), servicesSynced func() bool, ready chan<- struct{}) {
-	t := time.NewTicker(poll)
+// waitSnapshots closes ready once synced are all closed and every node
+// listed by nodes has delivered a snapshot since start. It re-checks when
+// a snapshot arrives, and every recheck in case a node it waits for was
+// deleted. The caller bounds the wait with the grace timeout on the pusher
+// side.
+func (s *nodeSink) waitSnapshots(ctx context.Context, start time.Time, recheck time.Duration, nodes func(context.Context) ([]string, error), synced []<-chan struct{}, ready chan<- struct{}) {
+	for _, c := range synced {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c:
+		}
+	}
+	t := time.NewTicker(recheck)
 	defer t.Stop()
 	for {
-		if servicesSynced() {
-			names, err := nodes(ctx)
-			if err != nil {
-				s.logger.Warn("snapshot gate: list nodes", "err", err)
-			} else {
-				missing := 0
-				for _, n := range names {
-					if !s.snapshotSince(n, start) {
-						missing++
-					}
+		names, err := nodes(ctx)
+		if err != nil {
+			s.logger.Warn("snapshot gate: list nodes", "err", err)
+		} else {
+			missing := 0
+			for _, n := range names {
+				if !s.snapshotSince(n, start) {
+					missing++
 				}
-				if missing == 0 {
-					s.logger.Info("snapshot gate open: every node has sent its snapshot", "nodes", len(names))
-					close(ready)
-					return
-				}
+			}
+			if missing == 0 {
+				s.logger.Info("snapshot gate open: every node has sent its snapshot", "nodes", len(names))
+				close(ready)
+				return
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.snapshot:
 		case <-t.C:
 		}
 	}

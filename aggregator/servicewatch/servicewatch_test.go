@@ -119,6 +119,11 @@ func TestWatcherFollowsServices(t *testing.T) {
 	if !w.HasSynced() {
 		t.Fatal("HasSynced false after first apply")
 	}
+	select {
+	case <-w.Synced():
+	default:
+		t.Fatal("Synced not closed after first apply")
+	}
 
 	// A LoadBalancer IP appears.
 	s, _ := client.CoreV1().Services("shop").Get(ctx, "web", metav1.GetOptions{})

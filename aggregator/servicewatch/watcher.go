@@ -49,8 +49,9 @@ type Options struct {
 
 // Watcher keeps the Service source of the store in step with the cluster.
 type Watcher struct {
-	opts   Options
-	synced atomic.Bool
+	opts     Options
+	synced   atomic.Bool
+	syncedCh chan struct{} // closed when synced turns true
 	// prev remembers each IP's last claim so unchanged IPs keep their
 	// FirstSeen (the latency clock starts at a change, not at a rebuild).
 	prev map[netip.Addr]store.Claim
@@ -77,11 +78,14 @@ func New(opts Options) (*Watcher, error) {
 	if opts.OnProblem == nil {
 		opts.OnProblem = func(string) {}
 	}
-	return &Watcher{opts: opts}, nil
+	return &Watcher{opts: opts, syncedCh: make(chan struct{})}, nil
 }
 
 // HasSynced reports whether the first full Service list has been applied.
 func (w *Watcher) HasSynced() bool { return w.synced.Load() }
+
+// Synced is closed once HasSynced is true.
+func (w *Watcher) Synced() <-chan struct{} { return w.syncedCh }
 
 // Run watches Services until ctx ends. Nothing is written to the sink
 // before the informer has synced.
@@ -120,7 +124,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return fmt.Errorf("servicewatch: list services: %w", err)
 		}
 		w.apply(svcs)
-		w.synced.Store(true)
+		if !w.synced.Swap(true) {
+			close(w.syncedCh)
+		}
 		select {
 		case <-ctx.Done():
 			return nil

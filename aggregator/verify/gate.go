@@ -47,8 +47,9 @@ type Options struct {
 // that re-checks claims when the view changes and refuses them when their
 // wait is over. Build it with New, then Run it.
 type Gate struct {
-	opts   Options
-	synced atomic.Bool
+	opts     Options
+	synced   atomic.Bool
+	syncedCh chan struct{} // closed when synced turns true
 
 	mu     sync.Mutex
 	core   *Core
@@ -78,7 +79,7 @@ func New(opts Options) (*Gate, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	g := &Gate{opts: opts, logged: map[string]map[Reason]bool{}, dirty: map[netip.Addr]struct{}{}, poke: make(chan struct{}, 1)}
+	g := &Gate{opts: opts, syncedCh: make(chan struct{}), logged: map[string]map[Reason]bool{}, dirty: map[netip.Addr]struct{}{}, poke: make(chan struct{}, 1)}
 	g.core = NewCore(opts.View.Holders, opts.Sink, opts.Wait, opts.AllowHostNetwork)
 	return g, nil
 }
@@ -86,6 +87,9 @@ func New(opts Options) (*Gate, error) {
 // HasSynced reports whether the view has synced and every claim received
 // so far has been checked against it.
 func (g *Gate) HasSynced() bool { return g.synced.Load() }
+
+// Synced is closed once HasSynced is true.
+func (g *Gate) Synced() <-chan struct{} { return g.syncedCh }
 
 // Changed marks ips for re-checking (the view's OnChange).
 func (g *Gate) Changed(ips []netip.Addr) {
@@ -116,7 +120,9 @@ func (g *Gate) Run(ctx context.Context) error {
 	g.core.Synced(g.opts.Now())
 	g.finish()
 	g.mu.Unlock()
-	g.synced.Store(true)
+	if !g.synced.Swap(true) {
+		close(g.syncedCh)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
