@@ -51,6 +51,9 @@ type Config struct {
 	// TagTTL is the PAN-OS timeout on registered tags, so that tags age out
 	// if kubedag dies. Default 1h; "0s" disables; at most 30 days.
 	TagTTL *Duration `json:"tagTTL,omitempty"`
+
+	// Sandwich programs the EKS load-balancer sandwich (optional).
+	Sandwich Sandwich `json:"sandwich,omitempty"`
 }
 
 // Tags is the tag policy section.
@@ -204,7 +207,7 @@ func (c *Config) Validate() error {
 		}
 		seen[t.Name] = true
 	}
-	return nil
+	return c.Sandwich.validate(c)
 }
 
 // fieldErr names a tags.Config error's field as the file does.
