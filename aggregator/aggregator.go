@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/leader"
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/sandwich"
 	"github.com/kubedag/kubedag/aggregator/servicewatch"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/aggregator/stream"
@@ -89,6 +91,10 @@ type Options struct {
 	// target's configuration (tests override it to add a CA pool).
 	NewFirewall func(t config.Target, cfg userid.Config) (push.Firewall, error)
 
+	// SandwichSource is the sandwich's inventory; default the static
+	// inventory of the config's sandwich section.
+	SandwichSource sandwich.Source
+
 	Logger *slog.Logger
 }
 
@@ -132,6 +138,7 @@ type Aggregator struct {
 	server   *stream.Server
 	elector  *leader.Elector
 	targets  []target
+	sandwich *sandwichPart // nil unless enabled
 
 	mu      sync.Mutex
 	pushers []*push.Pusher // of the current leadership term
@@ -215,6 +222,7 @@ func New(opts Options) (*Aggregator, error) {
 	}
 
 	cfg := opts.Config
+	var sandwichTargets []sandwichTarget
 	for _, t := range cfg.Targets {
 		ccfg, err := t.ClientConfig(nil)
 		if err != nil {
@@ -245,6 +253,14 @@ func New(opts Options) (*Aggregator, error) {
 			return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
 		}
 		a.targets = append(a.targets, target{fw: fw, opts: popts})
+		if slices.Contains(cfg.Sandwich.Targets, t.Name) {
+			sandwichTargets = append(sandwichTargets, sandwichTarget{cfg: t, client: fw, admin: ccfg.Username})
+		}
+	}
+	if cfg.Sandwich.Enabled {
+		if a.sandwich, err = newSandwich(opts, sandwichTargets); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -299,6 +315,7 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	g.Go(func() error { return a.server.Serve(ctx, a.opts.StreamListener, a.opts.StreamTLS) })
 	if a.opts.HealthListener != nil {
 		hs := telemetry.NewHealthServer("", a.opts.Telemetry, map[string]telemetry.Check{"aggregator": a.Ready})
+		hs.Handle(SandwichStatusPath, a.sandwichHandler())
 		g.Go(func() error { return hs.Serve(ctx, a.opts.HealthListener) })
 	}
 	if a.elector == nil {
@@ -337,6 +354,9 @@ func (a *Aggregator) lead(ctx context.Context) {
 		a.sink.waitSnapshots(ctx, start, 5*time.Second, a.nodeNames, synced, ready)
 		return nil
 	})
+	if a.sandwich != nil {
+		g.Go(func() error { a.sandwich.run(ctx); return nil })
+	}
 	for _, p := range pushers {
 		g.Go(func() error {
 			if err := p.Run(ctx); err != nil {

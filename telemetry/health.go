@@ -20,6 +20,15 @@ type HealthServer struct {
 	addr    string
 	checks  map[string]Check
 	metrics http.Handler
+	extra   map[string]http.Handler
+}
+
+// Handle serves h at path too (e.g. a status page). Call before Serve.
+func (s *HealthServer) Handle(path string, h http.Handler) {
+	if s.extra == nil {
+		s.extra = map[string]http.Handler{}
+	}
+	s.extra[path] = h
 }
 
 // NewHealthServer returns a server for addr; tel may be nil (no /metrics).
@@ -57,6 +66,9 @@ func (s *HealthServer) Handler() http.Handler {
 	})
 	if s.metrics != nil {
 		mux.Handle("/metrics", s.metrics)
+	}
+	for p, h := range s.extra {
+		mux.Handle(p, h)
 	}
 	return mux
 }
