@@ -28,5 +28,6 @@ Examples:
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newDemoCmd())
+	root.AddCommand(newSandwichCmd())
 	return root
 }
