@@ -187,6 +187,9 @@ func (s *stack) show(ctx context.Context, lat *latencyReader, p *printer) error 
 			return err
 		}
 	}
+	if err := s.showSandwich(ctx, p, s.opts.StepTimeout); err != nil {
+		return err
+	}
 	if s.opts.Once {
 		p.raw("\n")
 		p.progress("all %d steps done: the firewall followed every change", len(steps))

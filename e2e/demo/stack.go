@@ -254,6 +254,8 @@ func (s *stack) buildAggregator() error {
 		Cluster: clusterName,
 		Tags:    config.Tags{Preset: "k8s", Labels: config.Labels{Deny: deniedLabels}},
 		Targets: []config.Target{{Name: targetName, URL: s.sim.URL, APIKeyFile: keyFile, CAFile: simCA}},
+		// The EKS load-balancer sandwich on the same emulated firewall.
+		Sandwich: sandwichConfig(),
 	}
 	if s.opts.BatchInterval > 0 {
 		cfg.BatchInterval = config.Duration{Duration: s.opts.BatchInterval}
