@@ -17,13 +17,21 @@ import (
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/sandwich"
 	"github.com/kubedag/kubedag/userid"
+	"github.com/kubedag/kubedag/userid/panossim"
 )
 
 // The sandwich end to end: labelled Services on the real kube-apiserver,
 // the aggregator programming the emulated firewall, Events on the Services
 // and the status page on the health port.
 func TestSandwich(t *testing.T) {
-	e := newEnv(t, "sandwich", 0)
+	e := newEnv(t, "sandwich", 1)
+	// A second user reads the firewall: a key minted for the aggregator's
+	// user would end the aggregator's session.
+	e.sim.Close()
+	var err error
+	if e.sim, err = panossim.Start(panossim.Config{Users: map[string]string{simUser: e.password, "reader": "reader-pw"}}, true, "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
 	cfg := e.config("fw", `sandwich:
   enabled: true
   targets: [fw]
@@ -40,7 +48,7 @@ func TestSandwich(t *testing.T) {
 			return userid.New(c)
 		}
 	})
-	key, err := e.sim.Sim.APIKeyFor(simUser)
+	key, err := e.sim.Sim.APIKeyFor("reader")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ const (
 	sandwichService = "storefront"
 	sandwichPort    = 8443
 	sandwichILB     = "internal-storefront-0a1b2c3d4e5f.elb.us-east-1.amazonaws.com"
+	sandwichViewer  = "viewer"
 )
 
 // sandwichConfig is the demo aggregator's sandwich section: the emulated
@@ -51,7 +52,7 @@ func sandwichConfig() config.Sandwich {
 // showSandwich labels a Service, gives it an ILB hostname and prints the
 // firewall's NAT rules and routes as they appear.
 func (s *stack) showSandwich(ctx context.Context, p *printer, timeout time.Duration) error {
-	key, err := s.sim.Sim.APIKeyFor("admin")
+	key, err := s.sim.Sim.APIKeyFor(sandwichViewer)
 	if err != nil {
 		return err
 	}

@@ -228,7 +228,10 @@ func (s *stack) refreshTokens(ctx context.Context) error {
 
 func (s *stack) startEmulator() error {
 	var err error
-	s.sim, err = panossim.Start(panossim.Config{Logger: s.log.With("component", "panos-sim")}, true, "127.0.0.1:0")
+	// viewer reads the firewall for the sandwich part's printout: a key
+	// minted for admin would end the aggregator's.
+	s.sim, err = panossim.Start(panossim.Config{Users: map[string]string{"admin": "admin", sandwichViewer: sandwichViewer},
+		Logger: s.log.With("component", "panos-sim")}, true, "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("PAN-OS emulator: %w", err)
 	}
