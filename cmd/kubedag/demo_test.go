@@ -188,6 +188,19 @@ wait:
 	if !regexp.MustCompile(`tag latency, .*: 3 changes|tag latency, .*: [3-9] changes`).MatchString(steps["step 1"]) {
 		t.Errorf("step 1: no tag latency for the three new pods:\n%s", steps["step 1"])
 	}
+	// The sandwich: subnet rules and routes, then the labelled Service's
+	// inbound rule, printed from the emulator's running config.
+	for _, want := range []string{
+		"route     kd.demo.10.0.0.0_19-us-east-1a: 10.0.0.0/19 via 10.0.128.1 on ethernet1/2, metric 10",
+		"route     kd.demo.10.0.0.0_19-us-east-1b: 10.0.0.0/19 via 10.0.129.1 on ethernet1/2, metric 11",
+		"NAT rule  kd.demo.10.0.32.0_19-outbound: trust -> untrust, source 10.0.32.0/19",
+		"NAT rule  kd.demo.edge.storefront-8443-inbound: untrust -> untrust, source any, service kd.demo.tcp8443, source NAT to ethernet1/2's address, destination NAT to kd.demo.edge.storefront.ilb port 443",
+		"committed on the firewall",
+	} {
+		if !strings.Contains(output, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
 	for _, want := range []string{"all 7 steps done", "nothing left running"} {
 		if !strings.Contains(output, want) {
 			t.Errorf("output lacks %q", want)
