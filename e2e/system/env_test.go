@@ -308,7 +308,10 @@ func (e *env) mustAlive(t *testing.T) {
 // waitAgentReady waits for the agent's /readyz: informers synced and the
 // stream to the aggregator connected.
 func (e *env) waitAgentReady(ctx context.Context, node string) error {
-	a := e.agents[node]
+	return waitReady(ctx, node, e.agents[node])
+}
+
+func waitReady(ctx context.Context, node string, a *agentProc) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		if err := a.alive(); err != nil {

@@ -410,17 +410,27 @@ func (e *env) aggStreamAddr() string {
 }
 
 func (e *env) startAgent(ctx context.Context, bin, node string) error {
-	kubeconfig, err := e.c.NodeKubeconfig(node)
+	a, err := e.newAgent(ctx, bin, node)
 	if err != nil {
 		return err
+	}
+	e.agents[node] = a
+	return a.start()
+}
+
+// newAgent prepares (but neither starts nor registers) the agent of node.
+func (e *env) newAgent(ctx context.Context, bin, node string) (*agentProc, error) {
+	kubeconfig, err := e.c.NodeKubeconfig(node)
+	if err != nil {
+		return nil, err
 	}
 	token, err := e.agentToken(ctx, node)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ports, err := freePorts(1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a := &agentProc{health: fmt.Sprintf("127.0.0.1:%d", ports[0])}
 	a.proc = newProc(e.sp, e.dir, "agent-"+node, bin, "agent",
@@ -432,8 +442,7 @@ func (e *env) startAgent(ctx context.Context, bin, node string) error {
 		"--health-listen", a.health,
 		"--kubeconfig", kubeconfig,
 	)
-	e.agents[node] = a
-	return a.start()
+	return a, nil
 }
 
 // freePorts returns n distinct free loopback ports (free when asked: a
