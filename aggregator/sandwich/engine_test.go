@@ -363,3 +363,79 @@ func TestEnginePanorama(t *testing.T) {
 func (e *engine) String() string {
 	return fmt.Sprintf("targets %+v problems %v", e.Targets(), e.problems)
 }
+
+// TestEnginePlacement: kubedag's rules go where ruleLocation says and go
+// back there after someone moves them.
+func TestEnginePlacement(t *testing.T) {
+	_, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	tg.Placement = sandwich.Placement{Where: sandwich.PlaceTop}
+	ctx := t.Context()
+	users := `<entry name="users-first"><from><member>untrust</member></from><to><member>untrust</member></to>` +
+		`<source><member>any</member></source><destination><member>any</member></destination><service>any</service></entry>`
+	if err := c.Set(ctx, tg.Container(sandwich.KindNATRule), users); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := startEngine(t, "prod", &source{inv: inventory("10.0.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	rules := func() []string { return running(t, c, tg.Container(sandwich.KindNATRule)) }
+	onTop := func() bool {
+		r := rules()
+		return len(r) == 3 && r[2] == "users-first"
+	}
+	eventually(t, "kubedag's rules above the user's", onTop, e)
+
+	// An administrator moves kubedag's inbound rule to the bottom.
+	inbound := "kd.prod.shop.web-82-inbound"
+	if err := c.Move(ctx, tg.XPath(sandwich.KindNATRule, inbound), userid.MoveBottom, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := rules(); r[len(r)-1] != inbound {
+		t.Fatalf("the hand move did not happen: %v", r)
+	}
+	eventually(t, "the rule moved back on resync", onTop, e)
+}
+
+// TestEngineCommitValidationFailure: a NAT rule naming a zone the firewall
+// lacks fails the commit with PAN-OS's message, reported on the Service.
+func TestEngineCommitValidationFailure(t *testing.T) {
+	_, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	tg.UntrustZone = "outside" // the emulated firewall has untrust and trust
+	e := startEngine(t, "prod", &source{inv: inventory()}, sandwich.TargetClient{Target: tg, Client: c})
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "CommitFailed on the Service", func() bool { return e.problems.has(sandwich.ReasonCommitFailed, "shop/web") }, e)
+	ts := e.Targets()[0]
+	if ts.LastCommit == nil || ts.LastCommit.Result != "FAIL" || !strings.Contains(strings.Join(ts.LastCommit.Details, " "), "kd.prod.shop.web-82-inbound") {
+		t.Errorf("last commit %+v: want FAIL naming the rule", ts.LastCommit)
+	}
+	if got := running(t, c, tg.Container(sandwich.KindNATRule)); len(got) != 0 {
+		t.Errorf("rules %v reached the running config", got)
+	}
+}
+
+// TestEnginePanoramaPushFailure: a push failing on a device is reported
+// with that device's result, and retried until it succeeds.
+func TestEnginePanoramaPushFailure(t *testing.T) {
+	srv, c := startSim(t, panossim.Config{Panorama: true})
+	serial := srv.Sim.Config().Devices[0].Serial
+	srv.Sim.FailPush(serial, 1, "vsys1: interface ethernet1/2 is not in a zone")
+	tg := sandwich.Target{Name: "pano", Panorama: true, Admin: "admin", DeviceGroup: "eks", Template: "eks-tmpl"}
+	e := startEngine(t, "prod", &source{inv: inventory("10.0.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "PushFailed reported", func() bool { return e.problems.has(sandwich.ReasonPushFailed, "") }, e)
+	if !strings.Contains(e.problems.String(), serial) || !strings.Contains(e.problems.String(), "is not in a zone") {
+		t.Errorf("the push failure does not name the device and its error: %s", e.problems)
+	}
+	eventually(t, "pushed after a retry", func() bool {
+		ts := e.Targets()[0]
+		return ts.LastPush != nil && ts.LastPush.Result == "OK" && ts.LastError == "" &&
+			len(ts.LastPush.Devices) == 1 && ts.LastPush.Devices[0].Result == "OK"
+	}, e)
+}
