@@ -93,6 +93,12 @@ func FuzzConfig(f *testing.F) {
 	f.Add(`/config/devices/entry[@name="x"]/a[@b='c']`, `<a b="c"><member>m</member><member>m</member></a>`, `<show><jobs><id>1</id></jobs></show>`)
 	f.Add(webXPath, `<e xmlns:x="u" xmlns:y="v" x:n="1" y:n="2"/>`, `<show xmlns="u"/>`)
 	f.Add(`/config`, `]]><![CDATA[`, `<show><object><registered-ip><limit>0</limit></registered-ip></object></show>`)
+	f.Add(webXPath+`|`+vsysPrefix+`/address/entry[@name='a' or @name='b']/tag/member[text()='x']`, `<member>x</member>`,
+		`<commit><partial><admin><member>admin</member></admin><device-group><member>dg</member></device-group></partial></commit>`)
+	f.Add(`/config/devices/entry[@name='localhost.localdomain']/device-group/entry[@name='dg']/pre-rulebase/nat/rules/entry[@name='r']`,
+		`<entry name="r"><from><member>z</member></from><service>s</service></entry>`, `<commit-all><shared-policy><validate-only/></shared-policy></commit-all>`)
+	f.Add(`/config/devices/entry[@name='localhost.localdomain']/template-stack/entry[@name='ts']`, `<templates><member>t</member></templates>`,
+		`<commit-all><template-stack><name>ts</name><device><member>007200000000001</member></device></template-stack></commit-all>`)
 	f.Fuzz(func(t *testing.T, xpath, element, cmd string) {
 		sim := New(Config{Panorama: len(xpath)%2 == 0, JobPolls: -1})
 		key, err := sim.APIKeyFor("admin")
@@ -103,6 +109,9 @@ func FuzzConfig(f *testing.F) {
 			{"type": {"config"}, "action": {"set"}, "xpath": {xpath}, "element": {element}},
 			{"type": {"config"}, "action": {"edit"}, "xpath": {xpath}, "element": {element}},
 			{"type": {"config"}, "action": {"get"}, "xpath": {xpath}},
+			{"type": {"config"}, "action": {"move"}, "xpath": {xpath}, "where": {"before"}, "dst": {element}},
+			{"type": {"config"}, "action": {"rename"}, "xpath": {xpath}, "newname": {element}},
+			{"type": {"commit"}, "action": {"partial"}, "cmd": {cmd}},
 			{"type": {"commit"}, "cmd": {"<commit/>"}},
 			{"type": {"config"}, "action": {"show"}, "xpath": {xpath}},
 			{"type": {"config"}, "action": {"delete"}, "xpath": {xpath}},
@@ -110,6 +119,8 @@ func FuzzConfig(f *testing.F) {
 			{"type": {"commit"}, "cmd": {cmd}},
 			{"type": {"commit"}, "action": {"all"}, "cmd": {cmd}},
 			{"type": {"op"}, "cmd": {"<show><jobs><id>1</id></jobs></show>"}},
+			{"type": {"op"}, "cmd": {"<show><jobs><all/></jobs></show>"}},
+			{"type": {"config"}, "action": {"show"}},
 		}
 		for _, v := range calls {
 			req := httptest.NewRequest(http.MethodPost, "/api/", strings.NewReader(v.Encode()))
