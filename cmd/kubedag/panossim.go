@@ -34,6 +34,7 @@ type panosSimOptions struct {
 	InjectError string // CODE:N
 	FailCommits int
 	FailPush    []string
+	Permissions []string
 	OutageAfter time.Duration
 	OutageFor   time.Duration
 	Control     bool
@@ -44,6 +45,7 @@ type panosSimOptions struct {
 	injectCount int
 	devices     []panossim.Device
 	failPush    map[string]int
+	permissions map[string][]string
 }
 
 func newPanosSimCmd() *cobra.Command {
@@ -90,6 +92,7 @@ Examples:
 	f.DurationVar(&o.OutageAfter, "outage-after", 0, "start an outage window (HTTP 503) this long after start (with --outage-for)")
 	f.DurationVar(&o.OutageFor, "outage-for", 0, "length of the outage window; 0 = none")
 	f.IntVar(&o.FailCommits, "fail-commits", 0, "let the first N commit jobs finish with result FAIL")
+	f.StringSliceVar(&o.Permissions, "api-permissions", nil, "limit a user's XML API request types as an admin role does, as USER:TYPE+TYPE (e.g. kubedag:config+op+commit); unlisted users are superusers")
 	f.StringSliceVar(&o.FailPush, "fail-push", nil, "with --panorama: fail the first N pushes to one managed firewall, as SERIAL:N")
 	f.BoolVar(&o.Control, "control", false, "serve unauthenticated test-control endpoints under /_sim/ (reboot, outage, latency, inject, stats)")
 	f.BoolVar(&o.Verbose, "verbose", false, "log every API call (never keys or passwords) to stderr")
@@ -133,6 +136,14 @@ func (o *panosSimOptions) Validate() error {
 		}
 		o.devices = append(o.devices, panossim.Device{Serial: serial, Name: name})
 	}
+	o.permissions = map[string][]string{}
+	for _, p := range o.Permissions {
+		user, types, ok := strings.Cut(p, ":")
+		if !ok || user == "" || types == "" {
+			return fmt.Errorf("--api-permissions %q: want USER:TYPE+TYPE, e.g. kubedag:config+op+commit", p)
+		}
+		o.permissions[user] = strings.Split(types, "+")
+	}
 	o.failPush = map[string]int{}
 	for _, fp := range o.FailPush {
 		serial, n, ok := strings.Cut(fp, ":")
@@ -173,6 +184,7 @@ func (o *panosSimOptions) Run(ctx context.Context, out, errOut io.Writer) error 
 		SWVersion:       o.SWVersion,
 		Devices:         o.devices,
 		AdvancedRouting: o.AdvRouting,
+		APIPermissions:  o.permissions,
 		Control:         o.Control,
 		Logger:          logger,
 	}, o.TLS, o.Listen)

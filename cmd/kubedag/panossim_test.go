@@ -184,6 +184,7 @@ func TestPanosSimValidate(t *testing.T) {
 		{"devices without panorama", []string{"--devices", "0001"}, "--panorama"},
 		{"bad device", []string{"--panorama", "--devices", ":name"}, "--devices"},
 		{"bad fail-push", []string{"--panorama", "--fail-push", "0001"}, "--fail-push"},
+		{"bad api-permissions", []string{"--api-permissions", "kubedag"}, "--api-permissions"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

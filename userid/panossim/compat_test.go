@@ -322,3 +322,29 @@ func TestPanoramaShowDevicesAndTargetedInfo(t *testing.T) {
 		t.Fatalf("show devices on a firewall: %s", body)
 	}
 }
+
+// An admin role without an XML API permission is refused as devices do
+// (the message pango and other clients match on).
+func TestAPIPermissions(t *testing.T) {
+	h := newHarness(t, Config{Users: map[string]string{"admin": "a", "kubedag": "k"},
+		APIPermissions: map[string][]string{"kubedag": {"config", "op"}}})
+	kd := h.as("kubedag")
+	if _, body := kd.cfg("get", vsysPrefix, ""); parseResp(t, body).Status != "success" {
+		t.Fatalf("allowed config: %s", body)
+	}
+	code, body := kd.commit(false, "<commit/>")
+	want := `<response status = 'error' code = '403'><result><msg>Type [commit] not authorized for user role.</msg></result></response>`
+	if code != 403 || body != want {
+		t.Fatalf("commit without the permission: %d %s", code, body)
+	}
+	if _, body := kd.uid(regMsg(`<entry ip="10.0.0.1"><tag><member>a</member></tag></entry>`)); !strings.Contains(body, "Type [user-id] not authorized") {
+		t.Fatalf("user-id without the permission: %s", body)
+	}
+	if resp, _ := kd.panPython(url.Values{"type": {"version"}}); resp.StatusCode != 200 {
+		t.Fatalf("type=version: %d", resp.StatusCode)
+	}
+	// Users not listed are superusers.
+	if _, body := h.as("admin").commit(false, "<commit/>"); parseResp(t, body).Status != "success" {
+		t.Fatalf("superuser commit: %s", body)
+	}
+}

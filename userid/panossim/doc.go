@@ -12,6 +12,9 @@
 //     form field, or HTTP Basic auth. A bad key or password answers HTTP 403
 //     with the reason phrase "Invalid Credential".
 //   - type=version (sw-version, multi-vsys, model, serial).
+//   - Admin-role XML API permissions (Config.APIPermissions): a request
+//     type the user's role lacks answers 403 "Type [commit] not authorized
+//     for user role." as devices do.
 //   - type=user-id: uid-message register/unregister of IP-tag mappings with
 //     per-tag timeout (expiring against Config.Now), per-entry persistent="0"
 //     (dropped by Reboot), vsys= and Panorama target= scopes, a registered-IP

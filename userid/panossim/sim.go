@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -38,6 +39,12 @@ const (
 type Config struct {
 	// Users maps user name to password; default {"admin": "admin"}.
 	Users map[string]string
+	// APIPermissions limits what users may do, as an admin role's XML API
+	// permissions do: user -> the request types allowed ("config", "op",
+	// "commit", "user-id", ...; keygen and version are always allowed).
+	// Users not listed have every permission (superuser). A refused type
+	// answers 403 "Type [T] not authorized for user role."
+	APIPermissions map[string][]string
 	// Capacity is the registered-IP capacity (IPs, ranges and subnets each
 	// count as one); default DefaultCapacity. A register that would exceed it
 	// fails that entry.
@@ -211,6 +218,11 @@ func New(cfg Config) *Sim {
 	}
 	cfg.Users = users // the caller may reuse its map
 	cfg.Devices = append([]Device(nil), cfg.Devices...)
+	perms := make(map[string][]string, len(cfg.APIPermissions))
+	for u, p := range cfg.APIPermissions {
+		perms[u] = append([]string(nil), p...)
+	}
+	cfg.APIPermissions = perms
 	cfg.setDefaults()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -495,6 +507,10 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 		return writeInvalidCredential(w)
 	}
 	rec.User = user
+	if perms, limited := s.cfg.APIPermissions[user]; limited && typ != "version" && !slices.Contains(perms, typ) && knownType[typ] {
+		return writeXML(w, http.StatusForbidden, "error", 403,
+			`<response status = 'error' code = '403'><result><msg>Type [`+escape(typ)+`] not authorized for user role.</msg></result></response>`)
+	}
 	if code, ok := s.takeInjection(); ok {
 		return writeInjected(w, code)
 	}
@@ -516,6 +532,11 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 		return writeBadRequest(w, http.StatusBadRequest, `Illegal value for parameter "type" [`+typ+`].`)
 	}
 }
+
+// knownType are the request types of the XML API (an unknown one is
+// refused as such, whatever the role).
+var knownType = map[string]bool{"config": true, "op": true, "commit": true, "user-id": true, "report": true,
+	"log": true, "export": true, "import": true}
 
 func (s *Sim) takeInjection() (int, bool) {
 	s.mu.Lock()
