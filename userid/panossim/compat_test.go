@@ -348,3 +348,15 @@ func TestAPIPermissions(t *testing.T) {
 		t.Fatalf("superuser commit: %s", body)
 	}
 }
+
+func TestSystemInfoFollowsCommittedHostname(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.mustCfg("set", "/config/devices/entry[@name='localhost.localdomain']/deviceconfig/system", `<hostname>fw-renamed</hostname>`, writeOK)
+	if _, body := h.op(`<show><system><info/></system></show>`); !strings.Contains(body, "<hostname>panos-sim</hostname>") {
+		t.Fatalf("uncommitted hostname reported: %s", body)
+	}
+	h.commitAndWait(false, "<commit/>")
+	if _, body := h.op(`<show><system><info/></system></show>`); !strings.Contains(body, "<hostname>fw-renamed</hostname>") || !strings.Contains(body, "<devicename>fw-renamed</devicename>") {
+		t.Fatalf("committed hostname not reported: %s", body)
+	}
+}

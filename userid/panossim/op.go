@@ -67,6 +67,10 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return s.showDevicesLocked(w)
 	default: // system/info
 		info := identity{panorama: s.cfg.Panorama, model: s.cfg.Model, serial: s.cfg.Serial, hostname: s.cfg.Hostname}
+		// A committed hostname is what the device reports.
+		if h, _ := lookup(s.cfgTree.running, child(deviceSteps, step("deviceconfig", ""), step("system", ""), step("hostname", ""))); h != nil && h.text != "" {
+			info.hostname = h.text
+		}
 		// Panorama answers for a managed firewall named by target=.
 		if t := strings.TrimSpace(r.Form.Get("target")); s.cfg.Panorama && t != "" {
 			d := s.device(t)

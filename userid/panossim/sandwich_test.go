@@ -559,3 +559,51 @@ func TestPushAllDeviceGroupsAndValidateOnly(t *testing.T) {
 		t.Fatalf("each firewall must run its own device group:\n%s\n%s", a, b)
 	}
 }
+
+// elementNames returns the names of the child elements of the element at
+// path (a sequence of names from the root) in body, in order.
+func elementNames(t *testing.T, body string, path ...string) []string {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(body))
+	var stack, out []string
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return out
+		}
+		switch e := tok.(type) {
+		case xml.StartElement:
+			if len(stack) == len(path) && strings.Join(stack, "/") == strings.Join(path, "/") {
+				out = append(out, e.Name.Local)
+			}
+			stack = append(stack, e.Name.Local)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+			if len(out) > 0 && len(stack) < len(path) {
+				return out
+			}
+		}
+	}
+}
+
+// The field order of a finished push job and of its device entries is that
+// of a Panorama answer recorded by a public client's tests (Cortex XSOAR's
+// PAN-OS integration, push_to_device_success.xml).
+func TestPushJobShapeMatchesRecordedAnswer(t *testing.T) {
+	h := newHarness(t, Config{Panorama: true, JobPolls: -1})
+	h.mustCfg("set", dgXPath+"/address", `<entry name="a"><fqdn>a.example</fqdn></entry>`, writeOK)
+	h.commitAndWait(false, "<commit/>")
+	id := h.mustJob(`<commit-all><shared-policy><device-group><entry name="eks"/></device-group></shared-policy></commit-all>`, true)
+	_, body := h.op(`<show><jobs><id>` + id + `</id></jobs></show>`)
+	recordedJob := "tenq tdeq id user type status queued stoppable result tfin description positionInQ progress push_type dgname warnings devices"
+	if got := strings.Join(elementNames(t, body, "response", "result", "job"), " "); got != recordedJob {
+		t.Errorf("job fields:\n got %s\nwant %s", got, recordedJob)
+	}
+	recordedDevice := "serial-no devicename multi-vsys vsys status result tstart tfin details"
+	if got := strings.Join(elementNames(t, body, "response", "result", "job", "devices", "entry"), " "); got != recordedDevice {
+		t.Errorf("device fields:\n got %s\nwant %s", got, recordedDevice)
+	}
+	if got := strings.Join(elementNames(t, body, "response", "result", "job", "devices", "entry", "details", "msg"), " "); got != "errors warnings" {
+		t.Errorf("device details msg: %s", got)
+	}
+}
