@@ -92,7 +92,7 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request, user string) result
 	s.mu.Unlock()
 	action := r.Form.Get("action")
 	switch action {
-	case "get", "show", "set", "edit", "delete", "move", "rename":
+	case "get", "show", "set", "edit", "delete", "move", "rename", "clone":
 	default:
 		return writeBadRequest(w, http.StatusBadRequest, `Illegal value for parameter "action" [`+action+`].`)
 	}
@@ -189,6 +189,8 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request, user string) result
 		return s.move(w, r, user, steps)
 	case "rename":
 		return s.rename(w, r, user, steps)
+	case "clone":
+		return s.cloneEntry(w, r, user, steps)
 	}
 	nodes, err := parseNodes(r.Form.Get("element"))
 	if err != nil {
@@ -253,7 +255,6 @@ func (s *Sim) change(admin string, steps []xpathStep, apply func(root *node)) {
 		// Bounded memory: the oldest changes become unattributed, which a
 		// later full commit still takes.
 		s.changes = s.changes[len(s.changes)-maxChanges:]
-		s.changesDropped = true
 	}
 }
 
@@ -493,6 +494,55 @@ func (s *Sim) rename(w http.ResponseWriter, r *http.Request, user string, steps 
 		if n, _ := lookup(root, steps); n != nil {
 			setAttr(n, xml.Attr{Name: xml.Name{Local: "name"}, Value: newName})
 		}
+	})
+	return writeXML(w, http.StatusOK, "success", 20, writeOK)
+}
+
+// cloneEntry copies the entry at from= into the list at steps (its
+// parent) under the name newname, as action=clone does.
+func (s *Sim) cloneEntry(w http.ResponseWriter, r *http.Request, user string, steps []xpathStep) result {
+	newName := r.Form.Get("newname")
+	if newName == "" {
+		return writeErrorCDATA(w, 18, " clone -> newname is missing")
+	}
+	if len(newName) > maxNameLen {
+		return writeErrorCDATA(w, 12, " "+newName+" is invalid: name longer than 63 characters")
+	}
+	from, err := parseXPath(r.Form.Get("from"))
+	if err != nil {
+		return writeError(w, http.StatusOK, 6, "Bad Xpath")
+	}
+	src, _ := lookup(s.cfgTree.candidate, from)
+	list, _ := lookup(s.cfgTree.candidate, steps)
+	if src == nil || list == nil {
+		return writeError(w, http.StatusOK, 7, "Object doesn't exist")
+	}
+	if _, ok := src.attr("name"); !ok {
+		return writeError(w, http.StatusOK, 12, "Invalid object")
+	}
+	for _, c := range list.children {
+		if v, _ := c.attr("name"); c.name == src.name && v == newName {
+			return writeError(w, http.StatusOK, 12, newName+" already exists")
+		}
+	}
+	s.change(user, steps, func(root *node) {
+		src, _ := lookup(root, from)
+		list, _ := lookup(root, steps)
+		if src == nil || list == nil {
+			return
+		}
+		c := src.clone()
+		setAttr(c, xml.Attr{Name: xml.Name{Local: "name"}, Value: newName})
+		// A cloned rule is a new rule.
+		kept := c.attrs[:0]
+		for _, a := range c.attrs {
+			if a.Name.Local != "uuid" {
+				kept = append(kept, a)
+			}
+		}
+		c.attrs = kept
+		list.text = ""
+		list.children = append(list.children, c)
 	})
 	return writeXML(w, http.StatusOK, "success", 20, writeOK)
 }

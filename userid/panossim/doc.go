@@ -27,8 +27,8 @@
 //     firewall's); on Panorama, show devices all|connected lists the
 //     managed firewalls (Config.Devices), all connected.
 //   - type=config: get (candidate), show (running), set (merge), edit
-//     (replace), delete, move (where=top|bottom|before|after, dst) and rename
-//     (newname) on an XML config tree addressed by XPath: absolute paths with
+//     (replace), delete, move (where=top|bottom|before|after, dst), rename
+//     (newname) and clone (from, newname) on an XML config tree addressed by XPath: absolute paths with
 //     predicates [@attr='v'], [text()='v'], "and"/"or" inside a predicate,
 //     unions a|b (get, show, delete; the other actions address one node),
 //     and action=show without xpath (the whole running config). On Panorama,
@@ -135,7 +135,7 @@
 //     merged firewall config puts pushed objects in vsys1 instead of a
 //     separate Panorama section.
 //   - Commit jobs do not queue behind each other; each moves on when polled.
-//     Not modelled: other op commands (answered as unknown commands), clone,
+//     Not modelled: other op commands (answered as unknown commands),
 //     override and multi-config, and the ~5 concurrent API calls per device
 //     that Palo Alto recommends.
 //

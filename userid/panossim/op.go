@@ -68,7 +68,7 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 	default: // system/info
 		info := identity{panorama: s.cfg.Panorama, model: s.cfg.Model, serial: s.cfg.Serial, hostname: s.cfg.Hostname}
 		// A committed hostname is what the device reports.
-		if h, _ := lookup(s.cfgTree.running, child(deviceSteps, step("deviceconfig", ""), step("system", ""), step("hostname", ""))); h != nil && h.text != "" {
+		if h, _ := lookup(s.cfgTree.running, withSteps(deviceSteps, step("deviceconfig", ""), step("system", ""), step("hostname", ""))); h != nil && h.text != "" {
 			info.hostname = h.text
 		}
 		// Panorama answers for a managed firewall named by target=.

@@ -116,7 +116,7 @@ func (s *Sim) DeviceConfig(serial string) (string, bool) {
 
 var panoramaPrefix = []xpathStep{step("config", ""), step("devices", ""), step("entry", "localhost.localdomain")}
 
-func child(steps []xpathStep, more ...xpathStep) []xpathStep {
+func withSteps(steps []xpathStep, more ...xpathStep) []xpathStep {
 	return append(append([]xpathStep(nil), steps...), more...)
 }
 
@@ -162,7 +162,7 @@ func appliesTo(entry *node, serial string) bool {
 func (s *Sim) templateOverlayLocked(serial, onlyStack, onlyTemplate string) *node {
 	root := s.cfgTree.running
 	out := &node{name: "config"}
-	tmpls, _ := lookup(root, child(panoramaPrefix, step("template", "")))
+	tmpls, _ := lookup(root, withSteps(panoramaPrefix, step("template", "")))
 	template := func(name string) *node {
 		if tmpls == nil {
 			return nil
@@ -175,7 +175,7 @@ func (s *Sim) templateOverlayLocked(serial, onlyStack, onlyTemplate string) *nod
 		return nil
 	}
 	inStack := map[string]bool{}
-	if stacks, _ := lookup(root, child(panoramaPrefix, step("template-stack", ""))); stacks != nil {
+	if stacks, _ := lookup(root, withSteps(panoramaPrefix, step("template-stack", ""))); stacks != nil {
 		for _, st := range stacks.children {
 			name, _ := st.attr("name")
 			ts := members(st, "templates")
@@ -282,7 +282,7 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 	var scopeEntry *node
 	switch {
 	case dgName != "":
-		dg, _ := lookup(s.cfgTree.running, child(panoramaPrefix, step("device-group", ""), step("entry", dgName)))
+		dg, _ := lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("device-group", ""), step("entry", dgName)))
 		if dg == nil {
 			return writeErrorCDATA(w, 17, " device-group "+dgName+" does not exist in the running configuration")
 		}
@@ -290,19 +290,19 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 	case kind.name == "shared-policy":
 		// No device group named: every device group (documented as the
 		// form of a whole shared-policy push or validation).
-		if all, _ := lookup(s.cfgTree.running, child(panoramaPrefix, step("device-group", ""))); all != nil {
+		if all, _ := lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("device-group", ""))); all != nil {
 			dgs = all.children
 		}
 		if len(dgs) == 0 {
 			return writeErrorCDATA(w, 17, " commit-all -> shared-policy: no device group in the running configuration")
 		}
 	case stackName != "":
-		scopeEntry, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("template-stack", ""), step("entry", stackName)))
+		scopeEntry, _ = lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("template-stack", ""), step("entry", stackName)))
 		if scopeEntry == nil {
 			return writeErrorCDATA(w, 17, " template-stack "+stackName+" does not exist in the running configuration")
 		}
 	default:
-		scopeEntry, _ = lookup(s.cfgTree.running, child(panoramaPrefix, step("template", ""), step("entry", tmplName)))
+		scopeEntry, _ = lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("template", ""), step("entry", tmplName)))
 		if scopeEntry == nil {
 			return writeErrorCDATA(w, 17, " template "+tmplName+" does not exist in the running configuration")
 		}

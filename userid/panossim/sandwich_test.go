@@ -277,6 +277,22 @@ func TestMoveAndRuleUUIDs(t *testing.T) {
 	if got := strings.Join(ruleOrder(t, h), " "); got != "r2b r1 r4 r3" {
 		t.Fatalf("after rename: %s", got)
 	}
+	// clone copies an entry under a new name, with a uuid of its own.
+	v = url.Values{"type": {"config"}, "action": {"clone"}, "xpath": {natRules}, "from": {natRules + "/entry[@name='r1']"}, "newname": {"r1-copy"}}
+	if _, body := h.panPython(v); body != writeOK {
+		t.Fatalf("clone: %s", body)
+	}
+	_, body = h.cfg("get", natRules+"/entry[@name='r1-copy']/description", "")
+	if body != got19(`<description>x</description>`) {
+		t.Fatalf("clone content: %s", body)
+	}
+	_, body = h.cfg("get", natRules+"/entry[@name='r1-copy']", "")
+	if c := uuidRE.FindStringSubmatch(body); c == nil || c[1] == m[1] {
+		t.Fatalf("clone uuid: %s (original %s)", body, m[1])
+	}
+	if _, body := h.panPython(v); parseResp(t, body).Code != "12" {
+		t.Fatalf("clone onto an existing name: %s", body)
+	}
 	// Names longer than 63 characters are refused.
 	long := strings.Repeat("n", 64)
 	if _, body := h.cfg("set", natRules, `<entry name="`+long+`"><service>any</service></entry>`); parseResp(t, body).Code != "12" {

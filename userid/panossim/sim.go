@@ -199,7 +199,6 @@ type Sim struct {
 	jobs                    map[int]*job
 	nextJob                 int
 	changes                 []change                // candidate writes not yet committed, oldest first
-	changesDropped          bool                    // the change log overflowed
 	uuidSeed, uuidSeq       uint64                  // rule uuids
 	devices                 map[string]*deviceState // Panorama: managed firewalls by serial
 	failPush                map[string]*pushFail

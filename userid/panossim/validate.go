@@ -109,7 +109,7 @@ func validatePanorama(root *node) []string {
 	if shared != nil {
 		errs = append(errs, validateObjects(newScope(shared), shared, []string{"shared"})...)
 	}
-	dgs, _ := lookup(root, child(deviceSteps, step("device-group", "")))
+	dgs, _ := lookup(root, withSteps(deviceSteps, step("device-group", "")))
 	if dgs != nil {
 		for _, dg := range dgs.children {
 			name, _ := dg.attr("name")
@@ -124,7 +124,7 @@ func validatePanorama(root *node) []string {
 		}
 	}
 	for _, kind := range []string{"template", "template-stack"} {
-		ts, _ := lookup(root, child(deviceSteps, step(kind, "")))
+		ts, _ := lookup(root, withSteps(deviceSteps, step(kind, "")))
 		if ts == nil {
 			continue
 		}
