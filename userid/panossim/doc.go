@@ -28,8 +28,9 @@
 //     managed firewalls (Config.Devices), all connected.
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst), rename
-//     (newname) and clone (from, newname) on an XML config tree addressed by XPath: absolute paths with
-//     predicates [@attr='v'], [text()='v'], "and"/"or" inside a predicate,
+//     (newname) and clone (from, newname) on an XML config tree addressed
+//     by XPath: absolute paths with predicates [@attr='v'], [text()='v'],
+//     "and"/"or" inside a predicate,
 //     unions a|b (get, show, delete; the other actions address one node),
 //     and action=show without xpath (the whole running config). On Panorama,
 //     get and show with target=SERIAL read that managed firewall's running
