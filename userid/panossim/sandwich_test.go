@@ -106,6 +106,12 @@ func TestCommitValidation(t *testing.T) {
 	if j := h.commitAndWait(false, "<commit></commit>"); j.Job.Result != "OK" || strings.Join(j.Job.Details, "") != "Configuration committed successfully" {
 		t.Fatalf("valid commit: %+v", j.Job)
 	}
+	// A route's destination may name an address object.
+	h.mustCfg("set", vsysPrefix+"/address", `<entry name="eks-subnet"><ip-netmask>10.10.0.0/16</ip-netmask></entry>`, writeOK)
+	h.mustCfg("set", vrRoutes, `<entry name="eks-b"><destination>eks-subnet</destination><interface>ethernet1/2</interface><nexthop><ip-address>10.0.1.1</ip-address></nexthop></entry>`, writeOK)
+	if j := h.commitAndWait(false, "<commit></commit>"); j.Job.Result != "OK" {
+		t.Fatalf("route to an address object: %+v", j.Job)
+	}
 	// Deleting an object still referenced fails the next commit.
 	h.mustCfg("delete", vsysPrefix+"/service/entry[@name='tcp82']", "", writeOK)
 	if j := h.commitAndWait(false, "<commit></commit>"); j.Job.Result != "FAIL" {

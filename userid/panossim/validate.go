@@ -98,7 +98,15 @@ func validateFirewall(root *node) []string {
 		errs = append(errs, validateObjects(newScope(shared), shared, []string{"shared"})...)
 	}
 	if net := dev.child("network"); net != nil {
-		errs = append(errs, validateRoutes(net, ifaces)...)
+		// A route's destination may name an address object.
+		addrs := map[string]bool{}
+		names(shared, "address", addrs)
+		if vsyss := dev.child("vsys"); vsyss != nil {
+			for _, v := range vsyss.children {
+				names(v, "address", addrs)
+			}
+		}
+		errs = append(errs, validateRoutes(net, ifaces, addrs)...)
 	}
 	return errs
 }
@@ -132,7 +140,7 @@ func validatePanorama(root *node) []string {
 			if net, _ := lookup(t, []xpathStep{step("entry", ""), step("config", ""), step("devices", ""), step("entry", "localhost.localdomain"), step("network", "")}); net != nil {
 				// Interfaces may come from another template of a stack:
 				// only shapes are checked here.
-				errs = append(errs, validateRoutes(net, nil)...)
+				errs = append(errs, validateRoutes(net, nil, nil)...)
 			}
 		}
 	}
@@ -294,10 +302,11 @@ func validateNAT(sc *refScope, rulebase *node, path []string) []string {
 
 // validateRoutes checks static routes of virtual routers (legacy routing)
 // and logical routers' VRFs (advanced routing). ifaces nil skips interface
-// checks. A router that lists no interfaces at all (one a template creates
+// checks; addrs are the address objects a destination may name (nil: any
+// name, as on Panorama where objects may come from elsewhere). A router that lists no interfaces at all (one a template creates
 // only to hold routes) is not checked for membership: lenient, see the
 // package doc.
-func validateRoutes(net *node, ifaces map[string]bool) []string {
+func validateRoutes(net *node, ifaces, addrs map[string]bool) []string {
 	var errs []string
 	check := func(holder *node, path []string) {
 		routes, _ := lookup(holder, []xpathStep{step(holder.name, ""), step("routing-table", ""), step("ip", ""), step("static-route", "")})
@@ -313,7 +322,7 @@ func validateRoutes(net *node, ifaces map[string]bool) []string {
 			p := with(path, "routing-table", "ip", "static-route", name)
 			if d := r.child("destination"); d == nil {
 				errs = append(errs, " "+strings.Join(p, " -> ")+" -> destination is missing")
-			} else if _, err := netip.ParsePrefix(d.text); err != nil {
+			} else if _, err := netip.ParsePrefix(d.text); err != nil && !namesObject(d.text, addrs) {
 				errs = append(errs, invalidValue(p, "destination", d.text, "not an IPv4 network")...)
 			}
 			if i := r.child("interface"); i != nil && ifaces != nil {
@@ -355,6 +364,17 @@ func validateRoutes(net *node, ifaces map[string]bool) []string {
 		}
 	}
 	return errs
+}
+
+// namesObject reports whether a route destination that is not a prefix
+// names an address object: one of addrs, or with addrs nil any name that is
+// not an IP address.
+func namesObject(s string, addrs map[string]bool) bool {
+	if addrs != nil {
+		return addrs[s]
+	}
+	_, err := netip.ParseAddr(s)
+	return err != nil && s != ""
 }
 
 func validAddrLiteral(s string) bool {
