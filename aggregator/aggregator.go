@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
@@ -94,6 +95,9 @@ type Options struct {
 	// SandwichSource is the sandwich's inventory; default the static
 	// inventory of the config's sandwich section.
 	SandwichSource sandwich.Source
+	// SandwichAWSCredentials replaces the AWS SDK's default credential
+	// chain for sandwich.aws discovery (tests, the demo's simulated AWS).
+	SandwichAWSCredentials awssdk.CredentialsProvider
 
 	Logger *slog.Logger
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/aggregator/sandwich"
+	sandwichaws "github.com/kubedag/kubedag/aggregator/sandwich/aws"
 	"github.com/kubedag/kubedag/aggregator/sandwich/kube"
 )
 
@@ -27,6 +28,8 @@ type sandwichPart struct {
 	cluster string
 	engine  *sandwich.Engine
 	watcher *kube.Watcher
+	// discovery is the AWS inventory source when sandwich.aws is set.
+	discovery *sandwichaws.Discovery
 
 	commits   metric.Int64Counter
 	failures  metric.Int64Counter
@@ -62,13 +65,29 @@ func newSandwich(opts Options, targets []sandwichTarget) (*sandwichPart, error) 
 		}
 		tcs = append(tcs, sandwich.TargetClient{Target: sc.Target(t.cfg, t.admin), Client: c})
 	}
+	ctx := context.Background()
 	src := opts.SandwichSource
-	if src == nil {
+	var eng *sandwich.Engine
+	var err error
+	switch {
+	case src != nil:
+	case sc.AWS != nil:
+		d, err := sandwichaws.New(ctx, sc.AWS.Discovery(), sandwichaws.Options{
+			Logger:      opts.Logger.With("part", "sandwich"),
+			Credentials: opts.SandwichAWSCredentials,
+			// A new inventory (a subnet added, a firewall replaced) is
+			// applied at once, not at the next resync.
+			OnChange: func() { eng.Kick() },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("aggregator: %w", err)
+		}
+		p.discovery, src = d, d
+	default:
 		src = sandwich.NewStatic(sc.StaticInventory())
 	}
-	ctx := context.Background()
 	var w *kube.Watcher
-	eng, err := sandwich.New(sandwich.Options{
+	eng, err = sandwich.New(sandwich.Options{
 		Cluster:        cfg.Cluster,
 		Targets:        tcs,
 		Source:         src,
@@ -163,6 +182,15 @@ func (p *sandwichPart) run(ctx context.Context) {
 		defer close(done)
 		_ = p.engine.Run(ctx)
 	}()
+	if p.discovery != nil {
+		// AWS is read only while leading, like the targets are written.
+		discovered := make(chan struct{})
+		go func() {
+			defer close(discovered)
+			_ = p.discovery.Run(ctx)
+		}()
+		defer func() { <-discovered }()
+	}
 	if err := p.watcher.Run(ctx); err != nil {
 		// The engine keeps the targets as they are; the next term retries.
 		otel.Handle(fmt.Errorf("sandwich service watcher: %w", err))

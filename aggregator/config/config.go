@@ -207,7 +207,10 @@ func (c *Config) Validate() error {
 		}
 		seen[t.Name] = true
 	}
-	return c.Sandwich.validate(c)
+	if err := c.Sandwich.validate(c); err != nil {
+		return err
+	}
+	return c.Sandwich.validateAWS()
 }
 
 // fieldErr names a tags.Config error's field as the file does.

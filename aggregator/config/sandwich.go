@@ -45,6 +45,8 @@ type Sandwich struct {
 	ResyncInterval Duration `json:"resyncInterval,omitempty"`
 	// Inventory is the cluster's network, written out (static).
 	Inventory Inventory `json:"inventory,omitempty"`
+	// AWS discovers the inventory instead (EKS).
+	AWS *SandwichAWS `json:"aws,omitempty"`
 }
 
 // RuleLocation is where kubedag's NAT rules go.
