@@ -133,4 +133,61 @@ targets:
 {{- else }}
 targets: []
 {{- end }}
+{{- include "kubedag.sandwichConfig" (dict "sandwich" .Values.sandwich "targets" $seen) }}
+{{- end -}}
+
+{{/* The config file's sandwich section; nothing when the sandwich is off. */}}
+{{- define "kubedag.sandwichConfig" -}}
+{{- with .sandwich }}
+{{- if .enabled }}
+{{- if not .targets }}
+{{- fail "sandwich.targets: name at least one of targets when sandwich.enabled is true" }}
+{{- end }}
+{{- range .targets }}
+{{- if not (hasKey $.targets .) }}
+{{- fail (printf "sandwich.targets: %q is not the name of one of targets" .) }}
+{{- end }}
+{{- end }}
+{{- if and .aws.region .inventory }}
+{{- fail "sandwich: set sandwich.aws.region (AWS discovery) or sandwich.inventory, not both" }}
+{{- end }}
+{{- if not (or .aws.region .inventory) }}
+{{- fail "sandwich: set sandwich.aws.region (AWS discovery) or sandwich.inventory (static) when sandwich.enabled is true" }}
+{{- end }}
+sandwich:
+  enabled: true
+  labelKey: {{ .labelKey | quote }}
+  targets: {{ .targets | toJson }}
+  ruleLocation: {{ .ruleLocation | toJson }}
+  {{- range $k := list "admin" "virtualRouter" "logicalRouter" "vrf" "untrustInterface" "trustInterface" "untrustZone" "trustZone" "deviceGroup" "template" "templateStack" }}
+  {{- with index $.sandwich $k }}
+  {{ $k }}: {{ . | quote }}
+  {{- end }}
+  {{- end }}
+  {{- with .aws }}
+  {{- if .region }}
+  {{- if not .clusterName }}
+  {{- fail "sandwich.aws.clusterName: required with sandwich.aws.region" }}
+  {{- end }}
+  aws:
+    region: {{ .region | quote }}
+    clusterName: {{ .clusterName | quote }}
+    {{- range $k := list "roleARN" "externalID" "firewallStack" "firewallASG" "trustInterfaceTag" "refreshInterval" }}
+    {{- with index $.sandwich.aws $k }}
+    {{ $k }}: {{ . | quote }}
+    {{- end }}
+    {{- end }}
+    {{- with .firewallTags }}
+    firewallTags: {{ . | toJson }}
+    {{- end }}
+    {{- if not .trustInterfaceTag }}
+    trustDeviceIndex: {{ .trustDeviceIndex | int }}
+    {{- end }}
+  {{- end }}
+  {{- end }}
+  {{- with .inventory }}
+  inventory: {{ . | toJson }}
+  {{- end }}
+{{- end }}
+{{- end }}
 {{- end -}}
