@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/aggregator/sandwich"
+	sandwichaws "github.com/kubedag/kubedag/aggregator/sandwich/aws"
+	"github.com/kubedag/kubedag/aggregator/sandwich/aws/awssim"
 	"github.com/kubedag/kubedag/userid"
 )
 
@@ -28,25 +31,64 @@ const (
 	sandwichViewer  = "viewer"
 )
 
+// The simulated AWS account the sandwich is discovered from.
+const (
+	awsRegion     = "us-east-1"
+	awsCluster    = "demo-eks"
+	awsStack      = "demo-fw"
+	awsVPC        = "vpc-0demo"
+	addedSubnet   = "10.0.64.0/19"
+	addedSubnetID = "subnet-0c"
+)
+
 // sandwichConfig is the demo aggregator's sandwich section: the emulated
-// firewall, two cluster subnets and two firewalls in two zones.
-func sandwichConfig() config.Sandwich {
+// firewall, the inventory discovered from the simulated AWS at awsURL.
+func sandwichConfig(awsURL string) config.Sandwich {
 	return config.Sandwich{
 		Enabled: true,
 		Targets: []string{targetName},
 		Admin:   "admin",
 		Quiet:   config.Duration{Duration: 200 * time.Millisecond},
-		Inventory: config.Inventory{
-			Subnets: []config.Subnet{
-				{ID: "subnet-a", CIDR: "10.0.0.0/19", Zone: "us-east-1a"},
-				{ID: "subnet-b", CIDR: "10.0.32.0/19", Zone: "us-east-1b"},
-			},
-			Firewalls: []config.Firewall{
-				{ID: "fw-a", Zone: "us-east-1a", TrustSubnet: "10.0.128.0/24"},
-				{ID: "fw-b", Zone: "us-east-1b", TrustSubnet: "10.0.129.0/24"},
-			},
-		},
+		AWS: &config.SandwichAWS{Region: awsRegion, ClusterName: awsCluster, FirewallStack: awsStack, Endpoint: awsURL,
+			RefreshInterval: config.Duration{Duration: 2 * time.Second}},
 	}
+}
+
+// demoAWS is the simulated account: the EKS cluster with two subnets, the
+// firewall autoscaling group as Palo Alto's template names it, one
+// firewall per zone (ENIs: 0 management, 1 untrust, 2 trust), and the
+// storefront Service's internal NLB.
+func demoAWS(m *awssim.Model) {
+	m.Clusters[awsCluster] = &awssim.Cluster{Name: awsCluster, VPC: awsVPC, SubnetIDs: []string{"subnet-0a", "subnet-0b"}}
+	subnet := func(id, cidr, zone string) {
+		m.Subnets[id] = &awssim.Subnet{ID: id, VPC: awsVPC, CIDR: cidr, Zone: zone}
+	}
+	subnet("subnet-0a", "10.0.0.0/19", "us-east-1a")
+	subnet("subnet-0b", "10.0.32.0/19", "us-east-1b")
+	for i, z := range []string{"us-east-1a", "us-east-1b"} {
+		n := i + 1
+		subnet(fmt.Sprintf("subnet-0mgmt%d", n), fmt.Sprintf("10.0.%d.0/24", 100+i), z)
+		subnet(fmt.Sprintf("subnet-0untrust%d", n), fmt.Sprintf("10.0.%d.0/24", 110+i), z)
+		subnet(fmt.Sprintf("subnet-0trust%d", n), fmt.Sprintf("10.0.%d.0/24", 128+i), z)
+		id := fmt.Sprintf("i-0fw%d", n)
+		m.Instances[id] = &awssim.Instance{ID: id, VPC: awsVPC, Zone: z,
+			Tags: map[string]string{"aws:autoscaling:groupName": awsStack + sandwichaws.ASGSuffix},
+			ENIs: []awssim.ENI{
+				{ID: fmt.Sprintf("eni-0mgmt%d", n), SubnetID: fmt.Sprintf("subnet-0mgmt%d", n), DeviceIndex: 0, PrivateIP: fmt.Sprintf("10.0.%d.10", 100+i)},
+				{ID: fmt.Sprintf("eni-0untrust%d", n), SubnetID: fmt.Sprintf("subnet-0untrust%d", n), DeviceIndex: 1, PrivateIP: fmt.Sprintf("10.0.%d.10", 110+i)},
+				{ID: fmt.Sprintf("eni-0trust%d", n), SubnetID: fmt.Sprintf("subnet-0trust%d", n), DeviceIndex: 2, PrivateIP: fmt.Sprintf("10.0.%d.10", 128+i)},
+			}}
+	}
+	arn := "arn:aws:elasticloadbalancing:us-east-1:" + awssim.Account + ":loadbalancer/net/internal-storefront/0a1b2c3d4e5f"
+	m.LoadBalancers[arn] = &awssim.LoadBalancer{ARN: arn, Name: "internal-storefront", DNSName: sandwichILB, Type: "network", Scheme: "internal", VPC: awsVPC}
+}
+
+// addSubnet adds a third subnet to the cluster, as growing it into a new
+// zone would.
+func addSubnet(m *awssim.Model) {
+	m.Subnets[addedSubnetID] = &awssim.Subnet{ID: addedSubnetID, VPC: awsVPC, CIDR: addedSubnet, Zone: "us-east-1c"}
+	c := m.Clusters[awsCluster]
+	c.SubnetIDs = append(c.SubnetIDs, addedSubnetID)
 }
 
 // showSandwich labels a Service, gives it an ILB hostname and prints the
@@ -105,7 +147,8 @@ func (s *stack) showSandwich(ctx context.Context, p *printer, timeout time.Durat
 	}
 
 	p.raw("\n")
-	p.progress("sandwich  cluster subnets 10.0.0.0/19, 10.0.32.0/19; firewalls in us-east-1a and us-east-1b: outbound NAT and one route per zone")
+	p.progress("sandwich  discovered from AWS (simulated at %s, through aws-sdk-go-v2): EKS cluster %s's subnets 10.0.0.0/19, 10.0.32.0/19; "+
+		"firewalls of ASG %s%s in us-east-1a and us-east-1b: outbound NAT and one route per zone", s.awsSrv.URL, awsCluster, awsStack, sandwichaws.ASGSuffix)
 	if err := await("subnet rules and routes", func(rules, routes []string) bool { return len(rules) >= 2 && len(routes) >= 4 }); err != nil {
 		return err
 	}
@@ -136,6 +179,17 @@ func (s *stack) showSandwich(ctx context.Context, p *printer, timeout time.Durat
 		return err
 	}
 	p.progress("sandwich  committed on the firewall %s after the label: internet -> ALB -> firewall port %d -> ILB port 443", since(began), sandwichPort)
+
+	began = time.Now()
+	p.progress("sandwich  subnet %s (us-east-1c) added to the cluster in AWS", addedSubnet)
+	s.aws.Update(addSubnet)
+	outbound := sandwich.Names{Cluster: clusterName}.Outbound(netip.MustParsePrefix(addedSubnet))
+	if err := await("the added subnet's rule and routes", func(rules, routes []string) bool {
+		return slices.Contains(rules, outbound) && len(routes) >= 6
+	}); err != nil {
+		return err
+	}
+	p.progress("sandwich  discovered and committed %s later (AWS is re-read every 2s here, 1m by default)", since(began))
 	return nil
 }
 

@@ -1,9 +1,16 @@
 package demo
 
 import (
+	"context"
+	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/kubedag/kubedag/aggregator/sandwich"
+	sandwichaws "github.com/kubedag/kubedag/aggregator/sandwich/aws"
+	"github.com/kubedag/kubedag/aggregator/sandwich/aws/awssim"
 	"github.com/kubedag/kubedag/userid"
 	"github.com/kubedag/kubedag/userid/panossim"
 )
@@ -24,8 +31,38 @@ func TestShown(t *testing.T) {
 	if err := tg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cs := sandwichConfig()
-	d, _ := sandwich.Build(clusterName, cs.StaticInventory(),
+	// The inventory as the aggregator discovers it from the demo's AWS.
+	aws := awssim.New(awsRegion)
+	aws.Update(demoAWS)
+	awsSrv := httptest.NewServer(aws)
+	defer awsSrv.Close()
+	cs := sandwichConfig(awsSrv.URL)
+	read := make(chan struct{}, 1)
+	disc, err := sandwichaws.New(t.Context(), cs.AWS.Discovery(), sandwichaws.Options{
+		Credentials: credentials.NewStaticCredentialsProvider(awssim.AccessKeyID, awssim.SecretAccessKey, ""),
+		OnChange: func() {
+			select {
+			case read <- struct{}{}:
+			default:
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- disc.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-read:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no inventory read")
+	}
+	inv, err := disc.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := sandwich.Build(clusterName, inv,
 		[]sandwich.Service{{Namespace: sandwichNS, Name: sandwichService, Port: sandwichPort, TargetPort: 443, Hostname: sandwichILB}}, tg)
 	for _, e := range d.Entries {
 		if err := fw.Edit(t.Context(), tg.XPath(e.Kind, e.Name), e.Element); err != nil {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	authnv1 "k8s.io/api/authentication/v1"
@@ -25,6 +27,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/auth"
 	"github.com/kubedag/kubedag/aggregator/config"
+	"github.com/kubedag/kubedag/aggregator/sandwich/aws/awssim"
 	"github.com/kubedag/kubedag/e2e/cluster"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid/panossim"
@@ -56,6 +59,8 @@ type stack struct {
 
 	cluster    *cluster.Cluster
 	sim        *panossim.Server
+	aws        *awssim.Server // the AWS account the sandwich is discovered from
+	awsSrv     *httptest.Server
 	agg        *aggregator.Aggregator
 	streamLn   net.Listener
 	agents     []*agent.Agent
@@ -235,6 +240,11 @@ func (s *stack) startEmulator() error {
 	if err != nil {
 		return fmt.Errorf("PAN-OS emulator: %w", err)
 	}
+	// The AWS account the sandwich's inventory is discovered from: the
+	// real SDK clients against the local endpoint speaking AWS's protocols.
+	s.aws = awssim.New(awsRegion)
+	s.aws.Update(demoAWS)
+	s.awsSrv = httptest.NewServer(s.aws)
 	return nil
 }
 
@@ -258,7 +268,7 @@ func (s *stack) buildAggregator() error {
 		Tags:    config.Tags{Preset: "k8s", Labels: config.Labels{Deny: deniedLabels}},
 		Targets: []config.Target{{Name: targetName, URL: s.sim.URL, APIKeyFile: keyFile, CAFile: simCA}},
 		// The EKS load-balancer sandwich on the same emulated firewall.
-		Sandwich: sandwichConfig(),
+		Sandwich: sandwichConfig(s.awsSrv.URL),
 	}
 	if s.opts.BatchInterval > 0 {
 		cfg.BatchInterval = config.Duration{Duration: s.opts.BatchInterval}
@@ -284,7 +294,10 @@ func (s *stack) buildAggregator() error {
 		StreamTLS:      serverTLS,
 		AgentUsers:     []string{"system:serviceaccount:" + systemNS + ":" + agentSA},
 		SnapshotGrace:  10 * time.Second,
-		Logger:         s.log.With("component", "aggregator"),
+		// The simulated account's key, instead of the machine's AWS
+		// credentials: the demo never calls the real AWS.
+		SandwichAWSCredentials: credentials.NewStaticCredentialsProvider(awssim.AccessKeyID, awssim.SecretAccessKey, ""),
+		Logger:                 s.log.With("component", "aggregator"),
 	})
 	if err != nil {
 		return fmt.Errorf("aggregator: %w", err)
@@ -388,6 +401,9 @@ func (s *stack) stop() error {
 	}
 	if s.sim != nil {
 		errs = append(errs, s.sim.Close())
+	}
+	if s.awsSrv != nil {
+		s.awsSrv.Close()
 	}
 	if s.cluster != nil {
 		errs = append(errs, s.cluster.Stop())

@@ -216,6 +216,11 @@ wait:
 		"NAT rule  kd.demo.10.0.32.0_19-outbound: trust -> untrust, source 10.0.32.0/19",
 		"NAT rule  kd.demo.edge.storefront-8443-inbound: untrust -> untrust, source any, service kd.demo.tcp8443, source NAT to ethernet1/2's address, destination NAT to kd.demo.edge.storefront.ilb port 443",
 		"committed on the firewall",
+		// Discovered from the simulated AWS; a subnet added there follows.
+		"discovered from AWS (simulated at http://127.0.0.1:",
+		"NAT rule  kd.demo.10.0.64.0_19-outbound: trust -> untrust, source 10.0.64.0/19",
+		"route     kd.demo.10.0.64.0_19-us-east-1b: 10.0.64.0/19 via 10.0.129.1 on ethernet1/2, metric 11",
+		"discovered and committed",
 	} {
 		if !strings.Contains(output, want) {
 			t.Errorf("output lacks %q", want)
