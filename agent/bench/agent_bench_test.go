@@ -29,6 +29,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	"github.com/kubedag/kubedag/e2e/cluster"
+	"github.com/kubedag/kubedag/e2e/pki"
 )
 
 // The workload: ownPods on the agent's node and podsPerOther on each of
@@ -137,7 +138,7 @@ func setup(b *testing.B) *env {
 	}
 
 	// The aggregator's stream server, in process, trusting one token.
-	tlsc := streamtest.NewTLS(b)
+	tlsc := pki.NewTestTLS(b, streamtest.ServerName)
 	e.caFile = tlsc.CAFile
 	e.tokenFile = filepath.Join(e.dir, "token")
 	if err := os.WriteFile(e.tokenFile, []byte(token), 0o600); err != nil {

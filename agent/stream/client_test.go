@@ -24,6 +24,7 @@ import (
 	aggstream "github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
+	"github.com/kubedag/kubedag/e2e/pki"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -131,7 +132,7 @@ type aggregator struct {
 	done   chan error
 }
 
-func startAggregator(t *testing.T, tl streamtest.TLS, auth aggstream.Authenticator, mutate func(*aggstream.Config)) *aggregator {
+func startAggregator(t *testing.T, tl pki.TestTLS, auth aggstream.Authenticator, mutate func(*aggstream.Config)) *aggregator {
 	t.Helper()
 	a := &aggregator{sink: streamtest.NewSink(), done: make(chan error, 1)}
 	cfg := aggstream.Config{Sink: a.sink, Authenticator: auth, GracePeriod: time.Hour}
@@ -252,7 +253,7 @@ func settledGoroutines(t *testing.T, addr string) int {
 	return n
 }
 
-func baseConfig(tl streamtest.TLS, addr string, st *nodestate.State, tokFile string) stream.Config {
+func baseConfig(tl pki.TestTLS, addr string, st *nodestate.State, tokFile string) stream.Config {
 	return stream.Config{
 		Addr: addr, Node: "node-a", State: st, TLS: tl.Client, TokenFile: tokFile,
 		AckTimeout: 5 * time.Second, BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
@@ -261,7 +262,7 @@ func baseConfig(tl streamtest.TLS, addr string, st *nodestate.State, tokFile str
 }
 
 func TestMirrorsStateAndStopsCleanly(t *testing.T) {
-	tl := streamtest.NewTLS(t)
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
 	agg := startAggregator(t, tl, streamtest.StaticAuth{"tok": "node-a"}, nil)
 	st := nodestate.New()
 	for i := range 50 {
@@ -318,7 +319,7 @@ func TestMirrorsStateAndStopsCleanly(t *testing.T) {
 }
 
 func TestAggregatorRestart(t *testing.T) {
-	tl := streamtest.NewTLS(t)
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
 	auth := streamtest.StaticAuth{"tok": "node-a"}
 	agg1 := startAggregator(t, tl, auth, nil)
 	px := newProxy(t, agg1.addr)
@@ -352,7 +353,7 @@ func TestAggregatorRestart(t *testing.T) {
 }
 
 func TestNetworkCutAndTokenRotation(t *testing.T) {
-	tl := streamtest.NewTLS(t)
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
 	auth := &recordingAuth{StaticAuth: streamtest.StaticAuth{"tok-1": "node-a", "tok-2": "node-a"}}
 	agg := startAggregator(t, tl, auth, nil)
 	px := newProxy(t, agg.addr)
@@ -401,7 +402,7 @@ func (s *noAckServer) Sync(st agentv1.AgentStream_SyncServer) error {
 }
 
 func TestAckTimeoutReconnectsAndWindowIsBounded(t *testing.T) {
-	tl := streamtest.NewTLS(t)
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
 	srv := &noAckServer{}
 	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(tl.Server)))
 	agentv1.RegisterAgentStreamServer(g, srv)
@@ -445,7 +446,7 @@ func (d denyIP) CheckClaim(_ context.Context, _ string, ip netip.Addr, _ tags.Id
 }
 
 func TestRejectionsReported(t *testing.T) {
-	tl := streamtest.NewTLS(t)
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
 	bad := podClaim(5, "1")
 	agg := startAggregator(t, tl, streamtest.StaticAuth{"tok": "node-a"}, func(c *aggstream.Config) { c.ClaimChecker = denyIP(bad.IP) })
 	st := nodestate.New()
@@ -472,7 +473,7 @@ func TestRejectionsReported(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	tl := streamtest.NewTLS(t)
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
 	st := nodestate.New()
 	good := stream.Config{Addr: "x:1", State: st, TLS: tl.Client, TokenFile: "/t"}
 	for name, mut := range map[string]func(*stream.Config){

@@ -33,6 +33,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	"github.com/kubedag/kubedag/e2e/cluster"
+	"github.com/kubedag/kubedag/e2e/pki"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/telemetry"
 	"github.com/kubedag/kubedag/userid"
@@ -88,7 +89,7 @@ type env struct {
 	cidrs    map[string]netip.Prefix
 	sim      *panossim.Server
 	password string
-	tls      streamtest.TLS
+	tls      pki.TestTLS
 	calls    *callLog
 	logs     *syncBuffer // everything the aggregators and agents logged
 }
@@ -96,7 +97,7 @@ type env struct {
 func newEnv(t *testing.T, name string, nodes int) *env {
 	t.Helper()
 	ctx := t.Context()
-	e := &env{t: t, cidrs: map[string]netip.Prefix{}, tls: streamtest.NewTLS(t), calls: &callLog{}, logs: &syncBuffer{},
+	e := &env{t: t, cidrs: map[string]netip.Prefix{}, tls: pki.NewTestTLS(t, streamtest.ServerName), calls: &callLog{}, logs: &syncBuffer{},
 		password: "pw-" + name + "-" + fmt.Sprint(time.Now().UnixNano())}
 	ns, err := testCluster.CreateNamespace(ctx, name)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
+	"github.com/kubedag/kubedag/e2e/pki"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -30,12 +31,12 @@ type env struct {
 	srv  *stream.Server
 	sink *streamtest.Sink
 	addr string
-	tls  streamtest.TLS
+	tls  pki.TestTLS
 }
 
 func startServer(t *testing.T, mutate func(*stream.Config)) *env {
 	t.Helper()
-	e := &env{sink: streamtest.NewSink(), tls: streamtest.NewTLS(t)}
+	e := &env{sink: streamtest.NewSink(), tls: pki.NewTestTLS(t, streamtest.ServerName)}
 	cfg := stream.Config{
 		Sink:          e.sink,
 		Authenticator: streamtest.StaticAuth{"tok-a": "node-a", "tok-b": "node-b"},

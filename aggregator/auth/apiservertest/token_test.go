@@ -28,6 +28,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	"github.com/kubedag/kubedag/aggregator/verify"
 	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
+	"github.com/kubedag/kubedag/e2e/pki"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -40,7 +41,7 @@ type fixture struct {
 	aggAddr    string
 	sink       *streamtest.Sink
 	srv        *stream.Server
-	tls        streamtest.TLS
+	tls        pki.TestTLS
 	gate       *verify.Gate
 	refusals   chan verify.Refusal
 	authorizer *auth.TokenAuthenticator
@@ -50,7 +51,7 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	c := testCluster.Client
-	f := &fixture{sa: "kubedag-agent", sink: streamtest.NewSink(), tls: streamtest.NewTLS(t)}
+	f := &fixture{sa: "kubedag-agent", sink: streamtest.NewSink(), tls: pki.NewTestTLS(t, streamtest.ServerName)}
 	ns, err := testCluster.CreateNamespace(ctx, "auth")
 	if err != nil {
 		t.Fatal(err)

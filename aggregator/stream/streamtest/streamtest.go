@@ -1,13 +1,10 @@
-// Package streamtest provides test helpers for the agent stream: a throwaway
-// TLS certificate authority, a recording Sink and a static Authenticator.
+// Package streamtest provides test helpers for the agent stream: a
+// recording Sink and a static Authenticator (TLS: e2e/pki.NewTestTLS).
 package streamtest
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -17,40 +14,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kubedag/kubedag/aggregator/stream"
-	"github.com/kubedag/kubedag/e2e/pki"
 )
 
-// ServerName is the DNS name in the server certificate of NewTLS.
+// ServerName is the DNS name tests give the stream server's certificate
+// (e2e/pki.NewTestTLS).
 const ServerName = "aggregator.kubedag.test"
-
-// TLS holds a test CA and a server certificate it signed.
-type TLS struct {
-	Server *tls.Config // serves the certificate
-	Client *tls.Config // trusts the CA, verifies ServerName
-	CAFile string      // PEM of the CA, in t.TempDir()
-}
-
-// NewTLS makes a CA and a server certificate for ServerName and 127.0.0.1.
-func NewTLS(t testing.TB) TLS {
-	t.Helper()
-	ca, err := pki.NewCA("kubedag test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := ca.Server(ServerName, []string{ServerName}, []net.IP{net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := kp.ServerTLS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := ca.WriteCert(caFile); err != nil {
-		t.Fatal(err)
-	}
-	return TLS{Server: server, Client: ca.ClientTLS(ServerName), CAFile: caFile}
-}
 
 // StaticAuth maps tokens to nodes; unknown tokens are Unauthenticated.
 type StaticAuth map[string]string
