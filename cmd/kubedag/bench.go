@@ -9,13 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubedag/kubedag/aggregator/benchharness"
+	"github.com/kubedag/kubedag/e2e/bench"
 )
 
 // benchOptions are the flags of kubedag bench: the harness's Config (flags
 // bound to its fields) plus how to print.
 type benchOptions struct {
-	benchharness.Config
+	bench.Config
 	JSON    bool
 	Verbose bool
 }
@@ -58,17 +58,17 @@ Examples:
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Rate, "rate", benchharness.DefaultRate, "pod changes per second in the latency phase")
-	f.DurationVar(&o.Duration, "duration", benchharness.DefaultDuration, "length of the change stream")
-	f.IntVar(&o.IPs, "ips", benchharness.DefaultIPs, "pod IPs of the latency phase (changes go round-robin over them)")
-	f.IntVar(&o.Nodes, "nodes", benchharness.DefaultNodes, "agents (node streams) the IPs spread over")
-	f.DurationVar(&o.PollInterval, "poll-interval", benchharness.DefaultPollInterval, "interval of the poll baseline")
+	f.IntVar(&o.Rate, "rate", bench.DefaultRate, "pod changes per second in the latency phase")
+	f.DurationVar(&o.Duration, "duration", bench.DefaultDuration, "length of the change stream")
+	f.IntVar(&o.IPs, "ips", bench.DefaultIPs, "pod IPs of the latency phase (changes go round-robin over them)")
+	f.IntVar(&o.Nodes, "nodes", bench.DefaultNodes, "agents (node streams) the IPs spread over")
+	f.DurationVar(&o.PollInterval, "poll-interval", bench.DefaultPollInterval, "interval of the poll baseline")
 	f.DurationVar(&o.Drain, "drain", 0, "wait after the change stream for outstanding acks (default poll interval + 3s)")
-	f.DurationVar(&o.FirewallLatency, "fw-latency", benchharness.DefaultFirewallLatency, "latency the emulators add to every API call (0 for none)")
+	f.DurationVar(&o.FirewallLatency, "fw-latency", bench.DefaultFirewallLatency, "latency the emulators add to every API call (0 for none)")
 	f.DurationVar(&o.BatchInterval, "batch-interval", 0, "kubedag pusher batch interval (default the aggregator's, 50ms)")
 	f.IntVar(&o.MaxBatch, "max-batch", 0, "kubedag pusher entries per call (default the aggregator's, 1000)")
-	f.IntVar(&o.ThroughputIPs, "throughput-ips", benchharness.DefaultThroughputIPs, "IPs of the throughput and memory phase")
-	f.IntVar(&o.RestartIPs, "restart-ips", benchharness.DefaultRestartIPs, "registered IPs of the restart phase")
+	f.IntVar(&o.ThroughputIPs, "throughput-ips", bench.DefaultThroughputIPs, "IPs of the throughput and memory phase")
+	f.IntVar(&o.RestartIPs, "restart-ips", bench.DefaultRestartIPs, "registered IPs of the restart phase")
 	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run: latency, throughput, restart (default all)")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.BoolVar(&o.Verbose, "verbose", false, "log progress and the components' logs to stderr")
@@ -115,7 +115,7 @@ func (o *benchOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 		cfg.FirewallLatency = -1 // the flag's 0 is the harness's "none"
 	}
 	cfg.Logger = logger
-	rep, err := benchharness.Run(ctx, cfg)
+	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubedag/kubedag/aggregator/benchharness"
+	"github.com/kubedag/kubedag/e2e/bench"
 )
 
 // TestBenchTinyReport runs kubedag bench with tiny parameters and checks
@@ -146,7 +146,7 @@ func TestBenchText(t *testing.T) {
 }
 
 func TestBenchValidate(t *testing.T) {
-	ok := benchOptions{Config: benchharness.Config{Rate: 10, Duration: time.Second, IPs: 10, Nodes: 1, PollInterval: time.Second, ThroughputIPs: 1, RestartIPs: 1}}
+	ok := benchOptions{Config: bench.Config{Rate: 10, Duration: time.Second, IPs: 10, Nodes: 1, PollInterval: time.Second, ThroughputIPs: 1, RestartIPs: 1}}
 	tests := []struct {
 		name    string
 		mutate  func(o *benchOptions)

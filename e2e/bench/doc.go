@@ -1,4 +1,4 @@
-// Package benchharness measures kubedag against the goals of DESIGN.md
+// Package bench measures kubedag against the goals of DESIGN.md
 // ("Performance goals") in one process, with the baselines in the same run.
 // It backs the `kubedag bench` command; production code never imports it.
 //
@@ -25,9 +25,9 @@
 //
 // # Usage
 //
-//	rep, err := benchharness.Run(ctx, benchharness.Config{Rate: 2000, Duration: 10 * time.Second})
+//	rep, err := bench.Run(ctx, bench.Config{Rate: 2000, Duration: 10 * time.Second})
 //	rep.WriteText(os.Stdout)
 //
 // Run starts its goroutines and servers and stops them all before it
 // returns. It is CPU-heavy: run it alone.
-package benchharness
+package bench

@@ -1,6 +1,6 @@
 //go:build linux
 
-package bench
+package agentbench
 
 import (
 	"bufio"
@@ -175,7 +175,7 @@ func buildBinaries(b *testing.B, dir string) string {
 	if err != nil {
 		b.Fatalf("go env GOMOD: %v", err)
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/kubedag", "./agent/bench/allpods")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/kubedag", "./e2e/bench/agentbench/allpods")
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

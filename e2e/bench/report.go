@@ -1,4 +1,4 @@
-package benchharness
+package bench
 
 import (
 	"cmp"

@@ -1,4 +1,4 @@
-// Command allpods is the baseline of agent/bench: it caches every pod,
+// Command allpods is the baseline of e2e/bench/agentbench: it caches every pod,
 // EndpointSlice and namespace of the cluster whole (no field selector, no
 // transform), as a node agent without kubedag's node scoping would, prints
 // "synced pods=<n> endpointslices=<n> namespaces=<n>" once its informers

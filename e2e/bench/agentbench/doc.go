@@ -1,4 +1,4 @@
-// Package bench measures the node agent as a real process: `kubedag agent
+// Package agentbench measures the node agent as a real process: `kubedag agent
 // --ip-source api` against a real kube-apiserver (e2e/cluster with kwok),
 // streaming to an in-process aggregator stream server, with 250 pods on
 // its node, 1000 pods on four other nodes it must ignore, and steady churn
@@ -20,9 +20,9 @@
 //
 // Run it alone, once (about two minutes on a 2-core machine):
 //
-//	go test -run '^$' -bench BenchmarkAgentRSS -benchtime=1x ./agent/bench
+//	go test -run '^$' -bench BenchmarkAgentRSS -benchtime=1x ./e2e/bench/agentbench
 //
 // CPU time is counted in 10ms ticks, so cpu-ms/s-idle over the 5s idle
 // window has a resolution of 2 ms/s. `go test` without -bench starts no
 // control plane (TestReadProc checks the /proc reader on the test process).
-package bench
+package agentbench

@@ -1,4 +1,4 @@
-package benchharness
+package bench
 
 import (
 	"context"
@@ -75,7 +75,7 @@ type Config struct {
 func (c *Config) validate() error {
 	if c.Rate < 0 || c.Duration < 0 || c.IPs < 0 || c.Nodes < 0 || c.PollInterval < 0 || c.Drain < 0 ||
 		c.MaxBatch < 0 || c.BatchInterval < 0 || c.ThroughputIPs < 0 || c.RestartIPs < 0 {
-		return errors.New("benchharness: negative Config value")
+		return errors.New("bench: negative Config value")
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -104,10 +104,10 @@ func (c *Config) validate() error {
 		c.FirewallLatency = 0
 	}
 	if c.Nodes > c.IPs {
-		return fmt.Errorf("benchharness: Nodes %d exceeds IPs %d", c.Nodes, c.IPs)
+		return fmt.Errorf("bench: Nodes %d exceeds IPs %d", c.Nodes, c.IPs)
 	}
 	if c.IPs > 1<<20 || c.ThroughputIPs > 1<<22 || c.RestartIPs > 1<<20 {
-		return errors.New("benchharness: IP counts above 1Mi (latency, restart) or 4Mi (throughput) are not supported")
+		return errors.New("bench: IP counts above 1Mi (latency, restart) or 4Mi (throughput) are not supported")
 	}
 	if len(c.Phases) == 0 {
 		c.Phases = []string{PhaseLatency, PhaseThroughput, PhaseRestart}
@@ -116,7 +116,7 @@ func (c *Config) validate() error {
 		switch p {
 		case PhaseLatency, PhaseThroughput, PhaseRestart:
 		default:
-			return fmt.Errorf("benchharness: unknown phase %q (want %s, %s or %s)", p, PhaseLatency, PhaseThroughput, PhaseRestart)
+			return fmt.Errorf("bench: unknown phase %q (want %s, %s or %s)", p, PhaseLatency, PhaseThroughput, PhaseRestart)
 		}
 	}
 	if c.Logger == nil {
@@ -180,7 +180,7 @@ const cluster = "bench"
 func newDeriver() (*tags.Deriver, error) {
 	d, err := tags.NewDeriver(tags.Config{Cluster: cluster})
 	if err != nil {
-		return nil, fmt.Errorf("benchharness: tags: %w", err)
+		return nil, fmt.Errorf("bench: tags: %w", err)
 	}
 	return d, nil
 }
