@@ -416,7 +416,7 @@ func isolateEnv(t *testing.T) {
 }
 
 // TestRunRefreshesOnDemand checks the loop: Refresh never blocks, a burst of
-// Refresh calls costs at most one extra read, and OnChange follows a change.
+// Refresh calls is coalesced, and OnChange follows a change.
 func TestRunRefreshesOnDemand(t *testing.T) {
 	f := newFixture(t)
 	cfg := f.config()
@@ -453,7 +453,9 @@ func TestRunRefreshesOnDemand(t *testing.T) {
 			n++
 		}
 	}
-	if n != 2 || changes.Load() != 2 {
-		t.Fatalf("%d reads, %d changes; want 2 and 2", n, changes.Load())
+	// The burst costs one read at once and, if a Refresh raced that read,
+	// one more MinRefreshInterval later: never one per call.
+	if n < 2 || n > 3 || changes.Load() != 2 {
+		t.Fatalf("%d reads, %d changes; want 2-3 reads for 100 Refresh calls and 2 changes", n, changes.Load())
 	}
 }
