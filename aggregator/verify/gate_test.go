@@ -1,8 +1,11 @@
 package verify
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,3 +124,52 @@ func TestGateDropsMovedIP(t *testing.T) {
 		t.Fatal("re-claim of a moved IP forwarded")
 	}
 }
+
+// staticView is a View that never changes.
+type staticView struct{ synced chan struct{} }
+
+func (staticView) Holders(netip.Addr) []podview.Pod { return nil }
+func (v staticView) Synced() <-chan struct{}        { return v.synced }
+
+// TestGateLogsOncePerNodeAndReason: every refusal is counted, but a node's
+// refusals are logged once per reason, so a forging node cannot flood the
+// log.
+func TestGateLogsOncePerNodeAndReason(t *testing.T) {
+	var logs syncBuffer
+	view := staticView{synced: make(chan struct{})}
+	close(view.synced)
+	rs := &refusals{}
+	g, err := New(Options{View: view, Sink: streamtest.NewSink(), Wait: 10 * time.Millisecond, OnRefuse: rs.add,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	streamtest.Eventually(t, 10*time.Second, "gate synced", g.HasSynced)
+
+	id := tags.Identity{Kind: tags.KindPod, Namespace: "ns", Name: "p", UID: "u"}
+	for i := range 5 {
+		for _, node := range []string{"n1", "n2"} {
+			g.Upsert(node, stream.Claim{IP: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}), Identity: id})
+		}
+	}
+	streamtest.Eventually(t, 10*time.Second, "10 refusals", func() bool { return len(rs.list()) == 10 })
+	if n := strings.Count(logs.String(), "agent claim refused"); n != 2 {
+		t.Fatalf("%d log lines for 10 refusals of 2 nodes with one reason, want 2:\n%s", n, logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
