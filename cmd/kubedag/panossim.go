@@ -259,7 +259,20 @@ Register an IP-tag mapping:
 Show registered IPs:
   %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=op --data-urlencode cmd='<show><object><registered-ip><all/></registered-ip></object></show>'
 
-`, kind, api, curl, api, user, pass, curl, api, curl, api)
+Add an address object and commit only your own changes (then poll: cmd='<show><jobs><id>N</id></jobs></show>'):
+  %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=config --data-urlencode action=set --data-urlencode xpath="%s/address" --data-urlencode element='<entry name="web"><fqdn>web.example.com</fqdn></entry>'
+  %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=commit --data-urlencode action=partial --data-urlencode cmd='<commit><partial><admin><member>%s</member></admin></partial></commit>'
+
+`, kind, api, curl, api, user, pass, curl, api, curl, api, curl, api, o.objectsXPath(), curl, api, user)
+}
+
+// objectsXPath is where the usage example puts an address object: vsys1,
+// or on Panorama a device group "demo".
+func (o *panosSimOptions) objectsXPath() string {
+	if o.Panorama {
+		return "/config/devices/entry[@name='localhost.localdomain']/device-group/entry[@name='demo']"
+	}
+	return "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
 }
 
 func isLoopback(host string) bool {
