@@ -598,7 +598,7 @@ func (c *Cluster) Stop() error {
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			p := c.procs[i]
 			if !p.exited() {
-				if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				if err := syscall.Kill(-p.Pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 					errs = append(errs, fmt.Errorf("kill %s: %w", p.name, err))
 				}
 			}

@@ -39,7 +39,7 @@ func runTests(m *testing.M) int {
 	// Stop must leave no process and no directory behind.
 	pids := make(map[string]int, len(c.procs))
 	for _, p := range c.procs {
-		pids[p.name] = p.cmd.Process.Pid
+		pids[p.name] = p.Pid()
 	}
 	if err := c.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: stop control plane: %v\n", err)
@@ -78,7 +78,7 @@ func orphanHelper() int {
 	}
 	fmt.Print(c.Dir())
 	for _, p := range c.procs {
-		fmt.Printf(" %d", p.cmd.Process.Pid)
+		fmt.Printf(" %d", p.Pid())
 	}
 	fmt.Println()
 	return 0 // no Stop: Pdeathsig must clean up

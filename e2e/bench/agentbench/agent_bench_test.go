@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +28,7 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
+	"github.com/kubedag/kubedag/e2e/childproc"
 	"github.com/kubedag/kubedag/e2e/cluster"
 	"github.com/kubedag/kubedag/e2e/pki"
 )
@@ -228,40 +229,35 @@ func (e *env) createService(ctx context.Context, app string) error {
 	return nil
 }
 
-// proc is a measured child process.
+// proc is a measured child process (e2e/childproc: its own process group,
+// Pdeathsig from a locked thread, stderr to a log file), its stdout read
+// line by line.
 type proc struct {
+	*childproc.Proc
 	name  string
-	cmd   *exec.Cmd
-	log   string      // stderr file
 	lines chan string // stdout lines; closed at EOF
-	done  chan struct{}
-	err   error // Wait's, once done is closed
 	// metrics is the address serving /metrics with Go runtime metrics, if
 	// any.
 	metrics string
 }
 
+// spawner forks every child; its thread lives as long as the benchmark
+// binary, so the children die with it.
+var spawner = sync.OnceValue(childproc.NewSpawner)
+
 func startProc(b *testing.B, dir, name, bin string, args ...string) *proc {
 	b.Helper()
-	p := &proc{name: name, log: filepath.Join(dir, name+".log"), lines: make(chan string, 16), done: make(chan struct{})}
-	logf, err := os.Create(p.log)
-	if err != nil {
+	pr, pw := io.Pipe()
+	p := &proc{name: name, lines: make(chan string, 16)}
+	p.Proc = childproc.New(spawner(), childproc.Config{Name: name, Bin: bin, Args: args,
+		LogPath: filepath.Join(dir, name+".log"), Truncate: true, Stdout: pw})
+	if err := p.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer logf.Close()
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stderr = logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		b.Fatalf("start %s: %v", name, err)
-	}
+	go func() { <-p.Done(); pw.Close() }()
 	go func() {
 		defer close(p.lines)
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			select {
 			case p.lines <- sc.Text():
@@ -269,44 +265,18 @@ func startProc(b *testing.B, dir, name, bin string, args ...string) *proc {
 			}
 		}
 	}()
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	b.Cleanup(func() { p.stop(b) })
 	return p
 }
 
 // alive returns an error with the log's tail if the process exited.
-func (p *proc) alive() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited (%v); log tail:\n%s", p.name, p.err, tail(p.log))
-	default:
-		return nil
-	}
-}
+func (p *proc) alive() error { return p.Alive() }
 
 // stop sends SIGTERM and waits, then kills after 20s. Safe to call twice.
 func (p *proc) stop(b *testing.B) {
-	select {
-	case <-p.done:
-		return
-	default:
+	if err := p.Stop(20 * time.Second); err != nil {
+		b.Error(err)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		b.Errorf("%s ignored SIGTERM for 20s; killing it", p.name)
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func tail(path string) string {
-	data, _ := os.ReadFile(path)
-	if len(data) > 4000 {
-		data = data[len(data)-4000:]
-	}
-	return string(data)
 }
 
 func (e *env) startAgent(b *testing.B) *proc {
@@ -457,7 +427,7 @@ func await(b *testing.B, p *proc, what string, converged func(context.Context) s
 
 func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) string) {
 	b.Helper()
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	sample := func() procSample {
 		s, err := readProc(pid)
 		if err != nil {
