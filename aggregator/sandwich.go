@@ -30,6 +30,7 @@ type sandwichPart struct {
 	watcher *kube.Watcher
 	// discovery is the AWS inventory source when sandwich.aws is set.
 	discovery *sandwichaws.Discovery
+	source    sandwich.Source
 
 	commits   metric.Int64Counter
 	failures  metric.Int64Counter
@@ -121,7 +122,7 @@ func newSandwich(opts Options, targets []sandwichTarget) (*sandwichPart, error) 
 	if err != nil {
 		return nil, fmt.Errorf("aggregator: %w", err)
 	}
-	p.engine, p.watcher = eng, w
+	p.engine, p.watcher, p.source = eng, w, src
 	return p, nil
 }
 
@@ -200,7 +201,18 @@ func (p *sandwichPart) run(ctx context.Context) {
 
 // Status is the sandwich status page's content.
 func (p *sandwichPart) Status() sandwich.Status {
-	return sandwich.Status{Cluster: p.cluster, Services: p.watcher.Services(), Targets: p.engine.Targets()}
+	st := sandwich.Status{Cluster: p.cluster, Services: p.watcher.Services(), Targets: p.engine.Targets()}
+	inv, err := p.source.Inventory(context.Background())
+	if p.discovery == nil {
+		st.Inventory = sandwich.NewInventoryStatus("static", inv, err)
+		return st
+	}
+	st.Inventory = sandwich.NewInventoryStatus("aws", inv, err)
+	st.Inventory.ReadAt = p.discovery.LastGood()
+	for _, pr := range p.discovery.Problems() {
+		st.Inventory.Problems = append(st.Inventory.Problems, pr.Kind+": "+pr.Message)
+	}
+	return st
 }
 
 // SandwichStatus returns the sandwich status; ok is false when the

@@ -1,10 +1,13 @@
 package apiservertest
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +48,7 @@ func TestSandwichAWS(t *testing.T) {
     endpoint: %s
 `, layout.Stack, awsSrv.URL))
 	creds := aws.Credentials()
-	e.startAggregator("agg", cfg, func(o *aggregator.Options) {
+	r := e.startAggregator("agg", cfg, func(o *aggregator.Options) {
 		o.NewFirewall = func(_ config.Target, c userid.Config) (push.Firewall, error) {
 			c.RootCAs = e.sim.CAPool
 			return userid.New(c)
@@ -116,5 +119,42 @@ func TestSandwichAWS(t *testing.T) {
 	})
 	if log := aws.Requests(); len(log) == 0 || log[0].AccessKey != creds.AccessKeyID {
 		t.Fatalf("AWS calls %+v", log)
+	}
+
+	// The status page shows the discovered inventory; an IAM denial shows
+	// there as a problem naming the action, the inventory staying in use.
+	status := func() sandwich.Status {
+		t.Helper()
+		resp, err := http.Get("http://" + r.health + aggregator.SandwichStatusPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st sandwich.Status
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	inv := status().Inventory
+	if inv == nil || inv.Source != "aws" || len(inv.Subnets) != 3 || len(inv.Firewalls) != 2 || inv.LoadBalancers != 1 || inv.ReadAt.IsZero() || inv.Error != "" {
+		t.Fatalf("inventory status %+v", inv)
+	}
+	aws.Deny("ec2:DescribeInstances", true)
+	// A labelled Service's change asks discovery for a re-read.
+	svc, err = svcs.Get(t.Context(), "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Annotations["touched"] = "1"
+	if _, err := svcs.Update(t.Context(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the denial on the status page", func() (bool, string) {
+		inv := status().Inventory
+		return inv != nil && strings.Contains(inv.Error, "ec2:DescribeInstances") && len(inv.Problems) == 1 && len(inv.Subnets) == 3, fmt.Sprintf("%+v", inv)
+	})
+	if got := names(sandwich.KindRoute); !slices.Equal(got, wantRoutes) {
+		t.Fatalf("routes changed while AWS denied a call: %v", got)
 	}
 }

@@ -15,6 +15,39 @@ type Status struct {
 	Cluster  string          `json:"cluster"`
 	Services []ServiceStatus `json:"services"`
 	Targets  []TargetStatus  `json:"targets"`
+	// Inventory is what the inventory source holds.
+	Inventory *InventoryStatus `json:"inventory,omitempty"`
+}
+
+// InventoryStatus is the inventory in use and how it was read.
+type InventoryStatus struct {
+	// Source is "static" or "aws".
+	Source string `json:"source"`
+	// Subnets are "id cidr zone"; Firewalls "id zone trust-subnet via gateway".
+	Subnets       []string `json:"subnets,omitempty"`
+	Firewalls     []string `json:"firewalls,omitempty"`
+	LoadBalancers int      `json:"loadBalancers"`
+	// ReadAt is when the inventory in use was read (discovery only).
+	ReadAt time.Time `json:"readAt,omitzero"`
+	// Error is the last read's failure (the previous inventory stays in use).
+	Error string `json:"error,omitempty"`
+	// Problems are what the last read found wrong (discovery only).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// NewInventoryStatus describes inv as read from source, with the read's error.
+func NewInventoryStatus(source string, inv Inventory, err error) *InventoryStatus {
+	st := &InventoryStatus{Source: source, LoadBalancers: len(inv.LoadBalancers)}
+	for _, s := range inv.Subnets {
+		st.Subnets = append(st.Subnets, strings.TrimSpace(s.ID+" "+s.CIDR.String()+" "+s.Zone))
+	}
+	for _, f := range inv.Firewalls {
+		st.Firewalls = append(st.Firewalls, strings.TrimSpace(f.ID+" "+f.Zone+" "+f.TrustSubnet.String()+" via "+f.TrustGateway.String()))
+	}
+	if err != nil {
+		st.Error = err.Error()
+	}
+	return st
 }
 
 // ServiceStatus is one labelled Service.

@@ -133,6 +133,25 @@ func printSandwichStatus(out io.Writer, st sandwich.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if inv := st.Inventory; inv != nil {
+		fmt.Fprintf(out, "\nInventory (%s", inv.Source)
+		if !inv.ReadAt.IsZero() {
+			fmt.Fprintf(out, ", read %s", inv.ReadAt.Format(time.RFC3339))
+		}
+		fmt.Fprintf(out, "): %d subnets, %d firewalls, %d load balancers\n", len(inv.Subnets), len(inv.Firewalls), inv.LoadBalancers)
+		for _, s := range inv.Subnets {
+			fmt.Fprintf(out, "  subnet    %s\n", s)
+		}
+		for _, f := range inv.Firewalls {
+			fmt.Fprintf(out, "  firewall  %s\n", f)
+		}
+		if inv.Error != "" {
+			fmt.Fprintf(out, "  last read failed (the inventory above stays in use): %s\n", inv.Error)
+		}
+		for _, p := range inv.Problems {
+			fmt.Fprintf(out, "  problem   %s\n", p)
+		}
+	}
 	for _, t := range st.Targets {
 		state := "ok"
 		if t.LastError != "" {

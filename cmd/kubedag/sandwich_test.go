@@ -25,6 +25,11 @@ func TestSandwichStatusCmd(t *testing.T) {
 			LastCommit: &sandwich.JobStatus{ID: 7, Result: "OK", At: at},
 			LastPush: &sandwich.JobStatus{ID: 8, Result: "FAIL", At: at, Details: []string{"push failed"},
 				Devices: []sandwich.DeviceStatus{{Name: "fw1", Serial: "0071", Result: "FAIL", Details: []string{"interface missing"}}}}}},
+		Inventory: &sandwich.InventoryStatus{Source: "aws", ReadAt: at, LoadBalancers: 5,
+			Subnets:   []string{"subnet-a 10.0.1.0/24 us-east-1a"},
+			Firewalls: []string{"i-1 us-east-1a 10.0.120.0/24 via 10.0.120.1"},
+			Error:     "aws discovery of cluster prod: access denied to ec2:DescribeInstances",
+			Problems:  []string{"AccessDenied: access denied to ec2:DescribeInstances"}},
 	}
 	mux := http.NewServeMux()
 	mux.Handle(aggregator.SandwichStatusPath, sandwich.StatusHandler(func() sandwich.Status { return st }))
@@ -48,6 +53,11 @@ func TestSandwichStatusCmd(t *testing.T) {
 		"device fw1 (0071): FAIL interface missing",
 		"nat-rule kd.prod.shop.web-82-inbound",
 		"(cluster):\n    tag kubedag.prod",
+		"Inventory (aws, read 2026-11-30T22:00:00Z): 1 subnets, 1 firewalls, 5 load balancers",
+		"  subnet    subnet-a 10.0.1.0/24 us-east-1a",
+		"  firewall  i-1 us-east-1a 10.0.120.0/24 via 10.0.120.1",
+		"  last read failed (the inventory above stays in use): aws discovery of cluster prod: access denied to ec2:DescribeInstances",
+		"  problem   AccessDenied: access denied to ec2:DescribeInstances",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
