@@ -152,17 +152,17 @@ func (v *View) Holders(ip netip.Addr) []Pod {
 	}
 	out := make([]Pod, 0, len(objs))
 	for _, o := range objs {
-		p, ok := o.(*corev1.Pod)
+		p, ok := o.(*Facts)
 		if !ok {
 			continue
 		}
-		out = append(out, Pod{Node: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, Identity: v.identity(p)})
+		out = append(out, Pod{Node: p.Node, HostNetwork: p.HostNetwork, Identity: v.identity(p)})
 	}
 	return out
 }
 
 // identity derives a pod's identity as agent/podwatch does.
-func (v *View) identity(p *corev1.Pod) tags.Identity {
+func (v *View) identity(p *Facts) tags.Identity {
 	id := tags.Identity{
 		Kind:      tags.KindPod,
 		Namespace: p.Namespace,
@@ -184,7 +184,7 @@ func (v *View) identity(p *corev1.Pod) tags.Identity {
 
 // services returns the sorted names of the Services whose EndpointSlices
 // list the pod (by targetRef, the UID compared when both are known).
-func (v *View) services(p *corev1.Pod) []string {
+func (v *View) services(p *Facts) []string {
 	objs, err := v.slices.GetIndexer().ByIndex(podIndex, p.Namespace+"/"+p.Name)
 	if err != nil || len(objs) == 0 {
 		return nil
@@ -263,20 +263,19 @@ func Indexers() cache.Indexers {
 // podIPIndex indexes a pod under the IPs it holds: none while terminating
 // or finished.
 func podIPIndex(obj any) ([]string, error) {
-	p, ok := obj.(*corev1.Pod)
+	p, ok := obj.(*Facts)
 	if !ok || !holdsIPs(p) {
 		return nil, nil
 	}
-	ips := addrs(p)
-	out := make([]string, len(ips))
-	for i, ip := range ips {
+	out := make([]string, len(p.IPs))
+	for i, ip := range p.IPs {
 		out[i] = ip.String()
 	}
 	return out, nil
 }
 
-func holdsIPs(p *corev1.Pod) bool {
-	return p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodFailed && p.Status.Phase != corev1.PodSucceeded
+func holdsIPs(p *Facts) bool {
+	return p.DeletionTimestamp == nil && p.Phase != corev1.PodFailed && p.Phase != corev1.PodSucceeded
 }
 
 // podAddrs returns every IP a pod object reports (held or not: a change
@@ -285,11 +284,11 @@ func podAddrs(obj any) []netip.Addr {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	p, ok := obj.(*corev1.Pod)
+	p, ok := obj.(*Facts)
 	if !ok {
 		return nil
 	}
-	return addrs(p)
+	return p.IPs
 }
 
 // addrs parses status.podIPs (falling back to status.podIP), dropping

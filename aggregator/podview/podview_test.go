@@ -266,10 +266,16 @@ func fullPod(i int) *corev1.Pod {
 
 func TestTrimIdempotent(t *testing.T) {
 	p := fullPod(7)
-	a := Trim(p)
-	b := Trim(a)
-	if ap, bp := a.(*corev1.Pod), b.(*corev1.Pod); ap.Name != bp.Name || !slices.Equal(addrs(ap), addrs(bp)) ||
-		metav1.GetControllerOf(bp) == nil || len(bp.ManagedFields) != 0 || len(bp.Spec.Containers) != 0 {
+	a, ok := Trim(p).(*Facts)
+	if !ok {
+		t.Fatalf("Trim(pod) = %T, want *Facts", Trim(p))
+	}
+	b := Trim(a).(*Facts)
+	if b != a || a.Name != p.Name || !slices.Equal(a.IPs, addrs(p)) || a.Node != p.Spec.NodeName ||
+		metav1.GetControllerOf(a) == nil || len(a.ManagedFields) != 0 || len(a.Annotations) != 0 {
 		t.Fatalf("trim not idempotent or keeps too much: %+v", b)
+	}
+	if c := a.DeepCopyObject().(*Facts); c == a || !slices.Equal(c.IPs, a.IPs) || c.Name != a.Name {
+		t.Fatalf("DeepCopyObject = %+v", c)
 	}
 }
