@@ -4,7 +4,8 @@
 // engine, AWS discovery through the real aws-sdk-go-v2 clients against the
 // local AWS endpoint (sandwich/aws/awssim), and the PAN-OS emulator as the
 // firewall. It checks what the firewall ends up holding: NAT rules,
-// objects and routes; ILBs that are not internal NLBs or not (yet) in AWS
-// reported, then programmed once they exist; a subnet added in "AWS" gaining its routes and
-// outbound NAT; an AWS outage changing nothing on the firewall.
+// objects and routes; ILBs that are not internal NLBs, or not (yet) known
+// to AWS, reported and programmed once they exist; a subnet added in "AWS"
+// gaining its routes and outbound NAT; an AWS outage changing nothing on
+// the firewall.
 package sandwich
