@@ -159,9 +159,12 @@ func wrap(what string, err error) error {
 	return nil
 }
 
-// Checks returns the readiness checks for /readyz: informers synced, routes
-// listed (unless api mode), stream connected (when enabled). Each returns
-// nil when ready; the type matches telemetry.Check.
+// Checks returns the readiness checks for /readyz: the agent's own health,
+// informers synced and routes listed (unless api mode). The aggregator
+// stream is left out on purpose: with it, a DaemonSet rollout would stall
+// while the aggregator is down; its state is the
+// kubedag_agent_stream_connected metric. Each check returns nil when
+// ready; the type matches telemetry.Check.
 func (a *Agent) Checks() map[string]func() error {
 	m := map[string]func() error{
 		"pods": func() error {
@@ -175,14 +178,6 @@ func (a *Agent) Checks() map[string]func() error {
 		m["routes"] = func() error {
 			if !a.Routes.HasSynced() {
 				return errors.New("routes not listed yet")
-			}
-			return nil
-		}
-	}
-	if a.Stream != nil {
-		m["stream"] = func() error {
-			if !a.Stream.Connected() {
-				return errors.New("aggregator stream not connected")
 			}
 			return nil
 		}

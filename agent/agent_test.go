@@ -3,6 +3,8 @@ package agent
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubedag/kubedag/agent/ipsource"
+	"github.com/kubedag/kubedag/agent/stream"
 )
 
 const node = "node-a"
@@ -151,4 +154,34 @@ func TestAPIModeUsesNoNetlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "withdrawn", unclaimed(a, "10.0.0.1"))
+}
+
+// TestReadyWhileAggregatorDown: readiness is the agent's own health
+// (informers synced), so a DaemonSet rollout proceeds while the aggregator
+// is unreachable; the stream state is only a metric.
+func TestReadyWhileAggregatorDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there: every dial is refused
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientset(testPod("a", "10.0.0.1"))
+	a := start(t, Config{Client: c, NodeName: node, IPSource: ipsource.ModeAPI,
+		Stream: stream.Config{Addr: down, TLS: &tls.Config{MinVersion: tls.VersionTLS12}, TokenFile: tok}})
+	if a.Stream == nil {
+		t.Fatal("no stream client built")
+	}
+	if a.Stream.Connected() {
+		t.Fatal("connected to an address nobody listens on")
+	}
+	for name, check := range a.Checks() {
+		if err := check(); err != nil {
+			t.Errorf("readiness check %s fails while only the aggregator is down: %v", name, err)
+		}
+	}
 }

@@ -1,31 +1,64 @@
 package charts
 
 import (
+	"encoding/base64"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/kubedag/kubedag/e2e/pki"
 )
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+	buildOut  []byte
+)
+
+// kubedagBinary builds ./cmd/kubedag once per test binary.
+func kubedagBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kubedag-chart-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "kubedag")
+		buildOut, buildErr = exec.Command("go", "build", "-o", builtBin, "../cmd/kubedag").CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("build kubedag: %v\n%s", buildErr, buildOut)
+	}
+	return builtBin
+}
+
+func containerArgs(t *testing.T, o obj) []string {
+	t.Helper()
+	var args []string
+	for _, a := range list(container(t, o)["args"]) {
+		args = append(args, str(a))
+	}
+	return args
+}
 
 // TestArgsParseWithTheBinary renders the chart and runs every container's
 // args through the real kubedag binary's flag parser (cobra rejects an
 // unknown flag or a bad value even with --help), so the chart can never
 // pass a flag the commands do not have.
 func TestArgsParseWithTheBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "kubedag")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/kubedag").CombinedOutput(); err != nil {
-		t.Fatalf("build kubedag: %v\n%s", err, out)
-	}
+	bin := kubedagBinary(t)
 	for _, tc := range renderCases {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := mustTemplate(t, tc.args...)
 			checked := 0
 			for _, kind := range []string{"DaemonSet", "Deployment"} {
 				for _, o := range ofKind(objs, kind) {
-					c := container(t, o)
-					var args []string
-					for _, a := range list(c["args"]) {
-						args = append(args, str(a))
-					}
+					args := containerArgs(t, o)
 					out, err := exec.Command(bin, append(args, "--help")...).CombinedOutput()
 					if err != nil {
 						t.Errorf("%s %s: kubedag %v rejects its args: %v\n%s", kind, o.name(), args, err, out)
@@ -35,6 +68,104 @@ func TestArgsParseWithTheBinary(t *testing.T) {
 			}
 			if checked != 2 {
 				t.Fatalf("checked %d workloads, want the agent DaemonSet and the aggregator Deployment", checked)
+			}
+		})
+	}
+}
+
+// TestBinariesStartWithRenderedValues runs both commands with the args the
+// chart renders, the config file of its ConfigMap and the TLS material of
+// its Secret (paths moved into a temp dir), and checks they pass every
+// start-up check (flags, config after flags, TLS) and stop only where a
+// pod would go on: at the in-cluster API configuration. A value the schema
+// accepts but a binary rejects at start fails here.
+func TestBinariesStartWithRenderedValues(t *testing.T) {
+	bin := kubedagBinary(t)
+	cases := append([]renderCase{}, renderCases...)
+	for _, v := range documentedValueCases {
+		cases = append(cases, renderCase{name: v.name, args: append([]string{"-f", minimalValues}, v.args...)})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := mustTemplate(t, tc.args...)
+			dir := t.TempDir()
+			move := func(p string) string { return filepath.Join(dir, strings.TrimPrefix(p, "/")) }
+			write := func(p string, b []byte) {
+				t.Helper()
+				if err := os.MkdirAll(filepath.Dir(move(p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(move(p), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// TLS material: the generated Secret, or a pair standing in for an existing one.
+			tlsData := map[string][]byte{}
+			if secrets := ofKind(objs, "Secret"); len(secrets) == 1 {
+				for k, v := range get(secrets[0], "data").(map[string]any) {
+					b, err := base64.StdEncoding.DecodeString(str(v))
+					if err != nil {
+						t.Fatal(err)
+					}
+					tlsData[k] = b
+				}
+			} else {
+				ca, err := pki.NewCA("chart test CA")
+				if err != nil {
+					t.Fatal(err)
+				}
+				kp, err := ca.Server("kubedag-aggregator", nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tlsData["tls.crt"], tlsData["tls.key"], tlsData["ca.crt"] = kp.CertPEM, kp.KeyPEM, ca.CertPEM()
+			}
+
+			for _, kind := range []string{"Deployment", "DaemonSet"} {
+				w := ofKind(objs, kind)
+				if len(w) != 1 {
+					t.Fatalf("%d %ss rendered, want 1", len(w), kind)
+				}
+				args := containerArgs(t, w[0])
+				for i, a := range args {
+					name, val, _ := strings.Cut(a, "=")
+					switch name {
+					case "--config":
+						raw := str(get(find(t, objs, "ConfigMap", "-aggregator-config"), "data", "config.yaml"))
+						write(val, []byte(strings.ReplaceAll(raw, "/etc/kubedag/targets/", move("/etc/kubedag/targets/")+"/")))
+					case "--tls-cert-file":
+						write(val, tlsData["tls.crt"])
+					case "--tls-key-file":
+						write(val, tlsData["tls.key"])
+					case "--ca-file":
+						write(val, tlsData["ca.crt"])
+					case "--token-file":
+						write(val, []byte("not-a-token"))
+					case "--listen", "--health-listen":
+						args[i] = name + "=127.0.0.1:0" // the test host's ports, not the pod's
+						continue
+					default:
+						continue
+					}
+					args[i] = name + "=" + move(val)
+				}
+				// The container's literal environment (OTEL_*, extraEnv), and
+				// no KUBERNETES_SERVICE_HOST: not in a pod.
+				env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+				for _, e := range list(container(t, w[0])["env"]) {
+					if v, ok := get(e, "value").(string); ok {
+						env = append(env, str(get(e, "name"))+"="+v)
+					}
+				}
+				cmd := exec.Command(bin, args...)
+				cmd.Env = env
+				out, err := cmd.CombinedOutput()
+				if err == nil {
+					t.Fatalf("%s: kubedag %v ran without an API server", kind, args)
+				}
+				if !strings.Contains(string(out), "kubernetes client config") {
+					t.Errorf("%s: kubedag %s stopped before its API client, at:\n%s", kind, args[0], out)
+				}
 			}
 		})
 	}

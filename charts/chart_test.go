@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubedag/kubedag/agent"
+	"github.com/kubedag/kubedag/aggregator"
 )
 
 const (
@@ -35,7 +39,7 @@ var (
 	aggregatorFlags = []string{"config", "kubeconfig", "listen", "tls-cert-file", "tls-key-file",
 		"insecure-listen", "health-listen", "batch-interval", "max-batch", "resync-interval", "tag-ttl",
 		"snapshot-grace", "node-grace", "leader-elect", "leader-election-namespace",
-		"leader-election-id", "log-level"}
+		"leader-election-id", "log-level", "agent-users", "allow-node-ip"}
 	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace"}
 )
 
@@ -183,6 +187,7 @@ type renderCase struct {
 	tlsSecret      string // Secret the pods mount
 	tlsGenerated   bool
 	caKey          string
+	pdb            bool
 }
 
 type wantTarget struct {
@@ -194,7 +199,7 @@ var renderCases = []renderCase{
 	{
 		name: "minimal", args: []string{"-f", minimalValues},
 		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
-		agentPort: 9091, logLevel: "info", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
+		agentPort: 10271, logLevel: "info", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
 		targets: []wantTarget{{name: "fw1", secret: "fw1-panos", auth: "apiKey"}},
 	},
 	{
@@ -205,12 +210,12 @@ var renderCases = []renderCase{
 			{name: "fw1", secret: "fw1-panos", auth: "apiKey", ca: true},
 			{name: "panorama", secret: "panorama-panos", auth: "password"},
 		},
-		serviceMonitor: true, networkPolicy: true,
+		serviceMonitor: true, networkPolicy: true, pdb: true,
 	},
 	{
 		name: "existing TLS secret", args: []string{"-f", minimalValues, "--set", "tls.existingSecret=my-tls,tls.caKey=bundle.pem"},
 		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
-		agentPort: 9091, logLevel: "info", tlsSecret: "my-tls", caKey: "bundle.pem",
+		agentPort: 10271, logLevel: "info", tlsSecret: "my-tls", caKey: "bundle.pem",
 		targets: []wantTarget{{name: "fw1", secret: "fw1-panos", auth: "apiKey"}},
 	},
 }
@@ -482,7 +487,23 @@ func checkAgent(t *testing.T, objs []obj, tc renderCase) {
 			}
 		}
 	}
-	checkProbes(t, c, tc.agentPort)
+	// On the host network a declared port becomes a hostPort: declare none.
+	if ports := list(c["ports"]); len(ports) != 0 {
+		t.Errorf("agent declares ports %v: on the host network they become hostPorts (Pod Security, conflicts)", ports)
+	}
+	for probe, path := range map[string]string{"livenessProbe": "/healthz", "readinessProbe": "/readyz"} {
+		if str(get(c, probe, "httpGet", "path")) != path || num(get(c, probe, "httpGet", "port")) != tc.agentPort {
+			t.Errorf("agent %s %v, want GET %s on port %d", probe, get(c, probe), path, tc.agentPort)
+		}
+	}
+	if p := byName(get(find(t, objs, "Service", "-agent-metrics"), "spec", "ports"), "metrics"); p == nil ||
+		num(p["port"]) != tc.agentPort || num(p["targetPort"]) != tc.agentPort {
+		t.Errorf("agent metrics Service port %v, want %d", p, tc.agentPort)
+	}
+	// An evicted agent takes its node's tags away: critical, like CNI agents.
+	if pc := str(get(pod, "priorityClassName")); pc != "system-node-critical" {
+		t.Errorf("agent priorityClassName %q, want system-node-critical", pc)
+	}
 }
 
 func checkProbes(t *testing.T, c map[string]any, port int) {
@@ -516,10 +537,12 @@ func checkAggregator(t *testing.T, objs []obj, tc renderCase) {
 		!matches(get(l[0], "podAffinityTerm", "labelSelector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
 		t.Errorf("aggregator anti-affinity %v: want preferred on kubernetes.io/hostname against its own pods", term)
 	}
-	pdb := find(t, objs, "PodDisruptionBudget", "-aggregator")
-	if num(get(pdb, "spec", "minAvailable")) != 1 ||
-		!matches(get(pdb, "spec", "selector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
-		t.Errorf("PodDisruptionBudget %v: want minAvailable 1 selecting the aggregator pods", get(pdb, "spec"))
+	// Only the leader is Ready: a PDB would make it un-evictable (drains hang).
+	// Off unless asked for (full values ask).
+	if pdbs := ofKind(objs, "PodDisruptionBudget"); len(pdbs) != b2i(tc.pdb) {
+		t.Errorf("%d PodDisruptionBudgets, want %d", len(pdbs), b2i(tc.pdb))
+	} else if tc.pdb && !matches(get(pdbs[0], "spec", "selector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
+		t.Errorf("PodDisruptionBudget %v does not select the aggregator pods", get(pdbs[0], "spec"))
 	}
 
 	c := container(t, d)
@@ -547,6 +570,18 @@ func checkAggregator(t *testing.T, objs []obj, tc renderCase) {
 	}
 	if _, ok := f["insecure-listen"]; ok {
 		t.Error("aggregator runs the stream without TLS")
+	}
+	// Streams are bound to the agent ServiceAccount: any other pod's token is refused.
+	agentSA := find(t, objs, "ServiceAccount", "-agent")
+	if want := "system:serviceaccount:" + namespace + ":" + agentSA.name(); f["agent-users"] != want {
+		t.Errorf("--agent-users=%q, want %q (the agent ServiceAccount only)", f["agent-users"], want)
+	}
+	if _, ok := f["allow-any-agent"]; ok {
+		t.Error("aggregator accepts any pod's token (--allow-any-agent)")
+	}
+	// The agents tag hostNetwork pods only if the aggregator accepts node-IP claims.
+	if f["allow-node-ip"] != tc.tagHostNetwork {
+		t.Errorf("--allow-node-ip=%s, want %s (agent.tagHostNetwork)", f["allow-node-ip"], tc.tagHostNetwork)
 	}
 	// Leader election: env from the downward API, and a Role for exactly that Lease.
 	for env, path := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
@@ -654,49 +689,69 @@ func checkConfig(t *testing.T, objs []obj, tc renderCase) {
 	}
 }
 
-func checkRBAC(t *testing.T, objs []obj) {
-	type rule struct{ groups, resources, verbs, names string }
-	rules := func(o obj) []rule {
-		var out []rule
-		for _, r := range list(get(o, "rules")) {
-			j := func(k string) string {
-				var s []string
-				for _, v := range list(get(r, k)) {
-					s = append(s, str(v))
-				}
-				slices.Sort(s)
-				return strings.Join(s, ",")
-			}
-			out = append(out, rule{j("apiGroups"), j("resources"), j("verbs"), j("resourceNames")})
+// grant is one (API group, resource, verb, resource name) a role allows.
+type grant struct{ group, resource, verb, name string }
+
+// grants expands policy rules into sorted single grants.
+func grants(rules []rbacv1.PolicyRule) []grant {
+	var out []grant
+	for _, r := range rules {
+		names := r.ResourceNames
+		if len(names) == 0 {
+			names = []string{""}
 		}
-		slices.SortFunc(out, func(a, b rule) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-		return out
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					for _, n := range names {
+						out = append(out, grant{g, res, v, n})
+					}
+				}
+			}
+		}
 	}
-	read := "get,list,watch"
+	slices.SortFunc(out, func(a, b grant) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	return slices.Compact(out)
+}
+
+// renderedRules reads the rules of a rendered Role or ClusterRole.
+func renderedRules(t *testing.T, o obj) []rbacv1.PolicyRule {
+	t.Helper()
+	b, err := yaml.Marshal(get(o, "rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []rbacv1.PolicyRule
+	if err := yaml.UnmarshalStrict(b, &rules); err != nil {
+		t.Fatalf("%s %s rules: %v", o.kind(), o.name(), err)
+	}
+	return rules
+}
+
+// checkRBAC: each role grants exactly the calls its component's code lists
+// (agent.RBACRules, aggregator.ClusterRBACRules, aggregator.LeaseRBACRules),
+// the Lease verbs other than create limited to the one Lease.
+func checkRBAC(t *testing.T, objs []obj) {
+	leaseName := find(t, objs, "Deployment", "-aggregator").name()
+	var lease []rbacv1.PolicyRule
+	for _, r := range aggregator.LeaseRBACRules {
+		if !slices.Contains(r.Verbs, "create") {
+			r.ResourceNames = []string{leaseName}
+		}
+		lease = append(lease, r)
+	}
 	tests := []struct {
 		kind, suffix string
-		want         []rule
+		want         []rbacv1.PolicyRule
 	}{
-		{"ClusterRole", "-agent", []rule{
-			{"", "namespaces,pods", read, ""},
-			{"discovery.k8s.io", "endpointslices", read, ""},
-		}},
-		{"ClusterRole", "-aggregator", []rule{
-			{"", "namespaces,nodes,pods,services", read, ""},
-			{",events.k8s.io", "events", "create,patch", ""},
-			{"authentication.k8s.io", "tokenreviews", "create", ""},
-			{"discovery.k8s.io", "endpointslices", read, ""},
-		}},
-		{"Role", "-leader-election", []rule{
-			{"coordination.k8s.io", "leases", "create", ""},
-			{"coordination.k8s.io", "leases", "get,update", find(t, objs, "Deployment", "-aggregator").name()},
-		}},
+		{"ClusterRole", "-agent", agent.RBACRules},
+		{"ClusterRole", "-aggregator", aggregator.ClusterRBACRules},
+		{"Role", "-leader-election", lease},
 	}
 	for _, tc := range tests {
 		o := find(t, objs, tc.kind, tc.suffix)
-		slices.SortFunc(tc.want, func(a, b rule) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-		if got := rules(o); !slices.Equal(got, tc.want) {
-			t.Errorf("%s %s rules\n got %v\nwant %v", tc.kind, o.name(), got, tc.want)
+		if got, want := grants(renderedRules(t, o)), grants(tc.want); !slices.Equal(got, want) {
+			t.Errorf("%s %s grants\n got %v\nwant %v (the calls the code makes)", tc.kind, o.name(), got, want)
 		}
 	}
 	// Each binding gives its role to its component's ServiceAccount only.

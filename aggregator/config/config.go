@@ -25,6 +25,11 @@ const (
 	DefaultMaxBatch       = push.DefaultMaxBatch
 	DefaultResyncInterval = push.DefaultResyncInterval
 	DefaultTagTTL         = push.DefaultTagTTL
+	// MinTagTTL and MaxTagTTL bound a tagTTL other than 0 (off): refreshes
+	// must not flood the targets, and PAN-OS caps the tag timeout. The
+	// chart's template checks the same bounds (charts/values_test.go).
+	MinTagTTL = time.Minute
+	MaxTagTTL = userid.MaxTagTimeout
 )
 
 // Target kinds.
@@ -175,9 +180,9 @@ func (c *Config) Validate() error {
 	if c.TagTTL == nil {
 		c.TagTTL = &Duration{DefaultTagTTL}
 	}
-	if ttl := c.TagTTL.Duration; ttl < 0 || ttl > userid.MaxTagTimeout {
-		return fmt.Errorf("tagTTL: %s: must be between 0 (off) and %s", ttl, userid.MaxTagTimeout)
-	} else if ttl != 0 && ttl < time.Minute {
+	if ttl := c.TagTTL.Duration; ttl < 0 || ttl > MaxTagTTL {
+		return fmt.Errorf("tagTTL: %s: must be between 0 (off) and %s", ttl, MaxTagTTL)
+	} else if ttl != 0 && ttl < MinTagTTL {
 		return fmt.Errorf("tagTTL: %s: must be 0 (off) or at least 1m, so refreshes do not flood the targets", ttl)
 	}
 

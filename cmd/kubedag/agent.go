@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,12 @@ import (
 	"github.com/kubedag/kubedag/agent/stream"
 	"github.com/kubedag/kubedag/telemetry"
 )
+
+// DefaultAgentHealthPort is the agent's /healthz, /readyz and /metrics port
+// on the node. No major CNI or node agent uses it (Calico Felix takes 9091,
+// Cilium 9962-9965, kube-proxy 10249/10256, kubelet 10248/10250, node-exporter
+// 9100); the chart's agent.healthPort defaults to it too.
+const DefaultAgentHealthPort = 10271
 
 type agentOptions struct {
 	nodeName       string
@@ -65,7 +73,7 @@ Examples:
 	f.StringVar(&o.tokenFile, "token-file", "/var/run/secrets/kubedag/token", "projected ServiceAccount token (audience kubedag), re-read on every connect")
 	f.StringVar(&o.ipSource, "ip-source", string(ipsource.DefaultMode), "where pod IP liveness comes from: api, netlink or both")
 	f.BoolVar(&o.tagHostNetwork, "tag-host-network", false, "let hostNetwork pods claim the node's IP (off: the node IP never carries a pod's tags)")
-	f.StringVar(&o.healthListen, "health-listen", ":9091", "address of /healthz, /readyz and /metrics")
+	f.StringVar(&o.healthListen, "health-listen", ":"+strconv.Itoa(DefaultAgentHealthPort), "address of /healthz, /readyz and /metrics (a port of the node: the agent uses the host network)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (in-cluster configuration when empty)")
 	f.StringSliceVar(&o.linkPrefixes, "link-prefixes", routewatch.DefaultLinkPrefixes, "netlink: host routes via links with these name prefixes are pod routes")
 	f.BoolVar(&o.anyScopeLink, "any-scope-link", false, "netlink: treat every scope-link host route as a pod route, whatever its link")
@@ -105,10 +113,8 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 		return err
 	}
 	logger = logger.With("node", o.nodeName)
-	client, _, err := kubeClient(o.kubeconfig, "kubedag-agent/"+version)
-	if err != nil {
-		return err
-	}
+	// Every local check (CA, telemetry environment) before the API client,
+	// so a bad value fails at start wherever the pod runs.
 	tlsCfg, err := stream.TLSConfig(o.caFile, o.serverHost)
 	if err != nil {
 		return fmt.Errorf("aggregator TLS: %w", err)
@@ -118,6 +124,20 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 		return err
 	}
 	defer tel.Shutdown(ctx)
+	// The host network is shared with CNI and other node agents: say which
+	// port is taken and how to move.
+	ln, err := net.Listen("tcp", o.healthListen)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("--health-listen %s: the port is already in use on this node (another node agent holds it; the agent shares the host network): choose a free port with --health-listen (chart value agent.healthPort): %w", o.healthListen, err)
+		}
+		return fmt.Errorf("--health-listen %s: %w", o.healthListen, err)
+	}
+	client, _, err := kubeClient(o.kubeconfig, "kubedag-agent/"+version)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	a, err := agent.New(agent.Config{
 		Client:           client,
@@ -129,15 +149,12 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 		Logger:           logger,
 	})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	checks := map[string]telemetry.Check{}
 	for name, c := range a.Checks() {
 		checks[name] = c
-	}
-	ln, err := net.Listen("tcp", o.healthListen)
-	if err != nil {
-		return fmt.Errorf("health listen %s: %w", o.healthListen, err)
 	}
 	hs := telemetry.NewHealthServer("", tel, checks)
 	hctx, stopHealth := context.WithCancel(ctx)

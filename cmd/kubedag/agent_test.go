@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -27,5 +29,48 @@ func TestAgentFlagValidation(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAgentHealthPortTaken: on the host network another node agent may hold
+// the port; the agent must name the port and the flag that moves it.
+func TestAgentHealthPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"agent", "--node-name=n1", "--health-listen=" + addr, "--kubeconfig=/nonexistent/kubeconfig"})
+	err = cmd.ExecuteContext(t.Context())
+	if err == nil {
+		t.Fatal("agent started on a taken port")
+	}
+	for _, want := range []string{addr, "already in use", "--health-listen", "agent.healthPort"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+// TestAgentDefaultHealthPortFree: the default port is none of the ports
+// major CNIs and node agents take on every node.
+func TestAgentDefaultHealthPortFree(t *testing.T) {
+	taken := map[int]string{
+		9091: "Calico Felix metrics", 9099: "Calico Felix health", 9093: "Calico Typha metrics", 9098: "Calico Typha health",
+		9094: "Calico kube-controllers metrics", 5473: "Calico Typha", 179: "BGP",
+		9962: "Cilium agent metrics", 9963: "Cilium operator metrics", 9964: "Cilium Envoy metrics", 9965: "Hubble metrics",
+		9879: "Cilium agent health", 9890: "Cilium agent gops", 4240: "Cilium health", 4244: "Hubble server",
+		10248: "kubelet healthz", 10250: "kubelet", 10255: "kubelet read-only", 10249: "kube-proxy metrics", 10256: "kube-proxy healthz",
+		9100: "node-exporter", 61678: "AWS VPC CNI metrics", 61679: "AWS VPC CNI introspection", 61680: "AWS network policy agent",
+		10350: "Antrea agent", 9253: "NodeLocal DNSCache", 8080: "common HTTP",
+	}
+	if who, ok := taken[DefaultAgentHealthPort]; ok {
+		t.Fatalf("default agent health port %d is %s's", DefaultAgentHealthPort, who)
+	}
+	f := newAgentCmd().Flags().Lookup("health-listen")
+	if f.DefValue != ":"+strconv.Itoa(DefaultAgentHealthPort) {
+		t.Fatalf("--health-listen default %q, want :%d", f.DefValue, DefaultAgentHealthPort)
 	}
 }

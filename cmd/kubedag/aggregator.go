@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,7 @@ type aggregatorOptions struct {
 	leaseName      string
 	allowNodeIP    bool
 	agentUsers     []string
+	allowAnyAgent  bool
 	logLevel       string
 
 	// set flags, so only explicit flags override the file
@@ -82,7 +84,8 @@ Examples:
 	f.StringVar(&o.leaseNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
 	f.StringVar(&o.leaseName, "leader-election-id", "kubedag-aggregator", "name of the Lease")
 	f.BoolVar(&o.allowNodeIP, "allow-node-ip", false, "let agents claim their node's own IP (hostNetwork pods)")
-	f.StringSliceVar(&o.agentUsers, "agent-users", nil, "ServiceAccount users allowed to stream (default: any node-bound token)")
+	f.StringSliceVar(&o.agentUsers, "agent-users", nil, "ServiceAccount users allowed to stream, e.g. system:serviceaccount:kubedag:kubedag-agent (required unless --allow-any-agent)")
+	f.BoolVar(&o.allowAnyAgent, "allow-any-agent", false, "accept streams from any pod's node-bound token for audience kubedag: any pod could then tag its node's IPs (tests and demos only)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -100,6 +103,20 @@ func (o *aggregatorOptions) Validate() error {
 	}
 	if o.maxBatch <= 0 {
 		return fmt.Errorf("--max-batch %d: must be positive", o.maxBatch)
+	}
+	// Without a user restriction every pod holding a token for audience
+	// kubedag could stream claims for its node's IPs with labels it chose.
+	switch {
+	case len(o.agentUsers) == 0 && !o.allowAnyAgent:
+		return errors.New("--agent-users is required (the agents' ServiceAccount user, e.g. system:serviceaccount:kubedag:kubedag-agent): " +
+			"without it any pod could stream tag claims for its node's IPs; pass --allow-any-agent to accept that anyway (tests and demos only)")
+	case len(o.agentUsers) > 0 && o.allowAnyAgent:
+		return errors.New("--agent-users and --allow-any-agent exclude each other")
+	}
+	for _, u := range o.agentUsers {
+		if !strings.HasPrefix(u, "system:serviceaccount:") || strings.Count(u, ":") != 3 {
+			return fmt.Errorf("--agent-users %q: want system:serviceaccount:<namespace>:<name>", u)
+		}
 	}
 	return nil
 }
@@ -141,15 +158,17 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("agent stream TLS: %w", err)
 	}
-	client, _, err := kubeClient(o.kubeconfig, "kubedag-aggregator/"+version)
-	if err != nil {
-		return err
-	}
+	// Every local check (telemetry environment included) before the API
+	// client, so a bad value fails at start wherever the pod runs.
 	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-aggregator", Version: version})
 	if err != nil {
 		return err
 	}
 	defer tel.Shutdown(ctx)
+	client, _, err := kubeClient(o.kubeconfig, "kubedag-aggregator/"+version)
+	if err != nil {
+		return err
+	}
 
 	streamLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -189,7 +208,11 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		healthLn.Close()
 		return err
 	}
+	if o.allowAnyAgent {
+		logger.Warn("INSECURE: --allow-any-agent is set: any pod with a token for audience kubedag can stream tag claims for its node's IPs; set --agent-users to the agents' ServiceAccount")
+	}
 	logger.Info("aggregator starting", "version", version, "cluster", cfg.Cluster, "targets", len(cfg.Targets),
-		"listen", streamLn.Addr().String(), "health", healthLn.Addr().String(), "leader_elect", o.leaderElect)
+		"listen", streamLn.Addr().String(), "health", healthLn.Addr().String(), "leader_elect", o.leaderElect,
+		"agent_users", o.agentUsers)
 	return agg.Run(ctx)
 }

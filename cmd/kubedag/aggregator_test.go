@@ -43,8 +43,9 @@ current-context: c
 	// A serving pair for the cases that get past TLS loading.
 	cert, key := servingPair(t, dir)
 
+	const agents = "--agent-users=system:serviceaccount:kubedag:kubedag-agent"
 	base := func(cfg string, extra ...string) []string {
-		return append([]string{"aggregator", "--leader-elect=false", "--config=" + cfg,
+		return append([]string{"aggregator", "--leader-elect=false", "--config=" + cfg, agents,
 			"--tls-cert-file=" + filepath.Join(dir, "missing.crt"), "--tls-key-file=" + filepath.Join(dir, "missing.key"),
 			"--listen=127.0.0.1:0", "--health-listen=127.0.0.1:0", "--kubeconfig=" + kubeconfig}, extra...)
 	}
@@ -53,9 +54,14 @@ current-context: c
 		args []string
 		want []string // all must appear in the error
 	}{
-		{"no TLS files", []string{"aggregator", "--leader-elect=false", "--config=" + good}, []string{"--tls-cert-file", "--tls-key-file"}},
-		{"no TLS key", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--tls-cert-file=" + cert}, []string{"--tls-key-file"}},
-		{"leader election without namespace", []string{"aggregator", "--config=" + good, "--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--leader-election-namespace"}},
+		{"no TLS files", []string{"aggregator", "--leader-elect=false", "--config=" + good, agents}, []string{"--tls-cert-file", "--tls-key-file"}},
+		{"no TLS key", []string{"aggregator", "--leader-elect=false", "--config=" + good, agents, "--tls-cert-file=" + cert}, []string{"--tls-key-file"}},
+		{"leader election without namespace", []string{"aggregator", "--config=" + good, agents, "--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--leader-election-namespace"}},
+		// Any pod could spoof tags: refuse to start without knowing the agents' identity.
+		{"no agent users", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--agent-users", "--allow-any-agent"}},
+		{"agent users and allow any", base(good, "--allow-any-agent"), []string{"--agent-users", "--allow-any-agent", "exclude"}},
+		{"agent user not a ServiceAccount", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--agent-users=kubedag-agent",
+			"--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--agent-users", "system:serviceaccount:<namespace>:<name>"}},
 		{"max batch zero", base(good, "--max-batch=0"), []string{"--max-batch"}},
 		{"bad log level", base(good, "--log-level=loud"), []string{"--log-level"}},
 		{"missing config file", base(filepath.Join(dir, "absent.yaml")), []string{"absent.yaml"}},
@@ -65,6 +71,10 @@ current-context: c
 		{"no cluster", base(noCluster), []string{"cluster: required"}},
 		{"flag makes the file invalid", base(good, "--tag-ttl=1s"), []string{"tagTTL"}},
 		{"TLS files missing", base(good), []string{"agent stream TLS", "missing.crt"}},
+		// The explicit opt-out gets past the identity check (and fails later, on TLS).
+		{"allow any agent", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--allow-any-agent",
+			"--tls-cert-file=" + filepath.Join(dir, "missing.crt"), "--tls-key-file=" + filepath.Join(dir, "missing.key"),
+			"--listen=127.0.0.1:0", "--health-listen=127.0.0.1:0", "--kubeconfig=" + kubeconfig}, []string{"agent stream TLS"}},
 		{"target secret file missing", append(base(noPassword), "--tls-cert-file="+cert, "--tls-key-file="+key), []string{"target fw", "passwordFile", "missing-password"}},
 	}
 	for _, tt := range tests {

@@ -305,8 +305,9 @@ func (e *env) mustAlive(t *testing.T) {
 	}
 }
 
-// waitAgentReady waits for the agent's /readyz: informers synced and the
-// stream to the aggregator connected.
+// waitAgentReady waits for the agent's /readyz (informers synced) and for
+// its stream to the aggregator (kubedag_agent_stream_connected 1: readiness
+// leaves the stream out, so rollouts do not stall on the aggregator).
 func (e *env) waitAgentReady(ctx context.Context, node string) error {
 	return waitReady(ctx, node, e.agents[node])
 }
@@ -326,7 +327,15 @@ func waitReady(ctx context.Context, node string, a *agentProc) error {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
 		last = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
-		return resp.StatusCode == http.StatusOK, nil
+		if resp.StatusCode != http.StatusOK {
+			return false, nil
+		}
+		connected, err := metricSum(ctx, a.health, "kubedag_agent_stream_connected")
+		if err != nil || connected != 1 {
+			last = fmt.Sprintf("ready, stream connected %v (%v)", connected, err)
+			return false, nil
+		}
+		return true, nil
 	})
 	if err != nil {
 		return fmt.Errorf("agent on %s not ready (%s): %w", node, last, err)
@@ -500,18 +509,23 @@ func podsOn(pods []corev1.Pod, node string) []corev1.Pod {
 // aggMetric sums the samples of one metric on the aggregator's /metrics
 // (Prometheus text format), all label sets together.
 func (e *env) aggMetric(ctx context.Context, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.aggHealth+"/metrics", nil)
+	return metricSum(ctx, e.aggHealth, name)
+}
+
+// metricSum sums the samples of one metric on the /metrics of addr.
+func metricSum(ctx context.Context, addr, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("aggregator /metrics: %w", err)
+		return 0, fmt.Errorf("%s/metrics: %w", addr, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return 0, fmt.Errorf("aggregator /metrics: %w", err)
+		return 0, fmt.Errorf("%s/metrics: %w", addr, err)
 	}
 	var sum float64
 	found := false

@@ -391,6 +391,8 @@ targets:
 		"--tls-key-file", filepath.Join(e.dir, "stream.key"),
 		"--health-listen", e.aggHealth,
 		"--leader-elect=false",
+		// As the chart does: only the agents' ServiceAccount may stream.
+		"--agent-users", "system:serviceaccount:"+systemNS+":kubedag-agent",
 		// Only the canary may trigger a reconcile within a test's time, so
 		// the reboot test proves canary detection.
 		"--resync-interval", "30m",

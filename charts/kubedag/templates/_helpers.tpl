@@ -77,6 +77,43 @@ capabilities:
 {{- end }}
 {{- end -}}
 
+{{/*
+Seconds in a Go duration string ("1h30m", "500ms"): the schema checks the
+syntax, this lets templates check the ranges the binaries enforce.
+*/}}
+{{- define "kubedag.seconds" -}}
+{{- $units := dict "ns" 0.000000001 "us" 0.000001 "µs" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)" (toString .) -1 -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" . -}}
+{{- $total = addf $total (mulf (float64 $num) (get $units (trimPrefix $num .))) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+{{/*
+Checks of values the schema cannot express; the limits are the binaries'
+(aggregator/config: MinTagTTL, MaxTagTTL; charts/values_test.go keeps them
+equal).
+*/}}
+{{- define "kubedag.validate" -}}
+{{- $a := .Values.aggregator -}}
+{{- $ttl := float64 (include "kubedag.seconds" $a.tagTTL) -}}
+{{- if and (gt $ttl 0.0) (or (lt $ttl 60.0) (gt $ttl 2592000.0)) -}}
+{{- fail (printf "aggregator.tagTTL %q: must be 0s (off) or between 1m and 720h (the PAN-OS maximum tag timeout)" $a.tagTTL) -}}
+{{- end -}}
+{{- if and (not .Values.tls.existingSecret) (ne .Values.tls.caKey "ca.crt") -}}
+{{- fail (printf "tls.caKey %q applies to tls.existingSecret only: the generated Secret keeps its CA in ca.crt" .Values.tls.caKey) -}}
+{{- end -}}
+{{- $ns := lookup "v1" "Namespace" "" .Release.Namespace -}}
+{{- if $ns -}}
+{{- $enforce := dig "metadata" "labels" "pod-security.kubernetes.io/enforce" "" $ns -}}
+{{- if and $enforce (ne $enforce "privileged") -}}
+{{- fail (printf "namespace %s enforces Pod Security %q: the agent needs the host network (to see pod routes), which only \"privileged\" allows, so its DaemonSet would run no pod. Label the namespace: kubectl label namespace %s pod-security.kubernetes.io/enforce=privileged --overwrite" .Release.Namespace $enforce .Release.Namespace) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Directory a target's credentials Secret is mounted in. */}}
 {{- define "kubedag.targetDir" -}}/etc/kubedag/targets/{{ . }}{{- end -}}
 
@@ -85,6 +122,7 @@ The aggregator config file (cli-contract.md). Credentials appear only as file
 paths under the mounted Secrets, never as values.
 */}}
 {{- define "kubedag.config" -}}
+{{- include "kubedag.validate" . -}}
 {{- $seen := dict -}}
 {{- range .Values.targets -}}
 {{- if hasKey $seen .name -}}
