@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,9 +15,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubedag/kubedag/e2e/cluster"
 )
@@ -40,47 +39,15 @@ func TestServerSideDryRun(t *testing.T) {
 		}
 	})
 	kc := c.Kubeconfig()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	if err != nil {
-		t.Fatalf("kubeconfig %s: %v", kc, err)
+	cs := c.Client
+	applyFn := newApplier(t, c)
+	apply := func(t *testing.T, o obj, dryRun bool) error {
+		t.Helper()
+		return applyFn(ctx, o, dryRun)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create namespace: %v", err)
-	}
-
-	// apply server-side applies one object; dryRun leaves nothing behind.
-	apply := func(t *testing.T, o obj, dryRun bool) error {
-		t.Helper()
-		u := &unstructured.Unstructured{Object: map[string]any(o)}
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return err
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			ri = dyn.Resource(m.Resource).Namespace(u.GetNamespace())
-		}
-		opts := metav1.ApplyOptions{FieldManager: "kubedag-chart-test", Force: true}
-		if dryRun {
-			opts.DryRun = []string{metav1.DryRunAll}
-		}
-		_, err = ri.Apply(ctx, u.GetName(), u, opts)
-		return err
 	}
 
 	for _, tc := range renderCases {
@@ -110,6 +77,62 @@ func TestServerSideDryRun(t *testing.T) {
 		err := apply(t, ds, true)
 		if !apierrors.IsInvalid(err) {
 			t.Fatalf("apply of a DaemonSet with a bad dnsPolicy: %v, want Invalid", err)
+		}
+	})
+
+	// Pod Security: a namespace enforcing baseline would admit the DaemonSet
+	// and run none of its pods (host network); the install must fail saying
+	// which label to set.
+	t.Run("pod security baseline refused", func(t *testing.T) {
+		const ns = "kubedag-baseline"
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "baseline"}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, err := run(t, helm, "install", "kdbase", chartDir, "--namespace", ns, "--kubeconfig", kc, "-f", minimalValues)
+		if err == nil {
+			t.Fatal("helm install succeeded in a namespace enforcing Pod Security baseline")
+		}
+		if !strings.Contains(stderr, "pod-security.kubernetes.io/enforce=privileged") {
+			t.Errorf("helm install error does not say which label to set:\n%s", stderr)
+		}
+		// Labelled as documented, it installs (own release name: cluster-scoped
+		// RBAC objects are named after it).
+		if _, err := cs.CoreV1().Namespaces().Update(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "privileged"}}}, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, err := run(t, helm, "install", "kdbase", chartDir, "--namespace", ns, "--kubeconfig", kc, "-f", minimalValues); err != nil {
+			t.Fatalf("helm install in a privileged namespace: %v\n%s", err, stderr)
+		}
+	})
+
+	// Only the leader is Ready: with the default values nothing may stop a
+	// drain from evicting it (a PDB with minAvailable 1 would, forever).
+	t.Run("leader evictable", func(t *testing.T) {
+		const ns = "kubedag-drain"
+		// Its own release name: cluster-scoped RBAC objects are named after it.
+		if _, stderr, err := run(t, helm, "install", "kddrain", chartDir, "--namespace", ns, "--create-namespace", "--kubeconfig", kc, "-f", minimalValues); err != nil {
+			t.Fatalf("helm install: %v\n%s", err, stderr)
+		}
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "kddrain-kubedag-aggregator", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The Ready leader, as the Deployment would run it (no kubelet here).
+		leader := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "leader", Labels: d.Spec.Template.Labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "aggregator", Image: "kubedag:test"}}}}
+		if leader, err = cs.CoreV1().Pods(ns).Create(ctx, leader, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		leader.Status.Phase = corev1.PodRunning
+		leader.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+		if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, leader, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err = cs.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "leader", Namespace: ns}})
+		if err != nil {
+			t.Fatalf("evicting the only Ready aggregator (the leader): %v; a node drain would hang", err)
 		}
 	})
 
@@ -175,4 +198,37 @@ func TestServerSideDryRun(t *testing.T) {
 			t.Error("config changed on upgrade but the aggregator pod template did not: pods keep the old config")
 		}
 	})
+}
+
+// newApplier returns a function that server-side applies one rendered
+// object to c; dryRun leaves nothing behind.
+func newApplier(t *testing.T, c *cluster.Cluster) func(ctx context.Context, o obj, dryRun bool) error {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	return func(ctx context.Context, o obj, dryRun bool) error {
+		u := &unstructured.Unstructured{Object: map[string]any(o)}
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return err
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(m.Resource).Namespace(u.GetNamespace())
+		}
+		opts := metav1.ApplyOptions{FieldManager: "kubedag-chart-test", Force: true}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		_, err = ri.Apply(ctx, u.GetName(), u, opts)
+		return err
+	}
 }
