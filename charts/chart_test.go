@@ -203,7 +203,7 @@ var renderCases = []renderCase{
 		targets: []wantTarget{{name: "fw1", secret: "fw1-panos", auth: "apiKey"}},
 	},
 	{
-		name: "full", args: []string{"-f", fullValues},
+		name: "full", args: []string{"-f", fullValues, "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor", "--api-versions", "monitoring.coreos.com/v1/PodMonitor"},
 		replicas: 3, image: "registry.example.com/kubedag:v1.2.3", ipSource: "netlink", tagHostNetwork: "true",
 		agentPort: 19091, logLevel: "debug", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
 		targets: []wantTarget{
@@ -251,8 +251,10 @@ func TestTemplate(t *testing.T) {
 			t.Run("tls", func(t *testing.T) { checkTLS(t, objs, tc) })
 			t.Run("no secrets", func(t *testing.T) { checkNoSecrets(t, objs, tc) })
 			t.Run("optional objects", func(t *testing.T) {
-				if got := len(ofKind(objs, "ServiceMonitor")); got != b2i(tc.serviceMonitor) {
-					t.Errorf("%d ServiceMonitors, want %d", got, b2i(tc.serviceMonitor))
+				for _, kind := range []string{"ServiceMonitor", "PodMonitor"} {
+					if got := len(ofKind(objs, kind)); got != b2i(tc.serviceMonitor) {
+						t.Errorf("%d %ss, want %d", got, kind, b2i(tc.serviceMonitor))
+					}
 				}
 				if got := len(ofKind(objs, "NetworkPolicy")); got != b2i(tc.networkPolicy) {
 					t.Errorf("%d NetworkPolicies, want %d", got, b2i(tc.networkPolicy))
@@ -883,5 +885,38 @@ func TestConfigChecksumRollsPods(t *testing.T) {
 	}
 	if a1 == b {
 		t.Error("config changed but the checksum did not: pods would keep the old config")
+	}
+}
+
+// TestMonitorsNeedTheirAPI: a ServiceMonitor or PodMonitor is rendered only
+// where the cluster serves the Prometheus Operator's API, so enabling one
+// cannot fail the install on an unknown kind.
+func TestMonitorsNeedTheirAPI(t *testing.T) {
+	for _, kind := range []string{"ServiceMonitor", "PodMonitor"} {
+		key := strings.ToLower(kind[:1]) + kind[1:]
+		set := []string{"-f", minimalValues, "--set", "metrics." + key + ".enabled=true"}
+		if n := len(ofKind(mustTemplate(t, set...), kind)); n != 0 {
+			t.Errorf("%d %ss rendered for a cluster without monitoring.coreos.com/v1", n, kind)
+		}
+		objs := mustTemplate(t, append(set, "--api-versions", "monitoring.coreos.com/v1/"+kind)...)
+		if n := len(ofKind(objs, kind)); n != 1 {
+			t.Errorf("%d %ss rendered with monitoring.coreos.com/v1/%s served, want 1", n, kind, kind)
+		}
+	}
+}
+
+// TestDefaultImageTagIsTheReleaseTag: the Makefile names images after `git
+// describe --tags` (release tags are vX.Y.Z), and the chart's default tag is
+// its appVersion: they must have the same form.
+func TestDefaultImageTagIsTheReleaseTag(t *testing.T) {
+	if v := chartAppVersion(); !regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(v) {
+		t.Fatalf("appVersion %q: want vX.Y.Z, the release tag `make image` names the image after", v)
+	}
+	mk, err := readFile(filepath.Join("..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mk), "git describe --tags") || !strings.Contains(string(mk), "IMAGE     ?= kubedag:$(VERSION)") {
+		t.Fatal("Makefile no longer names the image kubedag:$(VERSION) from git describe --tags: recheck the chart's default tag")
 	}
 }

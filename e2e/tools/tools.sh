@@ -90,10 +90,10 @@ etcd_build() {
 # within one file system is atomic, so an interrupted build never leaves a
 # partial binary that a later run would take as cached.
 goinstall() {
-  local name=$1 pkg=$2
+  local name=$1 pkg=$2 ldflags="-s -w ${3:-}"
   local gobin rc=0
   gobin=$(mktemp -d "$dir/.gobin.XXXXXX")
-  GOBIN=$gobin go install -trimpath -ldflags "-s -w" "$pkg" && mv "$gobin/$name" "$dir/$name" || rc=$?
+  GOBIN=$gobin go install -trimpath -ldflags "$ldflags" "$pkg" && mv "$gobin/$name" "$dir/$name" || rc=$?
   rm -rf "$gobin"
   return $rc
 }
@@ -112,7 +112,14 @@ build kube-controller-manager k8s_build k8s.io/kubernetes/cmd/kube-controller-ma
 build kube-scheduler k8s_build k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler
 build kubectl k8s_build k8s.io/kubernetes/cmd/kubectl kubectl
 build kwok goinstall kwok sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
-build helm goinstall helm helm.sh/helm/v3/cmd/helm@$HELM_VERSION
+# helm's own build sets these: without them `helm version` is empty and helm
+# assumes Kubernetes v1.20 for `helm template` and `helm lint`. A helm cached
+# before this line keeps its old flags (the tests pass --kube-version anyway).
+k8s_minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+ -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor \
+ -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor"
+build helm goinstall helm helm.sh/helm/v3/cmd/helm@$HELM_VERSION "$helm_ldflags"
 
 log "all tools ready in $dir"
 echo "$dir"
