@@ -7,8 +7,11 @@
 ARG GO_VERSION=1.26
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
+# Set by BuildKit and buildah from --platform. No defaults: a default would
+# override them (a linux/arm64 build would ship an amd64 binary); left empty
+# by a builder that does not set them, go builds for the build host.
+ARG TARGETOS
+ARG TARGETARCH
 ARG VERSION=dev
 # Modules come from the Go module proxy; override for a mirror.
 ARG GOPROXY=https://proxy.golang.org,direct
@@ -21,7 +24,18 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/kubedag ./cmd/kubedag
 
+# Base images are referenced by tag: pin them by digest in your build
+# (`crane digest gcr.io/distroless/static-debian12:nonroot`) if policy asks.
 FROM gcr.io/distroless/static-debian12:nonroot
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="kubedag" \
+      org.opencontainers.image.description="Kubernetes identity as PAN-OS Dynamic Address Group tags (User-ID IP-tags)" \
+      org.opencontainers.image.source="https://github.com/kubedag/kubedag" \
+      org.opencontainers.image.url="https://github.com/kubedag/kubedag" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 COPY --from=build /out/kubedag /kubedag
 USER 65532:65532
 ENTRYPOINT ["/kubedag"]

@@ -65,7 +65,11 @@ bench:
 ## image: build the container image $(IMAGE) from the Dockerfile (same binary as `make build`).
 ## Needs a container builder: docker, podman or buildah (first found on PATH, or
 ## CONTAINER_BUILDER=...). Example: make image IMAGE=ghcr.io/kubedag/kubedag:v0.1.0
+## PLATFORMS=linux/amd64,linux/arm64 builds a multi-platform image (docker buildx, or a
+## podman/buildah manifest list named $(IMAGE)); push it with your builder.
 CONTAINER_BUILDERS ?= docker podman buildah
+PLATFORMS ?=
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 image:
 	@builder="$(CONTAINER_BUILDER)"; \
 	if [ -z "$$builder" ]; then \
@@ -76,8 +80,14 @@ image:
 	  echo "Install docker, podman or buildah, or set CONTAINER_BUILDER=/path/to/builder." >&2; \
 	  exit 1; \
 	fi; \
-	echo "$$builder build --build-arg VERSION=$(VERSION) -t $(IMAGE) ."; \
-	"$$builder" build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	args="--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION)"; \
+	if [ -z "$(PLATFORMS)" ]; then set -- build $$args -t $(IMAGE) .; \
+	else case "$$(basename "$$builder")" in \
+	  docker*) set -- buildx build --platform $(PLATFORMS) $$args -t $(IMAGE) . ;; \
+	  *) set -- build --platform $(PLATFORMS) $$args --manifest $(IMAGE) . ;; \
+	esac; fi; \
+	echo "$$builder $$*"; \
+	"$$builder" "$$@"
 
 clean:
 	rm -rf $(BIN)

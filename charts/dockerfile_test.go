@@ -266,6 +266,49 @@ func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
 	if entrypoint != `["`+copied+`"]` || copied != "/kubedag" {
 		t.Errorf("ENTRYPOINT %s, want [\"/kubedag\"], the binary copied to %s", entrypoint, copied)
 	}
+
+	// The target platform is BuildKit's: a default on TARGETOS/TARGETARCH
+	// would override it (a --platform linux/arm64 build shipping amd64).
+	for _, in := range build.instrs {
+		if in.cmd != "ARG" {
+			continue
+		}
+		if k, v, hasDefault := strings.Cut(in.args, "="); (k == "TARGETOS" || k == "TARGETARCH") && hasDefault {
+			t.Errorf("ARG %s=%s: a default overrides the platform BuildKit passes", k, v)
+		}
+	}
+	for _, env := range []string{"GOOS", "GOARCH"} {
+		if v, ok := got.env[env]; !ok || v != "" {
+			t.Errorf("go build %s=%q with no platform given, want it from ${TARGET...} (empty: the build host's)", env, v)
+		}
+	}
+	// OCI labels, the version and revision from build args.
+	labels := map[string]string{}
+	rvars := map[string]string{"VERSION": version, "REVISION": "abc123"}
+	for _, in := range runtime.instrs {
+		if in.cmd == "LABEL" {
+			for _, w := range shellWords(expand(in.args, rvars)) {
+				if k, v, ok := strings.Cut(w, "="); ok {
+					labels[k] = v
+				}
+			}
+		}
+	}
+	for k, want := range map[string]string{
+		"org.opencontainers.image.licenses": "Apache-2.0",
+		"org.opencontainers.image.source":   "https://github.com/kubedag/kubedag",
+		"org.opencontainers.image.version":  version,
+		"org.opencontainers.image.revision": "abc123",
+		"org.opencontainers.image.title":    "kubedag",
+	} {
+		if labels[k] != want {
+			t.Errorf("image label %s=%q, want %q", k, labels[k], want)
+		}
+	}
+	lic, err := os.ReadFile(filepath.Join("..", "LICENSE"))
+	if err != nil || !strings.Contains(string(lic), "Apache License") || !strings.Contains(string(lic), "Version 2.0, January 2004") {
+		t.Errorf("LICENSE is not the Apache License 2.0 the image label claims (%v)", err)
+	}
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -350,27 +393,39 @@ func TestMakeImage(t *testing.T) {
 			}
 		}
 	})
-	t.Run("fake builder", func(t *testing.T) {
-		dir := t.TempDir()
-		record := filepath.Join(dir, "record")
-		script := "#!/bin/sh\n{ pwd; printf '%s\\n' \"$@\"; } > " + record + "\n"
-		if err := os.WriteFile(filepath.Join(dir, "kubedag-fake-builder"), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		_, stderr, err := repoMake(t, []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH")},
-			"image", "CONTAINER_BUILDERS=kubedag-fake-builder", "IMAGE=example.com/kubedag:t1", "VERSION=v9.9.9")
-		if err != nil {
-			t.Fatalf("make image: %v\n%s", err, stderr)
-		}
-		b, err := os.ReadFile(record)
-		if err != nil {
-			t.Fatalf("the builder was not run: %v", err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		root, _ := filepath.Abs("..")
-		wantArgs := []string{"build", "--build-arg", "VERSION=v9.9.9", "-t", "example.com/kubedag:t1", "."}
-		if lines[0] != root || !slices.Equal(lines[1:], wantArgs) {
-			t.Errorf("builder ran in %s with %q, want %s with %q", lines[0], lines[1:], root, wantArgs)
-		}
-	})
+	buildArgs := []string{"--build-arg", "VERSION=v9.9.9", "--build-arg", "REVISION=r1"}
+	for _, tc := range []struct {
+		name, builder string
+		extra         []string
+		want          []string
+	}{
+		{"fake builder", "kubedag-fake-builder", nil, slices.Concat([]string{"build"}, buildArgs, []string{"-t", "example.com/kubedag:t1", "."})},
+		{"multi-platform docker", "docker", []string{"PLATFORMS=linux/amd64,linux/arm64"},
+			slices.Concat([]string{"buildx", "build", "--platform", "linux/amd64,linux/arm64"}, buildArgs, []string{"-t", "example.com/kubedag:t1", "."})},
+		{"multi-platform podman", "podman", []string{"PLATFORMS=linux/amd64,linux/arm64"},
+			slices.Concat([]string{"build", "--platform", "linux/amd64,linux/arm64"}, buildArgs, []string{"--manifest", "example.com/kubedag:t1", "."})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			record := filepath.Join(dir, "record")
+			script := "#!/bin/sh\n{ pwd; printf '%s\\n' \"$@\"; } > " + record + "\n"
+			if err := os.WriteFile(filepath.Join(dir, tc.builder), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			_, stderr, err := repoMake(t, []string{"PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH")},
+				append([]string{"image", "CONTAINER_BUILDER=" + filepath.Join(dir, tc.builder), "IMAGE=example.com/kubedag:t1", "VERSION=v9.9.9", "REVISION=r1"}, tc.extra...)...)
+			if err != nil {
+				t.Fatalf("make image: %v\n%s", err, stderr)
+			}
+			b, err := os.ReadFile(record)
+			if err != nil {
+				t.Fatalf("the builder was not run: %v", err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			root, _ := filepath.Abs("..")
+			if lines[0] != root || !slices.Equal(lines[1:], tc.want) {
+				t.Errorf("builder ran in %s with %q, want %s with %q", lines[0], lines[1:], root, tc.want)
+			}
+		})
+	}
 }

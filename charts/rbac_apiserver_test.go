@@ -198,7 +198,7 @@ rules:
 	host := str(get(find(t, objs, "Service", "-aggregator"), "metadata", "name")) + "." + namespace + ".svc"
 	agentArgs := rewriteArgs(containerArgs(t, find(t, objs, "DaemonSet", "-agent")), map[string]string{
 		"--node-name": node, "--aggregator": streamAddr, "--ca-file": tlsFile("ca.crt"),
-		"--token-file": write("stream-token", []byte(token(agentSA, []string{cluster.KubedagAudience}, agentPod))),
+		"--token-file":    write("stream-token", []byte(token(agentSA, []string{cluster.KubedagAudience}, agentPod))),
 		"--health-listen": fmt.Sprintf("127.0.0.1:%d", ports[2]),
 		// api: this host has no routes for kwok's pod IPs.
 		"--ip-source": "api",
