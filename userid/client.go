@@ -109,21 +109,27 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		if ctx.Err() != nil {
 			return resp, err
 		}
-		// An expired session is refused before anything runs, so getting
-		// a new key and repeating is safe for every request.
-		var ae *APIError
-		if !req.noAuth && !rekeyed && errors.As(err, &ae) && ae.Code == 22 && c.canKeygen() {
-			rekeyed = true
-			c.dropKey(key)
-			c.log.WarnContext(ctx, "pan-os session timed out, getting a new API key", "op", req.op)
-			continue
-		}
 		// A concurrent call replaced the key while this one was in flight
 		// (a new key ends the old session): refused before anything ran,
 		// so repeat once with the new key.
 		if !req.noAuth && !rekeyed && IsAuth(err) && c.currentKey() != key {
 			rekeyed = true
 			continue
+		}
+		// An expired session (code 22), or a key ended because someone
+		// else ran keygen for the same administrator (PAN-OS ends a
+		// user's earlier API sessions then: 403): refused before anything
+		// ran, so with a password get a new key once and repeat.
+		if !req.noAuth && !rekeyed && IsAuth(err) && c.canKeygen() {
+			rekeyed = true
+			c.dropKey(key)
+			c.log.WarnContext(ctx, "pan-os refused the API key, getting a new one (a session timeout, or a keygen for the same user elsewhere)",
+				"op", req.op, "error", err.Error())
+			continue
+		}
+		if !req.noAuth && IsAuth(err) && !c.canKeygen() {
+			return resp, fmt.Errorf("%w (the configured API key was refused: it may have been revoked, e.g. by a keygen for the same administrator, which ends its earlier API sessions; "+
+				"put a new key in the credentials, or configure username and password so kubedag can get keys itself)", err)
 		}
 		var te *TransportError
 		retry := IsRetryable(err) && (req.safe || (errors.As(err, &te) && te.NotSent))

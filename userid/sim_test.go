@@ -2,9 +2,12 @@ package userid_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -509,4 +512,62 @@ func TestSimConcurrentUse(t *testing.T) {
 	if got := len(srv.Sim.Registered()); got != 400 {
 		t.Errorf("emulator holds %d IPs, want 400", got)
 	}
+}
+
+// TestSimKeygenElsewhere: an administrator's keygen for the same account
+// (e.g. the README's curl example) ends kubedag's API session with 403.
+// With password credentials the client gets a new key once and carries on;
+// with a fixed API key it says what happened and what to do.
+func TestSimKeygenElsewhere(t *testing.T) {
+	srv := startSim(t, panossim.Config{})
+	ctx := t.Context()
+	endSessions := func() {
+		t.Helper()
+		before, _ := srv.Sim.APIKeyFor("admin")
+		form := url.Values{"type": {"keygen"}, "user": {"admin"}, "password": {"admin"}}
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CAPool, MinVersion: tls.VersionTLS12}}}
+		resp, err := hc.PostForm(srv.URL+"/api/", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if after, _ := srv.Sim.APIKeyFor("admin"); after == before {
+			t.Fatal("keygen elsewhere did not replace the admin key")
+		}
+	}
+
+	t.Run("password", func(t *testing.T) {
+		c, err := userid.New(userid.Config{URL: srv.URL, Username: "admin", Password: "admin", RootCAs: srv.CAPool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Op(ctx, "<show><system><info/></system></show>"); err != nil {
+			t.Fatal(err)
+		}
+		keygens := srv.Sim.Stats().KeygenCalls
+		endSessions()
+		if _, err := c.Op(ctx, "<show><system><info/></system></show>"); err != nil {
+			t.Fatalf("after a keygen elsewhere: %v, want a new key and success", err)
+		}
+		if n := srv.Sim.Stats().KeygenCalls - keygens; n != 2 {
+			t.Errorf("%d keygens (elsewhere and ours), want 2: one new key, not a loop", n)
+		}
+	})
+	t.Run("fixed API key", func(t *testing.T) {
+		c := simClient(t, srv, nil)
+		if _, err := c.Op(ctx, "<show><system><info/></system></show>"); err != nil {
+			t.Fatal(err)
+		}
+		endSessions()
+		_, err := c.Op(ctx, "<show><system><info/></system></show>")
+		if !userid.IsAuth(err) {
+			t.Fatalf("after a keygen elsewhere: %v, want an auth error", err)
+		}
+		for _, want := range []string{"API key was refused", "keygen for the same administrator", "username and password"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+	})
 }
