@@ -1,7 +1,10 @@
 package userid
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +12,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,13 +24,16 @@ import (
 // connections.
 type Client struct {
 	cfg      Config
-	hc       *http.Client
 	endpoint string
 	log      *slog.Logger
 
 	keygenMu sync.Mutex // serialises keygen: a new key may end older sessions
 	mu       sync.Mutex
+	hc       *http.Client
+	caPEM    []byte // CAFile content hc trusts
 	key      string
+	// configured credentials; Config.Reload may replace them
+	apiKey, username, password string
 	// secrets are scrubbed from every error and log line: the configured
 	// key and password (the first nConfigured) and generated keys.
 	secrets     []string
@@ -38,9 +46,12 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("userid: invalid config: %w", err)
 	}
-	hc, err := cfg.httpClient()
-	if err != nil {
-		return nil, fmt.Errorf("userid: %w", err)
+	hc, caPEM := cfg.HTTPClient, []byte(nil)
+	if hc == nil {
+		var err error
+		if hc, caPEM, err = cfg.httpClientWithCA(); err != nil {
+			return nil, fmt.Errorf("userid: %w", err)
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -51,7 +62,11 @@ func New(cfg Config) (*Client, error) {
 		hc:       hc,
 		endpoint: strings.TrimRight(cfg.URL, "/") + "/api/",
 		log:      log.With("device", redactURL(cfg.URL)),
+		caPEM:    caPEM,
 		key:      cfg.APIKey,
+		apiKey:   cfg.APIKey,
+		username: cfg.Username,
+		password: cfg.Password,
 	}
 	if strings.HasPrefix(cfg.URL, "http://") {
 		c.log.Warn("PAN-OS API over plain HTTP: the API key and password travel unencrypted")
@@ -66,7 +81,13 @@ func New(cfg Config) (*Client, error) {
 }
 
 // Close releases idle connections. The Client stays usable.
-func (c *Client) Close() { c.hc.CloseIdleConnections() }
+func (c *Client) Close() { c.httpClient().CloseIdleConnections() }
+
+func (c *Client) httpClient() *http.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hc
+}
 
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -89,7 +110,7 @@ type request struct {
 // do sends req, retrying where that is safe, and returns the parsed
 // successful response.
 func (c *Client) do(ctx context.Context, req request) (*response, error) {
-	rekeyed := false
+	rekeyed, reloaded := false, false
 	for attempt := 0; ; attempt++ {
 		var key string
 		if !req.noAuth {
@@ -114,6 +135,18 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		// so repeat once with the new key.
 		if !req.noAuth && !rekeyed && IsAuth(err) && c.currentKey() != key {
 			rekeyed = true
+			continue
+		}
+		// Rotated credentials (a Secret updated in place): read them again
+		// and repeat once if they changed.
+		if !req.noAuth && !reloaded && IsAuth(err) && c.reloadCredentials(ctx) {
+			reloaded = true
+			continue
+		}
+		// A rotated CA: the device's new certificate does not verify with
+		// the old bundle; nothing was sent, so repeat once with the new one.
+		if !reloaded && isVerifyError(err) && c.reloadCA(ctx) {
+			reloaded = true
 			continue
 		}
 		// An expired session (code 22), or a key ended because someone
@@ -174,7 +207,7 @@ func (c *Client) once(ctx context.Context, req request, key string) (*response, 
 	if key != "" {
 		hreq.Header.Set("X-PAN-KEY", key)
 	}
-	hresp, err := c.hc.Do(hreq)
+	hresp, err := c.httpClient().Do(hreq)
 	if err != nil {
 		return nil, 0, c.transportError(req.op, err)
 	}
@@ -245,7 +278,76 @@ func (c *Client) scrub(s string) string {
 	return s
 }
 
-func (c *Client) canKeygen() bool { return c.cfg.Username != "" && c.cfg.Password != "" }
+func (c *Client) canKeygen() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.username != "" && c.password != ""
+}
+
+// reloadCredentials asks Config.Reload for the credentials and reports
+// whether they changed; a changed API key replaces the one in use.
+func (c *Client) reloadCredentials(ctx context.Context) bool {
+	if c.cfg.Reload == nil {
+		return false
+	}
+	key, user, pass, err := c.cfg.Reload()
+	if err != nil {
+		c.log.WarnContext(ctx, "pan-os credentials: reload failed", "error", c.scrub(err.Error()))
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key == c.apiKey && user == c.username && pass == c.password {
+		return false
+	}
+	if key != c.apiKey {
+		c.key = key // empty: keygen with the (new) password
+	}
+	c.apiKey, c.username, c.password = key, user, pass
+	for _, s := range []string{key, pass} {
+		if s != "" && !slices.Contains(c.secrets, s) {
+			c.secrets = append(c.secrets, s)
+		}
+	}
+	c.log.InfoContext(ctx, "pan-os credentials changed: using the new ones")
+	return true
+}
+
+// reloadCA re-reads CAFile and, when it changed, trusts the new bundle
+// from the next connection on. It reports whether it changed.
+func (c *Client) reloadCA(ctx context.Context) bool {
+	if c.cfg.CAFile == "" || c.cfg.HTTPClient != nil {
+		return false
+	}
+	pem, err := os.ReadFile(c.cfg.CAFile)
+	c.mu.Lock()
+	same := err == nil && bytes.Equal(pem, c.caPEM)
+	c.mu.Unlock()
+	if err != nil || same {
+		return false
+	}
+	hc, caPEM, err := c.cfg.httpClientWithCA()
+	if err != nil {
+		c.log.WarnContext(ctx, "pan-os CA bundle changed but does not load", "error", err.Error())
+		return false
+	}
+	c.mu.Lock()
+	old := c.hc
+	c.hc, c.caPEM = hc, caPEM
+	c.mu.Unlock()
+	old.CloseIdleConnections()
+	c.log.InfoContext(ctx, "pan-os CA bundle changed: trusting the new one")
+	return true
+}
+
+// isVerifyError reports whether err is a failed certificate verification.
+func isVerifyError(err error) bool {
+	var ua x509.UnknownAuthorityError
+	var cv *tls.CertificateVerificationError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &ua) || errors.As(err, &cv) || errors.As(err, &hn) || errors.As(err, &ci)
+}
 
 func (c *Client) currentKey() string {
 	c.mu.Lock()
@@ -291,12 +393,25 @@ func (c *Client) keygenLocked(ctx context.Context) error {
 	if !c.canKeygen() {
 		return errors.New("pan-os keygen: Username and Password are not configured")
 	}
-	resp, err := c.do(ctx, request{
-		op:     "keygen",
-		params: url.Values{"type": {"keygen"}, "user": {c.cfg.Username}, "password": {c.cfg.Password}},
-		safe:   true,
-		noAuth: true,
-	})
+	keygen := func() (*response, error) {
+		c.mu.Lock()
+		user, pass := c.username, c.password
+		c.mu.Unlock()
+		return c.do(ctx, request{
+			op:     "keygen",
+			params: url.Values{"type": {"keygen"}, "user": {user}, "password": {pass}},
+			safe:   true,
+			noAuth: true,
+		})
+	}
+	resp, err := keygen()
+	// A rotated password: refused, then read again from the Secret.
+	if IsAuth(err) && c.reloadCredentials(ctx) {
+		if !c.canKeygen() {
+			return nil // the new credentials are an API key
+		}
+		resp, err = keygen()
+	}
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,12 @@ type Config struct {
 	// Logger receives debug lines per request and warnings on retries. It
 	// never sees a key or password. Default: discard.
 	Logger *slog.Logger
+	// Reload, when set, re-reads the credentials (e.g. files of a mounted
+	// Secret, which the kubelet updates in place). The client calls it when
+	// the device refuses the key or the password, and uses what changed, so
+	// rotated credentials work without a restart. CAFile is re-read, the
+	// same way, when the device's certificate does not verify.
+	Reload func() (apiKey, username, password string, err error)
 }
 
 func (cfg *Config) validate() error {
@@ -173,6 +179,14 @@ func (cfg *Config) httpClient() (*http.Client, error) {
 	if cfg.HTTPClient != nil {
 		return cfg.HTTPClient, nil
 	}
+	hc, _, err := cfg.httpClientWithCA()
+	return hc, err
+}
+
+// httpClientWithCA is httpClient; it also returns the CAFile content it
+// trusts (nil without CAFile), so a reload can tell whether it changed.
+func (cfg *Config) httpClientWithCA() (*http.Client, []byte, error) {
+	var caPEM []byte
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // explicit opt-in
 	if cfg.RootCAs != nil || cfg.CAFile != "" {
 		pool := x509.NewCertPool()
@@ -182,11 +196,12 @@ func (cfg *Config) httpClient() (*http.Client, error) {
 		if cfg.CAFile != "" {
 			pem, err := os.ReadFile(cfg.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("read CA bundle: %w", err)
+				return nil, nil, fmt.Errorf("read CA bundle: %w", err)
 			}
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", cfg.CAFile)
+				return nil, nil, fmt.Errorf("CA bundle %s holds no PEM certificate", cfg.CAFile)
 			}
+			caPEM = pem
 		}
 		tlsCfg.RootCAs = pool
 	}
@@ -200,5 +215,5 @@ func (cfg *Config) httpClient() (*http.Client, error) {
 		// PAN-OS does not redirect API calls; following one could send the
 		// key header to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, nil
+	}, caPEM, nil
 }

@@ -571,3 +571,89 @@ func TestSimKeygenElsewhere(t *testing.T) {
 		}
 	})
 }
+
+// TestSimRotatedCredentials: credentials and CA come from files the kubelet
+// updates in place (a mounted Secret); the client reads them again when the
+// device refuses them, without a restart.
+func TestSimRotatedCredentials(t *testing.T) {
+	srv := startSim(t, panossim.Config{})
+	ctx := t.Context()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return string(b)
+	}
+	op := func(c *userid.Client) error {
+		_, err := c.Op(ctx, "<show><system><info/></system></show>")
+		return err
+	}
+
+	t.Run("api key", func(t *testing.T) {
+		oldKey, _ := srv.Sim.APIKeyFor("admin")
+		write("api-key", oldKey)
+		c, err := userid.New(userid.Config{URL: srv.URL, APIKey: read("api-key"), RootCAs: srv.CAPool,
+			Reload: func() (string, string, string, error) { return read("api-key"), "", "", nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := op(c); err != nil {
+			t.Fatal(err)
+		}
+		// Rotation: the administrator makes a new key (ending the old one)
+		// and updates the Secret.
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CAPool, MinVersion: tls.VersionTLS12}}}
+		resp, err := hc.PostForm(srv.URL+"/api/", url.Values{"type": {"keygen"}, "user": {"admin"}, "password": {"admin"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		newKey, _ := srv.Sim.APIKeyFor("admin")
+		write("api-key", newKey)
+		if err := op(c); err != nil {
+			t.Fatalf("after the key was rotated in its file: %v", err)
+		}
+		if err := op(c); err != nil || strings.Contains(fmt.Sprint(err), newKey) {
+			t.Fatalf("with the rotated key: %v", err)
+		}
+	})
+	t.Run("password", func(t *testing.T) {
+		write("password", "old-password")
+		c, err := userid.New(userid.Config{URL: srv.URL, Username: "admin", Password: read("password"), RootCAs: srv.CAPool,
+			Reload: func() (string, string, string, error) { return "", "admin", read("password"), nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		write("password", "admin") // the device's password changed, and so did the Secret
+		if err := op(c); err != nil {
+			t.Fatalf("after the password was rotated in its file: %v", err)
+		}
+	})
+	t.Run("CA", func(t *testing.T) {
+		other := startSim(t, panossim.Config{}) // another CA
+		caFile := write("ca.crt", string(other.CACertPEM))
+		key, _ := srv.Sim.APIKeyFor("admin")
+		c, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, CAFile: caFile,
+			RetryBackoff: time.Millisecond, MaxRetryBackoff: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := op(c); err == nil {
+			t.Fatal("verified the device with the wrong CA")
+		}
+		write("ca.crt", string(srv.CACertPEM)) // the Secret now holds the device's CA
+		if err := op(c); err != nil {
+			t.Fatalf("after the CA was rotated in its file: %v", err)
+		}
+	})
+}

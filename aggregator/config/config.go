@@ -361,5 +361,8 @@ func (t *Target) ClientConfig(getenv func(string) string) (userid.Config, error)
 		Timeout:            t.Timeout.Duration,
 		Vsys:               t.Vsys,
 		Target:             t.Serial,
+		// Mounted Secrets are updated in place: rotated credentials are
+		// read again when the target refuses the old ones.
+		Reload: func() (string, string, string, error) { return t.Credentials(getenv) },
 	}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kubedag/kubedag/agent/routewatch"
 	"github.com/kubedag/kubedag/agent/stream"
 	"github.com/kubedag/kubedag/telemetry"
+	"github.com/kubedag/kubedag/tlsreload"
 )
 
 // DefaultAgentHealthPort is the agent's /healthz, /readyz and /metrics port
@@ -115,7 +116,12 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 	logger = logger.With("node", o.nodeName)
 	// Every local check (CA, telemetry environment) before the API client,
 	// so a bad value fails at start wherever the pod runs.
-	tlsCfg, err := stream.TLSConfig(o.caFile, o.serverHost)
+	// A CA file (a mounted Secret) is read again when it changes, so a
+	// rotated CA needs no restart; without one, the system roots.
+	tlsCfg, err := stream.TLSConfig("", o.serverHost)
+	if o.caFile != "" {
+		tlsCfg, err = tlsreload.ClientConfig(o.caFile, o.serverHost)
+	}
 	if err != nil {
 		return fmt.Errorf("aggregator TLS: %w", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/leader"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/telemetry"
+	"github.com/kubedag/kubedag/tlsreload"
 )
 
 type aggregatorOptions struct {
@@ -154,7 +154,8 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 	if err := o.applyFlags(cfg); err != nil {
 		return err
 	}
-	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	// Reloaded when the mounted Secret is rotated (cert-manager renewals).
+	cert, err := tlsreload.NewCertificate(o.tlsCert, o.tlsKey)
 	if err != nil {
 		return fmt.Errorf("agent stream TLS: %w", err)
 	}
@@ -183,7 +184,7 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		Config:         cfg,
 		Client:         client,
 		StreamListener: streamLn,
-		StreamTLS:      &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		StreamTLS:      cert.ServerConfig(),
 		HealthListener: healthLn,
 		Telemetry:      tel,
 		SnapshotGrace:  o.snapshotGrace,
