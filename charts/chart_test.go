@@ -248,6 +248,22 @@ func TestTemplate(t *testing.T) {
 			t.Run("aggregator", func(t *testing.T) { checkAggregator(t, objs, tc) })
 			t.Run("config", func(t *testing.T) { checkConfig(t, objs, tc) })
 			t.Run("rbac", func(t *testing.T) { checkRBAC(t, objs) })
+			// Telemetry resources carry the k8s identity (telemetry.K8sAttributes).
+			t.Run("telemetry identity", func(t *testing.T) {
+				cluster := str(renderedConfig(t, objs)["cluster"])
+				for _, o := range append(ofKind(objs, "Deployment"), ofKind(objs, "DaemonSet")...) {
+					env := container(t, o)["env"]
+					if e := byName(env, "CLUSTER_NAME"); str(get(e, "value")) != cluster {
+						t.Errorf("%s CLUSTER_NAME env %v, want %q", o.kind(), e, cluster)
+					}
+					for name, path := range map[string]string{"NODE_NAME": "spec.nodeName", "POD_NAME": "metadata.name",
+						"POD_NAMESPACE": "metadata.namespace", "POD_UID": "metadata.uid"} {
+						if e := byName(env, name); str(get(e, "valueFrom", "fieldRef", "fieldPath")) != path {
+							t.Errorf("%s %s env %v, want fieldRef %s", o.kind(), name, e, path)
+						}
+					}
+				}
+			})
 			t.Run("tls", func(t *testing.T) { checkTLS(t, objs, tc) })
 			t.Run("no secrets", func(t *testing.T) { checkNoSecrets(t, objs, tc) })
 			t.Run("optional objects", func(t *testing.T) {

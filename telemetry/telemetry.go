@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	promexporter "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -31,6 +34,50 @@ type Options struct {
 	SpanExporter sdktrace.SpanExporter
 	// Getenv reads the environment; default os.Getenv.
 	Getenv func(string) string
+	// Attributes describe this process (k8s.node.name, k8s.pod.name,
+	// k8s.cluster.name, service.instance.id, ...); OTEL_SERVICE_NAME and
+	// OTEL_RESOURCE_ATTRIBUTES override them and Service.
+	Attributes []attribute.KeyValue
+	// Readers are extra metric readers beside /metrics (the demo reads its
+	// latency histogram through one).
+	Readers []sdkmetric.Reader
+}
+
+// K8sAttributes returns the Kubernetes semantic-convention attributes of
+// this process from the environment the chart sets (CLUSTER_NAME, and
+// NODE_NAME, POD_NAME, POD_NAMESPACE, POD_UID from the downward API; unset
+// ones are left out). The pod UID, else the pod name, else the host name,
+// is service.instance.id.
+func K8sAttributes(getenv func(string) string) []attribute.KeyValue {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var out []attribute.KeyValue
+	for _, kv := range []struct {
+		env string
+		key attribute.Key
+	}{
+		{"CLUSTER_NAME", semconv.K8SClusterNameKey},
+		{"NODE_NAME", semconv.K8SNodeNameKey},
+		{"POD_NAME", semconv.K8SPodNameKey},
+		{"POD_NAMESPACE", semconv.K8SNamespaceNameKey},
+		{"POD_UID", semconv.K8SPodUIDKey},
+	} {
+		if v := getenv(kv.env); v != "" {
+			out = append(out, kv.key.String(v))
+		}
+	}
+	instance := getenv("POD_UID")
+	if instance == "" {
+		instance = getenv("POD_NAME")
+	}
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	if instance != "" {
+		out = append(out, semconv.ServiceInstanceID(instance))
+	}
+	return out
 }
 
 // Telemetry holds the process's tracer and meter providers.
@@ -51,10 +98,14 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		semconv.ServiceName(opts.Service),
-		semconv.ServiceVersion(opts.Version),
-	))
+	// Later options win: the standard OTEL_SERVICE_NAME and
+	// OTEL_RESOURCE_ATTRIBUTES override what the process says of itself.
+	attrs := append([]attribute.KeyValue{semconv.ServiceName(opts.Service), semconv.ServiceVersion(opts.Version)}, opts.Attributes...)
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(attrs...),
+		resource.WithDetectors(envDetector{getenv}),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
@@ -74,11 +125,16 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pexp, err := promexporter.New(promexporter.WithRegisterer(reg))
+	// No otel_scope_* labels: every series would carry the same empty ones.
+	pexp, err := promexporter.New(promexporter.WithRegisterer(reg), promexporter.WithoutScopeInfo())
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(pexp))
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(pexp)}
+	for _, r := range opts.Readers {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(r))
+	}
+	mp := sdkmetric.NewMeterProvider(mpOpts...)
 
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)
@@ -105,4 +161,35 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 // Shutdown flushes pending spans and stops the providers.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return errors.Join(t.TracerProvider.Shutdown(ctx), t.MeterProvider.Shutdown(ctx))
+}
+
+// envDetector is resource.WithFromEnv reading through Options.Getenv:
+// OTEL_RESOURCE_ATTRIBUTES (key=value,... percent-encoded) and
+// OTEL_SERVICE_NAME, which wins over a service.name in the former.
+type envDetector struct{ getenv func(string) string }
+
+func (d envDetector) Detect(context.Context) (*resource.Resource, error) {
+	var attrs []attribute.KeyValue
+	var errs []error
+	for _, pair := range strings.Split(d.getenv("OTEL_RESOURCE_ATTRIBUTES"), ",") {
+		if strings.TrimSpace(pair) == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			errs = append(errs, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %q is not key=value", pair))
+			continue
+		}
+		val, err := url.PathUnescape(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %s: %w", k, err))
+			continue
+		}
+		attrs = append(attrs, attribute.String(k, val))
+	}
+	if name := strings.TrimSpace(d.getenv("OTEL_SERVICE_NAME")); name != "" {
+		attrs = append(attrs, semconv.ServiceName(name))
+	}
+	return resource.NewSchemaless(attrs...), errors.Join(errs...)
 }

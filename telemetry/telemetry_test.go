@@ -112,3 +112,73 @@ func TestHealthServer(t *testing.T) {
 		t.Fatalf("Serve after cancel: %v", err)
 	}
 }
+
+// TestResourceFromEnvAndKubernetes: the standard OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES win over what the process says of itself, and
+// the Kubernetes identity (k8s semantic conventions) is on every span.
+func TestResourceFromEnvAndKubernetes(t *testing.T) {
+	env := map[string]string{
+		"OTEL_SERVICE_NAME":        "kubedag-agent-canary",
+		"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=prod%20eu",
+		"CLUSTER_NAME":             "prod-eu1",
+		"NODE_NAME":                "node-7",
+		"POD_NAME":                 "kubedag-agent-x1",
+		"POD_NAMESPACE":            "kubedag",
+		"POD_UID":                  "0a1b",
+	}
+	getenv := func(k string) string { return env[k] }
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := Setup(context.Background(), Options{Service: "kubedag-agent", Version: "v1", SpanExporter: exp,
+		Getenv: getenv, Attributes: K8sAttributes(getenv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	_, span := tel.TracerProvider.Tracer("test").Start(context.Background(), "op")
+	span.End()
+	spans := exp.GetSpans()
+	if len(spans) != 1 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	got := map[string]string{}
+	for _, kv := range spans[0].Resource.Attributes() {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	for k, want := range map[string]string{
+		"service.name": "kubedag-agent-canary", "service.version": "v1", "service.instance.id": "0a1b",
+		"k8s.cluster.name": "prod-eu1", "k8s.node.name": "node-7", "k8s.pod.name": "kubedag-agent-x1",
+		"k8s.namespace.name": "kubedag", "k8s.pod.uid": "0a1b", "deployment.environment": "prod eu",
+	} {
+		if got[k] != want {
+			t.Errorf("resource %s = %q, want %q (all: %v)", k, got[k], want, got)
+		}
+	}
+	if _, err := Setup(context.Background(), Options{Service: "s", Getenv: func(k string) string {
+		return map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "novalue"}[k]
+	}}); err == nil {
+		t.Error("a malformed OTEL_RESOURCE_ATTRIBUTES was accepted")
+	}
+}
+
+// TestMetricsWithoutScopeLabels: no series carries the otel_scope_* labels.
+func TestMetricsWithoutScopeLabels(t *testing.T) {
+	tel, err := Setup(context.Background(), Options{Service: "kubedag-test", Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	c, err := tel.MeterProvider.Meter("kubedag/test").Int64Counter("kubedag_scope_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(context.Background(), 1)
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	if !strings.Contains(body, "kubedag_scope_test_total") {
+		t.Fatalf("counter missing:\n%s", body)
+	}
+	if strings.Contains(body, "otel_scope_") {
+		t.Errorf("/metrics carries otel_scope_* labels:\n%s", body)
+	}
+}

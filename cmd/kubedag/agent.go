@@ -125,7 +125,8 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("aggregator TLS: %w", err)
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-agent", Version: version})
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-agent", Version: version,
+		Attributes: telemetry.K8sAttributes(nil)})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/config"
@@ -161,7 +162,8 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 	}
 	// Every local check (telemetry environment included) before the API
 	// client, so a bad value fails at start wherever the pod runs.
-	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-aggregator", Version: version})
+	attrs := append(telemetry.K8sAttributes(nil), semconv.K8SClusterName(cfg.Cluster))
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-aggregator", Version: version, Attributes: attrs})
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,28 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
+{{/* Identity for telemetry resources (k8s semantic conventions). */}}
+{{- define "kubedag.identityEnv" -}}
+- name: CLUSTER_NAME
+  value: {{ .Values.cluster | quote }}
+- name: NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
+{{- end -}}
+
 {{- define "kubedag.otelEnv" -}}
 {{- if .Values.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
