@@ -18,6 +18,7 @@ type demoOptions struct {
 	batchInterval time.Duration
 	logDir        string
 	seed          uint64
+	metricsListen string
 }
 
 func newDemoCmd() *cobra.Command {
@@ -32,6 +33,9 @@ loopback. It then creates a Deployment and a Service, relabels, scales and
 deletes pods, reuses a freed IP for another workload, and after each step prints
 the IPs and tags the emulated firewall holds and the measured tag latency.
 After the scripted steps it keeps churning until Ctrl-C (or exits with --once).
+
+Telemetry as in a cluster: /metrics on --metrics-listen, and spans exported as
+the standard OTEL_* environment says (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
 
 The control-plane binaries come from 'make tools' (make demo builds them).
 
@@ -53,6 +57,7 @@ Examples:
 				BatchInterval: o.batchInterval,
 				LogDir:        o.logDir,
 				Seed:          o.seed,
+				MetricsListen: o.metricsListen,
 			})
 		},
 	}
@@ -64,6 +69,7 @@ Examples:
 	f.DurationVar(&o.batchInterval, "batch-interval", 0, "aggregator batch interval (0: the default, 50ms)")
 	f.StringVar(&o.logDir, "log-dir", "", "directory for the components' logs (default $TMPDIR/kubedag-demo-logs)")
 	f.Uint64Var(&o.seed, "seed", 0, "seed of the churn's random choices (0: random)")
+	f.StringVar(&o.metricsListen, "metrics-listen", demo.DefaultMetricsListen, "address of the demo's /metrics (Prometheus); traces follow the standard OTEL_* environment")
 	return cmd
 }
 

@@ -1,18 +1,24 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/kubedag/kubedag/telemetry"
 )
 
 // Defaults for Options.
@@ -57,7 +63,15 @@ type Options struct {
 	Seed uint64
 	// Now is the clock of the printed timestamps. Default time.Now.
 	Now func() time.Time
+	// MetricsListen is where /metrics (Prometheus) is served. Default
+	// DefaultMetricsListen; "127.0.0.1:0" picks a free port.
+	MetricsListen string
+	// Getenv reads the OTEL_* environment. Default os.Getenv.
+	Getenv func(string) string
 }
+
+// DefaultMetricsListen is the demo's /metrics address.
+const DefaultMetricsListen = "127.0.0.1:9464"
 
 func (o *Options) setDefaults() error {
 	if o.Out == nil {
@@ -87,15 +101,58 @@ func (o *Options) setDefaults() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.MetricsListen == "" {
+		o.MetricsListen = DefaultMetricsListen
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
 	return nil
+}
+
+// startTelemetry installs the process's telemetry as a deployed kubedag
+// has it: spans exported as the standard OTEL_* environment says, metrics
+// on /metrics (plus the reader of the step latencies). It says where to
+// look, and returns a stop function.
+func startTelemetry(ctx context.Context, opts *Options, lat *latencyReader, p *printer) (func(), error) {
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-demo", Getenv: opts.Getenv,
+		Attributes: []attribute.KeyValue{semconv.K8SClusterName(clusterName)}, Readers: []sdkmetric.Reader{lat.reader}})
+	if err != nil {
+		return nil, fmt.Errorf("demo: telemetry: %w", err)
+	}
+	ln, err := net.Listen("tcp", opts.MetricsListen)
+	if err != nil {
+		_ = tel.Shutdown(ctx)
+		return nil, fmt.Errorf("demo: --metrics-listen %s: %w", opts.MetricsListen, err)
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = telemetry.NewHealthServer("", tel, nil).Serve(hctx, ln)
+	}()
+	p.note("metrics: http://%s/metrics (kubedag_tag_latency_seconds, kubedag_mappings, kubedag_api_calls_total, ...)", ln.Addr())
+	if ep := cmp.Or(opts.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), opts.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")); ep != "" {
+		p.note("traces: exported over OTLP to %s (service kubedag-demo); look for spans kubedag.tag.applied (tag latency) and kubedag.push.batch", ep)
+	} else if exp := opts.Getenv("OTEL_TRACES_EXPORTER"); exp != "" && exp != "none" {
+		p.note("traces: exported with OTEL_TRACES_EXPORTER=%s", exp)
+	} else {
+		p.note("traces: not exported; set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://localhost:4318 with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf) to send them to a collector")
+	}
+	return func() {
+		cancel()
+		<-done
+		_ = tel.Shutdown(context.WithoutCancel(ctx))
+	}, nil
 }
 
 // Run runs the demo until ctx ends (or, with Once, until the scripted steps
 // are done) and stops everything it started before returning. A cancelled
 // ctx (Ctrl-C) is a normal end: Run then returns nil.
 //
-// It installs an OTel meter provider as the global one, to read the
-// aggregator's tag-latency histogram.
+// It installs the OTel providers as the global ones (spans exported as the
+// OTEL_* environment says, metrics on MetricsListen), and reads the
+// aggregator's tag-latency histogram from them.
 func Run(ctx context.Context, opts Options) (err error) {
 	if err := opts.setDefaults(); err != nil {
 		return err
@@ -111,12 +168,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	log := slog.New(slog.NewJSONHandler(logFile, nil))
 	p := &printer{out: opts.Out, now: opts.Now}
 
-	lat, mp := newLatencyReader()
-	otel.SetMeterProvider(mp)
-	defer mp.Shutdown(context.WithoutCancel(ctx))
-
 	p.progress("kubedag demo: a real control plane with %d kwok nodes, one kubedag agent per node, the aggregator and a PAN-OS emulator", opts.Nodes)
 	p.note("component logs: %s", opts.LogDir)
+	lat := newLatencyReader()
+	stopTelemetry, err := startTelemetry(ctx, &opts, lat, p)
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
 	// Say why the demo ends early on the demo's own output: it is what the
 	// user is watching.
 	defer func() {

@@ -20,11 +20,11 @@ type latencyReader struct {
 	reader *sdkmetric.ManualReader
 }
 
-func newLatencyReader() (*latencyReader, *sdkmetric.MeterProvider) {
+func newLatencyReader() *latencyReader {
 	r := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality {
 		return metricdata.DeltaTemporality
 	}))
-	return &latencyReader{reader: r}, sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
+	return &latencyReader{reader: r}
 }
 
 // latency summarises tag latencies: how many times an IP got new tags (the

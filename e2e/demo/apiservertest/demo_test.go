@@ -3,6 +3,8 @@ package apiservertest
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -115,13 +117,14 @@ func TestDemoOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- demo.Run(ctx, demo.Options{Out: out, Nodes: 3, Once: true, StepTimeout: 90 * time.Second,
-			LogDir: t.TempDir(), BatchInterval: 20 * time.Millisecond})
+			LogDir: t.TempDir(), BatchInterval: 20 * time.Millisecond, MetricsListen: "127.0.0.1:0"})
 	}()
 
 	// While it runs, its control plane is found by its cluster dir (the
 	// check below would otherwise prove nothing).
 	kubeconfig := regexp.MustCompile(`KUBECONFIG=(\S+)`)
-	var clusterDir string
+	metricsURL := regexp.MustCompile(`metrics: (http://\S+/metrics)`)
+	var clusterDir, metrics string
 	var err error
 	deadline := time.After(3 * time.Minute)
 wait:
@@ -132,6 +135,10 @@ wait:
 				t.Errorf("while the demo runs, found %d processes using %s, want etcd, kube-apiserver, controller-manager, scheduler and kwok:\n%s",
 					len(procs), clusterDir, strings.Join(procs, "\n"))
 			}
+		}
+		// Once kubedag runs, its metrics are on the demo's /metrics.
+		if m := metricsURL.FindStringSubmatch(out.String()); m != nil && metrics == "" && strings.Contains(out.String(), "kubedag running") {
+			metrics = scrapeDemo(t, m[1])
 		}
 		select {
 		case err = <-done:
@@ -150,6 +157,11 @@ wait:
 	t.Logf("output:\n%s", output)
 	if clusterDir == "" {
 		t.Fatal("the output does not name the cluster's kubeconfig")
+	}
+	for _, want := range []string{"kubedag_stream_connections 3", "kubedag_agent_stream_connected"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("the demo's /metrics lacks %q:\n%s", want, metrics)
+		}
 	}
 	if procs := processesUsing(t, clusterDir); len(procs) > 0 {
 		t.Errorf("processes left behind:\n%s", strings.Join(procs, "\n"))
@@ -231,4 +243,17 @@ wait:
 			t.Errorf("output lacks %q", want)
 		}
 	}
+}
+
+// scrapeDemo reads the demo's /metrics.
+func scrapeDemo(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return "unreachable"
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
