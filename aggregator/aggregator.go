@@ -246,7 +246,7 @@ func New(opts Options) (*Aggregator, error) {
 			TagTTL:         cfg.TagTTL.Duration,
 			ResyncInterval: cfg.ResyncInterval.Duration,
 			ReadyTimeout:   opts.SnapshotGrace,
-			Logger:         opts.Logger.With("target", t.Name),
+			Logger:         opts.Logger, // the pusher adds "target" itself
 			Hooks:          a.ins.hooks(),
 		}
 		if !opts.NoCanary {
@@ -266,6 +266,11 @@ func New(opts Options) (*Aggregator, error) {
 			return nil, err
 		}
 	}
+	names := make([]string, 0, len(cfg.Targets))
+	for _, t := range cfg.Targets {
+		names = append(names, t.Name)
+	}
+	a.ins.zero(names)
 	return a, nil
 }
 

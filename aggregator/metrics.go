@@ -69,6 +69,25 @@ func newInstruments() (*instruments, error) {
 	return i, nil
 }
 
+// zero records 0 on every counter series whose label set is known at start
+// (per target, each result and kind), so rate() and absent() see them from
+// the first scrape rather than from their first event.
+func (i *instruments) zero(targets []string) {
+	ctx := context.Background()
+	i.conflicts.Add(ctx, 0)
+	for _, name := range targets {
+		t := attribute.String("target", name)
+		for _, result := range []string{"ok", "error"} {
+			i.calls.Add(ctx, 0, metric.WithAttributes(t, attribute.String("result", result)))
+		}
+		for _, kind := range []string{"refused", "capacity-full"} {
+			i.entryErrors.Add(ctx, 0, metric.WithAttributes(t, attribute.String("kind", kind)))
+		}
+		i.repairs.Add(ctx, 0, metric.WithAttributes(t))
+		i.reboots.Add(ctx, 0, metric.WithAttributes(t))
+	}
+}
+
 // observe registers the gauges read from live state; the caller
 // unregisters them when it stops.
 func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int) (metric.Registration, error) {

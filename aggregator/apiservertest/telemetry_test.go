@@ -1,8 +1,12 @@
 package apiservertest
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -215,7 +219,8 @@ func get(t *testing.T, addr, path string) (int, string) {
 // metricValue sums the samples of name (exact, before the labels) whose
 // labels include every one of labels (written k="v").
 func metricValue(exposition, name string, labels ...string) (float64, bool) {
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
+	// Series without labels have no braces (no otel_scope_* labels either).
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `(?:\{([^}]*)\})? (\S+)$`)
 	var sum float64
 	found := false
 next:
@@ -243,4 +248,85 @@ func grepLines(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestCountersFromZeroAndLogs: counters whose label sets are known at start
+// are on /metrics at 0 before their first event (rate() and absent() need
+// them), and no JSON log line repeats a key (target was logged twice).
+func TestCountersFromZeroAndLogs(t *testing.T) {
+	e := newEnv(t, "zero", 1)
+	const target = "zero-fw"
+	logs := &syncBuffer{}
+	agg := e.startAggregator("agg", e.config(target, ""), func(o *aggregator.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	tl := `target="` + target + `"`
+	for _, c := range []struct {
+		name   string
+		labels []string
+	}{
+		{"kubedag_target_reboots_total", []string{tl}},
+		{"kubedag_reconcile_repairs_total", []string{tl}},
+		{"kubedag_api_calls_total", []string{tl, `result="error"`}},
+		{"kubedag_entry_errors_total", []string{tl, `kind="capacity-full"`}},
+	} {
+		eventually(t, 30*time.Second, c.name+" on /metrics", func() (bool, string) {
+			_, metrics := get(t, agg.health, "/metrics")
+			v, ok := metricValue(metrics, c.name, c.labels...)
+			return ok && v == 0, grepLines(metrics, c.name)
+		})
+	}
+	// The README's metric list names every kubedag metric served.
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, exposition := get(t, agg.health, "/metrics")
+	for _, m := range regexp.MustCompile(`(?m)^# TYPE (kubedag_\S+) (\S+)`).FindAllStringSubmatch(exposition, -1) {
+		name := m[1]
+		if m[2] == "counter" && !strings.HasSuffix(name, "_total") {
+			name += "_total"
+		}
+		if !strings.Contains(string(readme), "`"+name) {
+			t.Errorf("README's metric list lacks %s", name)
+		}
+	}
+	// Process-wide (other tests' conflicts may have counted): present.
+	if _, metrics := get(t, agg.health, "/metrics"); !strings.Contains(metrics, "\nkubedag_conflicts_total ") {
+		t.Errorf("kubedag_conflicts_total missing:\n%s", grepLines(metrics, "kubedag_conflicts"))
+	}
+	eventually(t, 30*time.Second, "pusher logs", func() (bool, string) {
+		return strings.Contains(logs.String(), `"target":"`+target+`"`), logs.String()
+	})
+	agg.kill(t)
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if k := duplicateKey(line); k != "" {
+			t.Errorf("log line repeats key %q: %s", k, line)
+		}
+	}
+}
+
+// duplicateKey returns a top-level key that appears twice in a JSON object.
+func duplicateKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
