@@ -156,6 +156,16 @@ func TestTemplateErrors(t *testing.T) {
 			want: `name "fw1" is used twice`,
 		},
 		{
+			name:   "cert-manager without its API",
+			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntls: {certManager: {enabled: true, issuerRef: {name: ca}}}\n",
+			want:   "does not serve cert-manager.io/v1 Certificate",
+		},
+		{
+			name:   "cert-manager and an existing Secret",
+			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntls: {existingSecret: s, certManager: {enabled: true, issuerRef: {name: ca}}}\n",
+			want:   "exclude each other",
+		},
+		{
 			name:   "nothing to tag",
 			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntags: {pods: false, services: false}\n",
 			want:   "would tag nothing",
@@ -188,6 +198,7 @@ type renderCase struct {
 	tlsGenerated   bool
 	caKey          string
 	pdb            bool
+	certManager    bool
 }
 
 type wantTarget struct {
@@ -211,6 +222,13 @@ var renderCases = []renderCase{
 			{name: "panorama", secret: "panorama-panos", auth: "password"},
 		},
 		serviceMonitor: true, networkPolicy: true, pdb: true,
+	},
+	{
+		name: "cert-manager", args: []string{"-f", minimalValues, "--set", "tls.certManager.enabled=true,tls.certManager.issuerRef.name=kubedag-ca",
+			"--api-versions", "cert-manager.io/v1/Certificate"},
+		replicas: 2, image: "ghcr.io/kubedag/kubedag:" + chartAppVersion(), ipSource: "both", tagHostNetwork: "false",
+		agentPort: 10271, logLevel: "info", tlsSecret: "kd-kubedag-stream-tls", caKey: "ca.crt", certManager: true,
+		targets: []wantTarget{{name: "fw1", secret: "fw1-panos", auth: "apiKey"}},
 	},
 	{
 		name: "existing TLS secret", args: []string{"-f", minimalValues, "--set", "tls.existingSecret=my-tls,tls.caKey=bundle.pem"},
@@ -270,6 +288,24 @@ func TestTemplate(t *testing.T) {
 				for _, kind := range []string{"ServiceMonitor", "PodMonitor"} {
 					if got := len(ofKind(objs, kind)); got != b2i(tc.serviceMonitor) {
 						t.Errorf("%d %ss, want %d", got, kind, b2i(tc.serviceMonitor))
+					}
+				}
+				// cert-manager writes the Secret the pods mount, for the name agents dial.
+				certs := ofKind(objs, "Certificate")
+				if len(certs) != b2i(tc.certManager) {
+					t.Errorf("%d cert-manager Certificates, want %d", len(certs), b2i(tc.certManager))
+				}
+				if tc.certManager {
+					c := certs[0]
+					if str(get(c, "spec", "secretName")) != tc.tlsSecret {
+						t.Errorf("Certificate secretName %v, want %s", get(c, "spec", "secretName"), tc.tlsSecret)
+					}
+					host, _, _ := strings.Cut(flags(t, list(container(t, find(t, objs, "DaemonSet", "-agent"))["args"])[1:])["aggregator"], ":")
+					if !slices.Contains(list(get(c, "spec", "dnsNames")), any(host)) {
+						t.Errorf("Certificate dnsNames %v lack %s, the name agents verify", get(c, "spec", "dnsNames"), host)
+					}
+					if str(get(c, "spec", "issuerRef", "name")) != "kubedag-ca" {
+						t.Errorf("Certificate issuerRef %v", get(c, "spec", "issuerRef"))
 					}
 				}
 				if got := len(ofKind(objs, "NetworkPolicy")); got != b2i(tc.networkPolicy) {

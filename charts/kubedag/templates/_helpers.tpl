@@ -125,7 +125,19 @@ equal).
 {{- fail (printf "aggregator.tagTTL %q: must be 0s (off) or between 1m and 720h (the PAN-OS maximum tag timeout)" $a.tagTTL) -}}
 {{- end -}}
 {{- if and (not .Values.tls.existingSecret) (ne .Values.tls.caKey "ca.crt") -}}
-{{- fail (printf "tls.caKey %q applies to tls.existingSecret only: the generated Secret keeps its CA in ca.crt" .Values.tls.caKey) -}}
+{{- fail (printf "tls.caKey %q applies to tls.existingSecret only: the generated and cert-manager Secrets keep their CA in ca.crt" .Values.tls.caKey) -}}
+{{- end -}}
+{{- $cm := .Values.tls.certManager -}}
+{{- if $cm.enabled -}}
+{{- if .Values.tls.existingSecret -}}
+{{- fail "tls.certManager.enabled and tls.existingSecret exclude each other: cert-manager writes the chart's own Secret" -}}
+{{- end -}}
+{{- if not $cm.issuerRef.name -}}
+{{- fail "tls.certManager.issuerRef.name is required with tls.certManager.enabled" -}}
+{{- end -}}
+{{- if not (.Capabilities.APIVersions.Has "cert-manager.io/v1/Certificate") -}}
+{{- fail "tls.certManager.enabled: the cluster does not serve cert-manager.io/v1 Certificate (install cert-manager; with helm template pass --api-versions cert-manager.io/v1/Certificate)" -}}
+{{- end -}}
 {{- end -}}
 {{- $ns := lookup "v1" "Namespace" "" .Release.Namespace -}}
 {{- if $ns -}}
