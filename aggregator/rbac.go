@@ -9,7 +9,8 @@ import rbacv1 "k8s.io/api/rbac/v1"
 // real API server, auditing every call). Add a rule here with the code
 // that needs it.
 var ClusterRBACRules = []rbacv1.PolicyRule{
-	// servicewatch: the Service informer.
+	// servicewatch: the Service informer (list for servers without
+	// streaming watch lists).
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list", "watch"}},
 	// auth.ClaimValidator: a claimed IP outside the node's podCIDRs must be
 	// its pod's (get; list and watch for the cluster-wide pod informer).

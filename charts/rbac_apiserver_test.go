@@ -19,6 +19,7 @@ import (
 
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -204,7 +205,7 @@ rules:
 		"--ip-source": "api",
 	})
 	agentArgs = append(agentArgs, "--server-name="+host, "--kubeconfig="+kubeconfig("agent", token(agentSA, nil, agentPod)))
-	startProc(t, dir, "agent", bin, agentArgs)
+	agentProc := startProc(t, dir, "agent", bin, agentArgs)
 
 	// The agent's stream is up (TokenReview, --agent-users) and its claims
 	// checked against the node (the claim validator's reads).
@@ -214,6 +215,18 @@ rules:
 	})
 	if err != nil {
 		t.Fatalf("agent stream never connected: aggregator log:\n%s\nagent log:\n%s", tailFile(filepath.Join(dir, "aggregator.log")), tailFile(filepath.Join(dir, "agent.log")))
+	}
+
+	// The agent's memory, against the chart's request (measured, not guessed:
+	// below the request an agent is an early eviction candidate).
+	if rss, err := residentBytes(agentProc.Process.Pid); err != nil {
+		t.Errorf("agent memory: %v", err)
+	} else {
+		req := resource.MustParse(str(get(container(t, find(t, objs, "DaemonSet", "-agent")), "resources", "requests", "memory")))
+		t.Logf("agent resident memory %d MiB (request %s)", rss>>20, req.String())
+		if rss > req.Value() {
+			t.Errorf("agent uses %d MiB, above its memory request %s", rss>>20, req.String())
+		}
 	}
 
 	allowed := map[string][]grant{
@@ -230,11 +243,13 @@ rules:
 	}
 	// The calls this setup provokes (pods get/list/watch of the aggregator
 	// need claims outside the node's podCIDR or the pod informer).
+
+	// Informers list with a streaming watch (WatchList) where the API server
+	// supports it, so "list" is granted for older servers but not expected.
 	want := map[string][]string{
-		aggUser: {"list services", "watch services", "create authentication.k8s.io/tokenreviews", "get nodes", "list nodes",
+		aggUser: {"watch services", "create authentication.k8s.io/tokenreviews", "get nodes", "list nodes",
 			"get coordination.k8s.io/leases", "create coordination.k8s.io/leases"},
-		agentUser: {"list pods", "watch pods", "list namespaces", "watch namespaces",
-			"list discovery.k8s.io/endpointslices", "watch discovery.k8s.io/endpointslices"},
+		agentUser: {"watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices"},
 	}
 	var seen map[string]map[string]bool
 	var problems []string
@@ -288,10 +303,42 @@ rules:
 			seen, err, tailFile(filepath.Join(dir, "aggregator.log")), tailFile(filepath.Join(dir, "agent.log")))
 	}
 	for _, log := range []string{"aggregator.log", "agent.log"} {
-		if b, _ := os.ReadFile(filepath.Join(dir, log)); bytes.Contains(bytes.ToLower(b), []byte("forbidden")) {
+		b, _ := os.ReadFile(filepath.Join(dir, log))
+		if bytes.Contains(bytes.ToLower(b), []byte("forbidden")) {
 			t.Errorf("%s mentions a forbidden call:\n%s", log, tailFile(filepath.Join(dir, log)))
 		}
+		// JSON logs: no line repeats a key (log pipelines keep one of them).
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if k := repeatedKey(line); k != "" {
+				t.Errorf("%s: line repeats key %q: %s", log, k, line)
+			}
+		}
 	}
+}
+
+// repeatedKey returns a top-level key that appears twice in a JSON object.
+func repeatedKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // applyAll server-side applies the objects (leaving out the given kinds
@@ -331,7 +378,7 @@ func rewriteArgs(args []string, set map[string]string) []string {
 
 // startProc runs a kubedag subcommand until the test ends; its output goes
 // to dir/<name>.log.
-func startProc(t *testing.T, dir, name, bin string, args []string, env ...string) {
+func startProc(t *testing.T, dir, name, bin string, args []string, env ...string) *exec.Cmd {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -348,6 +395,7 @@ func startProc(t *testing.T, dir, name, bin string, args []string, env ...string
 		_ = cmd.Wait()
 		logf.Close()
 	})
+	return cmd
 }
 
 func tailFile(p string) string {
@@ -407,4 +455,22 @@ func scrape(ctx context.Context, addr, name string) (float64, error) {
 		return 0, fmt.Errorf("%s not on %s/metrics", name, addr)
 	}
 	return sum, nil
+}
+
+// residentBytes reads a process's resident set size (VmRSS).
+func residentBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("VmRSS %q: %w", v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }

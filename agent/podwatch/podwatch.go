@@ -110,7 +110,7 @@ func New(cfg Config) (*Watcher, error) {
 	w := &Watcher{
 		syncedCh: make(chan struct{}),
 		cfg:      cfg,
-		log:      cfg.Logger.With("component", "podwatch", "node", cfg.NodeName),
+		log:      cfg.Logger.With("component", "podwatch"), // the caller's logger names the node
 		dirty:    make(map[string]time.Time),
 		poke:     make(chan struct{}, 1),
 	}

@@ -330,7 +330,7 @@ func (s *stack) buildAgents(ctx context.Context) error {
 				Addr: s.streamLn.Addr().String(), TLS: tlsCfg, TokenFile: s.tokenFiles[i],
 				BackoffMin: 100 * time.Millisecond, BackoffMax: 2 * time.Second,
 			},
-			Logger: s.log.With("component", "agent", "node", n),
+			Logger: s.log.With("node", n), // its parts add their component
 		})
 		if err != nil {
 			return fmt.Errorf("agent for %s: %w", n, err)
