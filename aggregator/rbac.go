@@ -9,17 +9,20 @@ import rbacv1 "k8s.io/api/rbac/v1"
 // real API server, auditing every call). Add a rule here with the code
 // that needs it.
 var ClusterRBACRules = []rbacv1.PolicyRule{
-	// servicewatch: the Service informer (list for servers without
-	// streaming watch lists).
+	// servicewatch and the sandwich's labelled-Service watcher: Service
+	// informers (list for servers without streaming watch lists).
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list", "watch"}},
-	// auth.ClaimValidator: a claimed IP outside the node's podCIDRs must be
-	// its pod's (get; list and watch for the cluster-wide pod informer).
-	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
-	// auth.ClaimValidator reads the node's podCIDRs and InternalIPs (get);
-	// a new leader lists the nodes whose snapshots it waits for (list).
-	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list"}},
+	// podview: the cluster-wide pod, Namespace and EndpointSlice informers
+	// that claims are checked against.
+	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+	// A new leader lists the nodes whose snapshots it waits for.
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}},
 	// auth.TokenAuthenticator: agents' projected tokens.
 	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	// sandwich/kube: Events on labelled Services (an event recorder creates,
+	// then patches repeated ones).
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 }
 
 // LeaseRBACRules are the calls of leader election on its Lease, in the

@@ -241,13 +241,13 @@ rules:
 		}
 		return false
 	}
-	// The calls this setup provokes (pods get/list/watch of the aggregator
-	// need claims outside the node's podCIDR or the pod informer).
+	// The calls this setup provokes (Events need the sandwich, off here).
 
 	// Informers list with a streaming watch (WatchList) where the API server
 	// supports it, so "list" is granted for older servers but not expected.
 	want := map[string][]string{
-		aggUser: {"watch services", "create authentication.k8s.io/tokenreviews", "get nodes", "list nodes",
+		aggUser: {"watch services", "watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices",
+			"create authentication.k8s.io/tokenreviews", "list nodes",
 			"get coordination.k8s.io/leases", "create coordination.k8s.io/leases"},
 		agentUser: {"watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices"},
 	}
