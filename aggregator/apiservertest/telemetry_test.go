@@ -277,7 +277,7 @@ func TestCountersFromZeroAndLogs(t *testing.T) {
 		})
 	}
 	// The README's metric list names every kubedag metric served.
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
