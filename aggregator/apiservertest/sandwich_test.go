@@ -160,6 +160,17 @@ func TestSandwich(t *testing.T) {
 		return web != nil && web.Port == 82 && web.Hostname != "" && slices.Contains(entries, "nat-rule "+inbound), fmt.Sprintf("%+v", st)
 	})
 
+	// Metrics: entries kept (tag, outbound rule, route, web's three), commits, Service-to-committed latency,
+	// problems by reason.
+	eventually(t, 30*time.Second, "sandwich metrics", func() (bool, string) {
+		_, m := get(t, r.health, "/metrics")
+		entries, ok1 := metricValue(m, "kubedag_sandwich_entries", `target="fw"`)
+		commits, ok2 := metricValue(m, "kubedag_sandwich_commits_total", `result="ok"`)
+		bad, ok3 := metricValue(m, "kubedag_sandwich_problems_total", `reason="BadPort"`)
+		return ok1 && ok2 && ok3 && entries == 6 && commits >= 1 && bad >= 1 &&
+			hasPositive(m, "kubedag_sandwich_commit_latency_seconds_count"), m
+	})
+
 	// Deleting the Service removes its rule; dup (the next in line) gets
 	// the port.
 	if err := svcs.Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {

@@ -439,3 +439,38 @@ func TestEnginePanoramaPushFailure(t *testing.T) {
 			len(ts.LastPush.Devices) == 1 && ts.LastPush.Devices[0].Result == "OK"
 	}, e)
 }
+
+// refusing is the emulator's client, except that the device refuses to
+// store entries whose XPath holds name (as PAN-OS answers a bad element).
+type refusing struct {
+	*userid.Client
+	name string
+}
+
+func (r refusing) Edit(ctx context.Context, xpath, element string) error {
+	if strings.Contains(xpath, r.name) {
+		return &userid.APIError{Op: "config edit", Code: 12, Status: "error", Message: "fqdn is invalid"}
+	}
+	return r.Client.Edit(ctx, xpath, element)
+}
+
+// TestEngineSetRefused: an entry the device refuses is reported on its
+// Service with the element and PAN-OS's message; that Service's other
+// entries wait, other Services are programmed and committed.
+func TestEngineSetRefused(t *testing.T) {
+	_, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	e := startEngine(t, "prod", &source{inv: inventory()}, sandwich.TargetClient{Target: tg, Client: refusing{c, "kd.prod.shop.bad.ilb"}})
+	bad := sandwich.Service{Namespace: "shop", Name: "bad", Port: 90, TargetPort: 80, Hostname: "bad.elb.amazonaws.com"}
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com"), bad})
+	eventually(t, "good Service programmed", func() bool {
+		return slices.Contains(running(t, c, tg.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound")
+	}, e)
+	eventually(t, "SetFailed on the bad Service", func() bool { return e.problems.has(sandwich.ReasonSetFailed, "shop/bad") }, e)
+	if s := e.problems.String(); !strings.Contains(s, "address kd.prod.shop.bad.ilb") || !strings.Contains(s, "fqdn is invalid") {
+		t.Errorf("problem does not name the element and the device's message: %s", s)
+	}
+	if got := running(t, c, tg.Container(sandwich.KindService)); slices.Contains(got, "kd.prod.tcp90") {
+		t.Errorf("the refused Service's other entries were applied: %v", got)
+	}
+}
