@@ -168,7 +168,7 @@ func showEntry(t *testing.T, c *userid.Client, xpath string) string {
 
 func eventually(t *testing.T, what string, cond func() bool, diag ...fmt.Stringer) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: make test runs every package on 2 cores
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s %v", what, diag)
@@ -256,10 +256,9 @@ func TestEngineServiceLifecycle(t *testing.T) {
 func TestEngineCoalescesCommits(t *testing.T) {
 	srv, c := startSim(t, panossim.Config{})
 	tg := fwTarget("fw")
-	// Quiet well above the gap between labels, so a slow test machine
-	// does not split the burst; no periodic resync in between.
+	// The default Quiet (1s) and MaxDelay; no periodic resync in between.
 	e := startEngineWith(t, "prod", &source{inv: inventory("10.0.0.0/19")}, func(o *sandwich.Options) {
-		o.Quiet, o.MaxDelay, o.ResyncInterval = 500*time.Millisecond, 10*time.Second, time.Hour
+		o.Quiet, o.MaxDelay, o.ResyncInterval = 0, 0, time.Hour
 	}, sandwich.TargetClient{Target: tg, Client: c})
 	eventually(t, "first sync", func() bool { ts := e.Targets(); return ts[0].LastCommit != nil && ts[0].LastError == "" })
 	srv.Sim.ResetStats()
@@ -310,8 +309,11 @@ func TestEngineTwoClustersShareFirewalls(t *testing.T) {
 	prod.SetServices(nil)
 	prod.Kick()
 	eventually(t, "prod's rule gone", func() bool { return !slices.Contains(rules(), "kd.prod.shop.web-82-inbound") })
-	// Let both resync a few times: neither touches the other's entries.
-	time.Sleep(600 * time.Millisecond)
+	// Both resync after that: neither touches the other's entries.
+	mark := time.Now()
+	eventually(t, "a full sync of both clusters", func() bool {
+		return prod.Targets()[0].LastSync.After(mark) && eu.Targets()[0].LastSync.After(mark)
+	})
 	r := rules()
 	if !slices.Contains(r, "kd.prod-eu.shop.web-83-inbound") || !slices.Contains(r, "kd.prod-eu.10.1.0.0_19-outbound") || !slices.Contains(r, "kd.prod.10.0.0.0_19-outbound") {
 		t.Errorf("rules %v", r)
