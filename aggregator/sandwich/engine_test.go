@@ -476,3 +476,32 @@ func TestEngineSetRefused(t *testing.T) {
 		t.Errorf("the refused Service's other entries were applied: %v", got)
 	}
 }
+
+// TestEngineLeavesOthersPendingChanges: kubedag's partial commit takes its
+// own administrator's changes only.
+func TestEngineLeavesOthersPendingChanges(t *testing.T) {
+	srv, c := startSim(t, panossim.Config{Users: map[string]string{"admin": "admin", "alice": "alice-pw"}})
+	key, err := srv.Sim.APIKeyFor("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := fwTarget("fw")
+	if err := alice.Set(t.Context(), tg.Container(sandwich.KindAddress), `<entry name="alices-draft"><fqdn>draft.example</fqdn></entry>`); err != nil {
+		t.Fatal(err)
+	}
+	e := startEngine(t, "prod", &source{inv: inventory()}, sandwich.TargetClient{Target: tg, Client: c})
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "kubedag's rule committed", func() bool {
+		return slices.Contains(running(t, c, tg.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound")
+	}, e)
+	if got := running(t, c, tg.Container(sandwich.KindAddress)); slices.Contains(got, "alices-draft") || !slices.Contains(got, "kd.prod.shop.web.ilb") {
+		t.Errorf("running addresses %v: want kubedag's, not alice's uncommitted draft", got)
+	}
+	if res, err := c.Get(t.Context(), tg.XPath(sandwich.KindAddress, "alices-draft")); err != nil || !strings.Contains(string(res), "draft.example") {
+		t.Errorf("alice's draft is gone from the candidate config: %s %v", res, err)
+	}
+}
