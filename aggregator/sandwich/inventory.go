@@ -8,6 +8,16 @@
 // The network facts it needs (cluster subnets, the firewall set with its
 // zones and trust gateways, the internal NLBs) are an Inventory, read from a
 // Source: static configuration, or AWS discovery (package sandwich/aws).
+//
+// Shape: Build is a pure function from (cluster, Inventory, Services,
+// Target) to the Desired config (XPath -> element); Plan is a pure diff from
+// what a target holds (Actual, parsed by ParseHeld) to ordered operations;
+// Engine is the thin loop (one per target: read, plan, apply, one partial
+// commit per burst, Panorama push, jobs polled, backoff). Ownership: every
+// name starts with "kd.<cluster>." and every object and rule carries the
+// tag object "kubedag.<cluster>"; Plan touches nothing without both (routes,
+// which cannot carry tags, by the name alone). The Kubernetes side (labelled
+// Services in, Events out) is package sandwich/kube.
 package sandwich
 
 import (
