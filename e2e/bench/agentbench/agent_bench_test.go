@@ -91,10 +91,10 @@ func BenchmarkAgentRSS(b *testing.B) {
 
 func setup(b *testing.B) *env {
 	b.Helper()
+	e := &env{c: sharedCluster(b), dir: b.TempDir()}
+	e.bins = buildBinaries(b, e.dir) // before the deadline: a cold build may take minutes
 	ctx, cancel := context.WithTimeout(b.Context(), waitLimit)
 	defer cancel()
-	e := &env{c: sharedCluster(b), dir: b.TempDir()}
-	e.bins = buildBinaries(b, e.dir)
 
 	var err error
 	if e.ns, err = e.c.CreateNamespace(ctx, "agentbench"); err != nil {
