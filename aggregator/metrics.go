@@ -146,7 +146,7 @@ func (i *instruments) hooks() push.Hooks {
 			}
 			i.entryErrors.Add(ctx, 1, metric.WithAttributes(attribute.String("target", target), attribute.String("kind", kind)))
 		},
-		Applied: func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext) {
+		Applied: func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext, added []string) {
 			if firstSeen.IsZero() {
 				return
 			}
@@ -158,8 +158,19 @@ func (i *instruments) hooks() push.Hooks {
 			// The tag-latency span: from first sight on the node (the
 			// agent's span is its parent) to this acknowledgement.
 			_, s := i.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, span), "kubedag.tag.applied", trace.WithTimestamp(firstSeen),
-				trace.WithAttributes(attribute.String("kubedag.target", target), attribute.String("kubedag.ip", ip.String())))
+				trace.WithAttributes(append(tagAttrs(added), attribute.String("kubedag.target", target), attribute.String("kubedag.ip", ip.String()))...))
 			s.End(trace.WithTimestamp(now))
+		},
+		// Unregistrations (pods deleted, labels changed) get a span too,
+		// in the IP's trace while something still claims it.
+		Removed: func(target string, ip netip.Addr, removed []string, span trace.SpanContext) {
+			parent := ctx
+			if span.IsValid() {
+				parent = trace.ContextWithRemoteSpanContext(ctx, span)
+			}
+			_, s := i.tracer.Start(parent, "kubedag.tag.removed",
+				trace.WithAttributes(append(tagAttrs(removed), attribute.String("kubedag.target", target), attribute.String("kubedag.ip", ip.String()))...))
+			s.End()
 		},
 		Reconciled: func(target string, listed, drift int) {
 			i.repairs.Add(ctx, int64(drift), metric.WithAttributes(attribute.String("target", target)))
@@ -168,6 +179,16 @@ func (i *instruments) hooks() push.Hooks {
 			i.reboots.Add(ctx, 1, metric.WithAttributes(attribute.String("target", target)))
 		},
 	}
+}
+
+// maxSpanTags bounds the tag names on one span (an IP carries at most 32).
+const maxSpanTags = 16
+
+// tagAttrs names the tags a span is about, at most maxSpanTags of them,
+// and how many there were.
+func tagAttrs(ts []string) []attribute.KeyValue {
+	names := ts[:min(len(ts), maxSpanTags)]
+	return []attribute.KeyValue{attribute.StringSlice("kubedag.tags", names), attribute.Int("kubedag.tags.count", len(ts))}
 }
 
 // metricProblem labels a tag problem with the kind of object (Pod from the

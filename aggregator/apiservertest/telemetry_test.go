@@ -105,6 +105,10 @@ func TestTelemetry(t *testing.T) {
 		if attrs["kubedag.target"] != target || attrs["kubedag.ip"] != c.ip.String() {
 			t.Errorf("%s: span attributes %v, want kubedag.target=%s and kubedag.ip=%s", c.ip, attrs, target, c.ip)
 		}
+		// Which tags were applied: the pod's namespace tag among them.
+		if n, _ := strconv.Atoi(attrs["kubedag.tags.count"]); !strings.Contains(attrs["kubedag.tags"], ns+".app.web") || n < 3 {
+			t.Errorf("%s: span tags %q (count %s), want the tags applied, %s.app.web among them", c.ip, attrs["kubedag.tags"], attrs["kubedag.tags.count"], ns)
+		}
 	}
 
 	// /readyz and /metrics on the health listener.

@@ -714,8 +714,13 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 		delete(e.retry, op.IP)
 		delete(e.pending, op.IP)
 		// Applied marks new tags reaching the target, not TTL refreshes.
-		if len(op.Register) > 0 && e.opts.Hooks.Applied != nil && len(tags.Minus(d.Tags, rec.tags)) > 0 {
-			e.opts.Hooks.Applied(e.opts.Name, op.IP, d.FirstSeen, d.Span)
+		if len(op.Register) > 0 && e.opts.Hooks.Applied != nil {
+			if added := tags.Minus(d.Tags, rec.tags); len(added) > 0 {
+				e.opts.Hooks.Applied(e.opts.Name, op.IP, d.FirstSeen, d.Span, added)
+			}
+		}
+		if len(op.Unregister) > 0 && e.opts.Hooks.Removed != nil {
+			e.opts.Hooks.Removed(e.opts.Name, op.IP, op.Unregister, d.Span)
 		}
 	}
 	if capHit && !e.capFull {

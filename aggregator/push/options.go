@@ -59,8 +59,13 @@ type Hooks struct {
 	EntryError func(target string, e EntryError)
 	// Applied is called when the target acknowledged registers that gave
 	// an IP tags it did not have (not for TTL refreshes): the end of the
-	// tag-latency span. firstSeen and span are the IP's latest claim's.
-	Applied func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext)
+	// tag-latency span. firstSeen and span are the IP's latest claim's;
+	// added are the tags the IP did not have.
+	Applied func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext, added []string)
+	// Removed is called when the target acknowledged unregistering tags of
+	// an IP (a pod deleted, a label changed): span is the IP's latest
+	// claim's, invalid when nothing claims the IP any more.
+	Removed func(target string, ip netip.Addr, removed []string, span trace.SpanContext)
 	// Reconciled is called after a reconcile listing: IPs listed and IPs
 	// whose owned tags differed from what the pusher believed.
 	Reconciled func(target string, listed, drift int)

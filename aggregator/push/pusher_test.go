@@ -1,6 +1,7 @@
 package push
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -384,7 +385,7 @@ func TestAppliedHookOncePerChange(t *testing.T) {
 	var applied []netip.Addr
 	var mu sync.Mutex
 	h := start(t, fw, st, Options{TagTTL: time.Hour, ResyncInterval: 24 * time.Hour, Hooks: Hooks{
-		Applied: func(_ string, ip netip.Addr, _ time.Time, _ trace.SpanContext) {
+		Applied: func(_ string, ip netip.Addr, _ time.Time, _ trace.SpanContext, _ []string) {
 			mu.Lock()
 			applied = append(applied, ip)
 			mu.Unlock()
@@ -400,5 +401,53 @@ func TestAppliedHookOncePerChange(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(applied, []netip.Addr{ipN(1)}) {
 		t.Fatalf("Applied calls = %v, want one for %v", applied, ipN(1))
+	}
+}
+
+// TestHooksNameTheTags: Applied says which tags were added and Removed
+// which were unregistered (a label change, then the pod gone), so spans
+// can say what happened to the IP, deletions included.
+func TestHooksNameTheTags(t *testing.T) {
+	fw := newFakeFirewall(newFakeClock())
+	st := store.New(store.Options{})
+	type event struct {
+		kind string
+		ip   netip.Addr
+		tags []string
+	}
+	var events []event
+	var mu sync.Mutex
+	record := func(kind string, ip netip.Addr, ts []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, event{kind, ip, slices.Sorted(slices.Values(ts))})
+	}
+	h := start(t, fw, st, Options{ResyncInterval: 24 * time.Hour, Hooks: Hooks{
+		Applied: func(_ string, ip netip.Addr, _ time.Time, _ trace.SpanContext, added []string) {
+			record("applied", ip, added)
+		},
+		Removed: func(_ string, ip netip.Addr, removed []string, _ trace.SpanContext) { record("removed", ip, removed) },
+	}})
+	st.Upsert("n1", ipN(1), claimT("u", "k8s.a", "k8s.b"))
+	h.eventually(10*time.Millisecond, "registered", func() bool { return h.has(ipN(1), "k8s.a", "k8s.b") })
+	st.Upsert("n1", ipN(1), claimT("u", "k8s.a", "k8s.c")) // relabel
+	h.eventually(10*time.Millisecond, "relabelled", func() bool { return h.has(ipN(1), "k8s.a", "k8s.c") })
+	st.Delete("n1", ipN(1)) // the pod is gone
+	h.eventually(10*time.Millisecond, "unregistered", func() bool { return len(h.fw.tagsOf(ipN(1))) == 0 })
+	h.eventually(10*time.Millisecond, "removal reported", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(events) > 0 && events[len(events)-1].kind == "removed" && slices.Contains(events[len(events)-1].tags, "k8s.a")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []event{
+		{"applied", ipN(1), []string{"k8s.a", "k8s.b"}},
+		{"applied", ipN(1), []string{"k8s.c"}},
+		{"removed", ipN(1), []string{"k8s.b"}},
+		{"removed", ipN(1), []string{"k8s.a", "k8s.c"}},
+	}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Fatalf("hook events\n got %v\nwant %v", events, want)
 	}
 }

@@ -215,8 +215,8 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	for i := range trackers {
 		trackers[i] = newTracker()
 	}
-	applied := func(tr *tracker) func(string, netip.Addr, time.Time, trace.SpanContext) {
-		return func(_ string, ip netip.Addr, fs time.Time, _ trace.SpanContext) { tr.ack(ip, fs, time.Now()) }
+	applied := func(tr *tracker) func(string, netip.Addr, time.Time, trace.SpanContext, []string) {
+		return func(_ string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) { tr.ack(ip, fs, time.Now()) }
 	}
 	// Tags are registered without timeout here: the emulator's listing
 	// does not report timeouts, and a TTL would make the pushers refresh
