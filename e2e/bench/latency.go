@@ -216,7 +216,9 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 		trackers[i] = newTracker()
 	}
 	applied := func(tr *tracker) func(string, netip.Addr, time.Time, trace.SpanContext, []string) {
-		return func(_ string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) { tr.ack(ip, fs, time.Now()) }
+		return func(_ string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
+			tr.ack(ip, fs, time.Now())
+		}
 	}
 	// Tags are registered without timeout here: the emulator's listing
 	// does not report timeouts, and a TTL would make the pushers refresh
