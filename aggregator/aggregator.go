@@ -218,7 +218,7 @@ func New(opts Options) (*Aggregator, error) {
 		// The stream itself refuses only malformed claims and other kinds
 		// than Pod; the gate checks the rest against the API.
 		OnReject: func(node string, _ netip.Addr, _ string) {
-			a.ins.rejections.Add(ctx, 1, metricReason("malformed"))
+			a.ins.rejections.Add(ctx, 1, metricReason(reasonMalformed))
 		},
 		Logger: opts.Logger,
 	}); err != nil {

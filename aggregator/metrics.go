@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/verify"
 	"github.com/kubedag/kubedag/userid"
 )
 
@@ -75,6 +76,10 @@ func newInstruments() (*instruments, error) {
 func (i *instruments) zero(targets []string) {
 	ctx := context.Background()
 	i.conflicts.Add(ctx, 0)
+	for _, r := range verify.Reasons {
+		i.rejections.Add(ctx, 0, metricReason(string(r)))
+	}
+	i.rejections.Add(ctx, 0, metricReason(reasonMalformed))
 	for _, name := range targets {
 		t := attribute.String("target", name)
 		for _, result := range []string{"ok", "error"} {
@@ -196,6 +201,9 @@ func tagAttrs(ts []string) []attribute.KeyValue {
 func metricProblem(kind, reason string) metric.AddOption {
 	return metric.WithAttributes(attribute.String("kind", kind), attribute.String("reason", reason))
 }
+
+// reasonMalformed labels claims that do not parse.
+const reasonMalformed = "malformed"
 
 // metricReason labels a refused agent claim with its reason.
 func metricReason(reason string) metric.AddOption {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubedag/kubedag/aggregator"
+	"github.com/kubedag/kubedag/aggregator/verify"
 )
 
 // TestTelemetry follows a claim's trace from the agent to the firewall's
@@ -293,6 +295,14 @@ func TestCountersFromZeroAndLogs(t *testing.T) {
 		}
 		if !strings.Contains(string(readme), "`"+name) {
 			t.Errorf("README's metric list lacks %s", name)
+		}
+	}
+	// Every claim-rejection reason is a series from the start (process-wide:
+	// other tests' refusals may have counted).
+	_, exp := get(t, agg.health, "/metrics")
+	for _, r := range append(slices.Clone(verify.Reasons), "malformed") {
+		if _, ok := metricValue(exp, "kubedag_claim_rejections_total", `reason="`+string(r)+`"`); !ok {
+			t.Errorf("kubedag_claim_rejections_total{reason=%q} missing", r)
 		}
 	}
 	// Process-wide (other tests' conflicts may have counted): present.

@@ -33,6 +33,10 @@ const (
 	ReasonNamespaceLabels Reason = "namespace-labels"
 )
 
+// Reasons is every Reason, so metrics can start each series at zero.
+var Reasons = []Reason{ReasonKind, ReasonUnknownIP, ReasonOtherNode, ReasonHostNetwork, ReasonNamespace, ReasonName,
+	ReasonUID, ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels}
+
 // moved reports whether r means the IP is not (or no longer) the claimed
 // pod's on this node, as opposed to the pod's identity having changed.
 func (r Reason) moved() bool {
