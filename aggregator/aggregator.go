@@ -135,7 +135,7 @@ type Aggregator struct {
 	ins      *instruments
 	deriver  *tags.Deriver
 	store    *store.Store
-	sink     *nodeSink
+	sink     *NodeSink
 	pods     *podview.View
 	gate     *verify.Gate
 	services *servicewatch.Watcher
@@ -182,7 +182,7 @@ func New(opts Options) (*Aggregator, error) {
 		span.End()
 	}})
 	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) }
-	a.sink = newNodeSink(a.store, a.deriver, opts.Logger, problem)
+	a.sink = NewNodeSink(a.store, a.deriver, opts.Logger, problem)
 	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger,
 		OnProblem: func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Service", reason)) }}); err != nil {
 		return nil, err

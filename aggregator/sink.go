@@ -12,13 +12,15 @@ import (
 	"github.com/kubedag/kubedag/tags"
 )
 
-// nodeSource is the store source name of a node's agent stream.
-func nodeSource(node string) string { return "node/" + node }
+// NodeSource is the store source name of a node's agent stream.
+func NodeSource(node string) string { return "node/" + node }
 
-// nodeSink adapts the stream server's per-node claims to the store,
-// deriving tags centrally so the tag policy lives in one place. It also
-// records when each node last delivered a snapshot, for the snapshot gate.
-type nodeSink struct {
+// NodeSink adapts the stream server's per-node claims (after the claim
+// gate) to the store, deriving tags centrally so the tag policy lives in
+// one place. It also records when each node last delivered a snapshot, for
+// the failover snapshot gate. `kubedag bench` feeds its streams through it
+// too, so the benchmark measures this path.
+type NodeSink struct {
 	store    *store.Store
 	deriver  *tags.Deriver
 	logger   *slog.Logger
@@ -30,11 +32,13 @@ type nodeSink struct {
 	snapshot  chan struct{}        // poked (buffered, one) when a snapshot is applied
 }
 
-func newNodeSink(st *store.Store, d *tags.Deriver, logger *slog.Logger, problems func(string)) *nodeSink {
-	return &nodeSink{store: st, deriver: d, logger: logger, problems: problems, now: time.Now, snapshots: map[string]time.Time{}, snapshot: make(chan struct{}, 1)}
+// NewNodeSink returns a NodeSink into st; problems is called with the
+// reason of every identity that could not be fully tagged.
+func NewNodeSink(st *store.Store, d *tags.Deriver, logger *slog.Logger, problems func(reason string)) *NodeSink {
+	return &NodeSink{store: st, deriver: d, logger: logger, problems: problems, now: time.Now, snapshots: map[string]time.Time{}, snapshot: make(chan struct{}, 1)}
 }
 
-func (s *nodeSink) claim(node string, c stream.Claim) store.Claim {
+func (s *NodeSink) claim(node string, c stream.Claim) store.Claim {
 	set, problems := s.deriver.Tags(c.Identity)
 	for _, p := range problems {
 		s.problems(string(p.Reason))
@@ -43,12 +47,12 @@ func (s *nodeSink) claim(node string, c stream.Claim) store.Claim {
 	return store.Claim{Tags: set, Owner: c.Identity.UID, FirstSeen: c.FirstSeen, Span: c.Span}
 }
 
-func (s *nodeSink) ReplaceNode(node string, claims []stream.Claim) {
+func (s *NodeSink) ReplaceNode(node string, claims []stream.Claim) {
 	m := make(map[netip.Addr]store.Claim, len(claims))
 	for _, c := range claims {
 		m[c.IP] = s.claim(node, c)
 	}
-	s.store.Replace(nodeSource(node), m)
+	s.store.Replace(NodeSource(node), m)
 	s.mu.Lock()
 	s.snapshots[node] = s.now()
 	s.mu.Unlock()
@@ -58,24 +62,24 @@ func (s *nodeSink) ReplaceNode(node string, claims []stream.Claim) {
 	}
 }
 
-func (s *nodeSink) Upsert(node string, c stream.Claim) {
-	s.store.Upsert(nodeSource(node), c.IP, s.claim(node, c))
+func (s *NodeSink) Upsert(node string, c stream.Claim) {
+	s.store.Upsert(NodeSource(node), c.IP, s.claim(node, c))
 }
 
-func (s *nodeSink) Delete(node string, ip netip.Addr) {
-	s.store.Delete(nodeSource(node), ip)
+func (s *NodeSink) Delete(node string, ip netip.Addr) {
+	s.store.Delete(NodeSource(node), ip)
 }
 
-func (s *nodeSink) NodeGone(node string) {
+func (s *NodeSink) NodeGone(node string) {
 	s.logger.Info("agent gone past its grace period: withdrawing its claims", "node", node)
-	s.store.RemoveSource(nodeSource(node))
+	s.store.RemoveSource(NodeSource(node))
 	s.mu.Lock()
 	delete(s.snapshots, node)
 	s.mu.Unlock()
 }
 
 // snapshotSince reports whether node delivered a snapshot at or after t.
-func (s *nodeSink) snapshotSince(node string, t time.Time) bool {
+func (s *NodeSink) snapshotSince(node string, t time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	at, ok := s.snapshots[node]
@@ -87,7 +91,7 @@ func (s *nodeSink) snapshotSince(node string, t time.Time) bool {
 // a snapshot arrives, and every recheck in case a node it waits for was
 // deleted. The caller bounds the wait with the grace timeout on the pusher
 // side.
-func (s *nodeSink) waitSnapshots(ctx context.Context, start time.Time, recheck time.Duration, nodes func(context.Context) ([]string, error), synced []<-chan struct{}, ready chan<- struct{}) {
+func (s *NodeSink) waitSnapshots(ctx context.Context, start time.Time, recheck time.Duration, nodes func(context.Context) ([]string, error), synced []<-chan struct{}, ready chan<- struct{}) {
 	for _, c := range synced {
 		select {
 		case <-ctx.Done():

@@ -21,7 +21,7 @@ func TestWaitSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newNodeSink(store.New(store.Options{}), d, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string) {})
+	s := NewNodeSink(store.New(store.Options{}), d, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string) {})
 	start := time.Now()
 	s.ReplaceNode("stale", nil) // before start: does not count
 	s.snapshots["stale"] = start.Add(-time.Second)
@@ -63,7 +63,7 @@ func TestWaitSnapshotsWokenBySnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newNodeSink(store.New(store.Options{}), d, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string) {})
+	s := NewNodeSink(store.New(store.Options{}), d, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string) {})
 	nodes := func(context.Context) ([]string, error) { return []string{"a", "b"}, nil }
 	synced := make(chan struct{})
 	close(synced)

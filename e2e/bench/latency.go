@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubedag/kubedag/agent/nodestate"
 	agentstream "github.com/kubedag/kubedag/agent/stream"
+	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/diff"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/store"
@@ -78,36 +79,6 @@ func (t *tracker) result(model, desc string, end time.Time) ModelLatency {
 	return m
 }
 
-// storeSink feeds node streams into the store, deriving tags centrally as
-// the aggregator does.
-type storeSink struct {
-	st *store.Store
-	d  *tags.Deriver
-}
-
-func nodeSource(node string) string { return "node/" + node }
-
-func (s storeSink) claim(c stream.Claim) store.Claim {
-	set, _ := s.d.Tags(c.Identity)
-	return store.Claim{Tags: set, Owner: c.Identity.UID, FirstSeen: c.FirstSeen, Span: c.Span}
-}
-
-func (s storeSink) ReplaceNode(node string, claims []stream.Claim) {
-	m := make(map[netip.Addr]store.Claim, len(claims))
-	for _, c := range claims {
-		m[c.IP] = s.claim(c)
-	}
-	s.st.Replace(nodeSource(node), m)
-}
-
-func (s storeSink) Upsert(node string, c stream.Claim) {
-	s.st.Upsert(nodeSource(node), c.IP, s.claim(c))
-}
-
-func (s storeSink) Delete(node string, ip netip.Addr) { s.st.Delete(nodeSource(node), ip) }
-
-func (s storeSink) NodeGone(node string) { s.st.RemoveSource(nodeSource(node)) }
-
 // staticAuth maps fixed bearer tokens to nodes.
 type staticAuth map[string]string
 
@@ -145,7 +116,7 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 		}
 		states[n] = nodestate.New()
 	}
-	srv, err := stream.NewServer(stream.Config{Sink: storeSink{st: st, d: d}, Authenticator: auth, Logger: log})
+	srv, err := stream.NewServer(stream.Config{Sink: aggregator.NewNodeSink(st, d, log, func(string) {}), Authenticator: auth, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/tags"
@@ -40,7 +41,7 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	seen := time.Now()
 	onTarget := make(map[netip.Addr]tags.Set, n+rep.Stale)
 	for i := range n {
-		st.Upsert(nodeSource(fmt.Sprint(i%100)), podIP(i), store.Claim{Tags: sets[i%apps], Owner: podUID(i, 0), FirstSeen: seen})
+		st.Upsert(aggregator.NodeSource(fmt.Sprint(i%100)), podIP(i), store.Claim{Tags: sets[i%apps], Owner: podUID(i, 0), FirstSeen: seen})
 		if i >= rep.Missing {
 			onTarget[podIP(i)] = sets[i%apps]
 		}
