@@ -35,6 +35,7 @@ const (
 	ReasonNotInternalNLB = "NotInternalNLB"
 	ReasonILBNotFound    = "ILBNotFound"
 	ReasonNameConflict   = "NameConflict"
+	ReasonPortConflict   = "FirewallPortConflict" // another cluster's inbound rule holds the port
 	ReasonSetFailed      = "SetFailed"
 	ReasonCommitFailed   = "CommitFailed"
 	ReasonPushFailed     = "PushFailed"
@@ -74,6 +75,8 @@ type Entry struct {
 	Service string
 
 	canon string
+	// port is a Service's service object's firewall port.
+	port string
 }
 
 // Desired is the config a target should hold for one cluster, in creation
@@ -112,6 +115,10 @@ func Build(cluster string, inv Inventory, svcs []Service, t Target) (Desired, []
 	add := func(k Kind, svc string, e *elem) {
 		entries = append(entries, Entry{Kind: k, Name: e.name, Element: e.String(), Service: svc, canon: e.canonical()})
 	}
+	addPort := func(svc string, port int, e *elem) {
+		add(KindService, svc, e)
+		entries[len(entries)-1].port = strconv.Itoa(port)
+	}
 	marker := members("tag", tag)
 
 	add(KindTag, "", named(tag,
@@ -142,7 +149,7 @@ func Build(cluster string, inv Inventory, svcs []Service, t Target) (Desired, []
 		addr, svcObj, rule := n.Address(s.Namespace, s.Name), n.Service(s.Port), n.Inbound(s.Namespace, s.Name, s.Port)
 		desc := fmt.Sprintf("kubedag cluster %s: Service %s", cluster, s.Key())
 		add(KindAddress, s.Key(), named(addr, leaf("fqdn", strings.ToLower(s.Hostname)), leaf("description", desc+" internal NLB"), marker))
-		add(KindService, s.Key(), named(svcObj,
+		addPort(s.Key(), s.Port, named(svcObj,
 			el("protocol", el("tcp", leaf("port", strconv.Itoa(s.Port)))),
 			leaf("description", desc+" firewall port"), marker))
 		add(KindNATRule, s.Key(), named(rule,

@@ -11,6 +11,9 @@ type Held struct {
 	Name string
 	// Tags are the entry's tag members (ownership markers).
 	Tags []string
+	// Service is a NAT rule's service (the object naming its port); Port
+	// is a service object's TCP port.
+	Service, Port string
 
 	canon string
 }
@@ -41,7 +44,14 @@ func ParseHeld(result []byte) ([]Held, error) {
 	}
 	out := make([]Held, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, Held{Name: e.name, Tags: e.child("tag").memberTexts(), canon: e.canonical()})
+		h := Held{Name: e.name, Tags: e.child("tag").memberTexts(), canon: e.canonical()}
+		if c := e.child("service"); c != nil {
+			h.Service = c.text
+		}
+		if c := e.child("protocol").child("tcp").child("port"); c != nil {
+			h.Port = c.text
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }
@@ -109,8 +119,14 @@ func kubedagRule(h Held) bool {
 // reverse order (rules before the objects they reference). It touches only
 // entries cluster n owns; a desired name held by an entry it does not own
 // is reported, and that Service's entries are left alone. Plan is pure.
+//
+// A firewall port another cluster's inbound rule already uses on t is that
+// cluster's: the Service wanting it here is reported and its entries are
+// left out (and removed, when both clusters' rules are on the device, from
+// the cluster whose rule is lower in the rulebase, the one traffic never
+// hits).
 func Plan(t Target, n Names, desired Desired, actual Actual) ([]Op, []Problem) {
-	var problems []Problem
+	desired, problems := yieldPorts(t, n, desired, actual)
 	held := make(map[Kind]map[string]Held, numKinds)
 	for k, hs := range actual {
 		held[k] = make(map[string]Held, len(hs))
@@ -153,6 +169,90 @@ func Plan(t Target, n Names, desired Desired, actual Actual) ([]Op, []Problem) {
 		}
 	}
 	return ops, problems
+}
+
+// otherCluster returns the kubedag cluster other than n that owns h (its
+// tag and its name prefix), or "".
+func otherCluster(n Names, h Held) string {
+	for _, tag := range h.Tags {
+		c, ok := strings.CutPrefix(tag, TagPrefix)
+		if ok && c != "" && c != n.Cluster && (Names{Cluster: c}).Owns(h.Name) {
+			return c
+		}
+	}
+	return ""
+}
+
+// yieldPorts drops from desired the entries of every Service whose firewall
+// port another cluster's inbound rule already uses on t, and reports each.
+// Ours keeps the port only when our rule is on the device too and above
+// theirs (it is the one traffic hits; both clusters see the same order, so
+// exactly one yields).
+func yieldPorts(t Target, n Names, desired Desired, actual Actual) (Desired, []Problem) {
+	svcPort := map[string]string{} // service object name -> port
+	for _, h := range actual[KindService] {
+		if h.Port != "" {
+			svcPort[h.Name] = h.Port
+		}
+	}
+	type holder struct {
+		rule, cluster string
+		pos           int
+	}
+	taken := map[string]holder{} // port -> the topmost other cluster's rule
+	ourPos := map[string]int{}
+	for i, h := range actual[KindNATRule] {
+		if owned(n, KindNATRule, h) {
+			ourPos[h.Name] = i
+			continue
+		}
+		port, ok := svcPort[h.Service]
+		if c := otherCluster(n, h); c != "" && ok {
+			if _, seen := taken[port]; !seen {
+				taken[port] = holder{rule: h.Name, cluster: c, pos: i}
+			}
+		}
+	}
+	if len(taken) == 0 {
+		return desired, nil
+	}
+	// Our wanted port per Service: its service object's port, and its
+	// inbound rule's name.
+	wantPort, wantRule := map[string]string{}, map[string]string{}
+	for _, e := range desired.Entries {
+		switch {
+		case e.Service == "":
+		case e.Kind == KindService:
+			wantPort[e.Service] = e.port
+		case e.Kind == KindNATRule:
+			wantRule[e.Service] = e.Name
+		}
+	}
+	var problems []Problem
+	yield := map[string]bool{}
+	for svc, port := range wantPort {
+		h, ok := taken[port]
+		if !ok {
+			continue
+		}
+		if pos, held := ourPos[wantRule[svc]]; held && pos < h.pos {
+			continue
+		}
+		yield[svc] = true
+		problems = append(problems, Problem{Service: svc, Target: t.Name, Reason: ReasonPortConflict,
+			Message: fmt.Sprintf("firewall port %s is already used by cluster %s's inbound NAT rule %s; kubedag leaves the port to it (label another port, or unlabel the other cluster's Service)", port, h.cluster, h.rule)})
+	}
+	if len(yield) == 0 {
+		return desired, nil
+	}
+	slices.SortFunc(problems, func(a, b Problem) int { return strings.Compare(a.Service, b.Service) })
+	kept := Desired{Entries: make([]Entry, 0, len(desired.Entries))}
+	for _, e := range desired.Entries {
+		if !yield[e.Service] {
+			kept.Entries = append(kept.Entries, e)
+		}
+	}
+	return kept, problems
 }
 
 // placeRules returns the moves that put the cluster's NAT rules where t

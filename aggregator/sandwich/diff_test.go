@@ -55,6 +55,15 @@ func TestPlan(t *testing.T) {
 	one := []Service{{Namespace: "shop", Name: "web", Port: 82, TargetPort: 80, Hostname: "ilb.example"}}
 	d1, _ := Build("prod", Inventory{}, one, fw)
 	d0, _ := Build("prod", Inventory{}, nil, fw)
+	// Cluster prod-eu on the same firewalls, wanting the same port 82.
+	eu, _ := Build("prod-eu", Inventory{}, []Service{{Namespace: "shop", Name: "web", Port: 82, TargetPort: 80, Hostname: "eu.example"}}, fw)
+	both := func(first, second Desired) Actual {
+		a, b := actualOf(t, first), actualOf(t, second)
+		for k, hs := range b {
+			a[k] = append(a[k], hs...)
+		}
+		return a
+	}
 	relabelled, _ := Build("prod", Inventory{}, []Service{{Namespace: "shop", Name: "web", Port: 83, TargetPort: 80, Hostname: "ilb.example"}}, fw)
 
 	for _, tc := range []struct {
@@ -125,6 +134,35 @@ func TestPlan(t *testing.T) {
 					KindService: hold(t, `<entry name="kd.prod.tcp82"><protocol><tcp><port>82</port></tcp></protocol></entry>`)}
 			},
 			problems: []string{"NameConflict shop/web"},
+		},
+		{
+			name: "a port another cluster's inbound rule holds is left to it", target: fw, desired: d1,
+			actual: func() Actual { return both(d0, eu) },
+			want:   nil, problems: []string{"FirewallPortConflict shop/web"},
+		},
+		{
+			name: "both clusters' rules on the device, theirs above: ours goes", target: fw, desired: d1,
+			actual:   func() Actual { return both(eu, d1) },
+			want:     []string{"delete nat-rule kd.prod.shop.web-82-inbound", "delete service kd.prod.tcp82", "delete address kd.prod.shop.web.ilb"},
+			problems: []string{"FirewallPortConflict shop/web"},
+		},
+		{
+			name: "both clusters' rules on the device, ours above: ours stays", target: fw, desired: d1,
+			actual: func() Actual { return both(d1, eu) },
+		},
+		{
+			name: "another cluster's rule on another port is no conflict", target: fw, desired: relabelled,
+			actual: func() Actual { return both(d0, eu) },
+			want:   []string{"edit address kd.prod.shop.web.ilb", "edit service kd.prod.tcp83", "edit nat-rule kd.prod.shop.web-83-inbound"},
+		},
+		{
+			name: "an untagged rule with a kd. name does not hold a port", target: fw, desired: d1,
+			actual: func() Actual {
+				a := both(d0, eu)
+				a[KindNATRule] = hold(t, `<entry name="kd.prod-eu.shop.web-82-inbound"><service>kd.prod-eu.tcp82</service></entry>`)
+				return a
+			},
+			want: []string{"edit address kd.prod.shop.web.ilb", "edit service kd.prod.tcp82", "edit nat-rule kd.prod.shop.web-82-inbound"},
 		},
 		{
 			name:   "top: new rule moved above foreign rules, other clusters' rules do not count",

@@ -514,3 +514,41 @@ func TestEngineLeavesOthersPendingChanges(t *testing.T) {
 		t.Errorf("alice's draft is gone from the candidate config: %s %v", res, err)
 	}
 }
+
+func TestEngineTwoClustersSamePort(t *testing.T) {
+	_, c := startSim(t, panossim.Config{})
+	tg := fwTarget("fw")
+	prod := startEngine(t, "prod", &source{inv: inventory("10.0.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	rules := func() []string { return running(t, c, tg.Container(sandwich.KindNATRule)) }
+	prod.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "prod's rule", func() bool { return slices.Contains(rules(), "kd.prod.shop.web-82-inbound") })
+
+	// prod-eu wants the same firewall port later: prod keeps it.
+	eu := startEngine(t, "prod-eu", &source{inv: inventory("10.1.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
+	eu.SetServices([]sandwich.Service{web(82, "b.elb.amazonaws.com"), {Namespace: "shop", Name: "api", Port: 84, TargetPort: 80, Hostname: "c.elb.amazonaws.com"}})
+	eventually(t, "the conflict reported on prod-eu's Service", func() bool {
+		return eu.problems.has(sandwich.ReasonPortConflict, "shop/web")
+	})
+	mark := time.Now()
+	eventually(t, "a full sync of both clusters", func() bool {
+		return prod.Targets()[0].LastSync.After(mark) && eu.Targets()[0].LastSync.After(mark)
+	})
+	r := rules()
+	if slices.Contains(r, "kd.prod-eu.shop.web-82-inbound") || !slices.Contains(r, "kd.prod.shop.web-82-inbound") || !slices.Contains(r, "kd.prod-eu.shop.api-84-inbound") {
+		t.Errorf("rules %v: want prod's port 82 rule and prod-eu's port 84 rule only", r)
+	}
+	if got := running(t, c, tg.Container(sandwich.KindService)); slices.Contains(got, "kd.prod-eu.tcp82") {
+		t.Errorf("prod-eu's service object for the taken port was created: %v", got)
+	}
+	if prod.problems.has(sandwich.ReasonPortConflict, "shop/web") {
+		t.Error("the holder reported a conflict")
+	}
+
+	// prod lets go of the port: prod-eu takes it.
+	prod.SetServices(nil)
+	eu.Kick()
+	eventually(t, "prod-eu takes the freed port", func() bool {
+		r := rules()
+		return slices.Contains(r, "kd.prod-eu.shop.web-82-inbound") && !slices.Contains(r, "kd.prod.shop.web-82-inbound")
+	})
+}

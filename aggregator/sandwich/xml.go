@@ -97,7 +97,11 @@ func (e *elem) writeCanonical(b *strings.Builder) {
 	b.WriteString("</" + e.tag + ">")
 }
 
+// child returns e's first child named tag; nil when e is nil or has none.
 func (e *elem) child(tag string) *elem {
+	if e == nil {
+		return nil
+	}
 	for _, c := range e.children {
 		if c.tag == tag {
 			return c
