@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubedag/kubedag/tags"
+	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // Sink receives the per-IP results of the watcher. Calls come from one
@@ -68,12 +68,8 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// podIndex is the EndpointSlice index from "namespace/podname" of each
-// endpoint's targetRef to the slices listing it.
-const podIndex = "pod"
-
 // ServiceNameLabel is the EndpointSlice label naming its Service.
-const ServiceNameLabel = discoveryv1.LabelServiceName
+const ServiceNameLabel = podidentity.ServiceNameLabel
 
 // Watcher watches the pods of one node and reports their IPs' identities.
 type Watcher struct {
@@ -128,7 +124,7 @@ func New(cfg Config) (*Watcher, error) {
 	w.pods = w.podFactory.Core().V1().Pods().Informer()
 	w.slices = w.clusterFactory.Discovery().V1().EndpointSlices().Informer()
 	w.namespaces = w.clusterFactory.Core().V1().Namespaces().Informer()
-	if err := w.slices.AddIndexers(cache.Indexers{podIndex: slicePodKeys}); err != nil {
+	if err := w.slices.AddIndexers(cache.Indexers{podidentity.SliceIndex: podidentity.SlicePodKeys}); err != nil {
 		return nil, fmt.Errorf("podwatch: add EndpointSlice index: %w", err)
 	}
 
@@ -248,7 +244,7 @@ func (w *Watcher) markSlice(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	keys, _ := slicePodKeys(obj)
+	keys, _ := podidentity.SlicePodKeys(obj)
 	for _, k := range keys {
 		w.mark(k)
 	}
@@ -270,26 +266,4 @@ func (w *Watcher) markNamespace(obj any) {
 	for _, o := range objs {
 		w.markObj(o)
 	}
-}
-
-// slicePodKeys is the podIndex function: the "namespace/name" keys of the
-// pods an EndpointSlice's endpoints refer to.
-func slicePodKeys(obj any) ([]string, error) {
-	s, ok := obj.(*discoveryv1.EndpointSlice)
-	if !ok {
-		return nil, nil
-	}
-	var keys []string
-	for i := range s.Endpoints {
-		r := s.Endpoints[i].TargetRef
-		if r == nil || r.Kind != "Pod" || r.Name == "" {
-			continue
-		}
-		ns := r.Namespace
-		if ns == "" {
-			ns = s.Namespace
-		}
-		keys = append(keys, ns+"/"+r.Name)
-	}
-	return keys, nil
 }

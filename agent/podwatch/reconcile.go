@@ -3,14 +3,12 @@ package podwatch
 import (
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubedag/kubedag/tags"
+	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // podClaim is what one pod claims: its IPs, its identity, and its rank for
@@ -159,22 +157,7 @@ func (w *Watcher) computePod(key string) *podClaim {
 	if len(ips) == 0 {
 		return nil
 	}
-	id := tags.Identity{
-		Kind:      tags.KindPod,
-		Namespace: pod.Namespace,
-		Name:      pod.Name,
-		UID:       string(pod.UID),
-		Labels:    pod.Labels,
-		Services:  w.services(pod),
-	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		id.OwnerKind, id.OwnerName = ref.Kind, ref.Name
-	}
-	if obj, ok, err := w.namespaces.GetIndexer().GetByKey(pod.Namespace); err == nil && ok {
-		if ns, ok := obj.(*corev1.Namespace); ok {
-			id.NamespaceLabels = ns.Labels
-		}
-	}
+	id := podidentity.Of(pod, w.slices.GetIndexer(), w.namespaces.GetIndexer())
 	return &podClaim{
 		key:     key,
 		ips:     ips,
@@ -184,58 +167,11 @@ func (w *Watcher) computePod(key string) *podClaim {
 	}
 }
 
-// podIPs parses status.podIPs (falling back to status.podIP), dropping
-// malformed and duplicate entries; malformed ones are reported.
+// podIPs returns the pod's distinct IPs, reporting malformed ones.
 func podIPs(pod *corev1.Pod, w *Watcher) []netip.Addr {
-	raw := make([]string, 0, 2)
-	for _, p := range pod.Status.PodIPs {
-		raw = append(raw, p.IP)
-	}
-	if len(raw) == 0 && pod.Status.PodIP != "" {
-		raw = append(raw, pod.Status.PodIP)
-	}
-	var ips []netip.Addr
-	for _, s := range raw {
-		ip, err := netip.ParseAddr(s)
-		if err != nil || !ip.IsValid() || ip.IsUnspecified() {
-			w.log.Warn("pod reports a malformed IP", "pod", pod.Namespace+"/"+pod.Name, "ip", s)
-			continue
-		}
-		ip = ip.Unmap().WithZone("")
-		if !slices.Contains(ips, ip) {
-			ips = append(ips, ip)
-		}
+	ips, bad := podidentity.IPs(&pod.Status)
+	for _, s := range bad {
+		w.log.Warn("pod reports a malformed IP", "pod", pod.Namespace+"/"+pod.Name, "ip", s)
 	}
 	return ips
-}
-
-// services returns the sorted names of the Services whose EndpointSlices list
-// the pod.
-func (w *Watcher) services(pod *corev1.Pod) []string {
-	objs, err := w.slices.GetIndexer().ByIndex(podIndex, pod.Namespace+"/"+pod.Name)
-	if err != nil || len(objs) == 0 {
-		return nil
-	}
-	var out []string
-	for _, o := range objs {
-		s, ok := o.(*discoveryv1.EndpointSlice)
-		if !ok || s.Namespace != pod.Namespace {
-			continue
-		}
-		svc := s.Labels[ServiceNameLabel]
-		if svc == "" || slices.Contains(out, svc) {
-			continue
-		}
-		for i := range s.Endpoints {
-			r := s.Endpoints[i].TargetRef
-			if r != nil && r.Kind == "Pod" && r.Name == pod.Name &&
-				(r.Namespace == "" || r.Namespace == pod.Namespace) &&
-				(r.UID == "" || pod.UID == "" || r.UID == pod.UID) {
-				out = append(out, svc)
-				break
-			}
-		}
-	}
-	slices.SortFunc(out, strings.Compare)
-	return out
 }

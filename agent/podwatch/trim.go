@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // trim is the informers' transform: it keeps only the fields the watcher
@@ -40,48 +42,12 @@ func trim(obj any, node string) any {
 		}
 		return p
 	case *discoveryv1.EndpointSlice:
-		s := &discoveryv1.EndpointSlice{
-			TypeMeta: o.TypeMeta,
-			ObjectMeta: metav1.ObjectMeta{
-				Name:            o.Name,
-				Namespace:       o.Namespace,
-				UID:             o.UID,
-				ResourceVersion: o.ResourceVersion,
-			},
-			AddressType: o.AddressType,
-		}
-		if svc, ok := o.Labels[ServiceNameLabel]; ok {
-			s.Labels = map[string]string{ServiceNameLabel: svc}
-		}
-		for i := range o.Endpoints {
-			e := &o.Endpoints[i]
-			if e.TargetRef == nil || e.TargetRef.Kind != "Pod" {
-				continue
-			}
-			if e.NodeName != nil && *e.NodeName != node {
-				continue
-			}
-			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
-				NodeName: e.NodeName,
-				TargetRef: &corev1.ObjectReference{
-					Kind:      e.TargetRef.Kind,
-					Namespace: e.TargetRef.Namespace,
-					Name:      e.TargetRef.Name,
-					UID:       e.TargetRef.UID,
-				},
-			})
-		}
-		return s
+		// Only endpoints that may belong to this node's pods.
+		return podidentity.TrimSlice(o, func(e *discoveryv1.Endpoint) bool {
+			return e.NodeName == nil || *e.NodeName == node
+		})
 	case *corev1.Namespace:
-		return &corev1.Namespace{
-			TypeMeta: o.TypeMeta,
-			ObjectMeta: metav1.ObjectMeta{
-				Name:            o.Name,
-				UID:             o.UID,
-				ResourceVersion: o.ResourceVersion,
-				Labels:          o.Labels,
-			},
-		}
+		return podidentity.TrimNamespace(o)
 	default:
 		return obj
 	}

@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
-	"strings"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubedag/kubedag/tags"
+	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // Pod is a pod that holds an IP, as the API server sees it.
@@ -56,8 +53,7 @@ type View struct {
 }
 
 const (
-	ipIndex  = "ip"  // pod IP -> pods holding it
-	podIndex = "pod" // "namespace/name" of a targetRef -> EndpointSlices
+	ipIndex = "ip" // pod IP -> pods holding it
 )
 
 // New builds the informers and registers their handlers; it starts nothing.
@@ -81,7 +77,7 @@ func New(opts Options) (*View, error) {
 	if err := v.pods.AddIndexers(cache.Indexers{ipIndex: podIPIndex}); err != nil {
 		return nil, fmt.Errorf("podview: add pod index: %w", err)
 	}
-	if err := v.slices.AddIndexers(cache.Indexers{podIndex: slicePodKeys}); err != nil {
+	if err := v.slices.AddIndexers(cache.Indexers{podidentity.SliceIndex: podidentity.SlicePodKeys}); err != nil {
 		return nil, fmt.Errorf("podview: add EndpointSlice index: %w", err)
 	}
 	add := func(inf cache.SharedIndexInformer, h cache.ResourceEventHandler, what string) error {
@@ -161,56 +157,9 @@ func (v *View) Holders(ip netip.Addr) []Pod {
 	return out
 }
 
-// identity derives a pod's identity as agent/podwatch does.
+// identity derives a pod's identity exactly as the agent does.
 func (v *View) identity(p *Facts) tags.Identity {
-	id := tags.Identity{
-		Kind:      tags.KindPod,
-		Namespace: p.Namespace,
-		Name:      p.Name,
-		UID:       string(p.UID),
-		Labels:    p.Labels,
-		Services:  v.services(p),
-	}
-	if ref := metav1.GetControllerOf(p); ref != nil {
-		id.OwnerKind, id.OwnerName = ref.Kind, ref.Name
-	}
-	if obj, ok, err := v.namespaces.GetIndexer().GetByKey(p.Namespace); err == nil && ok {
-		if ns, ok := obj.(*corev1.Namespace); ok {
-			id.NamespaceLabels = ns.Labels
-		}
-	}
-	return id
-}
-
-// services returns the sorted names of the Services whose EndpointSlices
-// list the pod (by targetRef, the UID compared when both are known).
-func (v *View) services(p *Facts) []string {
-	objs, err := v.slices.GetIndexer().ByIndex(podIndex, p.Namespace+"/"+p.Name)
-	if err != nil || len(objs) == 0 {
-		return nil
-	}
-	var out []string
-	for _, o := range objs {
-		s, ok := o.(*discoveryv1.EndpointSlice)
-		if !ok || s.Namespace != p.Namespace {
-			continue
-		}
-		svc := s.Labels[discoveryv1.LabelServiceName]
-		if svc == "" || slices.Contains(out, svc) {
-			continue
-		}
-		for i := range s.Endpoints {
-			r := s.Endpoints[i].TargetRef
-			if r != nil && r.Kind == "Pod" && r.Name == p.Name &&
-				(r.Namespace == "" || r.Namespace == p.Namespace) &&
-				(r.UID == "" || p.UID == "" || r.UID == p.UID) {
-				out = append(out, svc)
-				break
-			}
-		}
-	}
-	slices.SortFunc(out, strings.Compare)
-	return out
+	return podidentity.Of(p, v.slices.GetIndexer(), v.namespaces.GetIndexer())
 }
 
 func (v *View) changed(ips []netip.Addr) {
@@ -224,7 +173,7 @@ func (v *View) sliceAddrs(obj any) []netip.Addr {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = t.Obj
 	}
-	keys, _ := slicePodKeys(obj)
+	keys, _ := podidentity.SlicePodKeys(obj)
 	var out []netip.Addr
 	for _, k := range keys {
 		if o, ok, err := v.pods.GetIndexer().GetByKey(k); err == nil && ok {
@@ -291,47 +240,8 @@ func podAddrs(obj any) []netip.Addr {
 	return p.IPs
 }
 
-// addrs parses status.podIPs (falling back to status.podIP), dropping
-// malformed and duplicate entries, as the agent does.
+// addrs returns the pod's distinct IPs as the agent reads them.
 func addrs(p *corev1.Pod) []netip.Addr {
-	var out []netip.Addr
-	add := func(s string) {
-		ip, err := netip.ParseAddr(s)
-		if err != nil || ip.IsUnspecified() {
-			return
-		}
-		ip = ip.Unmap().WithZone("")
-		if !slices.Contains(out, ip) {
-			out = append(out, ip)
-		}
-	}
-	for _, a := range p.Status.PodIPs {
-		add(a.IP)
-	}
-	if len(p.Status.PodIPs) == 0 && p.Status.PodIP != "" {
-		add(p.Status.PodIP)
-	}
-	return out
-}
-
-// slicePodKeys is the podIndex function: the "namespace/name" keys of the
-// pods an EndpointSlice's endpoints refer to.
-func slicePodKeys(obj any) ([]string, error) {
-	s, ok := obj.(*discoveryv1.EndpointSlice)
-	if !ok {
-		return nil, nil
-	}
-	var keys []string
-	for i := range s.Endpoints {
-		r := s.Endpoints[i].TargetRef
-		if r == nil || r.Kind != "Pod" || r.Name == "" {
-			continue
-		}
-		ns := r.Namespace
-		if ns == "" {
-			ns = s.Namespace
-		}
-		keys = append(keys, ns+"/"+r.Name)
-	}
-	return keys, nil
+	ips, _ := podidentity.IPs(&p.Status)
+	return ips
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubedag/kubedag/tags"
+	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 func pod(ns, name, node, ip string, mut func(*corev1.Pod)) *corev1.Pod {
@@ -199,7 +200,7 @@ func TestMemory10kPods(t *testing.T) {
 	runtime.ReadMemStats(&before)
 
 	podStore := cache.NewIndexer(cache.MetaNamespaceKeyFunc, Indexers())
-	sliceStore := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{podIndex: slicePodKeys})
+	sliceStore := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{podidentity.SliceIndex: podidentity.SlicePodKeys})
 	var members [services][]*corev1.Pod
 	for i := range pods {
 		full := fullPod(i)

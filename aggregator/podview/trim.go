@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // Trim is the informers' transform: it keeps only what identity and IP
@@ -39,37 +41,9 @@ func Trim(obj any) any {
 		}
 		return p
 	case *discoveryv1.EndpointSlice:
-		s := &discoveryv1.EndpointSlice{
-			ObjectMeta: metav1.ObjectMeta{
-				Name:            o.Name,
-				Namespace:       o.Namespace,
-				UID:             o.UID,
-				ResourceVersion: o.ResourceVersion,
-			},
-			AddressType: o.AddressType,
-		}
-		if svc, ok := o.Labels[discoveryv1.LabelServiceName]; ok {
-			s.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
-		}
-		for i := range o.Endpoints {
-			r := o.Endpoints[i].TargetRef
-			if r == nil || r.Kind != "Pod" {
-				continue
-			}
-			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
-				TargetRef: &corev1.ObjectReference{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name, UID: r.UID},
-			})
-		}
-		return s
+		return podidentity.TrimSlice(o, nil)
 	case *corev1.Namespace:
-		return &corev1.Namespace{
-			ObjectMeta: metav1.ObjectMeta{
-				Name:            o.Name,
-				UID:             o.UID,
-				ResourceVersion: o.ResourceVersion,
-				Labels:          o.Labels,
-			},
-		}
+		return podidentity.TrimNamespace(o)
 	default:
 		return obj
 	}
