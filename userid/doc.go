@@ -3,7 +3,8 @@
 // It registers and unregisters User-ID IP-tag mappings (the tags that
 // Dynamic Address Groups match on), lists what a device holds, and reads
 // and writes configuration by XPath with commit, Panorama push and job
-// polling. The wire facts it follows are in
+// polling, and reads every Dynamic Address Group filter (DAGFilters, parsed
+// by tags/dagfilter). The wire facts it follows are in
 // shared/reference/panos-xml-api.md; golden files under testdata/ pin every
 // request it builds and every response shape it parses.
 //

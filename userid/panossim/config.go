@@ -122,6 +122,13 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request, user string) result
 		return writeXML(w, http.StatusOK, "success", 0,
 			`<response status="success"><result>`+root.String()+`</result></response>`)
 	}
+	// A read ending in /@name lists the matched entries' names, answered as
+	// empty <entry name="..."/> elements (pan-os-python's and pango's
+	// name-only listings rely on this).
+	namesOnly := false
+	if (action == "get" || action == "show") && strings.HasSuffix(xpath, "/@name") && !strings.Contains(xpath, "|") {
+		namesOnly, xpath = true, strings.TrimSuffix(xpath, "/@name")
+	}
 	paths, err := parseXPathUnion(xpath)
 	if err != nil {
 		return writeError(w, http.StatusOK, 6, "Bad Xpath")
@@ -150,6 +157,11 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request, user string) result
 		n := strconv.Itoa(len(hits))
 		b.WriteString(`<response status="success" code="19"><result total-count="` + n + `" count="` + n + `">`)
 		for _, h := range hits {
+			if namesOnly {
+				name, _ := h.n.attr("name")
+				(&node{name: h.n.name, attrs: []xml.Attr{{Name: xml.Name{Local: "name"}, Value: name}}}).write(&b)
+				continue
+			}
 			h.n.write(&b)
 		}
 		b.WriteString(`</result></response>`)

@@ -235,3 +235,15 @@ func TestConfigNamespacedAttributes(t *testing.T) {
 	// One name attribute survives (the first), so the answer stays valid XML.
 	h.mustCfg("get", vsysPrefix+"/address/entry[@name='a']", "", got19(`<entry name="a"><fqdn>f</fqdn></entry>`))
 }
+
+func TestConfigNamesOnly(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.mustCfg("set", vsysPrefix+"/address", `<entry name="web"><fqdn>a.example</fqdn></entry><entry name="db"><fqdn>b.example</fqdn></entry>`, writeOK)
+	h.mustCfg("get", vsysPrefix+"/address/entry/@name", "",
+		`<response status="success" code="19"><result total-count="2" count="2"><entry name="web"/><entry name="db"/></result></response>`)
+	h.mustCfg("get", vsysPrefix+"/tag/entry/@name", "", `<response status="success" code="7"><result/></response>`)
+	// Only reads take it; a write to an attribute path is a bad xpath.
+	if code, body := h.cfg("delete", vsysPrefix+"/address/entry/@name", ""); code != 200 || parseResp(t, body).Code != "6" {
+		t.Fatalf("delete of /@name: %d %s, want code 6", code, body)
+	}
+}

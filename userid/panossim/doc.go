@@ -32,6 +32,8 @@
 //     by XPath: absolute paths with predicates [@attr='v'], [text()='v'],
 //     "and"/"or" inside a predicate,
 //     unions a|b (get, show, delete; the other actions address one node),
+//     a trailing /@name on get and show (the matched entries' names as
+//     empty <entry name="..."/> elements, for name-only listings),
 //     and action=show without xpath (the whole running config). On Panorama,
 //     get and show with target=SERIAL read that managed firewall's running
 //     config. Policy rules get a uuid attribute when created (PAN-OS 9.0+),

@@ -1,0 +1,133 @@
+package userid
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kubedag/kubedag/tags/dagfilter"
+)
+
+// Scopes of a DAGLocation.
+const (
+	ScopeShared      = "shared"
+	ScopeVsys        = "vsys"
+	ScopeDeviceGroup = "device-group"
+)
+
+// DAGLocation is where an address group is defined: shared, a firewall
+// vsys or a Panorama device group (Name is empty for shared).
+type DAGLocation struct {
+	Scope, Name string
+}
+
+func (l DAGLocation) String() string {
+	if l.Scope == ScopeShared {
+		return ScopeShared
+	}
+	return l.Scope + " " + l.Name
+}
+
+// DAGFilter is one Dynamic Address Group of a device's running config.
+// Err is set (a *dagfilter.SyntaxError) when Filter does not parse; the
+// group is reported, not skipped, so the caller can say which DAG it
+// cannot honour.
+type DAGFilter struct {
+	Location DAGLocation
+	Group    string
+	Filter   string
+	Expr     dagfilter.Expr
+	Err      error
+}
+
+const localhost = "/config/devices/entry[@name='localhost.localdomain']"
+
+// DAGFilters reads every Dynamic Address Group filter of the running
+// config: shared and each vsys on a firewall, shared and each device group
+// on Panorama (both lists are read, so the caller need not say which kind
+// of device it is). Groups come sorted by location, then name. Static
+// address groups are skipped. Reads are retried like Show.
+func (c *Client) DAGFilters(ctx context.Context) ([]DAGFilter, error) {
+	locs := []DAGLocation{{Scope: ScopeShared}}
+	for _, scope := range []string{ScopeVsys, ScopeDeviceGroup} {
+		names, err := c.entryNames(ctx, localhost+"/"+scope)
+		if err != nil {
+			return nil, fmt.Errorf("pan-os dag filters: list %s: %w", scope, err)
+		}
+		for _, n := range names {
+			locs = append(locs, DAGLocation{Scope: scope, Name: n})
+		}
+	}
+	var out []DAGFilter
+	for _, l := range locs {
+		xpath := "/config/shared/address-group"
+		if l.Scope != ScopeShared {
+			if strings.ContainsRune(l.Name, '\'') {
+				// PAN-OS names cannot hold a quote; an XPath literal could not either.
+				return nil, fmt.Errorf("pan-os dag filters: %s: name holds a quote", l)
+			}
+			xpath = localhost + "/" + l.Scope + "/entry[@name='" + l.Name + "']/address-group"
+		}
+		data, err := c.Show(ctx, xpath)
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pan-os dag filters: read %s: %w", l, err)
+		}
+		var groups struct {
+			Entries []struct {
+				Name   string  `xml:"name,attr"`
+				Filter *string `xml:"dynamic>filter"`
+			} `xml:"address-group>entry"`
+		}
+		if err := xml.Unmarshal(wrapResult(data), &groups); err != nil {
+			return nil, fmt.Errorf("pan-os dag filters: decode %s: %w", l, err)
+		}
+		start := len(out)
+		for _, g := range groups.Entries {
+			if g.Filter == nil {
+				continue // a static group
+			}
+			f := DAGFilter{Location: l, Group: g.Name, Filter: *g.Filter}
+			f.Expr, f.Err = dagfilter.Parse(f.Filter)
+			out = append(out, f)
+		}
+		sort.Slice(out[start:], func(i, j int) bool { return out[start+i].Group < out[start+j].Group })
+	}
+	return out, nil
+}
+
+// entryNames lists the names of the entries under container (running
+// config), none when the container does not exist.
+func (c *Client) entryNames(ctx context.Context, container string) ([]string, error) {
+	data, err := c.Show(ctx, container+"/entry/@name")
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Entries []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal(wrapResult(data), &r); err != nil {
+		return nil, fmt.Errorf("decode entry names: %w", err)
+	}
+	names := make([]string, 0, len(r.Entries))
+	for _, e := range r.Entries {
+		names = append(names, e.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// wrapResult makes the inner XML of <result> (several sibling elements)
+// one document.
+func wrapResult(inner []byte) []byte {
+	return append(append([]byte("<result>"), inner...), "</result>"...)
+}
