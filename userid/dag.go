@@ -131,3 +131,34 @@ func (c *Client) entryNames(ctx context.Context, container string) ([]string, er
 func wrapResult(inner []byte) []byte {
 	return append(append([]byte("<result>"), inner...), "</result>"...)
 }
+
+// DeviceGroupParents reads Panorama's device-group hierarchy (op show
+// dg-hierarchy): each device group's parent, "" for one at the top level
+// (whose parent is shared). A DAG defined in a device group or any of its
+// ancestors, or in shared, applies to the firewalls of that group.
+func (c *Client) DeviceGroupParents(ctx context.Context) (map[string]string, error) {
+	data, err := c.Op(ctx, "<show><dg-hierarchy></dg-hierarchy></show>")
+	if err != nil {
+		return nil, fmt.Errorf("pan-os device-group hierarchy: %w", err)
+	}
+	type dg struct {
+		Name string `xml:"name,attr"`
+		Kids []dg   `xml:"dg"`
+	}
+	var r struct {
+		Top []dg `xml:"dg-hierarchy>dg"`
+	}
+	if err := xml.Unmarshal(wrapResult(data), &r); err != nil {
+		return nil, fmt.Errorf("pan-os device-group hierarchy: decode: %w", err)
+	}
+	out := map[string]string{}
+	var walk func(parent string, gs []dg)
+	walk = func(parent string, gs []dg) {
+		for _, g := range gs {
+			out[g.Name] = parent
+			walk(g.Name, g.Kids)
+		}
+	}
+	walk("", r.Top)
+	return out, nil
+}

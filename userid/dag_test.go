@@ -3,6 +3,7 @@ package userid_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,21 @@ func TestDAGFiltersPanorama(t *testing.T) {
 		}
 	}
 	commitAndWait(t, ctx, c)
+	for _, p := range [][2]string{{"dev", "eks"}, {"empty", "dev"}} {
+		if err := srv.Sim.SetDeviceGroupParent(p[0], p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Sim.SetDeviceGroupParent("eks", "empty"); err == nil {
+		t.Fatal("emulator accepted a device-group cycle")
+	}
+	parents, err := c.DeviceGroupParents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"eks": "", "dev": "eks", "empty": "dev"}; !maps.Equal(parents, want) {
+		t.Fatalf("DeviceGroupParents = %v, want %v", parents, want)
+	}
 	fs, err := c.DAGFilters(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,9 @@
 //     AdvancedRouting (on Panorama with target=SERIAL: that managed
 //     firewall's); on Panorama, show devices all|connected lists the
 //     managed firewalls (Config.Devices), all connected.
+//     On Panorama, show dg-hierarchy nests the running config's device
+//     groups by the parents SetDeviceGroupParent gave them (also kept, as
+//     on a device, under readonly/.../device-group/entry/parent-dg).
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst), rename
 //     (newname) and clone (from, newname) on an XML config tree addressed

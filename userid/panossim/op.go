@@ -36,6 +36,11 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return unexpected(w, root.name)
 	}
 	n1 := root.children[0]
+	if root.name == "show" && n1.name == "dg-hierarchy" && s.cfg.Panorama && len(n1.children) == 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.showDGHierarchyLocked(w)
+	}
 	l2, ok := l1[n1.name]
 	if !ok {
 		return unexpected(w, root.name, n1.name)

@@ -3,6 +3,7 @@ package panossim
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -129,5 +130,39 @@ func TestShowSystemInfo(t *testing.T) {
 		if !strings.Contains(body, "<serial>0011</serial>") || !strings.Contains(body, model) {
 			t.Errorf("panorama=%v: %s", pano, body)
 		}
+	}
+}
+
+func TestShowDGHierarchy(t *testing.T) {
+	h := newHarness(t, Config{Panorama: true})
+	dgs := "/config/devices/entry[@name='localhost.localdomain']/device-group"
+	h.mustCfg("set", dgs, `<entry name="a"><description>x</description></entry><entry name="b"><description>x</description></entry><entry name="c"><description>x</description></entry>`, writeOK)
+	if err := h.sim.SetDeviceGroupParent("b", "a"); err == nil {
+		t.Fatal("parent set for device groups not yet committed")
+	}
+	v := url.Values{"type": {"commit"}, "cmd": {"<commit></commit>"}}
+	if code, body := h.post(v, false); code != 200 || !strings.Contains(body, "success") {
+		t.Fatalf("commit: %d %s", code, body)
+	}
+	for _, p := range [][2]string{{"b", "a"}, {"c", "b"}} {
+		if err := h.sim.SetDeviceGroupParent(p[0], p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.sim.SetDeviceGroupParent("a", "c"); err == nil {
+		t.Fatal("cycle accepted")
+	}
+	code, body := h.post(url.Values{"type": {"op"}, "cmd": {"<show><dg-hierarchy></dg-hierarchy></show>"}}, false)
+	want := `<response status="success"><result><dg-hierarchy><dg name="a" dg_id="11"><dg name="b" dg_id="12"><dg name="c" dg_id="13"/></dg></dg></dg-hierarchy></result></response>`
+	if code != 200 || body != want {
+		t.Fatalf("show dg-hierarchy:\n got %d %s\nwant %s", code, body, want)
+	}
+	h.mustCfg("get", "/config/readonly/devices/entry[@name='localhost.localdomain']/device-group/entry[@name='c']/parent-dg", "", got19(`<parent-dg>b</parent-dg>`))
+	if err := h.sim.SetDeviceGroupParent("c", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, body = h.post(url.Values{"type": {"op"}, "cmd": {"<show><dg-hierarchy></dg-hierarchy></show>"}}, false)
+	if !strings.Contains(body, `<dg name="b" dg_id="12"/></dg><dg name="c" dg_id="13"/>`) {
+		t.Fatalf("c moved to top level: %s", body)
 	}
 }
