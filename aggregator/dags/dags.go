@@ -1,0 +1,188 @@
+// Package dags keeps, per PAN-OS target, the Dynamic Address Groups of its
+// running config: which tags they reference (for tag pruning) and which
+// filters kubedag could not parse (so pruning can refuse to guess).
+//
+// Set is the pure part, built from one read. Watcher is the thin loop
+// that re-reads a target every Interval and whenever Kick is called (after
+// a commit is noticed), and keeps the last good Set when a read fails, so
+// nothing flaps while filters are re-read or a device is unreachable.
+package dags
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/kubedag/kubedag/userid"
+)
+
+// Set is what one read of a target's DAGs found.
+type Set struct {
+	// Filters are every DAG's filter, parsed or not (Err set).
+	Filters []userid.DAGFilter
+	// Parents is Panorama's device-group hierarchy (nil on a firewall).
+	Parents map[string]string
+	// ReadAt is when the read finished.
+	ReadAt time.Time
+
+	tags map[string]struct{}
+}
+
+// NewSet builds a Set from a read.
+func NewSet(filters []userid.DAGFilter, parents map[string]string, readAt time.Time) *Set {
+	s := &Set{Filters: filters, Parents: parents, ReadAt: readAt, tags: map[string]struct{}{}}
+	for i := range filters {
+		if filters[i].Err != nil {
+			continue
+		}
+		for _, t := range filters[i].Expr.Tags() {
+			s.tags[t] = struct{}{}
+		}
+	}
+	return s
+}
+
+// References reports whether some parsable DAG filter names tag.
+func (s *Set) References(tag string) bool {
+	_, ok := s.tags[tag]
+	return ok
+}
+
+// Tags returns the referenced tags, sorted.
+func (s *Set) Tags() []string {
+	return slices.Sorted(maps.Keys(s.tags))
+}
+
+// Unparsable returns the DAGs whose filters did not parse. While there is
+// one, the Set does not know every referenced tag: pruning must then keep
+// all tags on that target rather than guess.
+func (s *Set) Unparsable() []userid.DAGFilter {
+	var out []userid.DAGFilter
+	for _, f := range s.Filters {
+		if f.Err != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Complete reports whether every filter parsed.
+func (s *Set) Complete() bool { return len(s.Unparsable()) == 0 }
+
+// Same reports whether s and o hold the same groups, filters and
+// hierarchy (ReadAt aside).
+func (s *Set) Same(o *Set) bool {
+	if s == nil || o == nil {
+		return s == o
+	}
+	if len(s.Filters) != len(o.Filters) || !maps.Equal(s.Parents, o.Parents) {
+		return false
+	}
+	for i := range s.Filters {
+		a, b := s.Filters[i], o.Filters[i]
+		if a.Location != b.Location || a.Group != b.Group || a.Filter != b.Filter {
+			return false
+		}
+	}
+	return true
+}
+
+// Reader reads a target's DAGs; *userid.Client is one.
+type Reader interface {
+	DAGFilters(ctx context.Context) ([]userid.DAGFilter, error)
+	DeviceGroupParents(ctx context.Context) (map[string]string, error)
+}
+
+// Config configures a Watcher.
+type Config struct {
+	Reader   Reader
+	Panorama bool          // also read the device-group hierarchy
+	Interval time.Duration // default 60s
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// OnChange, if set, is called from Run with each Set that differs from
+	// the previous good one (the first good read included).
+	OnChange func(*Set)
+}
+
+// Watcher re-reads one target's DAGs.
+type Watcher struct {
+	cfg  Config
+	cur  atomic.Pointer[Set]
+	kick chan struct{}
+}
+
+// New returns a Watcher; nothing is read before Run.
+func New(cfg Config) *Watcher {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 60 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1)}
+}
+
+// Current returns the last good Set, nil before the first good read.
+func (w *Watcher) Current() *Set { return w.cur.Load() }
+
+// Kick asks Run to re-read now (e.g. after a commit was noticed). Kicks
+// while a read is pending coalesce.
+func (w *Watcher) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run reads at once, then every Interval and on Kick, until ctx ends. A
+// failed read is logged and the last good Set kept.
+func (w *Watcher) Run(ctx context.Context) error {
+	log := w.cfg.Logger
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := w.readOnce(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reading dynamic address groups failed; keeping the last good set", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-w.kick:
+		}
+	}
+}
+
+func (w *Watcher) readOnce(ctx context.Context) error {
+	fs, err := w.cfg.Reader.DAGFilters(ctx)
+	if err != nil {
+		return err
+	}
+	var parents map[string]string
+	if w.cfg.Panorama {
+		if parents, err = w.cfg.Reader.DeviceGroupParents(ctx); err != nil {
+			return fmt.Errorf("device-group hierarchy: %w", err)
+		}
+	}
+	s := NewSet(fs, parents, w.cfg.Now())
+	prev := w.cur.Swap(s)
+	if prev.Same(s) {
+		return nil
+	}
+	for _, f := range s.Unparsable() {
+		w.cfg.Logger.Warn("dynamic address group filter does not parse; tags on this target are not pruned",
+			"location", f.Location.String(), "group", f.Group, "err", f.Err)
+	}
+	if w.cfg.OnChange != nil {
+		w.cfg.OnChange(s)
+	}
+	return nil
+}

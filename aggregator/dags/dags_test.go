@@ -1,0 +1,176 @@
+package dags_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kubedag/kubedag/aggregator/dags"
+	"github.com/kubedag/kubedag/userid"
+	"github.com/kubedag/kubedag/userid/panossim"
+)
+
+const vsys1 = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func setup(t *testing.T, cfg panossim.Config) (*panossim.Server, *userid.Client) {
+	t.Helper()
+	srv, err := panossim.Start(cfg, true, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	key, err := srv.Sim.APIKeyFor("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool,
+		RetryBackoff: time.Millisecond, MaxRetryBackoff: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return srv, c
+}
+
+func setAndCommit(t *testing.T, ctx context.Context, c *userid.Client, xpath, element string) {
+	t.Helper()
+	if err := c.Set(ctx, xpath, element); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitJob(ctx, id, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dag(name, filter string) string {
+	return `<entry name="` + name + `"><dynamic><filter>` + filter + `</filter></dynamic></entry>`
+}
+
+// start runs a Watcher (Interval long, so only Kick drives it) and returns
+// it with the channel its OnChange feeds.
+func start(t *testing.T, c *userid.Client, panorama bool, log *syncBuffer) (*dags.Watcher, chan *dags.Set) {
+	t.Helper()
+	changes := make(chan *dags.Set, 10)
+	w := dags.New(dags.Config{Reader: c, Panorama: panorama, Interval: time.Hour,
+		Logger:   slog.New(slog.NewTextHandler(log, nil)),
+		OnChange: func(s *dags.Set) { changes <- s }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w, changes
+}
+
+func next(t *testing.T, changes chan *dags.Set) *dags.Set {
+	t.Helper()
+	select {
+	case s := <-changes:
+		return s
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change reported")
+		return nil
+	}
+}
+
+func TestWatcherFirewall(t *testing.T) {
+	srv, c := setup(t, panossim.Config{})
+	ctx := t.Context()
+	setAndCommit(t, ctx, c, vsys1+"/address-group", dag("web", `'k8s.cl_prod.ns_shop' and 'k8s.cl_prod.ns_shop.app.web'`))
+
+	log := &syncBuffer{}
+	w, changes := start(t, c, false, log)
+	s := next(t, changes)
+	if want := []string{"k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web"}; !slices.Equal(s.Tags(), want) || !s.Complete() {
+		t.Fatalf("first read: tags %q complete %v, want %q, true", s.Tags(), s.Complete(), want)
+	}
+	if w.Current() != s || !s.References("k8s.cl_prod.ns_shop") || s.References("k8s.cl_prod.ns_shop.app.db") {
+		t.Fatal("Current or References disagree with the first read")
+	}
+
+	// A newly committed DAG (and one kubedag cannot parse) shows on Kick.
+	setAndCommit(t, ctx, c, "/config/shared/address-group", dag("db", `'k8s.cl_prod.ns_shop.app.db' or 'legacy (db)'`)+dag("odd", `'a' and not 'b'`))
+	w.Kick()
+	s = next(t, changes)
+	if want := []string{"k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.db", "k8s.cl_prod.ns_shop.app.web", "legacy (db)"}; !slices.Equal(s.Tags(), want) {
+		t.Fatalf("after commit: tags %q, want %q", s.Tags(), want)
+	}
+	if u := s.Unparsable(); s.Complete() || len(u) != 1 || u[0].Group != "odd" {
+		t.Fatalf("unparsable %v, complete %v: want the odd DAG", u, s.Complete())
+	}
+	if !strings.Contains(log.String(), "group=odd") {
+		t.Errorf("unparsable DAG not logged: %s", log.String())
+	}
+
+	// A failed read keeps the last good set.
+	srv.Sim.SetOutage(true)
+	w.Kick()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "keeping the last good set") {
+		if time.Now().After(deadline) {
+			t.Fatalf("failed read not logged: %s", log.String())
+		}
+		time.Sleep(5 * time.Millisecond) // polling the log for the failure
+	}
+	if w.Current() != s {
+		t.Fatal("a failed read replaced the last good set")
+	}
+	srv.Sim.SetOutage(false)
+	if err := c.Delete(ctx, "/config/shared/address-group/entry[@name='odd']"); err != nil {
+		t.Fatal(err)
+	}
+	setAndCommit(t, ctx, c, vsys1+"/address-group", dag("web", `'k8s.cl_prod.ns_shop.app.web'`))
+	w.Kick()
+	s = next(t, changes)
+	// ns_shop is no longer referenced; odd is gone, so the set is complete.
+	if want := []string{"k8s.cl_prod.ns_shop.app.db", "k8s.cl_prod.ns_shop.app.web", "legacy (db)"}; !slices.Equal(s.Tags(), want) || !s.Complete() {
+		t.Fatalf("after fixing: tags %q complete %v", s.Tags(), s.Complete())
+	}
+}
+
+func TestWatcherPanorama(t *testing.T) {
+	srv, c := setup(t, panossim.Config{Panorama: true})
+	ctx := t.Context()
+	dgs := "/config/devices/entry[@name='localhost.localdomain']/device-group"
+	if err := c.Set(ctx, dgs+"/entry[@name='all-clusters']/address-group", dag("ns", `'k8s.cl_a.ns_x'`)); err != nil {
+		t.Fatal(err)
+	}
+	setAndCommit(t, ctx, c, dgs+"/entry[@name='eks']/address-group", dag("web", `'k8s.cl_a.ns_x.app.web'`))
+	if err := srv.Sim.SetDeviceGroupParent("eks", "all-clusters"); err != nil {
+		t.Fatal(err)
+	}
+	_, changes := start(t, c, true, &syncBuffer{})
+	s := next(t, changes)
+	if want := map[string]string{"all-clusters": "", "eks": "all-clusters"}; !maps.Equal(s.Parents, want) {
+		t.Fatalf("parents %v, want %v", s.Parents, want)
+	}
+	if want := []string{"k8s.cl_a.ns_x", "k8s.cl_a.ns_x.app.web"}; !slices.Equal(s.Tags(), want) {
+		t.Fatalf("tags %q, want %q", s.Tags(), want)
+	}
+}
