@@ -347,6 +347,23 @@ func TestEnginePanorama(t *testing.T) {
 	if err := tg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// As a real deployment has it (the AWS plugin expects it): the stack's
+	// template holds the firewalls' interfaces and the virtual router
+	// VR-<stack> they are in; kubedag adds routes to that router only.
+	ctx := t.Context()
+	tmpl := "/config/devices/entry[@name='localhost.localdomain']/template/entry[@name='eks-net']/config/devices/entry[@name='localhost.localdomain']/network"
+	for _, w := range []struct{ xpath, element string }{
+		{tmpl + "/interface/ethernet", `<entry name="ethernet1/1"><layer3><dhcp-client/></layer3></entry><entry name="ethernet1/2"><layer3><dhcp-client/></layer3></entry>`},
+		{tmpl + "/virtual-router", `<entry name="VR-eks-stack"><interface><member>ethernet1/1</member><member>ethernet1/2</member></interface></entry>`},
+		{"/config/devices/entry[@name='localhost.localdomain']/template-stack/entry[@name='eks-stack']", `<templates><member>eks-net</member></templates>`},
+	} {
+		if err := c.Set(ctx, w.xpath, w.element); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
 	e := startEngine(t, "prod", &source{inv: inventory("10.0.0.0/19")}, sandwich.TargetClient{Target: tg, Client: c})
 	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
 	eventually(t, "pre-rulebase rule and template-stack routes", func() bool {

@@ -128,12 +128,6 @@
 //     config node as on a device: two admins editing the same node are
 //     committed in write order. The change log holds at most 100,000
 //     writes; older ones are taken only by a full commit.
-//   - A static route's interface must be in its router's interface list,
-//     except when the router lists no interfaces at all (a router a
-//     template creates only to hold routes, as a template stack's
-//     "VR-<stack>" of the AWS plugin may be when the interfaces come from
-//     another template): lenient, so a push does not depend on template
-//     parts the test did not write.
 //   - Validation covers what kubedag writes (above), not the whole schema;
 //     element children are stored in the order written, not in schema
 //     order, and defaults (e.g. a route's metric 10) are not filled in.

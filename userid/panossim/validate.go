@@ -303,9 +303,9 @@ func validateNAT(sc *refScope, rulebase *node, path []string) []string {
 // validateRoutes checks static routes of virtual routers (legacy routing)
 // and logical routers' VRFs (advanced routing). ifaces nil skips interface
 // checks; addrs are the address objects a destination may name (nil: any
-// name, as on Panorama where objects may come from elsewhere). A router that lists no interfaces at all (one a template creates
-// only to hold routes) is not checked for membership: lenient, see the
-// package doc.
+// name, as on Panorama where objects may come from elsewhere). A route's
+// interface must be one of its router's interfaces, as on a device: a
+// router listing none takes no routes through any.
 func validateRoutes(net *node, ifaces, addrs map[string]bool) []string {
 	var errs []string
 	check := func(holder *node, path []string) {
@@ -328,7 +328,7 @@ func validateRoutes(net *node, ifaces, addrs map[string]bool) []string {
 			if i := r.child("interface"); i != nil && ifaces != nil {
 				if !ifaces[i.text] {
 					errs = append(errs, invalidRef(p, "interface", i.text)...)
-				} else if len(inRouter) > 0 && !inRouter[i.text] {
+				} else if !inRouter[i.text] {
 					errs = append(errs, " "+strings.Join(p, " -> ")+" -> interface '"+i.text+"' is not in "+strings.Join(path, " -> "))
 				}
 			}
