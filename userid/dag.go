@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/kubedag/kubedag/tags/dagfilter"
@@ -161,4 +162,34 @@ func (c *Client) DeviceGroupParents(ctx context.Context) (map[string]string, err
 	}
 	walk("", r.Top)
 	return out, nil
+}
+
+// LastCommit returns the id of the newest finished commit job (type
+// Commit) in show jobs all, 0 when there is none: a cheap probe for "the
+// running config may have changed", one call instead of re-reading every
+// DAG. A device trims its job list, so only a change of the id means
+// something, not its value.
+func (c *Client) LastCommit(ctx context.Context) (int, error) {
+	res, err := c.Op(ctx, "<show><jobs><all></all></jobs></show>")
+	if err != nil {
+		return 0, fmt.Errorf("pan-os last commit: %w", err)
+	}
+	var x struct {
+		Job []xmlJob `xml:"job"`
+	}
+	if err := unmarshalFragment(res, &x); err != nil {
+		return 0, fmt.Errorf("%w: jobs result: %v", ErrMalformed, err)
+	}
+	last := 0
+	for _, j := range x.Job {
+		if !strings.EqualFold(strings.TrimSpace(j.Type), "Commit") || !strings.EqualFold(strings.TrimSpace(j.Status), "FIN") {
+			continue
+		}
+		id, err := strconv.Atoi(strings.TrimSpace(j.ID))
+		if err != nil {
+			return 0, fmt.Errorf("%w: job id %q", ErrMalformed, j.ID)
+		}
+		last = max(last, id)
+	}
+	return last, nil
 }

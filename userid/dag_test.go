@@ -143,3 +143,25 @@ func TestDAGFiltersPanorama(t *testing.T) {
 		t.Fatalf("DAGFilters:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestLastCommit(t *testing.T) {
+	srv := startSim(t, panossim.Config{})
+	c := simClient(t, srv, nil)
+	ctx := t.Context()
+	if id, err := c.LastCommit(ctx); err != nil || id != 0 {
+		t.Fatalf("fresh device: %d %v, want 0", id, err)
+	}
+	if err := c.Set(ctx, vsysPrefix+"/address-group", dag("a", `'a'`)); err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.Commit(ctx)
+	if err != nil || id <= 0 {
+		t.Fatalf("commit: %d %v", id, err)
+	}
+	if _, err := c.WaitJob(ctx, id, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.LastCommit(ctx); err != nil || got != id {
+		t.Fatalf("LastCommit = %d %v, want %d", got, err, id)
+	}
+}

@@ -145,6 +145,7 @@ func TestRequestGoldens(t *testing.T) {
 		{"commit_all_no_template", nil, func(ctx context.Context, c *Client) error { _, err := c.CommitAll(ctx, dg, false); return err }},
 		{"dag_filters", nil, func(ctx context.Context, c *Client) error { _, err := c.DAGFilters(ctx); return err }},
 		{"dg_hierarchy", nil, func(ctx context.Context, c *Client) error { _, err := c.DeviceGroupParents(ctx); return err }},
+		{"last_commit", nil, func(ctx context.Context, c *Client) error { _, err := c.LastCommit(ctx); return err }},
 		{"show_job", nil, func(ctx context.Context, c *Client) error { _, err := c.WaitJob(ctx, 4, time.Millisecond); return err }},
 		{"op", nil, func(ctx context.Context, c *Client) error {
 			_, err := c.Op(ctx, "<show><system><info/></system></show>")

@@ -104,6 +104,12 @@ type Config struct {
 	Interval time.Duration // default 60s
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Probe, if set, is polled every ProbeInterval (default 10s) and the
+	// DAGs are re-read as soon as its value changes: a cheap way to notice
+	// a commit ((*userid.Client).LastCommit fits). The full read every
+	// Interval stays as the safety net for changes the probe cannot see.
+	Probe         func(ctx context.Context) (int, error)
+	ProbeInterval time.Duration
 	// OnChange, if set, is called from Run with each Set that differs from
 	// the previous good one (the first good read included).
 	OnChange func(*Set)
@@ -120,6 +126,9 @@ type Watcher struct {
 func New(cfg Config) *Watcher {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 60 * time.Second
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -148,15 +157,41 @@ func (w *Watcher) Run(ctx context.Context) error {
 	log := w.cfg.Logger
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
+	var probeC <-chan time.Time
+	last, probed := 0, false
+	probe := func() (changed bool) {
+		v, err := w.cfg.Probe(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Debug("commit probe failed", "err", err)
+			}
+			return false
+		}
+		changed = probed && v != last
+		last, probed = v, true
+		return changed
+	}
+	if w.cfg.Probe != nil {
+		pt := time.NewTicker(w.cfg.ProbeInterval)
+		defer pt.Stop()
+		probeC = pt.C
+		probe() // before the first read, so a commit after it is noticed
+	}
 	for {
 		if err := w.readOnce(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reading dynamic address groups failed; keeping the last good set", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-w.kick:
+		for read := false; !read; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				read = true
+			case <-w.kick:
+				read = true
+			case <-probeC:
+				read = probe()
+			}
 		}
 	}
 }

@@ -174,3 +174,29 @@ func TestWatcherPanorama(t *testing.T) {
 		t.Fatalf("tags %q, want %q", s.Tags(), want)
 	}
 }
+
+// A commit is noticed through the probe alone: no Kick, the full-read
+// interval an hour.
+func TestWatcherProbe(t *testing.T) {
+	_, c := setup(t, panossim.Config{})
+	ctx := t.Context()
+	setAndCommit(t, ctx, c, vsys1+"/address-group", dag("a", `'a'`))
+	changes := make(chan *dags.Set, 10)
+	w := dags.New(dags.Config{Reader: c, Interval: time.Hour, Probe: c.LastCommit, ProbeInterval: 5 * time.Millisecond,
+		OnChange: func(s *dags.Set) { changes <- s }})
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if s := next(t, changes); !slices.Equal(s.Tags(), []string{"a"}) {
+		t.Fatalf("first read: %q", s.Tags())
+	}
+	// The commit (taking b, set earlier, with it) is noticed by the probe.
+	if err := c.Set(ctx, vsys1+"/address-group", dag("b", `'b'`)); err != nil {
+		t.Fatal(err)
+	}
+	setAndCommit(t, ctx, c, vsys1+"/address-group", dag("c", `'c' or 'a'`))
+	if s := next(t, changes); !slices.Equal(s.Tags(), []string{"a", "b", "c"}) {
+		t.Fatalf("after commit: %q", s.Tags())
+	}
+}
