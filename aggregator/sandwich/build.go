@@ -42,7 +42,10 @@ const (
 	ReasonTargetDown     = "TargetDown"
 	ReasonRepaired       = "Repaired"
 	ReasonBadSubnet      = "BadSubnet"
-	ReasonRuleNotFound   = "PlacementRuleNotFound"
+	// ReasonIPv6Subnet: IPv6 subnets get no routes and no outbound NAT
+	// (PAN-OS's IPv6 outbound translation is NPTv6/NAT64, not modelled).
+	ReasonIPv6Subnet   = "IPv6SubnetUnsupported"
+	ReasonRuleNotFound = "PlacementRuleNotFound"
 )
 
 // Problem is something that kept a Service (or, with Service empty, a
@@ -172,11 +175,11 @@ func Build(cluster string, inv Inventory, svcs []Service, t Target) (Desired, []
 	subnets := slices.Clone(inv.Subnets)
 	slices.SortFunc(subnets, func(a, b Subnet) int { return cmp.Compare(a.CIDR.String(), b.CIDR.String()) })
 	for i, sn := range subnets {
-		switch {
-		case !sn.CIDR.IsValid() || !sn.CIDR.Addr().Is4():
-			problems = append(problems, Problem{Reason: ReasonBadSubnet, Message: fmt.Sprintf("subnet %s %s: only IPv4 subnets are routed", sn.ID, sn.CIDR)})
+		if p := subnetProblem(sn); p != nil {
+			problems = append(problems, *p)
 			continue
-		case i > 0 && subnets[i-1].CIDR == sn.CIDR:
+		}
+		if i > 0 && subnets[i-1].CIDR == sn.CIDR {
 			continue
 		}
 		cidr := sn.CIDR.Masked()
@@ -221,6 +224,30 @@ func Build(cluster string, inv Inventory, svcs []Service, t Target) (Desired, []
 		return false
 	})
 	return Desired{Entries: entries}, problems
+}
+
+// subnetProblem says why a subnet is not programmed; nil when it is.
+func subnetProblem(sn Subnet) *Problem {
+	switch {
+	case !sn.CIDR.IsValid():
+		return &Problem{Reason: ReasonBadSubnet, Message: fmt.Sprintf("subnet %s: no valid CIDR; it gets no route and no outbound NAT rule", sn.ID)}
+	case sn.CIDR.Addr().Is6() && !sn.CIDR.Addr().Is4In6():
+		return &Problem{Reason: ReasonIPv6Subnet, Message: fmt.Sprintf("subnet %s %s: kubedag programs IPv4 only; this IPv6 subnet gets no route and no outbound NAT rule (IPv6 outbound translation is NPTv6/NAT64, which kubedag does not configure), so its pods are not reachable through the firewalls over IPv6", sn.ID, sn.CIDR)}
+	case !sn.CIDR.Addr().Is4():
+		return &Problem{Reason: ReasonBadSubnet, Message: fmt.Sprintf("subnet %s %s: only IPv4 subnets are routed", sn.ID, sn.CIDR)}
+	}
+	return nil
+}
+
+// SubnetProblems returns, per subnet of inv that Build leaves out, why.
+func SubnetProblems(inv Inventory) []Problem {
+	var out []Problem
+	for _, sn := range inv.Subnets {
+		if p := subnetProblem(sn); p != nil {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
 
 type gateway struct {

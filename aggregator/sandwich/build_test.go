@@ -212,3 +212,36 @@ func TestTargetValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildSubnetsNotRouted: an IPv6 subnet is reported as unsupported (not
+// as a bad subnet), an invalid one as bad; neither gets entries, and the
+// inventory status lists both.
+func TestBuildSubnetsNotRouted(t *testing.T) {
+	tg := mustTarget(t, Target{Name: "fw"})
+	inv := testInventory()
+	want := len(inv.Subnets)
+	inv.Subnets = append(inv.Subnets,
+		Subnet{ID: "subnet-v6", CIDR: netip.MustParsePrefix("2600:1f18:abc:de00::/64")},
+		Subnet{ID: "subnet-4in6", CIDR: netip.MustParsePrefix("::ffff:10.9.0.0/120")},
+		Subnet{ID: "subnet-none"})
+	d, problems := Build("prod", inv, nil, tg)
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.Reason)
+	}
+	if strings.Join(got, ",") != "IPv6SubnetUnsupported,BadSubnet,BadSubnet" {
+		t.Errorf("problems %v", problems)
+	}
+	if n := len(d.Names(KindNATRule)); n != want {
+		t.Errorf("%d outbound rules, want %d (IPv4 subnets only)", n, want)
+	}
+	for _, e := range d.Entries {
+		if strings.Contains(e.Element, "2600:") || strings.Contains(e.Element, "ffff") {
+			t.Errorf("entry for a subnet not routed: %s", e.Element)
+		}
+	}
+	st := NewInventoryStatus("static", inv, nil)
+	if len(st.Problems) != 3 || !strings.HasPrefix(st.Problems[0], "IPv6SubnetUnsupported: subnet subnet-v6 2600:1f18:abc:de00::/64: ") {
+		t.Errorf("status problems %q", st.Problems)
+	}
+}

@@ -352,7 +352,7 @@ func (l *loop) sync(ctx context.Context) error {
 	ops, p := Plan(t, names, desired, actual)
 	problems = append(problems, p...)
 	for _, pr := range problems {
-		if pr.Target == "" && pr.Reason != ReasonILBNotFound && pr.Reason != ReasonNotInternalNLB && pr.Reason != ReasonBadSubnet {
+		if pr.Target == "" && pr.Reason != ReasonILBNotFound && pr.Reason != ReasonNotInternalNLB && pr.Reason != ReasonBadSubnet && pr.Reason != ReasonIPv6Subnet {
 			pr.Target = t.Name
 		}
 		l.e.report(pr)

@@ -31,7 +31,9 @@ type InventoryStatus struct {
 	ReadAt time.Time `json:"readAt,omitzero"`
 	// Error is the last read's failure (the previous inventory stays in use).
 	Error string `json:"error,omitempty"`
-	// Problems are what the last read found wrong (discovery only).
+	// Problems are what is wrong with the inventory: subnets the engine
+	// leaves out (e.g. IPv6SubnetUnsupported) and what the last discovery
+	// read found.
 	Problems []string `json:"problems,omitempty"`
 }
 
@@ -43,6 +45,9 @@ func NewInventoryStatus(source string, inv Inventory, err error) *InventoryStatu
 	}
 	for _, f := range inv.Firewalls {
 		st.Firewalls = append(st.Firewalls, strings.TrimSpace(f.ID+" "+f.Zone+" "+f.TrustSubnet.String()+" via "+f.TrustGateway.String()))
+	}
+	for _, p := range SubnetProblems(inv) {
+		st.Problems = append(st.Problems, p.Reason+": "+p.Message)
 	}
 	if err != nil {
 		st.Error = err.Error()
