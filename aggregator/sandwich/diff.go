@@ -11,9 +11,9 @@ type Held struct {
 	Name string
 	// Tags are the entry's tag members (ownership markers).
 	Tags []string
-	// Service is a NAT rule's service (the object naming its port); Port
-	// is a service object's TCP port.
-	Service, Port string
+	// Service and ToInterface are a NAT rule's service (the object naming
+	// its port) and to-interface; Port is a service object's TCP port.
+	Service, ToInterface, Port string
 
 	canon string
 }
@@ -47,6 +47,9 @@ func ParseHeld(result []byte) ([]Held, error) {
 		h := Held{Name: e.name, Tags: e.child("tag").memberTexts(), canon: e.canonical()}
 		if c := e.child("service"); c != nil {
 			h.Service = c.text
+		}
+		if c := e.child("to-interface"); c != nil {
+			h.ToInterface = c.text
 		}
 		if c := e.child("protocol").child("tcp").child("port"); c != nil {
 			h.Port = c.text
@@ -207,7 +210,9 @@ func yieldPorts(t Target, n Names, desired Desired, actual Actual) (Desired, []P
 			continue
 		}
 		port, ok := svcPort[h.Service]
-		if c := otherCluster(n, h); c != "" && ok {
+		// A rule bound to another untrust interface matches other traffic.
+		sameIf := h.ToInterface == "" || h.ToInterface == "any" || h.ToInterface == t.UntrustInterface
+		if c := otherCluster(n, h); c != "" && ok && sameIf {
 			if _, seen := taken[port]; !seen {
 				taken[port] = holder{rule: h.Name, cluster: c, pos: i}
 			}

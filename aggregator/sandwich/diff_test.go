@@ -156,6 +156,15 @@ func TestPlan(t *testing.T) {
 			want:   []string{"edit address kd.prod.shop.web.ilb", "edit service kd.prod.tcp83", "edit nat-rule kd.prod.shop.web-83-inbound"},
 		},
 		{
+			name: "another cluster's rule on another untrust interface is no conflict", target: fw, desired: d1,
+			actual: func() Actual {
+				a := both(d0, eu)
+				a[KindNATRule] = hold(t, strings.Replace(eu.Entries[len(eu.Entries)-1].Element, "<to-interface>ethernet1/1<", "<to-interface>ethernet1/3<", 1))
+				return a
+			},
+			want: []string{"edit address kd.prod.shop.web.ilb", "edit service kd.prod.tcp82", "edit nat-rule kd.prod.shop.web-82-inbound"},
+		},
+		{
 			name: "an untagged rule with a kd. name does not hold a port", target: fw, desired: d1,
 			actual: func() Actual {
 				a := both(d0, eu)
