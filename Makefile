@@ -10,16 +10,16 @@ IMAGE     ?= kubedag:$(VERSION)
 
 export KUBEDAG_TOOLS_DIR := $(TOOLS_DIR)
 
-.PHONY: all build test unit fmt-check vet tools host-deps bench demo generate image clean
+.PHONY: all build test unit fmt-check mod-check vet tools host-deps bench demo generate image clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubedag ./cmd/kubedag
 
-## test: gofmt check, go vet, the control-plane tools, then every test (race detector on),
+## test: gofmt check, go mod tidy check, go vet, the control-plane tools, then every test (race detector on),
 ## including the check that api/agent/v1's generated code matches agent.proto.
-test: fmt-check vet tools host-deps
+test: fmt-check mod-check vet tools host-deps
 	KUBEDAG_CHECK_GENERATED=1 $(GO) test -race -timeout 45m ./...
 
 # Test tiers, by package name: packages named apiservertest need the control-plane tools
@@ -35,6 +35,11 @@ unit:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^e2e/tools/')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## mod-check: go.mod and go.sum are what `go mod tidy` makes (direct dependencies not
+## marked indirect, nothing required that nothing imports).
+mod-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 vet:
 	$(GO) vet ./...
