@@ -13,7 +13,8 @@ import (
 type Reason string
 
 const (
-	// ReasonKind: agents may only claim pod IPs.
+	// ReasonKind: agents may only claim pod IPs, and a pod has no Service
+	// selector (the aks and custom presets would tag one).
 	ReasonKind Reason = "kind"
 	// ReasonUnknownIP: no pod holds the IP.
 	ReasonUnknownIP Reason = "unknown-ip"
@@ -51,7 +52,7 @@ func (r Reason) moved() bool {
 // server says hold that IP. It returns "" if the claim is confirmed, else
 // why not.
 func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) Reason {
-	if id.Kind != tags.KindPod {
+	if id.Kind != tags.KindPod || len(id.Selector) > 0 {
 		return ReasonKind
 	}
 	var mine []podview.Pod

@@ -32,6 +32,7 @@ func TestCheck(t *testing.T) {
 		{"confirmed", "n1", ident("shop", "web", nil), []podview.Pod{web}, false, ""},
 		{"nil and empty maps are equal", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = []string{"front"} }), []podview.Pod{web}, false, ""},
 		{"not a pod", "n1", ident("shop", "web", func(i *tags.Identity) { i.Kind = tags.KindService }), []podview.Pod{web}, false, ReasonKind},
+		{"pod claim carrying a service selector", "n1", ident("shop", "web", func(i *tags.Identity) { i.Selector = map[string]string{"app": "payments"} }), []podview.Pod{web}, false, ReasonKind},
 		{"unused ip (in the podCIDR or not)", "n1", ident("kube-system", "kube-apiserver", nil), nil, false, ReasonUnknownIP},
 		{"ip of another node's pod", "n1", ident("shop", "db", nil), []podview.Pod{other}, false, ReasonOtherNode},
 		{"forged namespace", "n1", ident("kube-system", "web", nil), []podview.Pod{web}, false, ReasonNamespace},
