@@ -134,8 +134,8 @@ type Aggregator struct {
 	opts     Options
 	ins      *instruments
 	deriver  *tags.Deriver
+	core     *Core
 	store    *store.Store
-	sink     *NodeSink
 	pods     *podview.View
 	gate     *verify.Gate
 	services *servicewatch.Watcher
@@ -148,12 +148,12 @@ type Aggregator struct {
 	pushers []*push.Pusher // of the current leadership term
 }
 
-// target is one configured PAN-OS target: its client and pusher options.
-// Pushers are made anew each leadership term, so each term starts from a
-// reconcile and has its own snapshot gate.
+// target is one configured PAN-OS target and its client. Pushers are made
+// anew each leadership term, so each term starts from a reconcile and has
+// its own snapshot gate.
 type target struct {
+	name string
 	fw   push.Firewall
-	opts push.Options
 }
 
 // New builds every part; it starts nothing and performs no I/O beyond
@@ -171,35 +171,56 @@ func New(opts Options) (*Aggregator, error) {
 		return nil, fmt.Errorf("aggregator: %w", err)
 	}
 	ctx := context.Background()
-	a.store = store.New(store.Options{OnConflict: func(ip netip.Addr, started bool) {
-		if started {
-			a.ins.conflicts.Add(ctx, 1)
-		}
-		// A span event per conflict start and end, so a trace shows when
-		// a reused IP carried only the intersection of two owners' tags.
-		_, span := a.ins.tracer.Start(ctx, "kubedag.ip.conflict", trace.WithAttributes(
-			attribute.String("kubedag.ip", ip.String()), attribute.Bool("kubedag.conflict.started", started)))
-		span.End()
-	}})
-	problem := func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) }
-	a.sink = NewNodeSink(a.store, a.deriver, opts.Logger, problem)
+	cfg := opts.Config
+	copts := CoreOptions{
+		Deriver: a.deriver,
+		// Agent claims reach the store only as far as the aggregator's
+		// own view of the API confirms them.
+		NewValidator: func(sink stream.Sink) (ClaimValidator, error) {
+			var err error
+			if a.pods, err = podview.New(podview.Options{Client: opts.Client, Logger: opts.Logger,
+				OnChange: func(ips []netip.Addr) { a.gate.Changed(ips) }}); err != nil {
+				return nil, err
+			}
+			a.gate, err = verify.New(verify.Options{View: a.pods, Sink: sink, Wait: opts.ClaimWait,
+				AllowHostNetwork: opts.AllowNodeIP, Logger: opts.Logger,
+				OnRefuse: func(r verify.Refusal) { a.ins.rejections.Add(ctx, 1, metricReason(string(r.Reason))) }})
+			return a.gate, err
+		},
+		OnConflict: func(ip netip.Addr, started bool) {
+			if started {
+				a.ins.conflicts.Add(ctx, 1)
+			}
+			// A span event per conflict start and end, so a trace shows
+			// when a reused IP carried only the intersection of two
+			// owners' tags.
+			_, span := a.ins.tracer.Start(ctx, "kubedag.ip.conflict", trace.WithAttributes(
+				attribute.String("kubedag.ip", ip.String()), attribute.Bool("kubedag.conflict.started", started)))
+			span.End()
+		},
+		OnProblem:      func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) },
+		BatchInterval:  cfg.BatchInterval.Duration,
+		MaxBatch:       cfg.MaxBatch,
+		TagTTL:         cfg.TagTTL.Duration,
+		ResyncInterval: cfg.ResyncInterval.Duration,
+		SnapshotGrace:  opts.SnapshotGrace,
+		CanaryInterval: opts.CanaryInterval,
+		Hooks:          a.ins.hooks(),
+		Logger:         opts.Logger,
+	}
+	if !opts.NoCanary {
+		copts.CanaryIP = opts.CanaryIP
+	}
+	if a.core, err = NewCore(copts); err != nil {
+		return nil, err
+	}
+	a.store = a.core.Store()
 	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger,
 		OnProblem: func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Service", reason)) }}); err != nil {
 		return nil, err
 	}
 	tokens, err := auth.NewTokenAuthenticator(auth.TokenConfig{Client: opts.Client, Users: opts.AgentUsers})
 	if err != nil {
-		return nil, err
-	}
-	// Agent claims reach the store only as far as the aggregator's own
-	// view of the API confirms them.
-	if a.pods, err = podview.New(podview.Options{Client: opts.Client, Logger: opts.Logger,
-		OnChange: func(ips []netip.Addr) { a.gate.Changed(ips) }}); err != nil {
-		return nil, err
-	}
-	if a.gate, err = verify.New(verify.Options{View: a.pods, Sink: a.sink, Wait: opts.ClaimWait,
-		AllowHostNetwork: opts.AllowNodeIP, Logger: opts.Logger,
-		OnRefuse: func(r verify.Refusal) { a.ins.rejections.Add(ctx, 1, metricReason(string(r.Reason))) }}); err != nil {
 		return nil, err
 	}
 	if opts.LeaderElection != nil {
@@ -211,7 +232,7 @@ func New(opts Options) (*Aggregator, error) {
 		}
 	}
 	if a.server, err = stream.NewServer(stream.Config{
-		Sink:          a.gate,
+		Sink:          a.core.Sink(),
 		Authenticator: tokens,
 		Ready:         a.leading,
 		GracePeriod:   opts.NodeGrace,
@@ -225,7 +246,6 @@ func New(opts Options) (*Aggregator, error) {
 		return nil, err
 	}
 
-	cfg := opts.Config
 	var sandwichTargets []sandwichTarget
 	for _, t := range cfg.Targets {
 		ccfg, err := t.ClientConfig(nil)
@@ -238,25 +258,11 @@ func New(opts Options) (*Aggregator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
 		}
-		popts := push.Options{
-			Name:           t.Name,
-			Owns:           a.deriver.Owns,
-			BatchInterval:  cfg.BatchInterval.Duration,
-			MaxBatch:       cfg.MaxBatch,
-			TagTTL:         cfg.TagTTL.Duration,
-			ResyncInterval: cfg.ResyncInterval.Duration,
-			ReadyTimeout:   opts.SnapshotGrace,
-			Logger:         opts.Logger, // the pusher adds "target" itself
-			Hooks:          a.ins.hooks(),
-		}
-		if !opts.NoCanary {
-			popts.Canary = push.Canary{IP: opts.CanaryIP, Tag: a.deriver.Prefix() + ".kubedag-canary", Interval: opts.CanaryInterval}
-		}
-		// Validate the options now, so a bad configuration fails at start.
-		if _, err := push.New(fw, a.store, popts); err != nil {
+		// Build one now, so a bad configuration fails at start.
+		if _, err := a.core.Pusher(t.Name, fw, nil); err != nil {
 			return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
 		}
-		a.targets = append(a.targets, target{fw: fw, opts: popts})
+		a.targets = append(a.targets, target{name: t.Name, fw: fw})
 		if slices.Contains(cfg.Sandwich.Targets, t.Name) {
 			sandwichTargets = append(sandwichTargets, sandwichTarget{cfg: t, client: fw, admin: ccfg.Username})
 		}
@@ -344,11 +350,9 @@ func (a *Aggregator) lead(ctx context.Context) {
 	ready := make(chan struct{})
 	pushers := make([]*push.Pusher, 0, len(a.targets))
 	for _, t := range a.targets {
-		opts := t.opts
-		opts.Ready = ready
-		p, err := push.New(t.fw, a.store, opts)
+		p, err := a.core.Pusher(t.name, t.fw, ready)
 		if err != nil { // validated in New: cannot happen
-			a.opts.Logger.Error("pusher", "target", opts.Name, "err", err)
+			a.opts.Logger.Error("pusher", "target", t.name, "err", err)
 			return
 		}
 		pushers = append(pushers, p)
@@ -359,8 +363,7 @@ func (a *Aggregator) lead(ctx context.Context) {
 
 	var g errgroup.Group
 	g.Go(func() error {
-		synced := []<-chan struct{}{a.services.Synced(), a.gate.Synced()}
-		a.sink.waitSnapshots(ctx, start, 5*time.Second, a.nodeNames, synced, ready)
+		a.core.WaitSnapshots(ctx, start, 5*time.Second, a.nodeNames, []<-chan struct{}{a.services.Synced()}, ready)
 		return nil
 	})
 	if a.sandwich != nil {

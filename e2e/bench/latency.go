@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/aggregator/verify"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -96,7 +98,6 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	if err != nil {
 		return nil, fmt.Errorf("stream TLS: %w", err)
 	}
-	st := store.New(store.Options{})
 	dir, err := os.MkdirTemp("", "kubedag-bench-")
 	if err != nil {
 		return nil, err
@@ -107,8 +108,10 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	auth := staticAuth{}
 	states := make([]*nodestate.State, cfg.Nodes)
 	tokenFiles := make([]string, cfg.Nodes)
+	nodes := make([]string, cfg.Nodes)
 	for n := range cfg.Nodes {
 		node, token := fmt.Sprintf("bench-node-%d", n), fmt.Sprintf("bench-token-%d", n)
+		nodes[n] = node
 		auth[token] = node
 		tokenFiles[n] = filepath.Join(dir, node+".token")
 		if err := os.WriteFile(tokenFiles[n], []byte(token), 0o600); err != nil {
@@ -116,7 +119,40 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 		}
 		states[n] = nodestate.New()
 	}
-	srv, err := stream.NewServer(stream.Config{Sink: aggregator.NewNodeSink(st, d, log, func(string) {}), Authenticator: auth, Logger: log})
+	names := []string{ModelKubedag, ModelNaive, ModelPoll}
+	trackers := make([]*tracker, len(names))
+	for i := range trackers {
+		trackers[i] = newTracker()
+	}
+	// The production core: store, node sink, claim gate and pusher
+	// factory, the gate checking claims against the bench's pod view.
+	view := newPodView()
+	var gate *verify.Gate
+	// Tags are registered without timeout here: the emulator's listing
+	// does not report timeouts, and a TTL would make the pushers refresh
+	// every listed tag at start (the restart phase measures that).
+	core, err := aggregator.NewCore(aggregator.CoreOptions{
+		Deriver: d,
+		NewValidator: func(sink stream.Sink) (aggregator.ClaimValidator, error) {
+			var err error
+			gate, err = verify.New(verify.Options{View: view, Sink: sink, Logger: log})
+			return gate, err
+		},
+		BatchInterval: cfg.BatchInterval,
+		MaxBatch:      cfg.MaxBatch,
+		Hooks: push.Hooks{Applied: func(target string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
+			if i := slices.Index(names, target); i >= 0 {
+				trackers[i].ack(ip, fs, time.Now())
+			}
+		}},
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	view.onChange = gate.Changed
+	st := core.Store()
+	srv, err := stream.NewServer(stream.Config{Sink: core.Sink(), Authenticator: auth, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -128,12 +164,13 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	// Agent side: the initial pods (round 0), then one stream client per node.
 	now := time.Now()
 	for i := range cfg.IPs {
+		view.set(podIP(i), nodes[i%cfg.Nodes], podIdentity(i, 0))
 		states[i%cfg.Nodes].Set(nodestate.Claim{IP: podIP(i), Identity: podIdentity(i, 0), FirstSeen: now})
 	}
 	clients := make([]*agentstream.Client, cfg.Nodes)
 	for n := range cfg.Nodes {
 		clients[n], err = agentstream.New(agentstream.Config{
-			Addr: lis.Addr().String(), Node: fmt.Sprintf("bench-node-%d", n), State: states[n],
+			Addr: lis.Addr().String(), Node: nodes[n], State: states[n],
 			TLS: clientTLS, TokenFile: tokenFiles[n], Logger: log,
 		})
 		if err != nil {
@@ -143,6 +180,7 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	}
 	pipeCtx, stopPipe := context.WithCancel(ctx)
 	pipe, pipeCtx := errgroup.WithContext(pipeCtx)
+	pipe.Go(func() error { return gate.Run(pipeCtx) })
 	pipe.Go(func() error { return srv.Serve(pipeCtx, lis, serverTLS) })
 	for _, c := range clients {
 		pipe.Go(func() error { return c.Run(pipeCtx) })
@@ -161,7 +199,6 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	}
 
 	// Targets: one emulator per model, all holding the initial state.
-	names := []string{ModelKubedag, ModelNaive, ModelPoll}
 	ems := make([]*emulator, len(names))
 	defer func() {
 		for _, e := range ems {
@@ -182,27 +219,15 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	}
 	want = nil
 
-	trackers := make([]*tracker, len(names))
-	for i := range trackers {
-		trackers[i] = newTracker()
-	}
-	applied := func(tr *tracker) func(string, netip.Addr, time.Time, trace.SpanContext, []string) {
-		return func(_ string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
-			tr.ack(ip, fs, time.Now())
-		}
-	}
-	// Tags are registered without timeout here: the emulator's listing
-	// does not report timeouts, and a TTL would make the pushers refresh
-	// every listed tag at start (the restart phase measures that).
-	kOpts := push.Options{Name: ModelKubedag, Owns: d.Owns, BatchInterval: cfg.BatchInterval, MaxBatch: cfg.MaxBatch, Logger: log,
-		Hooks: push.Hooks{Applied: applied(trackers[0])}}
-	nOpts := kOpts
-	nOpts.Name, nOpts.MaxBatch, nOpts.Hooks.Applied = ModelNaive, 1, applied(trackers[1])
+	// The naive model is the same pusher sending one change per call.
+	naive := core.PushOptions(ModelNaive)
+	naive.MaxBatch = 1
 	pushers := make([]*push.Pusher, 2)
-	for i, o := range []push.Options{kOpts, nOpts} {
-		if pushers[i], err = push.New(ems[i].client, st, o); err != nil {
-			return nil, err
-		}
+	if pushers[0], err = core.Pusher(ModelKubedag, ems[0].client, nil); err != nil {
+		return nil, err
+	}
+	if pushers[1], err = push.New(ems[1].client, st, naive); err != nil {
+		return nil, err
 	}
 	poll := &pollModel{fw: ems[2].client, st: st, owns: d.Owns, interval: cfg.PollInterval, maxBatch: push.DefaultMaxBatch,
 		applied: func(ip netip.Addr, fs time.Time) { trackers[2].ack(ip, fs, time.Now()) }}
@@ -255,6 +280,7 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 			for _, tr := range trackers {
 				tr.issue(ip, fs)
 			}
+			view.set(ip, nodes[i%cfg.Nodes], id)
 			states[i%cfg.Nodes].Set(nodestate.Claim{IP: ip, Identity: id, FirstSeen: fs})
 		}
 	}
