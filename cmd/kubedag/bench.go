@@ -31,7 +31,8 @@ measured:
 
   latency     pod changes at --rate for --duration are made in the agents' node
               state and flow through the agent stream (TLS), the aggregator's
-              store and pusher and the User-ID client to an emulator; the time
+              core as in production (claim gate, store, pusher) and the
+              User-ID client to an emulator; the time
               from first seen to the firewall's ack is reported with two
               baselines fed the same changes: naive (one API call per change)
               and poll (every --poll-interval push the difference, like the

@@ -7,8 +7,11 @@
 //  1. Tag latency: pod changes at a steady rate are made in the agents'
 //     nodestate (FirstSeen stamped at the change) and flow through the real
 //     agent stream client, the real aggregator stream server (TLS with a
-//     generated CA, a static token authenticator), the store, a pusher and
-//     the userid client to a PAN-OS emulator over loopback HTTPS. The clock
+//     generated CA, a static token authenticator), the aggregator's core
+//     as aggregator.New wires it (aggregator.NewCore: the claim gate
+//     verify.Gate, checking each claim against a pod view the bench fills
+//     as the API server would, then the node sink, the store and a pusher
+//     from the core's factory) and the userid client to a PAN-OS emulator over loopback HTTPS. The clock
 //     stops when the target acknowledges (push Hooks.Applied). The same
 //     change stream feeds two baselines, each with its own emulator: naive
 //     (a pusher with MaxBatch 1: one API call per change) and poll (every

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/aggregator/verify"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -183,6 +186,31 @@ func newDeriver() (*tags.Deriver, error) {
 		return nil, fmt.Errorf("bench: tags: %w", err)
 	}
 	return d, nil
+}
+
+// newCore is the aggregator's core as aggregator.New wires it, its claim
+// gate (the production verify.Gate) checking claims against view. ttl and
+// hooks are those of its pushers.
+func newCore(cfg Config, d *tags.Deriver, view *podView, ttl time.Duration, hooks push.Hooks) (*aggregator.Core, *verify.Gate, error) {
+	var gate *verify.Gate
+	core, err := aggregator.NewCore(aggregator.CoreOptions{
+		Deriver: d,
+		NewValidator: func(sink stream.Sink) (aggregator.ClaimValidator, error) {
+			var err error
+			gate, err = verify.New(verify.Options{View: view, Sink: sink, Logger: cfg.Logger})
+			return gate, err
+		},
+		BatchInterval: cfg.BatchInterval,
+		MaxBatch:      cfg.MaxBatch,
+		TagTTL:        ttl,
+		Hooks:         hooks,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: core: %w", err)
+	}
+	view.onChange = gate.Changed
+	return core, gate, nil
 }
 
 // machine describes where the bench ran.

@@ -17,12 +17,10 @@ import (
 
 	"github.com/kubedag/kubedag/agent/nodestate"
 	agentstream "github.com/kubedag/kubedag/agent/stream"
-	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/diff"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/aggregator/stream"
-	"github.com/kubedag/kubedag/aggregator/verify"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -127,30 +125,17 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	// The production core: store, node sink, claim gate and pusher
 	// factory, the gate checking claims against the bench's pod view.
 	view := newPodView()
-	var gate *verify.Gate
 	// Tags are registered without timeout here: the emulator's listing
 	// does not report timeouts, and a TTL would make the pushers refresh
 	// every listed tag at start (the restart phase measures that).
-	core, err := aggregator.NewCore(aggregator.CoreOptions{
-		Deriver: d,
-		NewValidator: func(sink stream.Sink) (aggregator.ClaimValidator, error) {
-			var err error
-			gate, err = verify.New(verify.Options{View: view, Sink: sink, Logger: log})
-			return gate, err
-		},
-		BatchInterval: cfg.BatchInterval,
-		MaxBatch:      cfg.MaxBatch,
-		Hooks: push.Hooks{Applied: func(target string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
-			if i := slices.Index(names, target); i >= 0 {
-				trackers[i].ack(ip, fs, time.Now())
-			}
-		}},
-		Logger: log,
-	})
+	core, gate, err := newCore(cfg, d, view, 0, push.Hooks{Applied: func(target string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
+		if i := slices.Index(names, target); i >= 0 {
+			trackers[i].ack(ip, fs, time.Now())
+		}
+	}})
 	if err != nil {
 		return nil, err
 	}
-	view.onChange = gate.Changed
 	st := core.Store()
 	srv, err := stream.NewServer(stream.Config{Sink: core.Sink(), Authenticator: auth, Logger: log})
 	if err != nil {
@@ -301,7 +286,7 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 
 	rep := &LatencyReport{Issued: issued, AchievedRate: float64(issued) / streamed.Seconds()}
 	descs := []string{
-		fmt.Sprintf("agent stream -> store -> pusher (flush every %s or at %d entries) -> userid client", cfg.BatchInterval, cfg.MaxBatch),
+		fmt.Sprintf("agent stream -> claim gate -> store -> pusher (flush every %s or at %d entries) -> userid client", cfg.BatchInterval, cfg.MaxBatch),
 		"the same pusher with MaxBatch 1: one User-ID call per change, in series",
 		fmt.Sprintf("every %s list the desired state and push the difference in calls of %d entries (the Panorama plugins' model)", cfg.PollInterval, push.DefaultMaxBatch),
 	}

@@ -37,7 +37,21 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	}
 	defer em.close()
 
-	st := store.New(store.Options{})
+	var (
+		mu       sync.Mutex
+		listedAt time.Time
+	)
+	core, _, err := newCore(cfg, d, newPodView(), push.DefaultTagTTL, push.Hooks{Reconciled: func(_ string, listed, _ int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if listedAt.IsZero() {
+			listedAt, rep.Listed = time.Now(), listed
+		}
+	}})
+	if err != nil {
+		return nil, err
+	}
+	st := core.Store()
 	seen := time.Now()
 	onTarget := make(map[netip.Addr]tags.Set, n+rep.Stale)
 	for i := range n {
@@ -57,21 +71,7 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	em.srv.Sim.ResetStats()
 
 	audit := &auditFirewall{Firewall: em.client, st: st}
-	var (
-		mu       sync.Mutex
-		listedAt time.Time
-	)
-	p, err := push.New(audit, st, push.Options{
-		Name: "restart", Owns: d.Owns, BatchInterval: cfg.BatchInterval, MaxBatch: cfg.MaxBatch,
-		TagTTL: push.DefaultTagTTL, Logger: cfg.Logger,
-		Hooks: push.Hooks{Reconciled: func(_ string, listed, _ int) {
-			mu.Lock()
-			defer mu.Unlock()
-			if listedAt.IsZero() {
-				listedAt, rep.Listed = time.Now(), listed
-			}
-		}},
-	})
+	p, err := core.Pusher("restart", audit, nil)
 	if err != nil {
 		return nil, err
 	}

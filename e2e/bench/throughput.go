@@ -40,12 +40,13 @@ func runThroughput(ctx context.Context, cfg Config) (*ThroughputReport, *MemoryR
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	st := store.New(store.Options{})
+	core, _, err := newCore(cfg, d, newPodView(), push.DefaultTagTTL, push.Hooks{})
+	if err != nil {
+		return nil, nil, err
+	}
+	st := core.Store()
 	fw := &nopFirewall{}
-	p, err := push.New(fw, st, push.Options{
-		Name: "throughput", Owns: d.Owns, BatchInterval: cfg.BatchInterval, MaxBatch: cfg.MaxBatch,
-		TagTTL: push.DefaultTagTTL, Logger: cfg.Logger,
-	})
+	p, err := core.Pusher("throughput", fw, nil)
 	if err != nil {
 		return nil, nil, err
 	}
