@@ -209,7 +209,6 @@ func newCore(cfg Config, d *tags.Deriver, view *podView, ttl time.Duration, hook
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: core: %w", err)
 	}
-	view.onChange = gate.Changed
 	return core, gate, nil
 }
 

@@ -12,18 +12,23 @@ import (
 // server): the bench plays the API server, recording each pod before its
 // agent claims it, so the production claim gate (verify.Gate) checks every
 // streamed claim as it would in a cluster. It implements verify.View.
+//
+// Unlike the informer-backed view it does not tell the gate of changes
+// (Gate.Changed): as every pod is recorded before its claim, each claim is
+// confirmed on arrival and none waits. A bench change replaces the pod on
+// an IP at once, which a cluster never does (the old pod is deleted, then
+// a new one gets the IP); a recheck would withdraw the old pod's claim
+// ahead of the agent's update and split one change into two firewall
+// updates, an artifact of the bench rather than what a cluster sees.
 type podView struct {
 	synced chan struct{}
 
 	mu   sync.RWMutex
 	pods map[netip.Addr]podview.Pod
-	// onChange is the gate's Changed, called after the view changed, as
-	// the informer-backed view calls its OnChange.
-	onChange func([]netip.Addr)
 }
 
 func newPodView() *podView {
-	v := &podView{synced: make(chan struct{}), pods: map[netip.Addr]podview.Pod{}, onChange: func([]netip.Addr) {}}
+	v := &podView{synced: make(chan struct{}), pods: map[netip.Addr]podview.Pod{}}
 	close(v.synced) // the bench fills the view before any agent connects
 	return v
 }
@@ -33,7 +38,6 @@ func (v *podView) set(ip netip.Addr, node string, id tags.Identity) {
 	v.mu.Lock()
 	v.pods[ip] = podview.Pod{Node: node, Identity: id}
 	v.mu.Unlock()
-	v.onChange([]netip.Addr{ip})
 }
 
 func (v *podView) Holders(ip netip.Addr) []podview.Pod {
