@@ -25,19 +25,8 @@ import (
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{Kwok: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: start control plane:", err) // fail, don't skip
-		return 1
-	}
-	defer c.Stop()
-	testCluster = c
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(cluster.RunTests(m, cluster.Options{Kwok: true}, &testCluster))
 }
 
 type recorder struct {
