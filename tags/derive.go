@@ -156,21 +156,26 @@ func (d *Deriver) Owns(tag string) bool {
 func (d *Deriver) Tags(id Identity) (Set, []Problem) {
 	b := builderPool.Get().(*builder)
 	defer b.release()
-	b.kind, b.ns, b.name = id.Kind, id.Namespace, id.Name
+	return d.derive(b, &id), b.takeProblems()
+}
 
+// derive runs the preset on b, leaving the candidates (priority order) and
+// problems in it.
+func (d *Deriver) derive(b *builder, id *Identity) Set {
+	b.kind, b.ns, b.name = id.Kind, id.Namespace, id.Name
 	if !d.kindOn(id.Kind) {
 		b.problem(Problem{Reason: ReasonKindExcluded, Detail: fmt.Sprintf("kind %q is not in Kinds %v", id.Kind, d.cfg.Kinds)})
-		return Set{}, b.takeProblems()
+		return Set{}
 	}
 	switch d.cfg.Preset {
 	case PresetAKS:
-		d.aks(b, &id)
+		d.aks(b, id)
 	case PresetCustom:
-		d.custom(b, &id)
+		d.custom(b, id)
 	default:
-		d.k8s(b, &id)
+		d.k8s(b, id)
 	}
-	return b.finish(d.cfg.MaxTags), b.takeProblems()
+	return b.finish(d.cfg.MaxTags)
 }
 
 func (d *Deriver) kindOn(k Kind) bool {
@@ -231,29 +236,29 @@ var ownerTag = map[string]string{
 func (d *Deriver) k8s(b *builder, id *Identity) {
 	p := d.prefixDot
 	if !d.cfg.NoNamespaceTags {
-		b.add("", p, "ns_", id.Namespace)
+		b.add(from{SourceNamespace, id.Namespace}, p, "ns_", id.Namespace)
 	}
 	if id.Kind == KindPod && !d.cfg.NoOwnerTags && id.OwnerKind != "" {
 		if t, ok := ownerTag[id.OwnerKind]; ok {
-			b.add("", p, "ns_", id.Namespace, ".", t, id.OwnerName)
+			b.add(from{SourceOwner, id.OwnerName}, p, "ns_", id.Namespace, ".", t, id.OwnerName)
 		} else {
 			b.problem(Problem{Reason: ReasonUnsupportedOwner, Detail: fmt.Sprintf("owner %s %q has no tag format", id.OwnerKind, id.OwnerName)})
 		}
 	}
 	if !d.cfg.NoServiceTags {
 		if id.Kind == KindService {
-			b.add("", p, "ns_", id.Namespace, ".svc_", id.Name)
+			b.add(from{SourceService, id.Name}, p, "ns_", id.Namespace, ".svc_", id.Name)
 		}
 		for _, s := range sortedCopy(b, id.Services) {
-			b.add("", p, "ns_", id.Namespace, ".svc_", s)
+			b.add(from{SourceService, s}, p, "ns_", id.Namespace, ".svc_", s)
 		}
 	}
 	if !d.cfg.NoLabelTags {
 		for _, k := range d.sortedLabels(b, id.Labels) {
 			if v := id.Labels[k]; v != "" {
-				b.add(k, p, "ns_", id.Namespace, ".", k, ".", v)
+				b.add(from{SourceLabel, k}, p, "ns_", id.Namespace, ".", k, ".", v)
 			} else {
-				b.add(k, p, "ns_", id.Namespace, ".", k)
+				b.add(from{SourceLabel, k}, p, "ns_", id.Namespace, ".", k)
 			}
 		}
 	}
@@ -264,13 +269,13 @@ func (d *Deriver) aks(b *builder, id *Identity) {
 	p := d.prefixDot
 	if !d.cfg.NoServiceTags {
 		if id.Kind == KindService {
-			b.add("", p, id.Name)
+			b.add(from{SourceService, id.Name}, p, id.Name)
 			if len(id.Selector) > 0 {
-				b.add("", "aks_", selectorSegment(id.Selector), ".", d.clusterDot, id.Name)
+				b.add(from{SourceSelector, id.Name}, "aks_", selectorSegment(id.Selector), ".", d.clusterDot, id.Name)
 			}
 		}
 		for _, s := range sortedCopy(b, id.Services) {
-			b.add("", p, s)
+			b.add(from{SourceService, s}, p, s)
 		}
 	}
 	if !d.cfg.NoLabelTags {
@@ -280,9 +285,9 @@ func (d *Deriver) aks(b *builder, id *Identity) {
 		}
 		for _, k := range d.sortedLabels(b, id.Labels) {
 			if v := id.Labels[k]; v != "" {
-				b.add(k, p, kind, k, ".", v)
+				b.add(from{SourceLabel, k}, p, kind, k, ".", v)
 			} else {
-				b.add(k, p, kind, k)
+				b.add(from{SourceLabel, k}, p, kind, k)
 			}
 		}
 	}
@@ -381,7 +386,23 @@ type builder struct {
 
 type cand struct {
 	start, end int
-	label      string // label key the tag was made from, if any
+	from       from // what the tag was made from
+}
+
+// from is what a candidate tag was derived from: its Source and the object
+// (namespace, owner, service or label key) it names. Kept per candidate,
+// without allocating, so that Explain can say why each tag is there.
+type from struct {
+	src Source
+	obj string
+}
+
+// label is the label key the tag was made from, if any.
+func (f from) label() string {
+	if f.src == SourceLabel {
+		return f.obj
+	}
+	return ""
 }
 
 var builderPool = sync.Pool{New: func() any {
@@ -423,22 +444,23 @@ func (b *builder) takeProblems() []Problem {
 }
 
 // add appends one candidate tag, the concatenation of parts, sanitised.
-func (b *builder) add(label string, parts ...string) {
+func (b *builder) add(f from, parts ...string) {
 	start := len(b.buf)
 	for _, s := range parts {
 		b.buf = append(b.buf, s...)
 	}
-	b.end(label, start)
+	b.end(f, start)
 }
 
 func (b *builder) addBytes(prefix string, suffix []byte) {
 	start := len(b.buf)
 	b.buf = append(b.buf, prefix...)
 	b.buf = append(b.buf, suffix...)
-	b.end("", start)
+	b.end(from{src: SourceTemplate}, start)
 }
 
-func (b *builder) end(label string, start int) {
+func (b *builder) end(f from, start int) {
+	label := f.label()
 	t, rep := sanitizeInPlace(b.buf[start:])
 	b.buf = b.buf[:start+len(t)]
 	if rep != 0 {
@@ -450,7 +472,7 @@ func (b *builder) end(label string, start int) {
 			b.problem(Problem{Reason: ReasonTruncated, Label: label, Tag: tag, Detail: fmt.Sprintf("longer than %d characters: cut and hashed", MaxTagLen)})
 		}
 	}
-	b.cands = append(b.cands, cand{start: start, end: len(b.buf), label: label})
+	b.cands = append(b.cands, cand{start: start, end: len(b.buf), from: f})
 }
 
 func (b *builder) tag(i int) []byte {
@@ -485,7 +507,7 @@ func (b *builder) finish(limit int) Set {
 	if len(kept) > limit {
 		slices.Sort(kept) // priority order
 		for _, o := range kept[limit:] {
-			b.problem(Problem{Reason: ReasonOverLimit, Label: b.cands[o].label, Tag: string(b.tag(o)),
+			b.problem(Problem{Reason: ReasonOverLimit, Label: b.cands[o].from.label(), Tag: string(b.tag(o)),
 				Detail: fmt.Sprintf("more than %d tags on one IP; lower priority than the tags kept", limit)})
 		}
 		kept = kept[:limit]
