@@ -30,6 +30,9 @@ type Server struct {
 	done chan struct{}
 	err  error
 	once sync.Once
+
+	connMu   sync.Mutex
+	newConns map[net.Conn]struct{} // accepted, no request read yet
 }
 
 // Start listens on addr ("127.0.0.1:0" for a free port) and serves a new Sim
@@ -37,11 +40,12 @@ type Server struct {
 // CA and a server certificate for 127.0.0.1, ::1 and localhost.
 func Start(cfg Config, tlsOn bool, addr string) (*Server, error) {
 	sim := New(cfg)
-	s := &Server{Sim: sim, done: make(chan struct{})}
+	s := &Server{Sim: sim, done: make(chan struct{}), newConns: map[net.Conn]struct{}{}}
 	s.srv = &http.Server{
 		Handler:           sim,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ConnState:         s.trackConn,
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -70,14 +74,43 @@ func Start(cfg Config, tlsOn bool, addr string) (*Server, error) {
 	return s, nil
 }
 
+// trackConn remembers connections that have not sent a request yet:
+// http.Server.Shutdown counts them as active for their first 5 s, so a
+// client that dialed and then gave up would hold Close for that long.
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if state == http.StateNew {
+		s.newConns[c] = struct{}{}
+	} else {
+		delete(s.newConns, c)
+	}
+}
+
 // Close stops the server (waiting up to 5 s for calls in flight) and its
-// goroutine. Calling it twice is safe.
+// goroutine. Connections that never sent a request are closed at once, as
+// idle ones are. Calling it twice is safe.
 func (s *Server) Close() error {
 	var err error
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if e := s.srv.Shutdown(ctx); e != nil {
+		shut := make(chan error, 1)
+		go func() { shut <- s.srv.Shutdown(ctx) }()
+		// Repeated: one may be accepted just before Shutdown closes the listener.
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		var e error
+	wait:
+		for {
+			s.closeNewConns()
+			select {
+			case e = <-shut:
+				break wait
+			case <-tick.C:
+			}
+		}
+		if e != nil {
 			err = errors.Join(e, s.srv.Close())
 		}
 		<-s.done
@@ -86,6 +119,17 @@ func (s *Server) Close() error {
 		}
 	})
 	return err
+}
+
+// closeNewConns closes the connections that have not sent a request: they
+// are idle as far as a graceful stop is concerned.
+func (s *Server) closeNewConns() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.newConns {
+		_ = c.Close()
+		delete(s.newConns, c)
+	}
 }
 
 // selfSigned makes a CA and a server certificate it signs, valid for a day.

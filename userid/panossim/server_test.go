@@ -3,10 +3,12 @@ package panossim
 import (
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartTLS(t *testing.T) {
@@ -69,5 +71,42 @@ func TestStartPlain(t *testing.T) {
 	}
 	if _, err := Start(Config{}, false, srv.URL[len("http://"):]); err == nil {
 		t.Fatal("Start on a busy address must fail")
+	}
+}
+
+// TestCloseDoesNotWaitForSilentConnections: a client that dialed and never
+// sent a request (a transport that gave up, a port scan) must not hold
+// Close for http.Server's 5 s grace on new connections.
+func TestCloseDoesNotWaitForSilentConnections(t *testing.T) {
+	for _, tlsOn := range []bool{false, true} {
+		srv, err := Start(Config{}, tlsOn, "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := srv.URL[len("https://"):]
+		if !tlsOn {
+			addr = srv.URL[len("http://"):]
+		}
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// Let the server accept it, so it is a connection in state new.
+		time.Sleep(50 * time.Millisecond)
+		closed := make(chan error, 1)
+		go func() { closed <- srv.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("tls=%v: Close: %v", tlsOn, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("tls=%v: Close still waiting after 3 s on a connection that sent nothing", tlsOn)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Errorf("tls=%v: connection still open after Close (read %d bytes)", tlsOn, n)
+		}
 	}
 }
