@@ -29,7 +29,11 @@
 //     with jitter; entries the target refuses are retried per IP with their
 //     own backoff; CapacityFull is logged once, reported in Status and hooks,
 //     and backed off, never hammered.
-//  5. Canary: a non-persistent registration of Canary.IP with Canary.Tag,
+//  5. Pruning (optional, Options.Filter): the target gets only the desired
+//     tags its TagFilter keeps (tags some DAG on it references). A new
+//     filter marks pending the IPs whose tags it decides differently, so
+//     they change within one BatchInterval; an equal one changes nothing.
+//  6. Canary: a non-persistent registration of Canary.IP with Canary.Tag,
 //     checked every Canary.Interval; when it is gone the target lost its
 //     volatile state (reboot) and is reconciled at once.
 //

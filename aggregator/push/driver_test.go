@@ -19,23 +19,29 @@ type fataler interface {
 // out actions with the real Pusher.do until the engine waits), without a
 // goroutine, so tests need no sleeps.
 type driver struct {
-	t     fataler
-	p     *Pusher
-	clk   *fakeClock
-	sub   *store.Subscription
-	ready <-chan struct{}
-	ctx   context.Context
-	wake  time.Time // the engine's last Wait
-	nexts int       // Next calls, to catch busy loops
-	woke  func()    // if set, called after each step that ran
-	buf   []netip.Addr
+	t      fataler
+	p      *Pusher
+	clk    *fakeClock
+	sub    *store.Subscription
+	ready  <-chan struct{}
+	filter <-chan struct{}
+	ctx    context.Context
+	wake   time.Time // the engine's last Wait
+	nexts  int       // Next calls, to catch busy loops
+	woke   func()    // if set, called after each step that ran
+	buf    []netip.Addr
 }
 
 // newDriver starts p's engine at the clock's time, as Run does. Close the
 // driver when done.
 func newDriver(t fataler, p *Pusher, clk *fakeClock) *driver {
 	p.eng.Reset(clk.Now())
-	return &driver{t: t, p: p, clk: clk, sub: p.state.Subscribe(), ready: p.opts.Ready, ctx: context.Background()}
+	d := &driver{t: t, p: p, clk: clk, sub: p.state.Subscribe(), ready: p.opts.Ready, ctx: context.Background()}
+	if p.opts.Filter != nil {
+		d.filter = p.opts.Filter.Changed()
+		p.eng.SetFilter(clk.Now(), p.opts.Filter.Get())
+	}
+	return d
 }
 
 func (d *driver) Close() { d.sub.Close() }
@@ -50,6 +56,12 @@ func (d *driver) step() bool {
 	case <-d.ready:
 		d.ready = nil
 		e.OpenGate("ready")
+		woke = true
+	default:
+	}
+	select {
+	case <-d.filter:
+		e.SetFilter(d.clk.Now(), d.p.opts.Filter.Get())
 		woke = true
 	default:
 	}

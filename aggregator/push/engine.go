@@ -122,6 +122,9 @@ type Engine struct {
 	batch    inflightBatch
 	status   Status
 
+	filter TagFilter           // tag pruning; nil keeps every tag (filter.go)
+	memo   map[string]tags.Set // desired set key -> filtered set
+
 	// scratch
 	ipBuf   []netip.Addr
 	desBuf  []store.Desired
@@ -166,6 +169,7 @@ func (e *Engine) Reset(now time.Time) {
 	e.flushing, e.canaryDue = false, false
 	e.inflight = Wait
 	e.batch = inflightBatch{}
+	e.memo = make(map[string]tags.Set) // the filter is configuration: it survives
 }
 
 // Dirty records IPs whose desired state may have changed (from the store
@@ -411,6 +415,9 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		ips = append(ips, r.IP.Unmap())
 	}
 	des := e.state.DesiredBatch(ips, e.desBuf[:0])
+	for i := range des {
+		des[i].Tags = e.want(des[i].Tags)
+	}
 	next := make(map[netip.Addr]actualRec, len(regs))
 	drift := 0
 	var owned []string
@@ -550,6 +557,9 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 			return Action{}, false
 		}
 		des := e.state.DesiredBatch(ips, e.desBuf[:0])
+		for i := range des {
+			des[i].Tags = e.want(des[i].Tags) // from here on, desired means filtered
+		}
 		e.desBuf = des
 		items := e.itemBuf[:0]
 		for i, ip := range ips {

@@ -106,6 +106,10 @@ type Options struct {
 	// entries (defaults 1s, 5m).
 	EntryRetryBase, EntryRetryMax time.Duration
 	Canary                        Canary
+	// Filter, if set, prunes the target's tags: the pusher registers only
+	// the desired tags its current TagFilter keeps, and follows its
+	// changes (see Engine.SetFilter). nil registers every desired tag.
+	Filter *FilterVar
 	// Now is the clock; default time.Now. The Engine takes time as an
 	// argument, so only the loop (Run) reads it; timers are real.
 	Now    func() time.Time

@@ -65,7 +65,17 @@ func ownedOf(ts []string) []string {
 }
 
 func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
+	rapid.Check(t, func(rt *rapid.T) { checkConvergesAndNeverOverTags(rt, false) })
+}
+
+// TestPropertyPruning is the same with tag pruning: the filter changes at
+// random, and the target converges to the desired tags it keeps.
+func TestPropertyPruning(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) { checkConvergesAndNeverOverTags(rt, true) })
+}
+
+func checkConvergesAndNeverOverTags(rt *rapid.T, pruned bool) {
+	{
 		const resyncInterval = time.Minute
 		clk := newFakeClock()
 		fw := newFakeFirewall(clk)
@@ -107,8 +117,17 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 			}
 		}
 
+		// Tag pruning: its filter changes at random below.
+		var filter *FilterVar
+		var keep []string
+		filterGen := rapid.SliceOfDistinct(rapid.SampledFrom(allTags), rapid.ID[string])
+		if pruned {
+			keep = filterGen.Draw(rt, "keep")
+			filter = NewFilterVar(keepOnly(keep))
+		}
 		p, err := New(fw, st, Options{
-			Name: "fw", Owns: owns, MaxBatch: rapid.IntRange(1, 8).Draw(rt, "maxBatch"),
+			Filter: filter,
+			Name:   "fw", Owns: owns, MaxBatch: rapid.IntRange(1, 8).Draw(rt, "maxBatch"),
 			TagTTL: time.Hour, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			BackoffBase: time.Second, BackoffMax: 10 * time.Second,
 			EntryRetryBase: time.Second, EntryRetryMax: 10 * time.Second,
@@ -133,7 +152,7 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 			return ts, store.Claim{Tags: tags.NewSet(ts...), Owner: owner}
 		}
 
-		rt.Repeat(map[string]func(*rapid.T){
+		actions := map[string]func(*rapid.T){
 			"upsert": func(rt *rapid.T) {
 				src := rapid.SampledFrom(sources).Draw(rt, "src")
 				ip := rapid.SampledFrom(ips).Draw(rt, "ip")
@@ -208,7 +227,15 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 					rt.Fatal(violation)
 				}
 			},
-		})
+		}
+		if pruned {
+			actions["setFilter"] = func(rt *rapid.T) {
+				keep = filterGen.Draw(rt, "keep")
+				filter.Set(keepOnly(keep))
+				d.flush()
+			}
+		}
+		rt.Repeat(actions)
 
 		// Heal the target and let time pass: must converge.
 		fw.with(func() { fw.failCall, fw.failAfter, fw.refuse = 0, 0, nil })
@@ -225,6 +252,9 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 		for _, ip := range ips {
 			got := ownedOf(fw.tagsOf(ip))
 			want := m.desired(ip)
+			if pruned {
+				want = slices.DeleteFunc(want, func(t string) bool { return !slices.Contains(keep, t) })
+			}
 			if !slices.Equal(got, want) {
 				rt.Fatalf("%v: target has owned %v, desired %v (claims %v)", ip, got, want, m[ip])
 			}
@@ -234,5 +264,5 @@ func TestPropertyConvergesAndNeverOverTags(t *testing.T) {
 				rt.Fatalf("%v: foreign tag %q was removed", ip, foreign)
 			}
 		}
-	})
+	}
 }

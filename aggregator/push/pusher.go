@@ -101,6 +101,11 @@ func (p *Pusher) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	readyC := p.opts.Ready
+	var filterC <-chan struct{}
+	if p.opts.Filter != nil {
+		filterC = p.opts.Filter.Changed()
+		e.SetFilter(now(), p.opts.Filter.Get())
+	}
 	var dirty []netip.Addr
 	e.log.Info("pusher started")
 	for ctx.Err() == nil {
@@ -120,6 +125,8 @@ func (p *Pusher) Run(ctx context.Context) error {
 		case <-readyC:
 			readyC = nil
 			e.OpenGate("ready")
+		case <-filterC:
+			e.SetFilter(now(), p.opts.Filter.Get())
 		}
 	}
 	return nil

@@ -29,11 +29,12 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testda
 // expected output up to a blank line; lines starting with # are comments.
 // Every I/O the pusher does is printed with the fake time since start:
 //
-//	start [ttl=1h] [maxbatch=N] [batch=50ms] [resync=10m] [gated] [readytimeout=1m] [canary=IP]
+//	start [ttl=1h] [maxbatch=N] [batch=50ms] [resync=10m] [gated] [readytimeout=1m] [canary=IP] [prune=TAG,...]
 //	claim SRC IP TAG...       a source claims IP (store.Upsert); the loop wakes
 //	unclaim SRC IP            (store.Delete); the loop wakes
 //	tick [DURATION]           let time pass; the loop wakes at every deadline
 //	ready                     close the Ready channel
+//	filter TAG...|all         prune to TAG... (none: keep nothing), or keep all tags
 //	target set IP TAG...      tags on the target behind the pusher's back
 //	target drop IP            remove all of IP's tags behind its back
 //	target fail calls=N lists=N lost=N capacity=N refuse=IP|none
@@ -135,15 +136,16 @@ func (s *scriptEnv) comments(file string, line int) []string {
 }
 
 type scriptEnv struct {
-	t     *testing.T
-	clk   *fakeClock
-	t0    time.Time
-	fw    *loggingFirewall
-	st    *store.Store
-	p     *Pusher
-	d     *driver
-	ready chan struct{}
-	out   strings.Builder
+	t      *testing.T
+	clk    *fakeClock
+	t0     time.Time
+	fw     *loggingFirewall
+	st     *store.Store
+	p      *Pusher
+	d      *driver
+	ready  chan struct{}
+	filter *FilterVar
+	out    strings.Builder
 }
 
 func (s *scriptEnv) printf(format string, args ...any) {
@@ -196,6 +198,9 @@ func (s *scriptEnv) run(c scriptCase) {
 				opts.Ready = s.ready
 			case "readytimeout":
 				opts.ReadyTimeout = dur(v)
+			case "prune":
+				s.filter = NewFilterVar(keepOnly(strings.FieldsFunc(v, func(r rune) bool { return r == ',' })))
+				opts.Filter = s.filter
 			case "canary":
 				opts.Canary = Canary{IP: netip.MustParseAddr(v), Tag: "k8s.canary", TTL: 5 * time.Minute, Interval: 30 * time.Second}
 			default:
@@ -224,6 +229,13 @@ func (s *scriptEnv) run(c scriptCase) {
 		}
 	case "ready":
 		close(s.ready)
+		s.step()
+	case "filter":
+		if len(f) == 2 && f[1] == "all" {
+			s.filter.Set(nil)
+		} else {
+			s.filter.Set(keepOnly(f[1:]))
+		}
 		s.step()
 	case "target":
 		s.target(c, f[1:], func(i int) netip.Addr { return ip(i + 1) })
@@ -358,3 +370,8 @@ func (f *loggingFirewall) RegisteredIPs(ctx context.Context, tag string) ([]Regi
 	}
 	return regs, err
 }
+
+// keepOnly is a TagFilter keeping the listed tags.
+type keepOnly []string
+
+func (k keepOnly) Keep(tag string) bool { return slices.Contains(k, tag) }
