@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -656,4 +657,57 @@ func TestSimRotatedCredentials(t *testing.T) {
 			t.Fatalf("after the CA was rotated in its file: %v", err)
 		}
 	})
+}
+
+// TestSimIPv6Canonical: IPv6 entries go on the wire in canonical form
+// (RFC 5952), the emulator lists them so, and a registration spelled
+// another way (upper case, zeros written out) is the same entry, listed
+// and read back as the same address, so reconcile never sees two.
+func TestSimIPv6Canonical(t *testing.T) {
+	srv := startSim(t, panossim.Config{})
+	c := simClient(t, srv, nil)
+	ctx := t.Context()
+	ip := netip.MustParseAddr("fd00:10:244:0:0:0:0:5")
+	if _, err := c.Update(ctx, userid.Update{Register: []userid.Entry{{IP: ip, Tags: []userid.Tag{{Name: "a"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := c.Op(ctx, "<show><object><registered-ip><all/></registered-ip></object></show>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `ip="fd00:10:244::5"`) {
+		t.Fatalf("listing does not show the canonical form fd00:10:244::5:\n%s", raw)
+	}
+	// Another client's spelling of the same address.
+	msg := `<uid-message><version>2.0</version><type>update</type><payload><register>` +
+		`<entry ip="FD00:0010:0244:0000:0000:0000:0000:0005"><tag><member>b</member></tag></entry>` +
+		`</register></payload></uid-message>`
+	key, err := srv.Sim.APIKeyFor("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"type": {"user-id"}, "cmd": {msg}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/api/", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-PAN-KEY", key)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CAPool}}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `status="success"`) {
+		t.Fatalf("register with expanded spelling: %s", body)
+	}
+	all, err := c.RegisteredIPs(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || all[0].IP != ip || !slices.Equal(names(all[0].Tags), []string{"a", "b"}) {
+		t.Fatalf("listed %+v, want one entry %s with tags a, b", all, ip)
+	}
 }

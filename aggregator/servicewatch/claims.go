@@ -3,6 +3,7 @@ package servicewatch
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,9 +11,11 @@ import (
 	"github.com/kubedag/kubedag/tags"
 )
 
-// IPs returns the IPs a Service is reachable on: its ClusterIPs (not for
-// headless Services), LoadBalancer ingress IPs and externalIPs, each once.
-// Unparsable addresses are returned in bad.
+// IPs returns the IPs a Service is reachable on: its ClusterIPs (every
+// family of a dual-stack Service; none for headless Services),
+// LoadBalancer ingress IPs and externalIPs, each once. Unparsable
+// addresses are returned in bad. ExternalName Services and hostname-only
+// LoadBalancer ingresses have no IP to tag: see Skipped.
 func IPs(svc *corev1.Service) (ips []netip.Addr, bad []string) {
 	add := func(s string) {
 		if s == "" || s == corev1.ClusterIPNone {
@@ -47,6 +50,41 @@ func IPs(svc *corev1.Service) (ips []netip.Addr, bad []string) {
 	return ips, bad
 }
 
+// Skip reasons: what Skipped reports, and the problem reason counted.
+const (
+	// SkipExternalName: an ExternalName Service is a DNS alias with no IP
+	// of its own.
+	SkipExternalName = "external-name"
+	// SkipIngressHostname: a LoadBalancer ingress given only as a hostname
+	// (AWS NLB/ELB) is not resolved: its addresses are the load
+	// balancer's, change without notice and are not the Service's alone.
+	SkipIngressHostname = "ingress-hostname"
+)
+
+// Skip is a part of a Service that is deliberately not tagged, and why.
+type Skip struct {
+	Reason string // SkipExternalName or SkipIngressHostname
+	Detail string
+}
+
+// Skipped returns the parts of svc that IPs leaves out on purpose:
+// ExternalName Services and LoadBalancer ingresses with a hostname but no
+// IP. They are reported, not tagged.
+func Skipped(svc *corev1.Service) []Skip {
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		return []Skip{{Reason: SkipExternalName, Detail: "ExternalName Service (a DNS alias for " + strconv.Quote(svc.Spec.ExternalName) +
+			") has no IP of its own: not tagged"}}
+	}
+	var out []Skip
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if ing.IP == "" && ing.Hostname != "" {
+			out = append(out, Skip{Reason: SkipIngressHostname, Detail: "LoadBalancer ingress hostname " + strconv.Quote(ing.Hostname) +
+				" not tagged: a hostname does not resolve to stable IPs of this Service alone (on EKS the load-balancer sandwich covers this path)"})
+		}
+	}
+	return out
+}
+
 // Identity is the tag identity of a Service.
 func Identity(svc *corev1.Service) tags.Identity {
 	return tags.Identity{
@@ -68,13 +106,17 @@ type ipClaim struct {
 }
 
 // build derives the claims of all services. derive turns a Service into
-// tags; unparsable IPs go to report.
-func build(services []*corev1.Service, derive func(*corev1.Service) tags.Set, report func(svc *corev1.Service, msg string)) map[netip.Addr]*ipClaim {
+// tags; unparsable IPs and the parts Skipped leaves out go to report, with
+// the problem reason.
+func build(services []*corev1.Service, derive func(*corev1.Service) tags.Set, report func(svc *corev1.Service, reason, msg string)) map[netip.Addr]*ipClaim {
 	out := make(map[netip.Addr]*ipClaim)
 	for _, svc := range services {
 		ips, bad := IPs(svc)
 		for _, b := range bad {
-			report(svc, "unparsable IP "+b)
+			report(svc, "invalid-ip", "unparsable IP "+b)
+		}
+		for _, s := range Skipped(svc) {
+			report(svc, s.Reason, s.Detail)
 		}
 		if len(ips) == 0 {
 			continue

@@ -66,11 +66,91 @@ func TestIPs(t *testing.T) {
 	}
 }
 
+func TestSkipped(t *testing.T) {
+	tests := []struct {
+		name string
+		svc  *corev1.Service
+		want []string // reasons
+	}{
+		{"cluster ip", svc("a", "s", func(s *corev1.Service) { s.Spec.ClusterIPs = []string{"10.96.0.10"} }), nil},
+		{"external name", svc("a", "s", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeExternalName
+			s.Spec.ExternalName = "db.example.com"
+		}), []string{SkipExternalName}},
+		{"hostname-only ingress", svc("a", "s", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeLoadBalancer
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{
+				{Hostname: "k8s-a-s-1234.elb.us-east-1.amazonaws.com"},
+				{IP: "203.0.113.5", Hostname: "with-ip.example"}, // the IP is tagged
+			}
+		}), []string{SkipIngressHostname}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, s := range Skipped(tt.svc) {
+				got = append(got, s.Reason)
+				if s.Detail == "" {
+					t.Errorf("skip %s without detail", s.Reason)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("Skipped reasons = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSkippedReportedNotTagged: an ExternalName Service and a hostname-only
+// LoadBalancer ingress are reported once each, with their reason, and
+// nothing of theirs reaches the store; the LoadBalancer's ClusterIP still
+// does.
+func TestSkippedReportedNotTagged(t *testing.T) {
+	var logs bytes.Buffer
+	var reasons []string
+	st := store.New(store.Options{})
+	w, err := New(Options{Client: fake.NewClientset(), Deriver: deriver(t), Sink: st,
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		OnProblem: func(r string) { reasons = append(reasons, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := svc("ns", "alias", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeExternalName
+		s.Spec.ExternalName = "db.example.com"
+	})
+	nlb := svc("ns", "nlb", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.ClusterIPs = []string{"10.96.0.40"}
+		s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "nlb.elb.amazonaws.com"}}
+	})
+	w.apply([]*corev1.Service{alias, nlb})
+	w.apply([]*corev1.Service{alias, nlb})
+	slices.Sort(reasons)
+	if want := []string{SkipExternalName, SkipIngressHostname}; !slices.Equal(reasons, want) {
+		t.Fatalf("reasons = %v, want %v once each", reasons, want)
+	}
+	for _, s := range []string{"db.example.com", "nlb.elb.amazonaws.com"} {
+		if !strings.Contains(logs.String(), s) {
+			t.Errorf("log does not name %s:\n%s", s, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("skips by design logged as warnings:\n%s", logs.String())
+	}
+	if got := st.Stats().IPs; got != 1 {
+		t.Fatalf("store holds %d IPs, want only the ClusterIP", got)
+	}
+	if d := st.Desired(netip.MustParseAddr("10.96.0.40")); !d.Tags.Has("k8s.cl_c1.ns_ns.svc_nlb") {
+		t.Fatalf("ClusterIP tags = %v", d.Tags.Slice())
+	}
+}
+
 func TestBuildSharedIPUnion(t *testing.T) {
 	a := svc("ns1", "a", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.1"} })
 	b := svc("ns1", "b", func(s *corev1.Service) { s.Spec.ExternalIPs = []string{"192.0.2.1"} })
 	derive := func(s *corev1.Service) tags.Set { return tags.NewSet("t." + s.Name) }
-	got := build([]*corev1.Service{b, a}, derive, func(*corev1.Service, string) { t.Fatal("unexpected problem") })
+	got := build([]*corev1.Service{b, a}, derive, func(*corev1.Service, string, string) { t.Fatal("unexpected problem") })
 	c := got[netip.MustParseAddr("192.0.2.1")]
 	if c == nil || !tags.NewSet(c.tags...).Equal(tags.NewSet("t.a", "t.b")) || c.owner() != "ns1/a,ns1/b" {
 		t.Fatalf("shared ip claim = %+v", c)

@@ -155,11 +155,17 @@ func (w *Watcher) apply(svcs []*corev1.Service) {
 		reported[svc.UID][problem] = true
 		return !w.reported[svc.UID][problem]
 	}
-	report := func(svc *corev1.Service, msg string) {
-		if note(svc, msg) {
-			w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", msg)
-			w.opts.OnProblem("invalid-ip")
+	report := func(svc *corev1.Service, reason, msg string) {
+		if !note(svc, msg) {
+			return
 		}
+		w.opts.OnProblem(reason)
+		if reason == SkipExternalName || reason == SkipIngressHostname {
+			// By design, not a fault: said once, quietly.
+			w.opts.Logger.Info("service address not tagged", "namespace", svc.Namespace, "service", svc.Name, "reason", reason, "detail", msg)
+			return
+		}
+		w.opts.Logger.Warn("service not fully tagged", "namespace", svc.Namespace, "service", svc.Name, "problem", msg)
 	}
 	derive := func(svc *corev1.Service) tags.Set {
 		set, problems := w.opts.Deriver.Tags(Identity(svc))
