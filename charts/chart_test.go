@@ -1,6 +1,7 @@
 package charts
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -937,6 +938,42 @@ func TestConfigChecksumRollsPods(t *testing.T) {
 	}
 	if a1 == b {
 		t.Error("config changed but the checksum did not: pods would keep the old config")
+	}
+}
+
+// TestTLSChecksumMatchesRenderedSecret: both pod templates carry a hash of
+// the stream certificate the same render puts in the Secret (generated once
+// per render, not once per template), so a regenerated CA rolls agents and
+// aggregators together; with a Secret from elsewhere, the values that name it.
+func TestTLSChecksumMatchesRenderedSecret(t *testing.T) {
+	sums := func(objs []obj) []string {
+		var out []string
+		for _, o := range []obj{find(t, objs, "Deployment", "-aggregator"), find(t, objs, "DaemonSet", "-agent")} {
+			sum := str(get(o, "spec", "template", "metadata", "annotations", "checksum/tls"))
+			if len(sum) != 64 {
+				t.Fatalf("%s: checksum/tls annotation %q is not a sha256", o.kind(), sum)
+			}
+			out = append(out, sum)
+		}
+		return out
+	}
+	objs := mustTemplate(t, "-f", minimalValues)
+	data := get(find(t, objs, "Secret", "-stream-tls"), "data")
+	// The JSON the chart hashes: keys sorted, base64 values as in the Secret.
+	want := fmt.Sprintf("%x", sha256.Sum256(fmt.Appendf(nil, `{"ca":%q,"crt":%q,"key":%q}`,
+		str(get(data, "ca.crt")), str(get(data, "tls.crt")), str(get(data, "tls.key")))))
+	for _, got := range sums(objs) {
+		if got != want {
+			t.Errorf("checksum/tls %s, want %s (sha256 of the rendered Secret's certificate)", got, want)
+		}
+	}
+	if again := sums(mustTemplate(t, "-f", minimalValues)); again[0] == want {
+		t.Error("two renders without a cluster produced the same certificate hash: is the CA still generated?")
+	}
+	a := sums(mustTemplate(t, "-f", minimalValues, "--set", "tls.existingSecret=certs-a"))
+	b := sums(mustTemplate(t, "-f", minimalValues, "--set", "tls.existingSecret=certs-b"))
+	if a[0] != a[1] || a[0] == b[0] {
+		t.Errorf("existingSecret checksums %v then %v: want equal on both pods, changed with the Secret's name", a, b)
 	}
 }
 

@@ -187,14 +187,25 @@ func TestServerSideDryRun(t *testing.T) {
 			}
 			return s.Data
 		}
-		checksum := func() string {
+		annotation := func(key string) string {
 			d, err := cs.AppsV1().Deployments(ns).Get(ctx, "kd-kubedag-aggregator", metav1.GetOptions{})
 			if err != nil {
 				t.Fatalf("get aggregator Deployment: %v", err)
 			}
-			return d.Spec.Template.Annotations["checksum/config"]
+			return d.Spec.Template.Annotations[key]
 		}
-		before, sumBefore := tlsData(), checksum()
+		checksum := func() string { return annotation("checksum/config") }
+		agentTLSSum := func() string {
+			d, err := cs.AppsV1().DaemonSets(ns).Get(ctx, "kd-kubedag-agent", metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("get agent DaemonSet: %v", err)
+			}
+			return d.Spec.Template.Annotations["checksum/tls"]
+		}
+		before, sumBefore, tlsSumBefore := tlsData(), checksum(), annotation("checksum/tls")
+		if tlsSumBefore == "" || agentTLSSum() != tlsSumBefore {
+			t.Fatalf("checksum/tls: aggregator %q, agent %q: want the same hash on both", tlsSumBefore, agentTLSSum())
+		}
 		if _, stderr, err := run(t, helm, helmArgs("upgrade", "--set", "tags.namespaceTags=false")...); err != nil {
 			t.Fatalf("helm upgrade: %v\n%s", err, stderr)
 		}
@@ -206,6 +217,23 @@ func TestServerSideDryRun(t *testing.T) {
 		}
 		if checksum() == sumBefore {
 			t.Error("config changed on upgrade but the aggregator pod template did not: pods keep the old config")
+		}
+		if got := annotation("checksum/tls"); got != tlsSumBefore {
+			t.Errorf("checksum/tls changed from %s to %s although the Secret was kept: a needless roll", tlsSumBefore, got)
+		}
+		// A Secret deleted (to renew it) is generated anew on the next upgrade,
+		// and both components roll onto the new CA together.
+		if err := cs.CoreV1().Secrets(ns).Delete(ctx, secretName, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, err := run(t, helm, helmArgs("upgrade", "--set", "tags.namespaceTags=false")...); err != nil {
+			t.Fatalf("helm upgrade after deleting the Secret: %v\n%s", err, stderr)
+		}
+		if string(tlsData()["ca.crt"]) == string(before["ca.crt"]) {
+			t.Fatal("the Secret was not regenerated")
+		}
+		if a, g := annotation("checksum/tls"), agentTLSSum(); a == tlsSumBefore || a != g {
+			t.Errorf("after a new CA: checksum/tls aggregator %s, agent %s (was %s): want both changed and equal", a, g, tlsSumBefore)
 		}
 	})
 }

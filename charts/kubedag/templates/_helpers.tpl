@@ -24,6 +24,47 @@
 {{- end -}}
 
 {{/* DNS name agents dial; it is also in the generated certificate. */}}
+{{- /*
+kubedag.streamTLS: the generated stream Secret's data as JSON (base64 crt, key,
+ca): the existing Secret's, kept across upgrades because agents trust its CA,
+or a new CA and certificate. Generated once per render and remembered (in
+.Release, which every template of the render shares), so the Secret and the
+pods' checksum/tls annotation see the same certificate.
+*/ -}}
+{{- define "kubedag.streamTLS" -}}
+{{- if not (hasKey .Release "kubedagStreamTLS") -}}
+{{- $name := include "kubedag.tlsSecretName" . -}}
+{{- $svc := include "kubedag.aggregator.fullname" . -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
+{{- $data := dict -}}
+{{- if and $existing $existing.data (index $existing.data "tls.crt") (index $existing.data "tls.key") (index $existing.data "ca.crt") -}}
+{{- $data = dict "crt" (index $existing.data "tls.crt") "key" (index $existing.data "tls.key") "ca" (index $existing.data "ca.crt") -}}
+{{- else -}}
+{{- $days := int .Values.tls.validityDays -}}
+{{- $caCert := genCA (printf "%s-ca" $svc) $days -}}
+{{- $dns := list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.%s" $svc .Release.Namespace .Values.clusterDomain) -}}
+{{- $cert := genSignedCert (include "kubedag.aggregator.host" .) nil $dns $days $caCert -}}
+{{- $data = dict "crt" ($cert.Cert | b64enc) "key" ($cert.Key | b64enc) "ca" ($caCert.Cert | b64enc) -}}
+{{- end -}}
+{{- $_ := set .Release "kubedagStreamTLS" $data -}}
+{{- end -}}
+{{- get .Release "kubedagStreamTLS" | toJson -}}
+{{- end -}}
+
+{{- /*
+kubedag.tlsChecksum: what the pods' checksum/tls annotation hashes: the
+certificate the chart renders (the binaries reload a rotated Secret by
+themselves; the roll makes a regenerated CA take effect everywhere at once),
+or, when the Secret comes from elsewhere, the values that choose it.
+*/ -}}
+{{- define "kubedag.tlsChecksum" -}}
+{{- if or .Values.tls.existingSecret .Values.tls.certManager.enabled -}}
+{{- toJson .Values.tls | sha256sum -}}
+{{- else -}}
+{{- include "kubedag.streamTLS" . | sha256sum -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "kubedag.aggregator.host" -}}
 {{- printf "%s.%s.svc" (include "kubedag.aggregator.fullname" .) .Release.Namespace -}}
 {{- end -}}
