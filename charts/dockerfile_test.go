@@ -195,8 +195,9 @@ func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
 	if goLine == nil {
 		t.Fatal("go.mod has no go directive")
 	}
-	if img := expand(build.from, globals); img != "golang:"+goLine[1] {
-		t.Errorf("build stage FROM %s, want golang:%s (go.mod's Go)", img, goLine[1])
+	pinned := regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+	if img := expand(build.from, globals); !strings.HasPrefix(img, "golang:"+goLine[1]+"@") || !pinned.MatchString(img) {
+		t.Errorf("build stage FROM %s, want golang:%s@sha256:<digest> (go.mod's Go, pinned)", img, goLine[1])
 	}
 	vars := map[string]string{"VERSION": version}
 	var got *goBuild
@@ -238,8 +239,8 @@ func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
 	}
 
 	// Runtime stage: distroless static, non-root, the binary as entrypoint.
-	if !strings.HasPrefix(runtime.from, "gcr.io/distroless/static") || !strings.HasSuffix(runtime.from, ":nonroot") {
-		t.Errorf("runtime stage FROM %s, want gcr.io/distroless/static...:nonroot", runtime.from)
+	if img := expand(runtime.from, globals); !strings.HasPrefix(img, "gcr.io/distroless/static") || !strings.Contains(img, ":nonroot@") || !pinned.MatchString(img) {
+		t.Errorf("runtime stage FROM %s, want gcr.io/distroless/static...:nonroot@sha256:<digest>", img)
 	}
 	var user, entrypoint, copied string
 	for _, in := range runtime.instrs {
