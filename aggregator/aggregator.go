@@ -198,15 +198,16 @@ func New(opts Options) (*Aggregator, error) {
 				attribute.String("kubedag.ip", ip.String()), attribute.Bool("kubedag.conflict.started", started)))
 			span.End()
 		},
-		OnProblem:      func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) },
-		BatchInterval:  cfg.BatchInterval.Duration,
-		MaxBatch:       cfg.MaxBatch,
-		TagTTL:         cfg.TagTTL.Duration,
-		ResyncInterval: cfg.ResyncInterval.Duration,
-		SnapshotGrace:  opts.SnapshotGrace,
-		CanaryInterval: opts.CanaryInterval,
-		Hooks:          a.ins.hooks(),
-		Logger:         opts.Logger,
+		OnProblem:         func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Pod", reason)) },
+		BatchInterval:     cfg.BatchInterval.Duration,
+		MaxBatch:          cfg.MaxBatch,
+		MaxCallsPerSecond: callLimits(cfg.Targets),
+		TagTTL:            cfg.TagTTL.Duration,
+		ResyncInterval:    cfg.ResyncInterval.Duration,
+		SnapshotGrace:     opts.SnapshotGrace,
+		CanaryInterval:    opts.CanaryInterval,
+		Hooks:             a.ins.hooks(),
+		Logger:            opts.Logger,
 	}
 	if !opts.NoCanary {
 		copts.CanaryIP = opts.CanaryIP
@@ -395,4 +396,15 @@ func (a *Aggregator) nodeNames(ctx context.Context) ([]string, error) {
 		names = append(names, n.Name)
 	}
 	return names, nil
+}
+
+// callLimits are the targets' maxCallsPerSecond by name.
+func callLimits(ts []config.Target) map[string]float64 {
+	m := make(map[string]float64, len(ts))
+	for _, t := range ts {
+		if t.MaxCallsPerSecond > 0 {
+			m[t.Name] = t.MaxCallsPerSecond
+		}
+	}
+	return m
 }

@@ -42,6 +42,9 @@ type CoreOptions struct {
 	MaxBatch       int
 	TagTTL         time.Duration
 	ResyncInterval time.Duration
+	// MaxCallsPerSecond is the per-target call limit by target name
+	// (absent: no limit).
+	MaxCallsPerSecond map[string]float64
 	// SnapshotGrace is each pusher's ReadyTimeout.
 	SnapshotGrace time.Duration
 	// CanaryIP, if valid, is the reboot-detection canary of every target.
@@ -98,15 +101,16 @@ func (c *Core) Validator() ClaimValidator { return c.validator }
 // PushOptions are the pusher options of target name.
 func (c *Core) PushOptions(name string) push.Options {
 	o := push.Options{
-		Name:           name,
-		Owns:           c.opts.Deriver.Owns,
-		BatchInterval:  c.opts.BatchInterval,
-		MaxBatch:       c.opts.MaxBatch,
-		TagTTL:         c.opts.TagTTL,
-		ResyncInterval: c.opts.ResyncInterval,
-		ReadyTimeout:   c.opts.SnapshotGrace,
-		Logger:         c.opts.Logger, // the pusher adds "target" itself
-		Hooks:          c.opts.Hooks,
+		Name:              name,
+		Owns:              c.opts.Deriver.Owns,
+		BatchInterval:     c.opts.BatchInterval,
+		MaxBatch:          c.opts.MaxBatch,
+		MaxCallsPerSecond: c.opts.MaxCallsPerSecond[name],
+		TagTTL:            c.opts.TagTTL,
+		ResyncInterval:    c.opts.ResyncInterval,
+		ReadyTimeout:      c.opts.SnapshotGrace,
+		Logger:            c.opts.Logger, // the pusher adds "target" itself
+		Hooks:             c.opts.Hooks,
 	}
 	if c.opts.CanaryIP.IsValid() {
 		o.Canary = push.Canary{IP: c.opts.CanaryIP, Tag: c.opts.Deriver.Prefix() + ".kubedag-canary", Interval: c.opts.CanaryInterval}

@@ -87,7 +87,7 @@ func TestCorePushOptions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			core, err := NewCore(CoreOptions{Deriver: d, BatchInterval: 7 * time.Millisecond, MaxBatch: 9, TagTTL: time.Hour,
-				ResyncInterval: time.Minute, SnapshotGrace: 3 * time.Second, CanaryIP: tc.canaryIP,
+				MaxCallsPerSecond: map[string]float64{"fw1": 400}, ResyncInterval: time.Minute, SnapshotGrace: 3 * time.Second, CanaryIP: tc.canaryIP,
 				NewValidator: func(sink stream.Sink) (ClaimValidator, error) {
 					return &dropValidator{Sink: sink, synced: make(chan struct{})}, nil
 				}})
@@ -96,7 +96,8 @@ func TestCorePushOptions(t *testing.T) {
 			}
 			o := core.PushOptions("fw1")
 			if o.Name != "fw1" || o.BatchInterval != 7*time.Millisecond || o.MaxBatch != 9 || o.TagTTL != time.Hour ||
-				o.ResyncInterval != time.Minute || o.ReadyTimeout != 3*time.Second || o.Owns == nil {
+				o.ResyncInterval != time.Minute || o.ReadyTimeout != 3*time.Second || o.Owns == nil ||
+				o.MaxCallsPerSecond != 400 || core.PushOptions("fw2").MaxCallsPerSecond != 0 {
 				t.Errorf("options = %+v", o)
 			}
 			if o.Canary.IP != tc.wantCanIP {

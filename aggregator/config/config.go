@@ -47,9 +47,12 @@ type Config struct {
 	// Targets are the firewalls and Panoramas to keep in step (at least one).
 	Targets []Target `json:"targets"`
 
-	// BatchInterval is how long changes coalesce before a flush. Default 50ms.
+	// BatchInterval is the longest the aggregator holds a change back on
+	// its own: changes go to a target at once when no call to it is in
+	// flight and coalesce while one is; only a target's maxCallsPerSecond
+	// holds them back, by at most this. Default 50ms.
 	BatchInterval Duration `json:"batchInterval,omitempty"`
-	// MaxBatch flushes early at this many pending IPs. Default 1000.
+	// MaxBatch is the most entries per API call. Default 1000.
 	MaxBatch int `json:"maxBatch,omitempty"`
 	// ResyncInterval is the period of full reconciles. Default 5m.
 	ResyncInterval Duration `json:"resyncInterval,omitempty"`
@@ -107,6 +110,10 @@ type Target struct {
 	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
 	// Timeout per API request. Default 30s.
 	Timeout Duration `json:"timeout,omitempty"`
+	// MaxCallsPerSecond limits User-ID update calls to this target, for
+	// devices that need fewer, larger calls (optional; 0 is no limit). At
+	// least 1/batchInterval.
+	MaxCallsPerSecond float64 `json:"maxCallsPerSecond,omitempty"`
 }
 
 // Duration is a time.Duration written as "50ms", "5m", ... in the file.
@@ -209,6 +216,10 @@ func (c *Config) Validate() error {
 		}
 		if seen[t.Name] {
 			return fmt.Errorf("targets[%d].name: %q is used twice", i, t.Name)
+		}
+		if r := t.MaxCallsPerSecond; r < 0 || (r > 0 && float64(time.Second)/r > float64(c.BatchInterval.Duration)) {
+			return fmt.Errorf("targets[%s].maxCallsPerSecond: %v: must be 0 (no limit) or at least %v (1/batchInterval)",
+				t.Name, r, float64(time.Second)/float64(c.BatchInterval.Duration))
 		}
 		seen[t.Name] = true
 	}

@@ -26,6 +26,7 @@ targets:
     vsys: vsys1
     apiKeyFile: /secrets/fw1/api-key
     caFile: /secrets/fw1/ca.crt
+    maxCallsPerSecond: 50
   - name: pano
     url: https://pano.example:8443
     kind: panorama
@@ -46,6 +47,9 @@ func TestParseFull(t *testing.T) {
 	if c.BatchInterval.Duration != 20*time.Millisecond || c.MaxBatch != 500 ||
 		c.ResyncInterval.Duration != time.Minute || c.TagTTL.Duration != 2*time.Hour {
 		t.Fatalf("intervals = %+v", c)
+	}
+	if c.Targets[0].MaxCallsPerSecond != 50 || c.Targets[1].MaxCallsPerSecond != 0 {
+		t.Fatalf("call limits = %v %v", c.Targets[0].MaxCallsPerSecond, c.Targets[1].MaxCallsPerSecond)
 	}
 	if c.Targets[0].Kind != KindFirewall || c.Targets[1].Kind != KindPanorama {
 		t.Fatalf("kinds = %q %q", c.Targets[0].Kind, c.Targets[1].Kind)
@@ -104,6 +108,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"ttl too long", base + tgt + "tagTTL: 800h\n", "tagTTL:"},
 		{"ttl too short", base + tgt + "tagTTL: 5s\n", "tagTTL:"},
 		{"no kinds", base + tgt + "tags: {pods: false, services: false}\n", "tags.pods, tags.services"},
+		{"call limit below 1/batchInterval", base + "targets: [{name: fw, url: 'https://fw', apiKeyEnv: K, maxCallsPerSecond: 10}]\n", "targets[fw].maxCallsPerSecond:"},
+		{"negative call limit", base + "targets: [{name: fw, url: 'https://fw', apiKeyEnv: K, maxCallsPerSecond: -1}]\n", "targets[fw].maxCallsPerSecond:"},
 		{"template without custom", base + tgt + "tags: {template: '{{.Name}}'}\n", "tags.template:"},
 	}
 	for _, tt := range tests {

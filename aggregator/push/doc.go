@@ -3,11 +3,15 @@
 //
 // A Pusher holds what it believes the target holds (actual: IP -> owned
 // tags and their expiry) and, from its store subscription, the IPs whose
-// desired state may differ. Every BatchInterval, or as soon as MaxBatch IPs
-// are dirty, it computes desired vs actual for those IPs at that moment
-// (level-triggered: changes that cancel out never reach the wire) and sends
-// the result as one Update per MaxBatch entries, each IP's unregisters in
-// the same call as (and, on the wire, before) its registers.
+// desired state may differ. As soon as no call to the target is in flight
+// (and MaxCallsPerSecond, if set, allows), it computes desired vs actual for
+// the dirty IPs at that moment (level-triggered: changes that cancel out
+// while a call is out never reach the wire) and sends the result as one
+// Update per MaxBatch entries, each IP's unregisters in the same call as
+// (and, on the wire, before) its registers. Changes coalesce only while a
+// call is in flight, so an idle target sees a change one round trip after
+// it arrives, and a busy or slow one gets fewer, larger calls: a change
+// waits at most for the call in flight and its own (about two round trips).
 //
 // # Duties
 //

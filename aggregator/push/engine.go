@@ -113,9 +113,10 @@ type Engine struct {
 	capFull      bool
 	needResync   bool
 
-	flushAt, nextResync, nextCanary, nextSweep, nextRetry time.Time
-	flushing                                              bool // sending batches until pending is empty or a call fails
-	canaryDue                                             bool // canary listed; register it next
+	nextResync, nextCanary, nextSweep, nextRetry time.Time
+	lastSend                                     time.Time // start of the last Send, for MaxCallsPerSecond
+	flushing                                     bool      // sending batches until pending is empty or a call fails
+	canaryDue                                    bool      // canary listed; register it next
 
 	inflight ActionKind // the unanswered action; Wait when none
 	issuedAt time.Time  // the now of the unanswered action
@@ -165,7 +166,7 @@ func (e *Engine) Reset(now time.Time) {
 	e.canaryUp = false
 	e.capFull = false
 	e.needResync = true
-	e.flushAt, e.nextResync, e.nextCanary, e.nextSweep, e.nextRetry = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	e.nextResync, e.nextCanary, e.nextSweep, e.nextRetry, e.lastSend = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	e.flushing, e.canaryDue = false, false
 	e.inflight = Wait
 	e.batch = inflightBatch{}
@@ -173,16 +174,29 @@ func (e *Engine) Reset(now time.Time) {
 }
 
 // Dirty records IPs whose desired state may have changed (from the store
-// subscription). It keeps no reference to ips.
-func (e *Engine) Dirty(now time.Time, ips []netip.Addr) {
+// subscription). It keeps no reference to ips. Call it only while no
+// action is unanswered (as Run does): changes that arrive during a call
+// wait in the store's dirty set, which is how they coalesce.
+func (e *Engine) Dirty(_ time.Time, ips []netip.Addr) {
 	for _, ip := range ips {
 		if ip != e.opts.Canary.IP {
 			e.pending[ip] = struct{}{}
 		}
 	}
-	if len(ips) > 0 && e.flushAt.IsZero() && e.synced {
-		e.flushAt = now.Add(e.opts.BatchInterval)
+}
+
+// sendAt is the earliest start of the next Send: after a failed call's
+// backoff and, with MaxCallsPerSecond, one call interval after the last.
+func (e *Engine) sendAt() time.Time {
+	t := e.backoffUntil
+	if e.opts.MaxCallsPerSecond > 0 && !e.lastSend.IsZero() {
+		t = later(t, e.lastSend.Add(e.callInterval()))
 	}
+	return t
+}
+
+func (e *Engine) callInterval() time.Duration {
+	return time.Duration(float64(time.Second) / e.opts.MaxCallsPerSecond)
 }
 
 // OpenGate allows unregisters; every IP believed registered is re-checked.
@@ -209,10 +223,13 @@ func (e *Engine) Next(now time.Time) Action {
 			{IP: c.IP, Tags: []Tag{{Name: c.Tag, Timeout: c.TTL}}, NonPersistent: true}}}})
 	}
 	if e.flushing {
-		if a, ok := e.planBatch(now); ok {
+		if now.Before(e.sendAt()) {
+			e.flushing = false // the rest goes when the call limit allows
+		} else if a, ok := e.planBatch(now); ok {
 			return a
+		} else {
+			e.endFlush()
 		}
-		e.endFlush(now)
 	}
 	if !e.ready && e.opts.ReadyTimeout > 0 && !now.Before(e.start.Add(e.opts.ReadyTimeout)) {
 		e.OpenGate("grace timeout")
@@ -236,16 +253,15 @@ func (e *Engine) Next(now time.Time) Action {
 			e.sweepRetry(now)
 			e.nextRetry = now.Add(e.opts.EntryRetryBase)
 		}
-		if len(e.pending) > 0 && e.flushAt.IsZero() {
-			e.flushAt = now.Add(e.opts.BatchInterval)
-		}
-		full := len(e.pending) >= e.opts.MaxBatch
-		if (full || (!e.flushAt.IsZero() && !now.Before(e.flushAt))) && !now.Before(e.backoffUntil) {
+		// No call is in flight here (every action is answered before
+		// Next), so pending IPs go at once: they coalesced while the last
+		// call was out.
+		if len(e.pending) > 0 && !now.Before(e.sendAt()) {
 			e.flushing = true
 			if a, ok := e.planBatch(now); ok {
 				return a
 			}
-			e.endFlush(now)
+			e.endFlush()
 		}
 	}
 	return Action{Kind: Wait, Wake: e.wake(now)}
@@ -275,8 +291,8 @@ func (e *Engine) wake(now time.Time) time.Time {
 		if len(e.retry) > 0 {
 			earlier(e.nextRetry)
 		}
-		if !e.flushAt.IsZero() {
-			earlier(later(e.flushAt, e.backoffUntil))
+		if len(e.pending) > 0 {
+			earlier(e.sendAt())
 		}
 	}
 	if !e.ready && e.opts.ReadyTimeout > 0 {
@@ -292,12 +308,9 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-func (e *Engine) endFlush(now time.Time) {
+func (e *Engine) endFlush() {
 	e.flushing = false
-	e.flushAt = time.Time{}
-	if len(e.pending) > 0 {
-		e.flushAt = now.Add(e.opts.BatchInterval)
-	} else {
+	if len(e.pending) == 0 {
 		e.pending = make(map[netip.Addr]struct{}) // drop a burst's high-water memory
 	}
 }
@@ -483,9 +496,6 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 	e.needResync = false
 	e.synced = true
 	e.nextResync = now.Add(e.opts.ResyncInterval)
-	if e.flushAt.IsZero() {
-		e.flushAt = now
-	}
 }
 
 // canaryListed triggers a reconcile when the canary vanished, and asks
@@ -603,6 +613,7 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 			}
 		}
 		e.batch = inflightBatch{b: b, des: des, items: items, idx: idx}
+		e.lastSend = now
 		return e.issue(now, Action{Kind: Send, Update: e.update(b)}), true
 	}
 	return Action{}, false
@@ -643,7 +654,7 @@ func (e *Engine) sendFailed(now time.Time, err error) {
 	}
 	e.batch = inflightBatch{}
 	e.fail(now, fmt.Errorf("update %s: %w", e.opts.Name, err))
-	e.endFlush(now)
+	e.endFlush()
 }
 
 func (e *Engine) applyResult(now time.Time, res UpdateResult) {

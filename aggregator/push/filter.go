@@ -24,10 +24,10 @@ func keeps(f TagFilter, tag string) bool { return f == nil || f.Keep(tag) }
 // SetFilter installs the target's tag filter (nil: keep every tag) and
 // marks pending every IP whose desired tags a changed decision touches,
 // so a tag a filter starts keeping is registered, and one it stops
-// keeping unregistered, within one BatchInterval. The Engine keeps no
+// keeping unregistered, as soon as no call is in flight. The Engine keeps no
 // other reference to f's decisions: installing an equal filter marks
 // nothing.
-func (e *Engine) SetFilter(now time.Time, f TagFilter) {
+func (e *Engine) SetFilter(_ time.Time, f TagFilter) {
 	old := e.filter
 	e.filter = f
 	e.memo = make(map[string]tags.Set)
@@ -58,9 +58,6 @@ func (e *Engine) SetFilter(now time.Time, f TagFilter) {
 		}
 	}
 	e.ipBuf, e.desBuf = ips[:0], des[:0]
-	if marked > 0 && e.flushAt.IsZero() && e.synced {
-		e.flushAt = now.Add(e.opts.BatchInterval)
-	}
 	e.log.Info("tag filter changed", "pruning", f != nil, "ips_affected", marked)
 }
 

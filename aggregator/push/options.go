@@ -80,11 +80,18 @@ type Options struct {
 	// Owns reports whether a tag is the aggregator's (carries the
 	// cluster's prefix). Required. Only owned tags are ever unregistered.
 	Owns func(tag string) bool
-	// BatchInterval is how long dirty IPs may wait for more changes before
-	// a flush (default 50ms).
+	// BatchInterval is the longest the pusher holds a change back on its
+	// own (default 50ms): changes go at once when no call to the target is
+	// in flight, and coalesce while one is, so batches grow as the target
+	// slows. Only MaxCallsPerSecond holds changes back, by at most one
+	// call interval, which must not exceed BatchInterval.
 	BatchInterval time.Duration
-	// MaxBatch is the most entries per Update call; reaching it flushes at
-	// once (default 1000).
+	// MaxCallsPerSecond limits the Update calls per second to the target
+	// (their starts are at least 1/MaxCallsPerSecond apart), for devices
+	// that need fewer, larger calls; 0 means no limit. At least
+	// 1/BatchInterval.
+	MaxCallsPerSecond float64
+	// MaxBatch is the most entries per Update call (default 1000).
 	MaxBatch int
 	// TagTTL is the PAN-OS timeout registered with every tag, refreshed
 	// once less than half remains. 0 registers tags without timeout. At
@@ -145,6 +152,13 @@ func (o *Options) validate() error {
 	def(&o.EntryRetryMax, DefaultEntryRetryMax)
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.MaxCallsPerSecond < 0 {
+		return fmt.Errorf("push: Options.MaxCallsPerSecond %v is negative", o.MaxCallsPerSecond)
+	}
+	if o.MaxCallsPerSecond > 0 && float64(time.Second)/o.MaxCallsPerSecond > float64(o.BatchInterval) {
+		return fmt.Errorf("push: Options.MaxCallsPerSecond %v holds changes back %v, longer than BatchInterval %v; raise it to at least %v",
+			o.MaxCallsPerSecond, time.Duration(float64(time.Second)/o.MaxCallsPerSecond), o.BatchInterval, float64(time.Second)/float64(o.BatchInterval))
 	}
 	if o.ReadyTimeout < 0 {
 		return fmt.Errorf("push: Options.ReadyTimeout %v is negative", o.ReadyTimeout)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -449,5 +450,31 @@ func TestHooksNameTheTags(t *testing.T) {
 	}
 	if fmt.Sprint(events) != fmt.Sprint(want) {
 		t.Fatalf("hook events\n got %v\nwant %v", events, want)
+	}
+}
+
+func TestMaxCallsPerSecondValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rate    float64
+		batch   time.Duration
+		wantErr string
+	}{
+		{"no limit", 0, 0, ""},
+		{"interval within the default batch interval", 40, 0, ""},
+		{"interval equal to the batch interval", 10, 100 * time.Millisecond, ""},
+		{"interval beyond the batch interval", 5, 0, "longer than BatchInterval"},
+		{"negative", -1, 0, "negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(newFakeFirewall(newFakeClock()), store.New(store.Options{}),
+				Options{Owns: owns, MaxCallsPerSecond: tc.rate, BatchInterval: tc.batch})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }

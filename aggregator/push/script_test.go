@@ -29,15 +29,18 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testda
 // expected output up to a blank line; lines starting with # are comments.
 // Every I/O the pusher does is printed with the fake time since start:
 //
-//	start [ttl=1h] [maxbatch=N] [batch=50ms] [resync=10m] [gated] [readytimeout=1m] [canary=IP] [prune=TAG,...]
+//	start [ttl=1h] [maxbatch=N] [batch=50ms] [callrate=N] [resync=10m] [gated] [readytimeout=1m] [canary=IP] [prune=TAG,...]
 //	claim SRC IP TAG...       a source claims IP (store.Upsert); the loop wakes
 //	unclaim SRC IP            (store.Delete); the loop wakes
+//	during claim|unclaim ...  the same, but while the next Update call is in
+//	                          flight (the loop sees it when the call returns)
 //	tick [DURATION]           let time pass; the loop wakes at every deadline
 //	ready                     close the Ready channel
 //	filter TAG...|all         prune to TAG... (none: keep nothing), or keep all tags
 //	target set IP TAG...      tags on the target behind the pusher's back
 //	target drop IP            remove all of IP's tags behind its back
 //	target fail calls=N lists=N lost=N capacity=N refuse=IP|none
+//	target slow DURATION      every Update call takes DURATION (fake time)
 //	target reboot             drop non-persistent registrations
 //	show                      the target's IPs and the pusher's status
 //
@@ -191,6 +194,8 @@ func (s *scriptEnv) run(c scriptCase) {
 				opts.MaxBatch, _ = strconv.Atoi(v)
 			case "batch":
 				opts.BatchInterval = dur(v)
+			case "callrate":
+				opts.MaxCallsPerSecond, _ = strconv.ParseFloat(v, 64)
 			case "resync":
 				opts.ResyncInterval = dur(v)
 			case "gated":
@@ -221,6 +226,16 @@ func (s *scriptEnv) run(c scriptCase) {
 	case "unclaim":
 		s.st.Delete(f[1], ip(2))
 		s.step()
+	case "during":
+		if len(f) < 4 || (f[1] != "claim" && f[1] != "unclaim") {
+			s.fatalf(c, "want during claim|unclaim SRC IP [TAG...]")
+		}
+		src, a, ts := f[2], ip(3), f[4:]
+		if f[1] == "claim" {
+			s.fw.during = append(s.fw.during, func() { s.st.Upsert(src, a, store.Claim{Owner: "uid-" + a.String(), Tags: tags.NewSet(ts...)}) })
+		} else {
+			s.fw.during = append(s.fw.during, func() { s.st.Delete(src, a) })
+		}
 	case "tick":
 		if len(f) > 1 {
 			s.d.run(dur(f[1]))
@@ -261,6 +276,15 @@ func (s *scriptEnv) target(c scriptCase, f []string, ip func(int) netip.Addr) {
 		fw.with(func() { delete(fw.ips, ip(1)) })
 	case "reboot":
 		fw.reboot()
+	case "slow":
+		if len(f) < 2 {
+			s.fatalf(c, "want target slow DURATION")
+		}
+		d, err := time.ParseDuration(f[1])
+		if err != nil {
+			s.fatalf(c, "%v", err)
+		}
+		s.fw.latency = d
 	case "fail":
 		for _, a := range f[1:] {
 			k, v, _ := strings.Cut(a, "=")
@@ -313,10 +337,17 @@ func (s *scriptEnv) show() {
 // loggingFirewall prints every call the pusher makes, and its outcome.
 type loggingFirewall struct {
 	*fakeFirewall
-	env *scriptEnv
+	env     *scriptEnv
+	latency time.Duration // of every Update call, on the fake clock
+	during  []func()      // store changes made while the next Update is in flight
 }
 
 func (f *loggingFirewall) Update(ctx context.Context, u Update) (UpdateResult, error) {
+	for _, fn := range f.during {
+		fn()
+	}
+	f.during = nil
+	f.env.clk.Advance(f.latency)
 	res, err := f.fakeFirewall.Update(ctx, u)
 	var parts []string
 	for _, dir := range []struct {

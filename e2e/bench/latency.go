@@ -286,7 +286,7 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 
 	rep := &LatencyReport{Issued: issued, AchievedRate: float64(issued) / streamed.Seconds()}
 	descs := []string{
-		fmt.Sprintf("agent stream -> claim gate -> store -> pusher (flush every %s or at %d entries) -> userid client", cfg.BatchInterval, cfg.MaxBatch),
+		fmt.Sprintf("agent stream -> claim gate -> store -> pusher (sends when no call is in flight, coalesces while one is; %d entries a call) -> userid client", cfg.MaxBatch),
 		"the same pusher with MaxBatch 1: one User-ID call per change, in series",
 		fmt.Sprintf("every %s list the desired state and push the difference in calls of %d entries (the Panorama plugins' model)", cfg.PollInterval, push.DefaultMaxBatch),
 	}

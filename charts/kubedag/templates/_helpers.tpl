@@ -242,6 +242,9 @@ targets:
     {{- end }}
     caFile: {{ ternary (printf "%s/ca.crt" $dir) "" (.caFromSecret | default false) | quote }}
     insecureSkipVerify: {{ .insecureSkipVerify | default false }}
+    {{- with .maxCallsPerSecond }}
+    maxCallsPerSecond: {{ . }}
+    {{- end }}
 {{- end }}
 {{- else }}
 targets: []
