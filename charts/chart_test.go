@@ -205,6 +205,7 @@ type renderCase struct {
 type wantTarget struct {
 	name, secret, auth string
 	ca                 bool
+	maxCallsPerSecond  float64 // 0: the key is absent
 }
 
 var renderCases = []renderCase{
@@ -220,7 +221,7 @@ var renderCases = []renderCase{
 		agentPort: 19091, logLevel: "debug", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
 		targets: []wantTarget{
 			{name: "fw1", secret: "fw1-panos", auth: "apiKey", ca: true},
-			{name: "panorama", secret: "panorama-panos", auth: "password"},
+			{name: "panorama", secret: "panorama-panos", auth: "password", maxCallsPerSecond: 50},
 		},
 		serviceMonitor: true, networkPolicy: true, pdb: true,
 	},
@@ -703,7 +704,7 @@ func checkConfig(t *testing.T, objs []obj, tc renderCase) {
 			t.Errorf("config tags.%s is not in cli-contract.md", k)
 		}
 	}
-	targetKeys := []string{"name", "url", "kind", "vsys", "serial", "apiKeyFile", "usernameFile", "passwordFile", "caFile", "insecureSkipVerify"}
+	targetKeys := []string{"name", "url", "kind", "vsys", "serial", "apiKeyFile", "usernameFile", "passwordFile", "caFile", "insecureSkipVerify", "maxCallsPerSecond"}
 	targets := list(cfg["targets"])
 	if len(targets) != len(tc.targets) {
 		t.Fatalf("config has %d targets, want %d", len(targets), len(tc.targets))
@@ -720,6 +721,9 @@ func checkConfig(t *testing.T, objs []obj, tc renderCase) {
 		}
 		if got["name"] != want.name {
 			t.Errorf("targets[%d].name %v, want %s", i, got["name"], want.name)
+		}
+		if v, ok := got["maxCallsPerSecond"]; (want.maxCallsPerSecond == 0) == ok || (ok && fmt.Sprint(v) != fmt.Sprint(want.maxCallsPerSecond)) {
+			t.Errorf("targets[%d].maxCallsPerSecond = %v (set %v), want %v", i, v, ok, want.maxCallsPerSecond)
 		}
 		// Every credential file named in the config is a key of the target's Secret.
 		files := map[string]string{"apiKeyFile": "api-key"}

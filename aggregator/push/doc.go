@@ -36,7 +36,7 @@
 //  5. Pruning (optional, Options.Filter): the target gets only the desired
 //     tags its TagFilter keeps (tags some DAG on it references). A new
 //     filter marks pending the IPs whose tags it decides differently, so
-//     they change within one BatchInterval; an equal one changes nothing.
+//     they change as soon as no call is in flight; an equal one changes nothing.
 //  6. Canary: a non-persistent registration of Canary.IP with Canary.Tag,
 //     checked every Canary.Interval; when it is gone the target lost its
 //     volatile state (reboot) and is reconciled at once.
