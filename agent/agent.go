@@ -10,7 +10,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubedag/kubedag/agent/ipsource"
 	"github.com/kubedag/kubedag/agent/nodestate"
@@ -21,8 +20,9 @@ import (
 
 // Config configures an Agent.
 type Config struct {
-	// Client is the Kubernetes client. Required.
-	Client kubernetes.Interface
+	// Source lists and watches pods, EndpointSlices and Namespaces
+	// (agent/kubeapi in the agent binary). Required.
+	Source podwatch.Source
 	// NodeName is this node (downward API NODE_NAME). Required.
 	NodeName string
 	// IPSource is --ip-source; default ipsource.DefaultMode (both).
@@ -79,7 +79,7 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a.Pods, err = podwatch.New(podwatch.Config{
-		Client: cfg.Client, NodeName: cfg.NodeName, Sink: a.Combiner,
+		Source: cfg.Source, NodeName: cfg.NodeName, Sink: a.Combiner,
 		AllowHostNetwork: cfg.AllowHostNetwork, Logger: cfg.Logger,
 	})
 	if err != nil {

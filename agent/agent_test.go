@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubedag/kubedag/agent/kubeapi/typed"
+
 	"github.com/kubedag/kubedag/agent/ipsource"
 	"github.com/kubedag/kubedag/agent/stream"
 )
@@ -139,7 +141,7 @@ func TestNetlinkSocketsCounts(t *testing.T) {
 
 func TestAPIModeUsesNoNetlink(t *testing.T) {
 	c := fake.NewClientset(testPod("a", "10.0.0.1"))
-	a := start(t, Config{Client: c, NodeName: node, IPSource: ipsource.ModeAPI})
+	a := start(t, Config{Source: typed.New(c), NodeName: node, IPSource: ipsource.ModeAPI})
 	waitFor(t, "claimed", claimed(a, "10.0.0.1"))
 	if n := netlinkSockets(t); n != 0 {
 		t.Fatalf("%d NETLINK_ROUTE sockets open in api mode", n)
@@ -171,7 +173,7 @@ func TestReadyWhileAggregatorDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := fake.NewClientset(testPod("a", "10.0.0.1"))
-	a := start(t, Config{Client: c, NodeName: node, IPSource: ipsource.ModeAPI,
+	a := start(t, Config{Source: typed.New(c), NodeName: node, IPSource: ipsource.ModeAPI,
 		Stream: stream.Config{Addr: down, TLS: &tls.Config{MinVersion: tls.VersionTLS12}, TokenFile: tok}})
 	if a.Stream == nil {
 		t.Fatal("no stream client built")

@@ -5,7 +5,7 @@
 //
 // # Usage
 //
-//	a, err := agent.New(agent.Config{Client: cs, NodeName: node, IPSource: mode, Stream: streamCfg})
+//	a, err := agent.New(agent.Config{Source: src, NodeName: node, IPSource: mode, Stream: streamCfg})
 //	// serve a.Checks() on /readyz
 //	err = a.Run(ctx) // returns when ctx ends or a component fails
 //

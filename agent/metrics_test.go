@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubedag/kubedag/agent/ipsource"
+	"github.com/kubedag/kubedag/agent/kubeapi/typed"
 )
 
 // gauge reads one int64 gauge's value from reader (ok false if absent).
@@ -32,7 +33,7 @@ func TestMetrics(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	c := fake.NewClientset(testPod("a", "10.0.0.1"), testPod("b", "10.0.0.2"), testPod("c", "10.0.0.2"))
-	a := start(t, Config{Client: c, NodeName: node, IPSource: ipsource.ModeAPI, MeterProvider: mp})
+	a := start(t, Config{Source: typed.New(c), NodeName: node, IPSource: ipsource.ModeAPI, MeterProvider: mp})
 	waitFor(t, "claimed", claimed(a, "10.0.0.1"))
 	waitFor(t, "claimed", claimed(a, "10.0.0.2"))
 	if v, ok := gauge(t, reader, "kubedag_agent_claims"); !ok || v != 2 {

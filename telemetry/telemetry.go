@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	promexporter "go.opentelemetry.io/otel/exporters/prometheus"
@@ -115,7 +114,7 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	case opts.SpanExporter != nil:
 		tpOpts = append(tpOpts, sdktrace.WithSyncer(opts.SpanExporter))
 	case exportRequested(getenv):
-		exp, err := autoexport.NewSpanExporter(ctx)
+		exp, err := newSpanExporter(ctx, getenv)
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: span exporter from OTEL_* environment: %w", err)
 		}

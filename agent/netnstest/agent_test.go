@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubedag/kubedag/agent/kubeapi/typed"
+
 	"github.com/kubedag/kubedag/agent"
 	"github.com/kubedag/kubedag/agent/ipsource"
 	"github.com/kubedag/kubedag/agent/routewatch"
@@ -133,7 +135,7 @@ func TestBothModeRouteGoneWithdrawsBeforeAPI(t *testing.T) {
 	// The CNI made a's route before the agent starts; b has none (a CNI
 	// without host routes, or not yet made).
 	n.route("add", "10.99.0.5")
-	a := start(t, agent.Config{Client: c, NodeName: node, IPSource: ipsource.ModeBoth,
+	a := start(t, agent.Config{Source: typed.New(c), NodeName: node, IPSource: ipsource.ModeBoth,
 		Routes: routewatch.Config{NetNSPath: "/var/run/netns/" + n.host}})
 	// Ready: both sources listed. API alone suffices to claim.
 	for _, ip := range []string{"10.99.0.5", "10.99.0.6"} {
@@ -167,7 +169,7 @@ func TestBothModeRouteGoneWithdrawsBeforeAPI(t *testing.T) {
 func TestNetlinkModeNeedsRoute(t *testing.T) {
 	n := newTestNet(t)
 	c := fake.NewClientset(testPod("a", "10.99.0.5"))
-	a := start(t, agent.Config{Client: c, NodeName: node, IPSource: ipsource.ModeNetlink,
+	a := start(t, agent.Config{Source: typed.New(c), NodeName: node, IPSource: ipsource.ModeNetlink,
 		Routes: routewatch.Config{NetNSPath: "/var/run/netns/" + n.host}})
 	// Ready means both sources were listed: no route, no claim.
 	if _, ok := a.State.Get(netip.MustParseAddr("10.99.0.5")); ok {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubedag/kubedag/agent/kubeapi/typed"
 )
 
 // BenchmarkReconcile250 measures one full reconcile of a node with 250 pods
@@ -13,7 +15,7 @@ import (
 // directly, so only the reconcile is measured.
 func BenchmarkReconcile250(b *testing.B) {
 	const n = 250
-	w, err := New(Config{Client: fake.NewClientset(), NodeName: node, Sink: nopSink{}})
+	w, err := New(Config{Source: typed.New(fake.NewClientset()), NodeName: node, Sink: nopSink{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,10 +11,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubedag/kubedag/tags"
@@ -32,10 +30,24 @@ type Sink interface {
 	Remove(ip netip.Addr)
 }
 
+// Source lists and watches the objects the watcher reads. agent/kubeapi
+// implements it over REST (what the agent runs); agent/kubeapi/typed over a
+// client-go clientset.
+type Source interface {
+	// Pods lists and watches the pods whose spec.nodeName is node, and
+	// only those.
+	Pods(node string) cache.ListerWatcher
+	// EndpointSlices lists and watches every EndpointSlice.
+	EndpointSlices() cache.ListerWatcher
+	// Namespaces lists and watches every Namespace.
+	Namespaces() cache.ListerWatcher
+}
+
 // Config configures a Watcher.
 type Config struct {
-	// Client is the Kubernetes client. Required.
-	Client kubernetes.Interface
+	// Source is where pods, EndpointSlices and Namespaces come from.
+	// Required.
+	Source Source
 	// NodeName is this node's name (downward API NODE_NAME). Required.
 	NodeName string
 	// Sink receives the claims. Required.
@@ -50,8 +62,8 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
-	if c.Client == nil {
-		return errors.New("podwatch: Client is required")
+	if c.Source == nil {
+		return errors.New("podwatch: Source is required")
 	}
 	if c.NodeName == "" {
 		return errors.New("podwatch: NodeName is required")
@@ -76,12 +88,10 @@ type Watcher struct {
 	cfg Config
 	log *slog.Logger
 
-	podFactory     informers.SharedInformerFactory
-	clusterFactory informers.SharedInformerFactory
-	pods           cache.SharedIndexInformer
-	slices         cache.SharedIndexInformer
-	namespaces     cache.SharedIndexInformer
-	regs           []cache.ResourceEventHandlerRegistration
+	pods       cache.SharedIndexInformer
+	slices     cache.SharedIndexInformer
+	namespaces cache.SharedIndexInformer
+	regs       []cache.ResourceEventHandlerRegistration
 
 	started  atomic.Bool
 	synced   atomic.Bool
@@ -112,20 +122,25 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	w.rec = newReconciler(w)
 	node := cfg.NodeName
-	w.podFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
-		}),
-		informers.WithTransform(func(obj any) (any, error) { return trim(obj, node), nil }),
-	)
-	w.clusterFactory = informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
-		informers.WithTransform(func(obj any) (any, error) { return trim(obj, node), nil }),
-	)
-	w.pods = w.podFactory.Core().V1().Pods().Informer()
-	w.slices = w.clusterFactory.Discovery().V1().EndpointSlices().Informer()
-	w.namespaces = w.clusterFactory.Core().V1().Namespaces().Informer()
-	if err := w.slices.AddIndexers(cache.Indexers{podidentity.SliceIndex: podidentity.SlicePodKeys}); err != nil {
-		return nil, fmt.Errorf("podwatch: add EndpointSlice index: %w", err)
+	transform := func(obj any) (any, error) { return trim(obj, node), nil }
+	informer := func(lw cache.ListerWatcher, example runtime.Object, ix cache.Indexers) (cache.SharedIndexInformer, error) {
+		inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{Indexers: ix})
+		if err := inf.SetTransform(transform); err != nil {
+			return nil, fmt.Errorf("podwatch: set transform: %w", err)
+		}
+		return inf, nil
+	}
+	var err error
+	if w.pods, err = informer(cfg.Source.Pods(node), &corev1.Pod{},
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}); err != nil {
+		return nil, err
+	}
+	if w.slices, err = informer(cfg.Source.EndpointSlices(), &discoveryv1.EndpointSlice{},
+		cache.Indexers{podidentity.SliceIndex: podidentity.SlicePodKeys}); err != nil {
+		return nil, err
+	}
+	if w.namespaces, err = informer(cfg.Source.Namespaces(), &corev1.Namespace{}, nil); err != nil {
+		return nil, err
 	}
 
 	add := func(inf cache.SharedIndexInformer, h cache.ResourceEventHandler, what string) error {
@@ -179,13 +194,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return errors.New("podwatch: Run called twice")
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
 	// Deferred in this order: cancel first, then wait for the informers.
-	defer w.clusterFactory.Shutdown()
-	defer w.podFactory.Shutdown()
+	defer wg.Wait()
 	defer cancel()
 
-	w.podFactory.Start(ctx.Done())
-	w.clusterFactory.Start(ctx.Done())
+	for _, inf := range []cache.SharedIndexInformer{w.pods, w.slices, w.namespaces} {
+		wg.Go(func() { inf.RunWithContext(ctx) })
+	}
 	syncs := make([]cache.InformerSynced, 0, len(w.regs))
 	for _, r := range w.regs {
 		syncs = append(syncs, r.HasSynced)

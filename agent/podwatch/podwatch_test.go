@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubedag/kubedag/agent/kubeapi/typed"
+
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -237,7 +239,7 @@ func startEnv(t *testing.T, cfg Config, objs ...*corev1.Pod) *env {
 		}
 	}
 	rec := newRecorder()
-	cfg.Client, cfg.NodeName, cfg.Sink = c, node, rec
+	cfg.Source, cfg.NodeName, cfg.Sink = typed.New(c), node, rec
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -440,11 +442,11 @@ func TestPodsPresentAtStartAreReportedAfterSync(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	c := fake.NewClientset()
+	c := typed.New(fake.NewClientset())
 	for _, cfg := range []Config{
 		{NodeName: node, Sink: newRecorder()},
-		{Client: c, Sink: newRecorder()},
-		{Client: c, NodeName: node},
+		{Source: c, Sink: newRecorder()},
+		{Source: c, NodeName: node},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
@@ -453,7 +455,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	w, err := New(Config{Client: fake.NewClientset(), NodeName: node, Sink: newRecorder()})
+	w, err := New(Config{Source: typed.New(fake.NewClientset()), NodeName: node, Sink: newRecorder()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/kubedag/kubedag/cmd/internal/agentcmd"
 )
 
 // newRootCmd builds the kubedag command tree. Each subcommand lives in its own
@@ -25,7 +27,7 @@ Examples:
 	)
 	root.AddCommand(newPanosSimCmd())
 	root.AddCommand(newAggregatorCmd())
-	root.AddCommand(newAgentCmd())
+	root.AddCommand(agentcmd.New(version))
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newSandwichCmd())

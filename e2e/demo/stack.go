@@ -19,10 +19,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubedag/kubedag/agent"
 	"github.com/kubedag/kubedag/agent/ipsource"
+	"github.com/kubedag/kubedag/agent/kubeapi"
 	agentstream "github.com/kubedag/kubedag/agent/stream"
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/auth"
@@ -318,12 +318,12 @@ func (s *stack) buildAgents(ctx context.Context) error {
 			return fmt.Errorf("node %s identity: %w", n, err)
 		}
 		rc.UserAgent = "kubedag-agent/demo"
-		cs, err := kubernetes.NewForConfig(rc)
+		src, err := kubeapi.New(rc)
 		if err != nil {
 			return fmt.Errorf("node %s client: %w", n, err)
 		}
 		a, err := agent.New(agent.Config{
-			Client:   cs,
+			Source:   src,
 			NodeName: n,
 			IPSource: ipsource.ModeAPI,
 			Stream: agentstream.Config{

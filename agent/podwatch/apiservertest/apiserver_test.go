@@ -16,8 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubedag/kubedag/agent/kubeapi"
 	"github.com/kubedag/kubedag/agent/podwatch"
 	"github.com/kubedag/kubedag/e2e/cluster"
 	"github.com/kubedag/kubedag/tags"
@@ -158,12 +158,15 @@ func TestAgainstAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	// The agent's own client (protobuf, two API groups), as the node's
+	// kubelet identity: what the Node authorizer allows is what the agent
+	// gets.
+	src, err := kubeapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{claims: map[netip.Addr]tags.Identity{}}
-	w, err := podwatch.New(podwatch.Config{Client: cs, NodeName: me, Sink: rec})
+	w, err := podwatch.New(podwatch.Config{Source: src, NodeName: me, Sink: rec})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,8 +79,15 @@ type env struct {
 // cpu-ms/s-churn, cpu-ms/s-idle (CPU milliseconds per second).
 func BenchmarkAgentRSS(b *testing.B) {
 	e := setup(b)
+	// The shipped agent binary, then the same agent command run from the
+	// all-in-one kubedag binary (what the DaemonSet ran before
+	// kubedag-agent existed): the difference is the binary's pages.
 	b.Run("agent", func(b *testing.B) {
-		p := e.startAgent(b)
+		p := e.startAgent(b, "kubedag-agent")
+		e.measure(b, p, e.agentConverged)
+	})
+	b.Run("agent-allinone", func(b *testing.B) {
+		p := e.startAgent(b, "kubedag")
 		e.measure(b, p, e.agentConverged)
 	})
 	b.Run("allpods", func(b *testing.B) {
@@ -167,8 +174,8 @@ func setup(b *testing.B) *env {
 	return e
 }
 
-// buildBinaries builds kubedag and allpods into dir the way `make build`
-// builds the shipped binary (static, trimmed, stripped; no -race), so the
+// buildBinaries builds kubedag-agent, kubedag and allpods into dir the way
+// `make build` builds the shipped binaries (static, trimmed, stripped; no -race), so the
 // RSS measured is the RSS of what runs in the DaemonSet.
 func buildBinaries(b *testing.B, dir string) string {
 	b.Helper()
@@ -176,7 +183,7 @@ func buildBinaries(b *testing.B, dir string) string {
 	if err != nil {
 		b.Fatalf("go env GOMOD: %v", err)
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/kubedag", "./e2e/bench/agentbench/allpods")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/kubedag-agent", "./cmd/kubedag", "./e2e/bench/agentbench/allpods")
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -279,14 +286,15 @@ func (p *proc) stop(b *testing.B) {
 	}
 }
 
-func (e *env) startAgent(b *testing.B) *proc {
+// startAgent runs the agent command of binary (kubedag-agent or kubedag).
+func (e *env) startAgent(b *testing.B, binary string) *proc {
 	b.Helper()
 	kc, err := e.c.NodeKubeconfig(e.me)
 	if err != nil {
 		b.Fatal(err)
 	}
 	health := freeAddr(b)
-	p := startProc(b, e.dir, "agent", filepath.Join(e.bins, "kubedag"), "agent",
+	p := startProc(b, e.dir, binary, filepath.Join(e.bins, binary), "agent",
 		"--node-name", e.me, "--kubeconfig", kc, "--ip-source", "api",
 		"--aggregator", e.aggAddr, "--ca-file", e.caFile, "--server-name", streamtest.ServerName,
 		"--token-file", e.tokenFile, "--health-listen", health, "--log-level", "warn")

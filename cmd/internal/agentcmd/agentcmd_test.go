@@ -1,4 +1,4 @@
-package main
+package agentcmd
 
 import (
 	"net"
@@ -22,8 +22,8 @@ func TestAgentFlagValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cmd := newRootCmd()
-			cmd.SetArgs(tt.args)
+			cmd := New("test")
+			cmd.SetArgs(tt.args[1:])
 			err := cmd.Execute()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
@@ -41,8 +41,8 @@ func TestAgentHealthPortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	cmd := newRootCmd()
-	cmd.SetArgs([]string{"agent", "--node-name=n1", "--health-listen=" + addr, "--kubeconfig=/nonexistent/kubeconfig"})
+	cmd := New("test")
+	cmd.SetArgs([]string{"--node-name=n1", "--health-listen=" + addr, "--kubeconfig=/nonexistent/kubeconfig"})
 	err = cmd.ExecuteContext(t.Context())
 	if err == nil {
 		t.Fatal("agent started on a taken port")
@@ -66,11 +66,11 @@ func TestAgentDefaultHealthPortFree(t *testing.T) {
 		9100: "node-exporter", 61678: "AWS VPC CNI metrics", 61679: "AWS VPC CNI introspection", 61680: "AWS network policy agent",
 		10350: "Antrea agent", 9253: "NodeLocal DNSCache", 8080: "common HTTP",
 	}
-	if who, ok := taken[DefaultAgentHealthPort]; ok {
-		t.Fatalf("default agent health port %d is %s's", DefaultAgentHealthPort, who)
+	if who, ok := taken[DefaultHealthPort]; ok {
+		t.Fatalf("default agent health port %d is %s's", DefaultHealthPort, who)
 	}
-	f := newAgentCmd().Flags().Lookup("health-listen")
-	if f.DefValue != ":"+strconv.Itoa(DefaultAgentHealthPort) {
-		t.Fatalf("--health-listen default %q, want :%d", f.DefValue, DefaultAgentHealthPort)
+	f := New("test").Flags().Lookup("health-listen")
+	if f.DefValue != ":"+strconv.Itoa(DefaultHealthPort) {
+		t.Fatalf("--health-listen default %q, want :%d", f.DefValue, DefaultHealthPort)
 	}
 }

@@ -1,4 +1,7 @@
-package main
+// Package agentcmd is the agent command, the same in the all-in-one kubedag
+// binary (kubedag agent) and in the agent-only kubedag-agent, which links
+// nothing else so the DaemonSet's resident memory stays small.
+package agentcmd
 
 import (
 	"context"
@@ -13,17 +16,19 @@ import (
 
 	"github.com/kubedag/kubedag/agent"
 	"github.com/kubedag/kubedag/agent/ipsource"
+	"github.com/kubedag/kubedag/agent/kubeapi"
 	"github.com/kubedag/kubedag/agent/routewatch"
 	"github.com/kubedag/kubedag/agent/stream"
+	"github.com/kubedag/kubedag/cmd/internal/daemon"
 	"github.com/kubedag/kubedag/telemetry"
 	"github.com/kubedag/kubedag/tlsreload"
 )
 
-// DefaultAgentHealthPort is the agent's /healthz, /readyz and /metrics port
+// DefaultHealthPort is the agent's /healthz, /readyz and /metrics port
 // on the node. No major CNI or node agent uses it (Calico Felix takes 9091,
 // Cilium 9962-9965, kube-proxy 10249/10256, kubelet 10248/10250, node-exporter
 // 9100); the chart's agent.healthPort defaults to it too.
-const DefaultAgentHealthPort = 10271
+const DefaultHealthPort = 10271
 
 type agentOptions struct {
 	nodeName       string
@@ -39,13 +44,15 @@ type agentOptions struct {
 	anyScopeLink   bool
 	neighbours     bool
 	logLevel       string
+	version        string
 	// derived by Validate
 	mode       ipsource.Mode
 	serverHost string
 }
 
-func newAgentCmd() *cobra.Command {
-	o := &agentOptions{}
+// New returns the agent command; version is the build's version.
+func New(version string) *cobra.Command {
+	o := &agentOptions{version: version}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the node agent: this node's pod IPs and identities, streamed to the aggregator",
@@ -74,7 +81,7 @@ Examples:
 	f.StringVar(&o.tokenFile, "token-file", "/var/run/secrets/kubedag/token", "projected ServiceAccount token (audience kubedag), re-read on every connect")
 	f.StringVar(&o.ipSource, "ip-source", string(ipsource.DefaultMode), "where pod IP liveness comes from: api, netlink or both")
 	f.BoolVar(&o.tagHostNetwork, "tag-host-network", false, "let hostNetwork pods claim the node's IP (off: the node IP never carries a pod's tags)")
-	f.StringVar(&o.healthListen, "health-listen", ":"+strconv.Itoa(DefaultAgentHealthPort), "address of /healthz, /readyz and /metrics (a port of the node: the agent uses the host network)")
+	f.StringVar(&o.healthListen, "health-listen", ":"+strconv.Itoa(DefaultHealthPort), "address of /healthz, /readyz and /metrics (a port of the node: the agent uses the host network)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (in-cluster configuration when empty)")
 	f.StringSliceVar(&o.linkPrefixes, "link-prefixes", routewatch.DefaultLinkPrefixes, "netlink: host routes via links with these name prefixes are pod routes")
 	f.BoolVar(&o.anyScopeLink, "any-scope-link", false, "netlink: treat every scope-link host route as a pod route, whatever its link")
@@ -109,7 +116,7 @@ func (o *agentOptions) Validate() error {
 
 func (o *agentOptions) Run(cmd *cobra.Command) error {
 	ctx := cmd.Context()
-	logger, err := newLogger(o.logLevel)
+	logger, err := daemon.NewLogger(o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -125,7 +132,7 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("aggregator TLS: %w", err)
 	}
-	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-agent", Version: version,
+	tel, err := telemetry.Setup(ctx, telemetry.Options{Service: "kubedag-agent", Version: o.version,
 		Attributes: telemetry.K8sAttributes(nil)})
 	if err != nil {
 		return err
@@ -140,14 +147,19 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 		}
 		return fmt.Errorf("--health-listen %s: %w", o.healthListen, err)
 	}
-	client, _, err := kubeClient(o.kubeconfig, "kubedag-agent/"+version)
+	rc, err := daemon.RESTConfig(o.kubeconfig, "kubedag-agent/"+o.version)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	src, err := kubeapi.New(rc)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 
 	a, err := agent.New(agent.Config{
-		Client:           client,
+		Source:           src,
 		NodeName:         o.nodeName,
 		IPSource:         o.mode,
 		AllowHostNetwork: o.tagHostNetwork,
@@ -168,7 +180,7 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 	hdone := make(chan error, 1)
 	go func() { hdone <- hs.Serve(hctx, ln) }()
 
-	logger.Info("agent starting", "version", version, "aggregator", o.aggregatorAddr, "ip_source", o.mode)
+	logger.Info("agent starting", "version", o.version, "aggregator", o.aggregatorAddr, "ip_source", o.mode)
 	err = a.Run(ctx)
 	stopHealth()
 	return errors.Join(err, <-hdone)
