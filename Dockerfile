@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# The kubedag image: the one static `kubedag` binary (agent, aggregator, panos-sim,
-# ...) on a distroless non-root base. Build with `make image` (docker, podman or
-# buildah). The build stage compiles exactly what `make build` compiles; a test
-# (charts/dockerfile_test.go) keeps the two in step.
+# The kubedag image: the static `kubedag` binary (aggregator, agent, panos-sim, ...)
+# and `kubedag-agent` (the agent alone, which the chart's DaemonSet runs: its pages
+# count in every node's agent memory) on a distroless non-root base. Build with
+# `make image` (docker, podman or buildah). The build stage compiles exactly what
+# `make build` compiles; a test (charts/dockerfile_test.go) keeps the two in step.
 
 # Base images are pinned by digest (multi-platform index digests, as published
 # for these tags in 2026; this machine reaches no registry, so refresh and
@@ -28,7 +29,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/kubedag ./cmd/kubedag
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/ ./cmd/kubedag ./cmd/kubedag-agent
 
 FROM ${BASE_IMAGE}
 ARG VERSION=dev
@@ -41,5 +42,6 @@ LABEL org.opencontainers.image.title="kubedag" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 COPY --from=build /out/kubedag /kubedag
+COPY --from=build /out/kubedag-agent /kubedag-agent
 USER 65532:65532
 ENTRYPOINT ["/kubedag"]

@@ -14,8 +14,10 @@ export KUBEDAG_TOOLS_DIR := $(TOOLS_DIR)
 
 all: build
 
+## build: $(BIN)/kubedag (every subcommand) and $(BIN)/kubedag-agent (the agent alone, which
+## the DaemonSet runs: a third of the size, and a binary's pages count in a node agent's memory).
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubedag ./cmd/kubedag
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/kubedag ./cmd/kubedag-agent
 
 ## test: gofmt check, go mod tidy check, go vet, the control-plane tools, then every test (race detector on),
 ## including the check that api/agent/v1's generated code matches agent.proto.
@@ -67,7 +69,7 @@ demo: tools build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## image: build the container image $(IMAGE) from the Dockerfile (same binary as `make build`).
+## image: build the container image $(IMAGE) from the Dockerfile (same binaries as `make build`).
 ## Needs a container builder: docker, podman or buildah (first found on PATH, or
 ## CONTAINER_BUILDER=...). Example: make image IMAGE=ghcr.io/kubedag/kubedag:v0.1.0
 ## PLATFORMS=linux/amd64,linux/arm64 builds a multi-platform image (docker buildx, or a

@@ -14,27 +14,33 @@ import (
 
 var (
 	buildOnce sync.Once
-	builtBin  string
+	builtDir  string
 	buildErr  error
 	buildOut  []byte
 )
 
-// kubedagBinary builds ./cmd/kubedag once per test binary.
-func kubedagBinary(t *testing.T) string {
+// binaryOf returns the image's binary that workload o's container runs
+// (its command, else the image's entrypoint /kubedag), built from ./cmd
+// once per test binary.
+func binaryOf(t *testing.T, o obj) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kubedag-chart-bin-")
-		if err != nil {
-			buildErr = err
+		if builtDir, buildErr = os.MkdirTemp("", "kubedag-chart-bin-"); buildErr != nil {
 			return
 		}
-		builtBin = filepath.Join(dir, "kubedag")
-		buildOut, buildErr = exec.Command("go", "build", "-o", builtBin, "../cmd/kubedag").CombinedOutput()
+		buildOut, buildErr = exec.Command("go", "build", "-o", builtDir+"/", "../cmd/kubedag", "../cmd/kubedag-agent").CombinedOutput()
 	})
 	if buildErr != nil {
-		t.Fatalf("build kubedag: %v\n%s", buildErr, buildOut)
+		t.Fatalf("build kubedag, kubedag-agent: %v\n%s", buildErr, buildOut)
 	}
-	return builtBin
+	name := "kubedag"
+	if cmd := list(container(t, o)["command"]); len(cmd) > 0 {
+		name = strings.TrimPrefix(str(cmd[0]), "/")
+		if len(cmd) != 1 || (name != "kubedag" && name != "kubedag-agent") {
+			t.Fatalf("%s runs %v, not one of the image's binaries /kubedag, /kubedag-agent", o.name(), cmd)
+		}
+	}
+	return filepath.Join(builtDir, name)
 }
 
 func containerArgs(t *testing.T, o obj) []string {
@@ -51,7 +57,6 @@ func containerArgs(t *testing.T, o obj) []string {
 // unknown flag or a bad value even with --help), so the chart can never
 // pass a flag the commands do not have.
 func TestArgsParseWithTheBinary(t *testing.T) {
-	bin := kubedagBinary(t)
 	for _, tc := range renderCases {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := mustTemplate(t, tc.args...)
@@ -59,9 +64,10 @@ func TestArgsParseWithTheBinary(t *testing.T) {
 			for _, kind := range []string{"DaemonSet", "Deployment"} {
 				for _, o := range ofKind(objs, kind) {
 					args := containerArgs(t, o)
+					bin := binaryOf(t, o)
 					out, err := exec.Command(bin, append(args, "--help")...).CombinedOutput()
 					if err != nil {
-						t.Errorf("%s %s: kubedag %v rejects its args: %v\n%s", kind, o.name(), args, err, out)
+						t.Errorf("%s %s: %s %v rejects its args: %v\n%s", kind, o.name(), filepath.Base(bin), args, err, out)
 					}
 					checked++
 				}
@@ -80,7 +86,6 @@ func TestArgsParseWithTheBinary(t *testing.T) {
 // pod would go on: at the in-cluster API configuration. A value the schema
 // accepts but a binary rejects at start fails here.
 func TestBinariesStartWithRenderedValues(t *testing.T) {
-	bin := kubedagBinary(t)
 	cases := append([]renderCase{}, renderCases...)
 	for _, v := range documentedValueCases {
 		cases = append(cases, renderCase{name: v.name, args: append([]string{"-f", minimalValues}, v.args...)})
@@ -157,7 +162,7 @@ func TestBinariesStartWithRenderedValues(t *testing.T) {
 						env = append(env, str(get(e, "name"))+"="+v)
 					}
 				}
-				cmd := exec.Command(bin, args...)
+				cmd := exec.Command(binaryOf(t, w[0]), args...)
 				cmd.Env = env
 				out, err := cmd.CombinedOutput()
 				if err == nil {

@@ -479,6 +479,10 @@ func checkAgent(t *testing.T, objs []obj, tc renderCase) {
 	if str(c["image"]) != tc.image {
 		t.Errorf("agent image %v, want %s", c["image"], tc.image)
 	}
+	// The agent-only binary (its pages are part of every node's agent memory).
+	if cmd := list(c["command"]); len(cmd) != 1 || str(cmd[0]) != "/kubedag-agent" {
+		t.Errorf("agent command %v, want [/kubedag-agent]", c["command"])
+	}
 	args := list(c["args"])
 	if len(args) == 0 || str(args[0]) != "agent" {
 		t.Fatalf("agent args %v do not start with the agent subcommand", args)

@@ -242,7 +242,8 @@ func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
 	if img := expand(runtime.from, globals); !strings.HasPrefix(img, "gcr.io/distroless/static") || !strings.Contains(img, ":nonroot@") || !pinned.MatchString(img) {
 		t.Errorf("runtime stage FROM %s, want gcr.io/distroless/static...:nonroot@sha256:<digest>", img)
 	}
-	var user, entrypoint, copied string
+	var user, entrypoint string
+	copied := map[string]string{} // built file -> where the image has it
 	for _, in := range runtime.instrs {
 		switch in.cmd {
 		case "USER":
@@ -251,8 +252,8 @@ func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
 			entrypoint = in.args
 		case "COPY":
 			f := strings.Fields(in.args)
-			if slices.Contains(f, "--from="+build.name) && len(f) >= 3 && f[len(f)-2] == got.output {
-				copied = f[len(f)-1]
+			if slices.Contains(f, "--from="+build.name) && len(f) == 3 {
+				copied[f[1]] = f[2]
 			}
 		case "RUN":
 			t.Errorf("runtime stage runs %q: distroless has no shell", in.args)
@@ -261,11 +262,24 @@ func TestDockerfileBuildsWhatMakeBuilds(t *testing.T) {
 	if uid, _, _ := strings.Cut(user, ":"); uid != "65532" {
 		t.Errorf("runtime USER %q, want 65532 (non-root)", user)
 	}
-	if copied == "" {
-		t.Fatalf("runtime stage does not copy the built %s from stage %s", got.output, build.name)
+	// go build -o DIR/ names each binary after its package's directory.
+	if !strings.HasSuffix(got.output, "/") {
+		t.Fatalf("Dockerfile go build -o %s, want a directory (one binary per command)", got.output)
 	}
-	if entrypoint != `["`+copied+`"]` || copied != "/kubedag" {
-		t.Errorf("ENTRYPOINT %s, want [\"/kubedag\"], the binary copied to %s", entrypoint, copied)
+	for _, pkg := range got.pkgs {
+		name := filepath.Base(pkg)
+		if dst := copied[got.output+name]; dst != "/"+name {
+			t.Errorf("runtime stage has the built %s at %q, want /%s", got.output+name, dst, name)
+		}
+	}
+	if entrypoint != `["/kubedag"]` || copied[got.output+"kubedag"] != "/kubedag" {
+		t.Errorf("ENTRYPOINT %s, want [\"/kubedag\"], the kubedag binary", entrypoint)
+	}
+	// The chart runs these; each must be built.
+	for _, want := range []string{"./cmd/kubedag", "./cmd/kubedag-agent"} {
+		if !slices.Contains(got.pkgs, want) {
+			t.Errorf("Dockerfile does not build %s", want)
+		}
 	}
 
 	// The target platform is BuildKit's: a default on TARGETOS/TARGETARCH

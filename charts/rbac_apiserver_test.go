@@ -60,7 +60,6 @@ type auditEvent struct {
 // rules kept next to the code (which the chart grants exactly, see
 // checkRBAC), and the calls the test can provoke were made.
 func TestComponentsWithChartRBAC(t *testing.T) {
-	bin := kubedagBinary(t)
 	dir := t.TempDir()
 	aggUser := "system:serviceaccount:" + namespace + ":" + release + "-kubedag-aggregator"
 	agentUser := "system:serviceaccount:" + namespace + ":" + release + "-kubedag-agent"
@@ -194,7 +193,7 @@ rules:
 		"--listen": streamAddr, "--health-listen": aggHealth, "--leader-election-namespace": namespace,
 	})
 	aggArgs = append(aggArgs, "--kubeconfig="+kubeconfig("aggregator", token(aggSA, nil, nil)))
-	startProc(t, dir, "aggregator", bin, aggArgs, "POD_NAME=aggregator-0", "POD_NAMESPACE="+namespace)
+	startProc(t, dir, "aggregator", binaryOf(t, find(t, objs, "Deployment", "-aggregator")), aggArgs, "POD_NAME=aggregator-0", "POD_NAMESPACE="+namespace)
 
 	host := str(get(find(t, objs, "Service", "-aggregator"), "metadata", "name")) + "." + namespace + ".svc"
 	agentArgs := rewriteArgs(containerArgs(t, find(t, objs, "DaemonSet", "-agent")), map[string]string{
@@ -205,7 +204,7 @@ rules:
 		"--ip-source": "api",
 	})
 	agentArgs = append(agentArgs, "--server-name="+host, "--kubeconfig="+kubeconfig("agent", token(agentSA, nil, agentPod)))
-	agentProc := startProc(t, dir, "agent", bin, agentArgs)
+	agentProc := startProc(t, dir, "agent", binaryOf(t, find(t, objs, "DaemonSet", "-agent")), agentArgs)
 
 	// The agent's stream is up (TokenReview, --agent-users) and its claims
 	// checked against the node (the claim validator's reads).
