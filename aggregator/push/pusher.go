@@ -56,6 +56,7 @@ type Pusher struct {
 	running atomic.Bool
 	mu      sync.Mutex
 	status  Status
+	queries chan holdingQuery // Holding, answered by Run
 }
 
 // New returns a Pusher for one target. It does no I/O and starts nothing.
@@ -66,7 +67,7 @@ func New(fw Firewall, state State, opts Options) (*Pusher, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	p := &Pusher{fw: fw, state: state, opts: opts, tracer: opts.TracerProvider.Tracer(tracerName), eng: newEngine(state, opts)}
+	p := &Pusher{fw: fw, state: state, opts: opts, tracer: opts.TracerProvider.Tracer(tracerName), eng: newEngine(state, opts), queries: make(chan holdingQuery)}
 	p.status.Target = opts.Name
 	return p, nil
 }
@@ -109,6 +110,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 	var dirty []netip.Addr
 	e.log.Info("pusher started")
 	for ctx.Err() == nil {
+		p.answerQueries()
 		a := e.Next(now())
 		if a.Kind != Wait {
 			p.do(ctx, a)
@@ -127,6 +129,8 @@ func (p *Pusher) Run(ctx context.Context) error {
 			e.OpenGate("ready")
 		case <-filterC:
 			e.SetFilter(now(), p.opts.Filter.Get())
+		case q := <-p.queries:
+			q.reply <- e.Holding(q.ip)
 		}
 	}
 	return nil
