@@ -41,9 +41,10 @@ func (q Query) String() string {
 // Access says what the caller may see (the answers of SubjectAccessReview,
 // asked beforehand).
 type Access interface {
-	// MayGet reports whether the caller may get resource ("pods" or
-	// "services") in namespace; namespace "" asks for every namespace.
-	MayGet(resource, namespace string) bool
+	// MayGet reports whether the caller may get the object name of
+	// resource ("pods" or "services") in namespace; namespace "" asks for
+	// every namespace.
+	MayGet(resource, namespace, name string) bool
 }
 
 // Facts are the snapshots Build explains, gathered by the caller.
@@ -101,7 +102,7 @@ type TargetFacts struct {
 // already checked that acc allows the pod or Service asked about.
 func Build(q Query, f Facts, acc Access) Report {
 	r := Report{Query: q.String(), At: f.Now, Leader: f.Leader}
-	b := builder{f: &f, acc: acc, all: acc.MayGet("pods", "") && acc.MayGet("services", ""), objTags: map[string]bool{}}
+	b := builder{f: &f, acc: acc, all: acc.MayGet("pods", "", "") && acc.MayGet("services", "", ""), objTags: map[string]bool{}}
 	switch q.Kind {
 	case KindPod:
 		if p := f.Pod; p != nil {
@@ -131,14 +132,14 @@ func Build(q Query, f Facts, acc Access) Report {
 		// The IP's owners the caller may see become the objects.
 		for _, ipf := range f.IPs {
 			for _, h := range ipf.Holders {
-				if b.may("pods", h.Identity.Namespace) {
+				if b.may("pods", h.Identity.Namespace, h.Identity.Name) {
 					r.Objects = append(r.Objects, b.object(h.Identity, h.Node, []netip.Addr{ipf.IP}))
 				} else {
 					b.hidden++
 				}
 			}
 			for _, s := range ipf.Services {
-				if b.may("services", s.Namespace) {
+				if b.may("services", s.Namespace, s.Name) {
 					r.Objects = append(r.Objects, b.object(s, "", []netip.Addr{ipf.IP}))
 				} else {
 					b.hidden++
@@ -169,8 +170,8 @@ type builder struct {
 	objTags map[string]bool // kept tags of the objects shown
 }
 
-func (b *builder) may(resource, ns string) bool {
-	return b.all || b.acc.MayGet(resource, ns)
+func (b *builder) may(resource, ns, name string) bool {
+	return b.all || b.acc.MayGet(resource, ns, name)
 }
 
 // object explains the tags of id.
@@ -216,8 +217,8 @@ func (b *builder) ip(f *IPFacts) (IP, bool) {
 	}
 	for _, src := range slices.Sorted(maps.Keys(f.Claims)) {
 		c := f.Claims[src]
-		owner, ns, resource := b.claimOwner(f, src, c)
-		if resource == "" || !b.may(resource, ns) {
+		owner, ns, name, resource := b.claimOwner(f, src, c)
+		if resource == "" || !b.may(resource, ns, name) {
 			b.hidden++
 			continue
 		}
@@ -232,7 +233,7 @@ func (b *builder) ip(f *IPFacts) (IP, bool) {
 		out.Claims = append(out.Claims, cl)
 	}
 	for _, a := range f.Agents {
-		if !b.may("pods", a.Identity.Namespace) {
+		if !b.may("pods", a.Identity.Namespace, a.Identity.Name) {
 			b.hidden++
 			continue
 		}
@@ -278,37 +279,40 @@ func (b *builder) ip(f *IPFacts) (IP, bool) {
 
 // claimOwner names the object behind a store claim and the resource and
 // namespace the caller must be allowed to get to see it ("" if unknown).
-func (b *builder) claimOwner(f *IPFacts, src string, c store.Claim) (owner, ns, resource string) {
+func (b *builder) claimOwner(f *IPFacts, src string, c store.Claim) (owner, ns, name, resource string) {
 	if node, ok := strings.CutPrefix(src, "node/"); ok {
 		for _, a := range f.Agents {
 			if a.Node == node && a.Identity.UID == c.Owner {
-				return "Pod " + a.Identity.Namespace + "/" + a.Identity.Name, a.Identity.Namespace, "pods"
+				return "Pod " + a.Identity.Namespace + "/" + a.Identity.Name, a.Identity.Namespace, a.Identity.Name, "pods"
 			}
 		}
 		for _, h := range f.Holders {
 			if h.Identity.UID == c.Owner {
-				return "Pod " + h.Identity.Namespace + "/" + h.Identity.Name, h.Identity.Namespace, "pods"
+				return "Pod " + h.Identity.Namespace + "/" + h.Identity.Name, h.Identity.Namespace, h.Identity.Name, "pods"
 			}
 		}
-		return "", "", ""
+		return "", "", "", ""
 	}
 	// Services sharing an IP claim it together, their UIDs joined by ",".
 	var names []string
 	for _, uid := range strings.Split(c.Owner, ",") {
 		i := slices.IndexFunc(f.Services, func(s tags.Identity) bool { return s.UID == uid })
 		if i < 0 {
-			return "", "", ""
+			return "", "", "", ""
 		}
 		s := f.Services[i]
 		if ns != "" && ns != s.Namespace {
 			// Shared across namespaces: only a caller who sees every
 			// namespace sees it.
-			return "Service " + strings.Join(append(names, s.Namespace+"/"+s.Name), ", "), "", "services"
+			return "Service " + strings.Join(append(names, s.Namespace+"/"+s.Name), ", "), "", "", "services"
 		}
-		ns = s.Namespace
+		ns, name = s.Namespace, s.Name
 		names = append(names, s.Namespace+"/"+s.Name)
 	}
-	return "Service " + strings.Join(names, ", "), ns, "services"
+	if len(names) > 1 {
+		name = "" // several Services: the whole namespace must be visible
+	}
+	return "Service " + strings.Join(names, ", "), ns, name, "services"
 }
 
 func (b *builder) target(t *TargetFacts, desired tags.Set, show func([]string) []string) Target {

@@ -2,7 +2,7 @@ package explain
 
 import (
 	"bytes"
-		"net/netip"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -18,10 +18,13 @@ import (
 	"github.com/kubedag/kubedag/userid"
 )
 
-// access is a fixed Access: "resource/namespace" -> allowed.
+// access is a fixed Access: "resource/namespace" (or
+// "resource/namespace/name") -> allowed.
 type access map[string]bool
 
-func (a access) MayGet(resource, ns string) bool { return a[resource+"/"+ns] }
+func (a access) MayGet(resource, ns, name string) bool {
+	return a[resource+"/"+ns] || (name != "" && a[resource+"/"+ns+"/"+name])
+}
 
 var (
 	t0  = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
