@@ -326,20 +326,29 @@ func (b *builder) target(t *TargetFacts, desired tags.Set, show func([]string) [
 	default:
 		out.Known = true
 	}
+	if h.Pruning {
+		out.Pruning = true
+	}
 	if t.HasAck && t.Ack.RefusedMsg != "" {
 		out.LastRefusal = t.Ack.RefusedMsg
 	}
 	if t.HasAck && t.Ack.Latency > 0 {
 		out.LastLatency = t.Ack.Latency.String()
 	}
+	want := desired
 	if out.Known {
+		if h.Pruning {
+			// The target is to hold only the tags its DAGs use.
+			want = h.Want
+			out.Pruned = show(tags.Minus(desired, want))
+		}
 		out.Holds = show(h.Tags.Slice())
 		if !h.Expires.IsZero() {
 			e := h.Expires
 			out.Expires = &e
 		}
-		out.Register = show(tags.Minus(desired, h.Tags))
-		out.Unregister = show(tags.Minus(h.Tags, desired))
+		out.Register = show(tags.Minus(want, h.Tags))
+		out.Unregister = show(tags.Minus(h.Tags, want))
 		out.Uncertain, out.Refusals = h.Uncertain, h.RetryAttempts
 		conf, by := h.LastReconcile, "reconcile"
 		if t.HasAck && t.Ack.At.After(conf) {
@@ -356,7 +365,7 @@ func (b *builder) target(t *TargetFacts, desired tags.Set, show func([]string) [
 		at := t.DAGs.ReadAt
 		out.DAGsReadAt = &at
 		now := toSet(out.Holds)
-		after := toSet(show(desired.Slice()))
+		after := toSet(show(want.Slice()))
 		for _, d := range t.DAGs.Filters {
 			dag := DAG{Location: d.Location.String(), Name: d.Group, Filter: d.Filter}
 			if d.Err != nil {

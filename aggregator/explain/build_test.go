@@ -310,3 +310,32 @@ func TestBuildUnknownIP(t *testing.T) {
 		t.Errorf("stale tag shown to a namespaced reader: %+v", r.IPs)
 	}
 }
+
+// TestBuildPruned: on a target that prunes, tags no DAG uses are shown as
+// pruned, not as pending registers, and DAG membership after pending is
+// judged on what the target is to hold.
+func TestBuildPruned(t *testing.T) {
+	d := deriver(t, tags.Config{Cluster: "prod"})
+	want := tagsOf(d, web)
+	kept := set("k8s.cl_prod.ns_shop.app.web")
+	f := Facts{Now: t0, Leader: true, Deriver: d,
+		Pod: &podview.Named{Pod: podview.Pod{Identity: web}, IPs: []netip.Addr{ip1}},
+		IPs: []IPFacts{{IP: ip1, Desired: store.Desired{Tags: want, Claimed: true},
+			Claims: map[string]store.Claim{"node/n1": {Tags: want, Owner: "uid-web"}},
+			Agents: []verify.ClaimState{{Node: "n1", Identity: web, Forwarded: true}},
+			Targets: []TargetFacts{{Name: "pano", Holding: push.Holding{Synced: true, Want: kept, Pruning: true},
+				DAGs: dagSet(t, [2]string{"web", "'k8s.cl_prod.ns_shop.app.web'"}, [2]string{"other", "'k8s.cl_prod.ns_other'"})}}}}}
+	r := Build(Query{Kind: KindPod, Namespace: "shop", Name: "web-1"}, f, access{"pods/shop": true})
+	tg := r.IPs[0].Targets[0]
+	if !tg.Pruning || !slices.Equal(tg.Register, kept.Slice()) || !slices.Equal(tg.Pruned, tags.Minus(want, kept)) {
+		t.Errorf("pruning target: register %v pruned %v", tg.Register, tg.Pruned)
+	}
+	if len(tg.DAGs) != 1 || tg.DAGs[0].Name != "web" || !tg.DAGs[0].AfterPending {
+		t.Errorf("DAGs = %+v", tg.DAGs)
+	}
+	var buf bytes.Buffer
+	_ = Render(&buf, r)
+	if !strings.Contains(buf.String(), "pruned (no DAG uses it): k8s.cl_prod.ns_shop.svc_web") {
+		t.Errorf("rendered:\n%s", buf.String())
+	}
+}

@@ -172,6 +172,9 @@ func (p *printer) target(t Target) {
 			s += "; expires " + p.in(*t.Expires)
 		}
 		p.line("%s", s)
+		for _, tag := range t.Pruned {
+			p.line("      pruned (no DAG uses it): %s", tag)
+		}
 		for _, tag := range t.Register {
 			p.line("      pending register:   %s", tag)
 		}

@@ -114,8 +114,12 @@ type Target struct {
 	// Holds are kubedag's tags the target holds for the IP.
 	Holds   []string   `json:"holds"`
 	Expires *time.Time `json:"expires,omitempty"`
-	// Register and Unregister are the pending changes: desired tags the
-	// target lacks and tags it holds that are no longer desired.
+	// Pruning: the target registers only the tags its DAGs reference;
+	// Pruned are the desired tags it therefore leaves out.
+	Pruning bool     `json:"pruning,omitempty"`
+	Pruned  []string `json:"pruned,omitempty"`
+	// Register and Unregister are the pending changes: wanted tags the
+	// target lacks and tags it holds that are no longer wanted.
 	Register   []string `json:"register,omitempty"`
 	Unregister []string `json:"unregister,omitempty"`
 	// Uncertain: a call's outcome is unknown; the IP is re-sent in full.

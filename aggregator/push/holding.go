@@ -33,6 +33,10 @@ type Holding struct {
 	// LastReconcile is when the target was last listed in full: every
 	// holding was confirmed then.
 	LastReconcile time.Time
+	// Want is what the target is to hold: the IP's desired tags, less
+	// those the target's tag filter prunes (Pruning: a filter is set).
+	Want    tags.Set
+	Pruning bool
 }
 
 // Holding returns what e believes its target holds for ip.
@@ -46,6 +50,8 @@ func (e *Engine) Holding(ip netip.Addr) Holding {
 	case rec.expires > 0:
 		h.Expires = time.Unix(0, rec.expires)
 	}
+	d := e.state.DesiredBatch([]netip.Addr{ip}, nil)
+	h.Want, h.Pruning = e.want(d[0].Tags), e.filter != nil
 	_, h.Pending = e.pending[ip]
 	h.RetryAttempts = e.retry[ip].attempts
 	return h

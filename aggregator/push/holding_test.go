@@ -54,7 +54,7 @@ func TestPusherHolding(t *testing.T) {
 	st.Upsert("n1", refused, claimT("u2", "k8s.c"))
 	h := poll("tags acknowledged", func(h Holding) bool { return h.Tags.Len() == 2 }, ipN(1))
 	if !slices.Equal(h.Tags.Slice(), []string{"k8s.a", "k8s.b"}) || !h.Synced || h.LastReconcile.IsZero() ||
-		h.Expires.IsZero() || h.Uncertain || h.Pending || h.RetryAttempts != 0 {
+		h.Expires.IsZero() || h.Uncertain || h.Pending || h.RetryAttempts != 0 || !h.Want.Equal(h.Tags) || h.Pruning {
 		t.Errorf("holding of a registered IP = %+v", h)
 	}
 	h = poll("refusal counted", func(h Holding) bool { return h.RetryAttempts > 0 }, refused)
@@ -83,4 +83,35 @@ func TestPusherHolding(t *testing.T) {
 	}
 	close(release)
 	poll("answered after the call", func(h Holding) bool { return h.Tags.Len() == 1 }, ipN(3))
+}
+
+// TestPusherHoldingPruned: with a tag filter, Want is the desired set
+// less the pruned tags, and that is what the target comes to hold.
+func TestPusherHoldingPruned(t *testing.T) {
+	fw := newFakeFirewall(newFakeClock())
+	st := store.New(store.Options{})
+	p, err := New(fw, st, Options{Name: "fw", Owns: owns, BatchInterval: time.Millisecond,
+		Filter: NewFilterVar(keepOnly{"k8s.a"}), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	st.Upsert("n1", ipN(1), claimT("u1", "k8s.a", "k8s.b"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, err := p.Holding(t.Context(), ipN(1))
+		if err == nil && h.Tags.Len() == 1 {
+			if !h.Pruning || !slices.Equal(h.Want.Slice(), []string{"k8s.a"}) || !slices.Equal(h.Tags.Slice(), []string{"k8s.a"}) {
+				t.Errorf("pruned holding = %+v", h)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %+v %v", h, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
