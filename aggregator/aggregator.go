@@ -142,7 +142,8 @@ type Aggregator struct {
 	server   *stream.Server
 	elector  *leader.Elector
 	targets  []target
-	sandwich *sandwichPart // nil unless enabled
+	dags     map[string]*targetDAGs // targets whose DAGs are read (dags.go)
+	sandwich *sandwichPart          // nil unless enabled
 
 	mu      sync.Mutex
 	pushers []*push.Pusher // of the current leadership term
@@ -162,7 +163,7 @@ func New(opts Options) (*Aggregator, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	a := &Aggregator{opts: opts}
+	a := &Aggregator{opts: opts, dags: map[string]*targetDAGs{}}
 	var err error
 	if a.ins, err = newInstruments(); err != nil {
 		return nil, err
@@ -207,6 +208,7 @@ func New(opts Options) (*Aggregator, error) {
 		SnapshotGrace:     opts.SnapshotGrace,
 		CanaryInterval:    opts.CanaryInterval,
 		Hooks:             a.ins.hooks(),
+		Filter:            a.filterOf,
 		Logger:            opts.Logger,
 	}
 	if !opts.NoCanary {
@@ -258,6 +260,11 @@ func New(opts Options) (*Aggregator, error) {
 		fw, err := opts.NewFirewall(t, ccfg)
 		if err != nil {
 			return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
+		}
+		if t.DAGs.Enabled() {
+			if a.dags[t.Name], err = newTargetDAGs(t, fw, opts.Logger); err != nil {
+				return nil, fmt.Errorf("aggregator: target %s: %w", t.Name, err)
+			}
 		}
 		// Build one now, so a bad configuration fails at start.
 		if _, err := a.core.Pusher(t.Name, fw, nil); err != nil {
@@ -324,7 +331,16 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		return fmt.Errorf("aggregator metrics: %w", err)
 	}
 	defer reg.Unregister()
+	dreg, err := a.observeDAGs()
+	if err != nil {
+		return fmt.Errorf("aggregator metrics: %w", err)
+	}
+	defer dreg.Unregister()
 	g, ctx := errgroup.WithContext(ctx)
+	// DAGs are read on every replica (explain), not only the leader's.
+	for _, td := range a.dags {
+		g.Go(func() error { return td.watcher.Run(ctx) })
+	}
 	g.Go(func() error { return a.services.Run(ctx) })
 	g.Go(func() error { return a.pods.Run(ctx) })
 	g.Go(func() error { return a.gate.Run(ctx) })
@@ -372,6 +388,7 @@ func (a *Aggregator) lead(ctx context.Context) {
 	}
 	for _, p := range pushers {
 		g.Go(func() error {
+			a.dags[p.Status().Target].waitFirstRead(ctx)
 			if err := p.Run(ctx); err != nil {
 				a.opts.Logger.Error("pusher stopped", "target", p.Status().Target, "err", err)
 			}

@@ -51,6 +51,8 @@ type CoreOptions struct {
 	CanaryIP       netip.Addr
 	CanaryInterval time.Duration
 	Hooks          push.Hooks
+	// Filter, if set, returns a target's tag pruning filter (nil: none).
+	Filter func(target string) *push.FilterVar
 
 	Logger *slog.Logger
 }
@@ -111,6 +113,9 @@ func (c *Core) PushOptions(name string) push.Options {
 		ReadyTimeout:      c.opts.SnapshotGrace,
 		Logger:            c.opts.Logger, // the pusher adds "target" itself
 		Hooks:             c.opts.Hooks,
+	}
+	if c.opts.Filter != nil {
+		o.Filter = c.opts.Filter(name)
 	}
 	if c.opts.CanaryIP.IsValid() {
 		o.Canary = push.Canary{IP: c.opts.CanaryIP, Tag: c.opts.Deriver.Prefix() + ".kubedag-canary", Interval: c.opts.CanaryInterval}

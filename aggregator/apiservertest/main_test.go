@@ -358,7 +358,7 @@ func (e *env) startAggregator(name string, cfg *config.Config, tweak func(*aggre
 			if err != nil {
 				return nil, err
 			}
-			return &recordingFirewall{Firewall: fw, who: name, log: e.calls}, nil
+			return &recordingFirewall{Client: fw, who: name, log: e.calls}, nil
 		},
 		Logger: e.logger(name),
 	}
@@ -376,16 +376,17 @@ func (e *env) startAggregator(name string, cfg *config.Config, tweak func(*aggre
 	return r
 }
 
-// recordingFirewall logs every Update before passing it on.
+// recordingFirewall logs every Update before passing it on; the rest of
+// the client (DAG reads, config) is the real one.
 type recordingFirewall struct {
-	push.Firewall
+	*userid.Client
 	who string
 	log *callLog
 }
 
 func (f *recordingFirewall) Update(ctx context.Context, u push.Update) (push.UpdateResult, error) {
 	f.log.add(f.who, u)
-	return f.Firewall.Update(ctx, u)
+	return f.Client.Update(ctx, u)
 }
 
 // sentEntry is one entry of one Update an aggregator sent.

@@ -114,6 +114,10 @@ type Target struct {
 	// devices that need fewer, larger calls (optional; 0 is no limit). At
 	// least 1/batchInterval.
 	MaxCallsPerSecond float64 `json:"maxCallsPerSecond,omitempty"`
+
+	// DAGs reads the target's Dynamic Address Groups, optionally to prune
+	// tags no DAG references (dags.go).
+	DAGs *TargetDAGs `json:"dags,omitempty"`
 }
 
 // Duration is a time.Duration written as "50ms", "5m", ... in the file.
@@ -313,7 +317,7 @@ func (t *Target) validate() error {
 	if t.Timeout.Duration < 0 {
 		return errors.New("timeout: must be positive")
 	}
-	return nil
+	return t.DAGs.validate()
 }
 
 // Credentials reads the target's secrets from their files or environment

@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid"
 )
 
@@ -91,6 +93,46 @@ func (s *Set) Same(o *Set) bool {
 	return true
 }
 
+// Pruning is tag pruning's decision on one target: keep a tag when some
+// parsable DAG filter read from the target references it, or when it
+// matches one of the always-keep patterns (tags.GlobMatch syntax).
+//
+// The referenced tags are the union over every location read (shared,
+// every vsys, every device group): a tag registered on a firewall is seen
+// by the DAGs of all its vsys, and one registered on Panorama is
+// redistributed to firewalls in any device group, so a DAG's place in the
+// device-group hierarchy never narrows what must be kept. The union is a
+// superset of what any one device needs: safe, never too few.
+type Pruning struct {
+	set    *Set
+	always []string
+}
+
+// PruningOf returns the decision for s, or nil (keep every tag) when s is
+// nil (nothing read yet) or holds a DAG whose filter did not parse: that
+// DAG may reference any tag, and pruning must never remove a tag it cannot
+// prove unreferenced.
+func PruningOf(s *Set, always []string) *Pruning {
+	if s == nil || !s.Complete() {
+		return nil
+	}
+	return &Pruning{set: s, always: always}
+}
+
+// Keep reports whether the target is to hold tag; a nil Pruning keeps
+// every tag.
+func (p *Pruning) Keep(tag string) bool {
+	if p == nil || p.set.References(tag) {
+		return true
+	}
+	for _, pat := range p.always {
+		if tags.GlobMatch(pat, tag) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reader reads a target's DAGs; *userid.Client is one.
 type Reader interface {
 	DAGFilters(ctx context.Context) ([]userid.DAGFilter, error)
@@ -117,9 +159,11 @@ type Config struct {
 
 // Watcher re-reads one target's DAGs.
 type Watcher struct {
-	cfg  Config
-	cur  atomic.Pointer[Set]
-	kick chan struct{}
+	cfg       Config
+	cur       atomic.Pointer[Set]
+	kick      chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // New returns a Watcher; nothing is read before Run.
@@ -136,8 +180,11 @@ func New(cfg Config) *Watcher {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1)}
+	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1), ready: make(chan struct{})}
 }
+
+// Ready is closed after the first good read.
+func (w *Watcher) Ready() <-chan struct{} { return w.ready }
 
 // Current returns the last good Set, nil before the first good read.
 func (w *Watcher) Current() *Set { return w.cur.Load() }
@@ -208,6 +255,9 @@ func (w *Watcher) readOnce(ctx context.Context) error {
 		}
 	}
 	s := NewSet(fs, parents, w.cfg.Now())
+	// Ready only once OnChange has seen the first Set, so a waiter finds
+	// what OnChange derives from it in place.
+	defer w.readyOnce.Do(func() { close(w.ready) })
 	prev := w.cur.Swap(s)
 	if prev.Same(s) {
 		return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubedag/kubedag/aggregator/dags"
+	"github.com/kubedag/kubedag/tags/dagfilter"
 	"github.com/kubedag/kubedag/userid"
 	"github.com/kubedag/kubedag/userid/panossim"
 )
@@ -107,6 +108,11 @@ func TestWatcherFirewall(t *testing.T) {
 	log := &syncBuffer{}
 	w, changes := start(t, c, false, log)
 	s := next(t, changes)
+	select {
+	case <-w.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ready not closed after the first read")
+	}
 	if want := []string{"k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web"}; !slices.Equal(s.Tags(), want) || !s.Complete() {
 		t.Fatalf("first read: tags %q complete %v, want %q, true", s.Tags(), s.Complete(), want)
 	}
@@ -198,5 +204,40 @@ func TestWatcherProbe(t *testing.T) {
 	setAndCommit(t, ctx, c, vsys1+"/address-group", dag("c", `'c' or 'a'`))
 	if s := next(t, changes); !slices.Equal(s.Tags(), []string{"a", "b", "c"}) {
 		t.Fatalf("after commit: %q", s.Tags())
+	}
+}
+
+func TestPruning(t *testing.T) {
+	parse := func(group, filter string) userid.DAGFilter {
+		f := userid.DAGFilter{Location: userid.DAGLocation{Scope: userid.ScopeShared}, Group: group, Filter: filter}
+		f.Expr, f.Err = dagfilter.Parse(filter)
+		return f
+	}
+	complete := dags.NewSet([]userid.DAGFilter{parse("web", `'k8s.a' and ('k8s.b' or 'legacy (x)')`)}, nil, time.Time{})
+	broken := dags.NewSet([]userid.DAGFilter{parse("web", `'k8s.a'`), parse("odd", `'k8s.c' and not 'k8s.d'`)}, nil, time.Time{})
+	always := []string{"k8s.cl_prod.ns_*", "k8s.keep"}
+	for _, tc := range []struct {
+		name string
+		set  *dags.Set
+		keep map[string]bool
+	}{
+		{"nothing read: keep all", nil, map[string]bool{"k8s.a": true, "k8s.z": true}},
+		{"referenced or always", complete, map[string]bool{
+			"k8s.a": true, "k8s.b": true, "legacy (x)": true, "k8s.keep": true, "k8s.cl_prod.ns_shop": true,
+			"k8s.c": false, "k8s.keep2": false, "k8s.cl_dev.ns_shop": false, "legacy": false}},
+		// odd does not parse: it might reference anything, so nothing is pruned.
+		{"unparsable: keep all", broken, map[string]bool{"k8s.a": true, "k8s.c": true, "k8s.z": true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := dags.PruningOf(tc.set, always)
+			if (p == nil) != (tc.set == nil || !tc.set.Complete()) {
+				t.Fatalf("PruningOf nil = %v", p == nil)
+			}
+			for tag, want := range tc.keep {
+				if got := p.Keep(tag); got != want {
+					t.Errorf("Keep(%q) = %v, want %v", tag, got, want)
+				}
+			}
+		})
 	}
 }
