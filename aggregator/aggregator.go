@@ -22,6 +22,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/auth"
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/aggregator/leader"
+	"github.com/kubedag/kubedag/aggregator/nodewatch"
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/sandwich"
@@ -139,6 +140,7 @@ type Aggregator struct {
 	pods     *podview.View
 	gate     *verify.Gate
 	services *servicewatch.Watcher
+	nodes    *nodewatch.Watcher // nil unless node tags are on
 	server   *stream.Server
 	elector  *leader.Elector
 	targets  []target
@@ -221,6 +223,17 @@ func New(opts Options) (*Aggregator, error) {
 	if a.services, err = servicewatch.New(servicewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger,
 		OnProblem: func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Service", reason)) }}); err != nil {
 		return nil, err
+	}
+	if a.deriver.Config().Nodes {
+		if opts.AllowNodeIP {
+			// Both would claim a node IP under different owners, which the
+			// store resolves to the intersection of their tags: none.
+			return nil, errors.New("aggregator: node tags (tags.nodes) and --allow-node-ip exclude each other: a node IP would carry neither the node's nor its hostNetwork pods' tags")
+		}
+		if a.nodes, err = nodewatch.New(nodewatch.Options{Client: opts.Client, Deriver: a.deriver, Sink: a.store, Logger: opts.Logger,
+			OnProblem: func(reason string) { a.ins.problems.Add(ctx, 1, metricProblem("Node", reason)) }}); err != nil {
+			return nil, err
+		}
 	}
 	tokens, err := auth.NewTokenAuthenticator(auth.TokenConfig{Client: opts.Client, Users: opts.AgentUsers})
 	if err != nil {
@@ -319,6 +332,9 @@ func (a *Aggregator) Ready() error {
 	if !a.gate.HasSynced() {
 		return errors.New("pods not synced")
 	}
+	if a.nodes != nil && !a.nodes.HasSynced() {
+		return errors.New("nodes not synced")
+	}
 	return nil
 }
 
@@ -342,6 +358,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 		g.Go(func() error { return td.watcher.Run(ctx) })
 	}
 	g.Go(func() error { return a.services.Run(ctx) })
+	if a.nodes != nil {
+		g.Go(func() error { return a.nodes.Run(ctx) })
+	}
 	g.Go(func() error { return a.pods.Run(ctx) })
 	g.Go(func() error { return a.gate.Run(ctx) })
 	g.Go(func() error { return a.server.Serve(ctx, a.opts.StreamListener, a.opts.StreamTLS) })
@@ -380,7 +399,13 @@ func (a *Aggregator) lead(ctx context.Context) {
 
 	var g errgroup.Group
 	g.Go(func() error {
-		a.core.WaitSnapshots(ctx, start, 5*time.Second, a.nodeNames, []<-chan struct{}{a.services.Synced()}, ready)
+		// Node tags are the aggregator's own source: read before anything
+		// is unregistered, like Services.
+		synced := []<-chan struct{}{a.services.Synced()}
+		if a.nodes != nil {
+			synced = append(synced, a.nodes.Synced())
+		}
+		a.core.WaitSnapshots(ctx, start, 5*time.Second, a.nodeNames, synced, ready)
 		return nil
 	})
 	if a.sandwich != nil {

@@ -16,8 +16,9 @@ var ClusterRBACRules = []rbacv1.PolicyRule{
 	// that claims are checked against.
 	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}},
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
-	// A new leader lists the nodes whose snapshots it waits for.
-	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list"}},
+	// A new leader lists the nodes whose snapshots it waits for; nodewatch
+	// (node tags, if on) watches them.
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
 	// auth.TokenAuthenticator: agents' projected tokens.
 	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
 	// sandwich/kube: Events on labelled Services (an event recorder creates,

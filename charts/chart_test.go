@@ -81,6 +81,7 @@ func TestHelmLint(t *testing.T) {
 		{name: "cluster name over 48", values: "cluster: " + strings.Repeat("c", 49) + "\n", wantErr: []string{"schema", "/cluster"}},
 		{name: "unknown preset", args: []string{"-f", minimalValues}, values: "tags: {preset: eks}\n", wantErr: []string{"schema", "/tags/preset", "must be one of"}},
 		{name: "custom preset without template", args: []string{"-f", minimalValues}, values: "tags: {preset: custom}\n", wantErr: []string{"schema", "template"}},
+		{name: "node tags", args: []string{"-f", minimalValues}, values: "tags: {nodes: {enabled: true, externalIPs: true, labels: []}}\n"},
 		{name: "unknown ip source", args: []string{"-f", minimalValues}, values: "agent: {ipSource: ebpf}\n", wantErr: []string{"schema", "/agent/ipSource"}},
 		{name: "misspelled value", args: []string{"-f", minimalValues}, values: "agent: {ipsource: api}\n", wantErr: []string{"schema", "ipsource"}},
 		{
@@ -170,6 +171,11 @@ func TestTemplateErrors(t *testing.T) {
 			name:   "nothing to tag",
 			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntags: {pods: false, services: false}\n",
 			want:   "would tag nothing",
+		},
+		{
+			name:   "node tags and tagHostNetwork",
+			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntags: {nodes: {enabled: true}}\nagent: {tagHostNetwork: true}\n",
+			want:   "tags.nodes.enabled and agent.tagHostNetwork exclude each other",
 		},
 	}
 	for _, tc := range tests {
@@ -702,7 +708,7 @@ func checkConfig(t *testing.T, objs []obj, tc renderCase) {
 	if str(cfg["cluster"]) == "" {
 		t.Error("config has no cluster name")
 	}
-	tagKeys := []string{"preset", "prefix", "template", "labels", "pods", "services", "namespaceTags"}
+	tagKeys := []string{"preset", "prefix", "template", "labels", "pods", "services", "namespaceTags", "nodes"}
 	for k := range get(cfg, "tags").(map[string]any) {
 		if !slices.Contains(tagKeys, k) {
 			t.Errorf("config tags.%s is not in cli-contract.md", k)

@@ -38,6 +38,15 @@ var ChurnyLabels = []string{
 	"controller-uid",
 }
 
+// DefaultNodeLabels are the node label keys Config.NodeLabels allows by
+// default: the zone, the instance type and the node pool of EKS and AKS.
+var DefaultNodeLabels = []string{
+	"topology.kubernetes.io/zone",
+	"node.kubernetes.io/instance-type",
+	"eks.amazonaws.com/nodegroup",
+	"kubernetes.azure.com/agentpool",
+}
+
 // Config selects how Identities become tags. The zero value is not valid:
 // Cluster is required. Validate fills in defaults. Field names in YAML/JSON
 // are the lower-camel-case json tags.
@@ -97,6 +106,21 @@ type Config struct {
 	NoServiceTags bool `json:"noServiceTags,omitempty"`
 	// NoLabelTags turns off label tags of pods and services.
 	NoLabelTags bool `json:"noLabelTags,omitempty"`
+
+	// Nodes turns on node tags: every Node's InternalIPs carry the cluster
+	// node tag plus one tag per allowed node label (NodeLabels); see the
+	// package documentation for the format of each preset. The custom
+	// preset's Template is not used for nodes. Default off.
+	Nodes bool `json:"nodes,omitempty"`
+	// NodeExternalIPs also tags every Node's ExternalIPs, with the
+	// external node tag instead of the cluster node tag (the Panorama
+	// plugin's "External Nodes"). Requires Nodes.
+	NodeExternalIPs bool `json:"nodeExternalIPs,omitempty"`
+	// NodeLabels are glob patterns (as LabelAllow) of the node label keys
+	// that become node tags. Nil means DefaultNodeLabels; an empty list
+	// means none. LabelAllow and LabelDeny do not apply to nodes; keys
+	// matching no pattern are reported (ReasonDenied).
+	NodeLabels []string `json:"nodeLabels,omitempty"`
 
 	// MaxTags is the most tags derived for one IP; the rest are dropped by
 	// priority and reported (ReasonOverLimit). Default and maximum 32, the
@@ -193,6 +217,18 @@ func (c *Config) Validate() error {
 	for i, k := range c.Kinds {
 		if k != KindPod && k != KindService {
 			return fieldError("Kinds", i, fmt.Errorf("unknown kind %q (want %q or %q)", k, KindPod, KindService))
+		}
+	}
+
+	if c.NodeExternalIPs && !c.Nodes {
+		return fieldError("NodeExternalIPs", -1, errors.New("requires Nodes"))
+	}
+	if c.NodeLabels == nil {
+		c.NodeLabels = slices.Clone(DefaultNodeLabels)
+	}
+	for i, p := range c.NodeLabels {
+		if err := checkGlob(p); err != nil {
+			return fieldError("NodeLabels", i, err)
 		}
 	}
 

@@ -78,6 +78,8 @@ type Deriver struct {
 	clusterDot string // Cluster + "."
 	tmpl       *template.Template
 	pods, svcs bool
+	// nodeAll is the cluster node tag's suffix (after the prefix), by preset.
+	nodeAll string
 }
 
 // NewDeriver validates cfg (filling in defaults) and returns a Deriver.
@@ -85,6 +87,7 @@ func NewDeriver(cfg Config) (*Deriver, error) {
 	cfg.LabelAllow = slices.Clone(cfg.LabelAllow)
 	cfg.LabelDeny = slices.Clone(cfg.LabelDeny)
 	cfg.Kinds = slices.Clone(cfg.Kinds)
+	cfg.NodeLabels = slices.Clone(cfg.NodeLabels)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,6 +97,12 @@ func NewDeriver(cfg Config) (*Deriver, error) {
 		clusterDot: cfg.Cluster + ".",
 		pods:       slices.Contains(cfg.Kinds, KindPod),
 		svcs:       slices.Contains(cfg.Kinds, KindService),
+		nodeAll:    "nodes",
+	}
+	if cfg.Preset == PresetAKS {
+		// aks.<cluster>.nodes would be the tag of a Service named
+		// "nodes"; no Service name contains '_'.
+		d.nodeAll = "cluster_nodes"
 	}
 	if cfg.Preset == PresetCustom {
 		t, err := parseTemplate(cfg.Template)
@@ -120,6 +129,7 @@ func (d *Deriver) Config() Config {
 	c.LabelAllow = slices.Clone(c.LabelAllow)
 	c.LabelDeny = slices.Clone(c.LabelDeny)
 	c.Kinds = slices.Clone(c.Kinds)
+	c.NodeLabels = slices.Clone(c.NodeLabels)
 	return c
 }
 
@@ -159,10 +169,34 @@ func (d *Deriver) Tags(id Identity) (Set, []Problem) {
 	return d.derive(b, &id), b.takeProblems()
 }
 
+// NodeTags derives the tag set of one address of a Node: id is the Node
+// (Kind KindNode, Name, UID, Labels); external says the address is one of
+// its ExternalIPs rather than an InternalIP. Without Config.Nodes (or,
+// for an external address, Config.NodeExternalIPs) the address gets no
+// tags and a ReasonKindExcluded Problem.
+func (d *Deriver) NodeTags(id Identity, external bool) (Set, []Problem) {
+	b := builderPool.Get().(*builder)
+	defer b.release()
+	b.external = external
+	return d.derive(b, &id), b.takeProblems()
+}
+
 // derive runs the preset on b, leaving the candidates (priority order) and
 // problems in it.
 func (d *Deriver) derive(b *builder, id *Identity) Set {
 	b.kind, b.ns, b.name = id.Kind, id.Namespace, id.Name
+	if id.Kind == KindNode {
+		switch {
+		case !d.cfg.Nodes:
+			b.problem(Problem{Reason: ReasonKindExcluded, Detail: "node tags are off (Nodes)"})
+			return Set{}
+		case b.external && !d.cfg.NodeExternalIPs:
+			b.problem(Problem{Reason: ReasonKindExcluded, Detail: "external node addresses are not tagged (NodeExternalIPs)"})
+			return Set{}
+		}
+		d.node(b, id)
+		return b.finish(d.cfg.MaxTags)
+	}
 	if !d.kindOn(id.Kind) {
 		b.problem(Problem{Reason: ReasonKindExcluded, Detail: fmt.Sprintf("kind %q is not in Kinds %v", id.Kind, d.cfg.Kinds)})
 		return Set{}
@@ -260,6 +294,35 @@ func (d *Deriver) k8s(b *builder, id *Identity) {
 			} else {
 				b.add(from{SourceLabel, k}, p, "ns_", id.Namespace, ".", k)
 			}
+		}
+	}
+}
+
+// node emits the node formats, the same in every preset but for the
+// cluster node tag's name: the cluster (or external) node tag, then the
+// allowed node labels by key. Priority order.
+func (d *Deriver) node(b *builder, id *Identity) {
+	p := d.prefixDot
+	if b.external {
+		b.add(from{SourceNode, id.Name}, p, d.nodeAll, ".external")
+	} else {
+		b.add(from{SourceNode, id.Name}, p, d.nodeAll)
+	}
+	keys := b.keys[:0]
+	for k := range id.Labels {
+		if !slices.ContainsFunc(d.cfg.NodeLabels, func(g string) bool { return globMatch(g, k) }) {
+			b.problem(Problem{Reason: ReasonDenied, Label: k, Detail: "matches no NodeLabels pattern"})
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b.keys = keys
+	for _, k := range keys {
+		if v := id.Labels[k]; v != "" {
+			b.add(from{SourceLabel, k}, p, "node.", k, ".", v)
+		} else {
+			b.add(from{SourceLabel, k}, p, "node.", k)
 		}
 	}
 }
@@ -375,6 +438,7 @@ func sortedCopy(b *builder, s []string) []string {
 type builder struct {
 	kind     Kind // of the Identity, for Problems
 	ns, name string
+	external bool // a Node's external address (NodeTags)
 	buf      []byte
 	cands    []cand
 	order    []int
@@ -417,6 +481,7 @@ func (b *builder) reset() {
 func (b *builder) release() {
 	b.reset()
 	b.kind, b.ns, b.name = "", "", ""
+	b.external = false
 	b.problems = b.problems[:0]
 	clear(b.keys[:cap(b.keys)])
 	b.keys = b.keys[:0]

@@ -86,11 +86,39 @@
 // Identity gives it no tags and a ReasonTemplate Problem; NewDeriver
 // rejects templates that fail on a sample pod.
 //
+// # Nodes
+//
+// With Config.Nodes (off by default) the aggregator tags every Node's own
+// addresses from its Node informer (NodeTags); agents never claim nodes,
+// and a pod IP never gets node tags. The formats are the same in every
+// preset (the custom Template is not used for nodes), <prefix> being the
+// preset's prefix:
+//
+//	cluster node  <prefix>.nodes                    every InternalIP of every Node
+//	              aks.<cluster>.cluster_nodes       the same, aks preset (a Service
+//	                                                could be named "nodes"; none
+//	                                                can contain '_')
+//	external      <prefix>.nodes.external           every ExternalIP, with NodeExternalIPs
+//	              aks.<cluster>.cluster_nodes.external
+//	label         <prefix>.node.<key>.<value>       both, for the node labels NodeLabels
+//	              <prefix>.node.<key>               allows (default: DefaultNodeLabels)
+//
+// For example node ip-10-0-1-5 of cluster "prod" in zone eu-west-1a, node
+// group ng-1: its InternalIP carries k8s.cl_prod.nodes,
+// k8s.cl_prod.node.topology.kubernetes.io_zone.eu-west-1a and
+// k8s.cl_prod.node.eks.amazonaws.com_nodegroup.ng-1. A Dynamic Address
+// Group with the match criterion 'k8s.cl_prod.nodes' holds exactly the
+// cluster's nodes, as they come and go: it replaces the address group of
+// the cluster's subnet that the Azure plugin's guide has users build by
+// hand so node <-> control-plane traffic passes a restrictive policy.
+// Priority: the cluster (or external) node tag, then labels by key.
+//
 // # Options
 //
 // LabelAllow / LabelDeny (glob patterns on label keys, '*' crossing '/'),
-// Kinds (Pod, Service), NoNamespaceTags, NoOwnerTags, NoServiceTags,
-// NoLabelTags and MaxTags select what is tagged; see Config. Every label or
+// Kinds (Pod, Service), Nodes, NodeExternalIPs, NodeLabels,
+// NoNamespaceTags, NoOwnerTags, NoServiceTags, NoLabelTags (pods and
+// services) and MaxTags select what is tagged; see Config. Every label or
 // object left out by them is reported (ReasonDenied, ReasonKindExcluded).
 //
 // # Sanitising
@@ -119,6 +147,7 @@
 // may lower it. Tags are kept in this priority order, and the rest are
 // dropped and reported one by one (ReasonOverLimit):
 //
+//	nodes:  cluster (or external) node tag > labels (by label key), every preset
 //	k8s:    namespace > owner > services (by service name) > labels (by label key)
 //	        (a Service's own svc_ tag comes before its label tags)
 //	aks:    service > selector > services of a pod (by name) > labels (by key)

@@ -21,6 +21,9 @@ const (
 	SourceLabel Source = "label"
 	// SourceTemplate: a line of the custom template.
 	SourceTemplate Source = "template"
+	// SourceNode: the cluster node tag or the external node tag of a
+	// Node's address (Why.Object is the node's name).
+	SourceNode Source = "node"
 )
 
 // Why explains one tag the preset derived for an Identity.
@@ -110,6 +113,8 @@ func (w Why) Describe(ownerKind string) string {
 		return fmt.Sprintf("label %s=%s", w.Object, w.Value)
 	case SourceTemplate:
 		return "template"
+	case SourceNode:
+		return "node " + w.Object
 	}
 	return string(w.Source)
 }

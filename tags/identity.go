@@ -11,6 +11,10 @@ type Kind string
 const (
 	KindPod     Kind = "Pod"
 	KindService Kind = "Service"
+	// KindNode is a Node's own addresses (InternalIPs, and ExternalIPs if
+	// Config.NodeExternalIPs). The aggregator derives node tags from its
+	// own Node informer; agents never claim nodes.
+	KindNode Kind = "Node"
 )
 
 // Identity is everything about the owner of one IP that tags may be derived

@@ -75,6 +75,19 @@ type Tags struct {
 	NamespaceTags *bool  `json:"namespaceTags,omitempty"`
 	// MaxTags per IP, default and maximum 32.
 	MaxTags int `json:"maxTags,omitempty"`
+	// Nodes tags the Nodes' own addresses (off by default).
+	Nodes Nodes `json:"nodes,omitempty"`
+}
+
+// Nodes is the node tag section: see tags.Config.Nodes.
+type Nodes struct {
+	// Enabled tags every Node's InternalIPs.
+	Enabled bool `json:"enabled,omitempty"`
+	// ExternalIPs also tags their ExternalIPs (needs Enabled).
+	ExternalIPs bool `json:"externalIPs,omitempty"`
+	// Labels are glob patterns of node label keys to tag; absent means
+	// tags.DefaultNodeLabels, [] none.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // Labels filters which label keys become tags (glob patterns).
@@ -248,6 +261,9 @@ func fieldErr(err error) error {
 		"LabelDeny":  "tags.labels.deny",
 		"Kinds":      "tags.pods/tags.services",
 		"MaxTags":    "tags.maxTags",
+		// Nodes is a bool the file sets, never at fault itself.
+		"NodeExternalIPs": "tags.nodes.externalIPs",
+		"NodeLabels":      "tags.nodes.labels",
 	}[fe.Field]
 	if !ok {
 		field = "tags." + fe.Field
@@ -270,6 +286,9 @@ func (c *Config) TagsConfig() tags.Config {
 		LabelDeny:       t.Labels.Deny,
 		NoNamespaceTags: t.NamespaceTags != nil && !*t.NamespaceTags,
 		MaxTags:         t.MaxTags,
+		Nodes:           t.Nodes.Enabled,
+		NodeExternalIPs: t.Nodes.ExternalIPs,
+		NodeLabels:      t.Nodes.Labels,
 	}
 	if t.Pods != nil || t.Services != nil {
 		if t.Pods == nil || *t.Pods {

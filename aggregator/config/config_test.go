@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,35 @@ func TestParseFull(t *testing.T) {
 	}
 }
 
+func TestNodeTags(t *testing.T) {
+	tgt := "targets: [{name: fw, url: 'https://fw', apiKeyEnv: K}]\n"
+	tests := []struct {
+		name, yaml string
+		nodes, ext bool
+		labels     []string
+	}{
+		{"off by default", "cluster: c1\n" + tgt, false, false, tags.DefaultNodeLabels},
+		{"on, default labels", "cluster: c1\ntags: {nodes: {enabled: true}}\n" + tgt, true, false, tags.DefaultNodeLabels},
+		{"external, own labels", "cluster: c1\ntags: {nodes: {enabled: true, externalIPs: true, labels: ['topology.kubernetes.io/*']}}\n" + tgt, true, true, []string{"topology.kubernetes.io/*"}},
+		{"no labels", "cluster: c1\ntags: {nodes: {enabled: true, labels: []}}\n" + tgt, true, false, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := c.TagsConfig()
+			if err := tc.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.Nodes != tt.nodes || tc.NodeExternalIPs != tt.ext || !slices.Equal(tc.NodeLabels, tt.labels) {
+				t.Fatalf("tags config nodes=%v external=%v labels=%v, want %v %v %v", tc.Nodes, tc.NodeExternalIPs, tc.NodeLabels, tt.nodes, tt.ext, tt.labels)
+			}
+		})
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	c, err := Parse([]byte("cluster: c1\ntargets: [{name: fw, url: 'https://fw', apiKeyEnv: K}]\n"))
 	if err != nil {
@@ -111,6 +141,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"call limit below 1/batchInterval", base + "targets: [{name: fw, url: 'https://fw', apiKeyEnv: K, maxCallsPerSecond: 10}]\n", "targets[fw].maxCallsPerSecond:"},
 		{"negative call limit", base + "targets: [{name: fw, url: 'https://fw', apiKeyEnv: K, maxCallsPerSecond: -1}]\n", "targets[fw].maxCallsPerSecond:"},
 		{"template without custom", base + tgt + "tags: {template: '{{.Name}}'}\n", "tags.template:"},
+		{"external node IPs without nodes", base + tgt + "tags: {nodes: {externalIPs: true}}\n", "tags.nodes.externalIPs:"},
+		{"empty node label pattern", base + tgt + "tags: {nodes: {enabled: true, labels: ['a', '']}}\n", "tags.nodes.labels[1]:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,10 +22,12 @@
 //
 // Every scenario asserts what the emulator holds against the tags computed
 // independently from the API server's state (pods, owners, services by
-// selector, labels): create, relabel and delete; IP reuse (the reused IP
+// selector, labels, and node tags on every Node's addresses: the
+// aggregator runs with tags.nodes on, ExternalIPs included): create, relabel and delete; IP reuse (the reused IP
 // never carries a tag its new pod lacks, sampled as fast as the emulator
 // answers); agent and aggregator restarts (no unregister of live tags);
-// a firewall outage; a firewall reboot detected by the canary.
+// a firewall outage; a firewall reboot detected by the canary; node tags
+// following a Node's labels and addresses and leaving with the Node.
 //
 // The aggregator runs with --canary-interval 3s so the reboot is detected
 // within seconds.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubedag/kubedag/e2e/cluster"
+	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid/panossim"
 )
 
@@ -149,42 +151,49 @@ func (e *env) expected(ctx context.Context) (state, error) {
 	add := func(ip string, tags ...string) {
 		want[ip] = append(want[ip], tags...)
 	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	// Node tags (the aggregator runs with tags.nodes on, ExternalIPs too,
+	// default node labels) on every node's addresses.
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		for _, a := range n.Status.Addresses {
+			switch a.Type {
+			case corev1.NodeInternalIP:
+				add(canonical(a.Address), nodesTag)
+			case corev1.NodeExternalIP:
+				add(canonical(a.Address), nodesTag+".external")
+			default:
+				continue
+			}
+			for k, v := range n.Labels {
+				if slices.Contains(tags.DefaultNodeLabels, k) {
+					add(canonical(a.Address), tagPrefix+".node."+sanitize(k)+"."+sanitize(v))
+				}
+			}
+		}
+	}
 	for i := range svcs.Items {
 		s := &svcs.Items[i]
-		if s.Spec.ClusterIP == "" || s.Spec.ClusterIP == corev1.ClusterIPNone {
-			continue
+		for _, ip := range s.Spec.ClusterIPs {
+			if ip == "" || ip == corev1.ClusterIPNone {
+				continue
+			}
+			ip = canonical(ip)
+			add(ip, nsTag(s.Namespace), svcTag(s.Namespace, s.Name))
+			add(ip, labelTags(s.Namespace, s.Labels)...)
 		}
-		add(s.Spec.ClusterIP, nsTag(s.Namespace), svcTag(s.Namespace, s.Name))
-		add(s.Spec.ClusterIP, labelTags(s.Namespace, s.Labels)...)
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if !ours[p.Spec.NodeName] || p.Spec.HostNetwork || p.DeletionTimestamp != nil ||
-			p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+			p.Status.Phase != corev1.PodRunning || len(p.Status.PodIPs) == 0 {
 			continue
 		}
-		ip := p.Status.PodIP
-		add(ip, nsTag(p.Namespace))
-		if o := metav1.GetControllerOf(p); o != nil {
-			switch o.Kind {
-			case "ReplicaSet":
-				add(ip, nsTag(p.Namespace)+".rs_"+o.Name)
-			case "DaemonSet":
-				add(ip, nsTag(p.Namespace)+".ds_"+o.Name)
-			case "StatefulSet":
-				add(ip, nsTag(p.Namespace)+".ss_"+o.Name)
-			}
-		}
-		add(ip, labelTags(p.Namespace, p.Labels)...)
-		if !podReady(p) {
-			continue
-		}
-		for j := range svcs.Items {
-			s := &svcs.Items[j]
-			if s.Namespace == p.Namespace && len(s.Spec.Selector) > 0 &&
-				labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(p.Labels)) {
-				add(ip, svcTag(s.Namespace, s.Name))
-			}
+		for _, pip := range p.Status.PodIPs {
+			addPod(add, canonical(pip.IP), p, svcs.Items)
 		}
 	}
 	for ip, tags := range want {
@@ -192,6 +201,44 @@ func (e *env) expected(ctx context.Context) (state, error) {
 		want[ip] = slices.Compact(tags)
 	}
 	return want, nil
+}
+
+// nodesTag is the k8s preset's cluster node tag.
+const nodesTag = tagPrefix + ".nodes"
+
+// canonical is an address as the emulator lists it (RFC 5952 for IPv6).
+func canonical(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return a.Unmap().String()
+}
+
+// addPod adds the tags of pod p's IP ip.
+func addPod(add func(string, ...string), ip string, p *corev1.Pod, svcs []corev1.Service) {
+	add(ip, nsTag(p.Namespace))
+	if o := metav1.GetControllerOf(p); o != nil {
+		switch o.Kind {
+		case "ReplicaSet":
+			add(ip, nsTag(p.Namespace)+".rs_"+o.Name)
+		case "DaemonSet":
+			add(ip, nsTag(p.Namespace)+".ds_"+o.Name)
+		case "StatefulSet":
+			add(ip, nsTag(p.Namespace)+".ss_"+o.Name)
+		}
+	}
+	add(ip, labelTags(p.Namespace, p.Labels)...)
+	if !podReady(p) {
+		return
+	}
+	for j := range svcs {
+		s := &svcs[j]
+		if s.Namespace == p.Namespace && len(s.Spec.Selector) > 0 &&
+			labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(p.Labels)) {
+			add(ip, svcTag(s.Namespace, s.Name))
+		}
+	}
 }
 
 func nsTag(ns string) string        { return tagPrefix + ".ns_" + sanitize(ns) }

@@ -366,6 +366,9 @@ tags:
   preset: k8s
   labels:
     deny: ["pod-template-hash"]
+  nodes:
+    enabled: true
+    externalIPs: true
 targets:
   - name: fw1
     url: %s

@@ -208,6 +208,9 @@ paths under the mounted Secrets, never as values.
 {{- if not (or .Values.tags.pods .Values.tags.services) -}}
 {{- fail "tags.pods and tags.services are both false: kubedag would tag nothing" -}}
 {{- end -}}
+{{- if and .Values.tags.nodes.enabled .Values.agent.tagHostNetwork -}}
+{{- fail "tags.nodes.enabled and agent.tagHostNetwork exclude each other: a node IP would carry neither the node's nor its hostNetwork pods' tags" -}}
+{{- end -}}
 {{- if and (eq .Values.tags.preset "custom") (not .Values.tags.template) -}}
 {{- fail "tags.template is required when tags.preset is custom" -}}
 {{- end -}}
@@ -222,6 +225,10 @@ tags:
   pods: {{ .Values.tags.pods }}
   services: {{ .Values.tags.services }}
   namespaceTags: {{ .Values.tags.namespaceTags }}
+  nodes:
+    enabled: {{ .Values.tags.nodes.enabled }}
+    externalIPs: {{ .Values.tags.nodes.externalIPs }}
+    labels: {{ .Values.tags.nodes.labels | toJson }}
 {{- if .Values.targets }}
 targets:
 {{- range .Values.targets }}
