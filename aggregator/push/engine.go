@@ -130,6 +130,9 @@ type Engine struct {
 	ipBuf   []netip.Addr
 	desBuf  []store.Desired
 	itemBuf []diff.Item
+	// the call's own, kept in batch until answered
+	callDes   []store.Desired
+	callItems []diff.Item
 }
 
 // NewEngine returns an Engine for one target. Call Reset before the first
@@ -548,9 +551,26 @@ func (e *Engine) sweepRetry(now time.Time) {
 }
 
 // planBatch plans the next call's worth of pending IPs; false when
-// nothing pending needs a call.
+// nothing pending needs a call. Pending IPs are examined MaxBatch at a
+// time, and more are examined while the call has room: most pending IPs
+// may need nothing (after a reconcile, or when tag pruning leaves few tags
+// per IP), and a call should still carry up to MaxBatch entries.
 func (e *Engine) planBatch(now time.Time) (Action, bool) {
-	for len(e.pending) > 0 {
+	var (
+		acc   diff.Batch
+		des   = e.callDes[:0]
+		items = e.callItems[:0]
+		idx   map[netip.Addr]int
+	)
+	// IPs in the call are taken out of pending while more are examined
+	// (so they are not examined twice) and put back at the end: the answer
+	// decides whether they are done.
+	defer func() {
+		for _, op := range acc.Ops {
+			e.pending[op.IP] = struct{}{}
+		}
+	}()
+	for len(e.pending) > 0 && e.opts.MaxBatch-acc.Entries >= min(2, e.opts.MaxBatch) {
 		ips := e.ipBuf[:0]
 		for ip := range e.pending {
 			if r, ok := e.retry[ip]; ok && now.Before(r.notBefore) {
@@ -564,26 +584,26 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 		}
 		e.ipBuf = ips
 		if len(ips) == 0 {
-			return Action{}, false
+			break
 		}
-		des := e.state.DesiredBatch(ips, e.desBuf[:0])
-		for i := range des {
-			des[i].Tags = e.want(des[i].Tags) // from here on, desired means filtered
+		cdes := e.state.DesiredBatch(ips, e.desBuf[:0])
+		for i := range cdes {
+			cdes[i].Tags = e.want(cdes[i].Tags) // from here on, desired means filtered
 		}
-		e.desBuf = des
-		items := e.itemBuf[:0]
+		e.desBuf = cdes
+		citems := e.itemBuf[:0]
 		for i, ip := range ips {
 			rec := e.actual[ip]
-			items = append(items, diff.Item{
+			citems = append(citems, diff.Item{
 				IP:           ip,
-				Desired:      des[i].Tags,
+				Desired:      cdes[i].Tags,
 				Actual:       rec.tags,
-				Refresh:      des[i].Tags.Len() > 0 && e.refreshDue(rec, now),
-				NoUnregister: !e.ready && !des[i].Claimed,
+				Refresh:      cdes[i].Tags.Len() > 0 && e.refreshDue(rec, now),
+				NoUnregister: !e.ready && !cdes[i].Claimed,
 			})
 		}
-		e.itemBuf = items
-		batches := diff.Plan(items, e.opts.Owns, e.opts.MaxBatch)
+		e.itemBuf = citems
+		batches := diff.Plan(citems, e.opts.Owns, e.opts.MaxBatch-acc.Entries)
 		if len(batches) == 0 {
 			for _, ip := range ips {
 				delete(e.pending, ip)
@@ -591,7 +611,8 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 			continue
 		}
 		b := batches[0]
-		// IPs that planned nothing are done; IPs in later batches stay pending.
+		// IPs that planned nothing are done; IPs in later batches stay
+		// pending; IPs in this call leave pending until the deferred put.
 		inBatch := make(map[netip.Addr]struct{}, len(b.Ops))
 		for _, op := range b.Ops {
 			inBatch[op.IP] = struct{}{}
@@ -602,21 +623,34 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 				deferred[op.IP] = struct{}{}
 			}
 		}
-		idx := make(map[netip.Addr]int, len(ips))
+		if idx == nil {
+			idx = make(map[netip.Addr]int, len(b.Ops))
+		}
 		for i, ip := range ips {
-			idx[ip] = i
 			if _, ok := inBatch[ip]; ok {
+				idx[ip] = len(des)
+				des = append(des, cdes[i])
+				items = append(items, citems[i])
+				delete(e.pending, ip)
 				continue
 			}
 			if _, ok := deferred[ip]; !ok {
 				delete(e.pending, ip)
 			}
 		}
-		e.batch = inflightBatch{b: b, des: des, items: items, idx: idx}
-		e.lastSend = now
-		return e.issue(now, Action{Kind: Send, Update: e.update(b)}), true
+		acc.Ops = append(acc.Ops, b.Ops...)
+		acc.Entries += b.Entries
+		if len(batches) > 1 {
+			break // the call is full
+		}
 	}
-	return Action{}, false
+	e.callDes, e.callItems = des, items
+	if len(acc.Ops) == 0 {
+		return Action{}, false
+	}
+	e.batch = inflightBatch{b: acc, des: des, items: items, idx: idx}
+	e.lastSend = now
+	return e.issue(now, Action{Kind: Send, Update: e.update(acc)}), true
 }
 
 func (e *Engine) update(b diff.Batch) Update {
