@@ -36,7 +36,9 @@ measured:
               from first seen to the firewall's ack is reported with two
               baselines fed the same changes: naive (one API call per change)
               and poll (every --poll-interval push the difference, like the
-              Panorama plugins)
+              Panorama plugins); every --reuse-every-th change gives its IP
+              to a new pod on another node: the IP-reuse exposure is the
+              time until the old pod's tags are off the IP
   throughput  mapping changes/s through store + pusher on one core
               (GOMAXPROCS 1) against a no-op firewall, mappings per API call,
               and aggregator heap bytes per registered IP
@@ -66,8 +68,10 @@ Examples:
 	f.DurationVar(&o.PollInterval, "poll-interval", bench.DefaultPollInterval, "interval of the poll baseline")
 	f.DurationVar(&o.Drain, "drain", 0, "wait after the change stream for outstanding acks (default poll interval + 3s)")
 	f.DurationVar(&o.FirewallLatency, "fw-latency", bench.DefaultFirewallLatency, "latency the emulators add to every API call (0 for none)")
-	f.DurationVar(&o.BatchInterval, "batch-interval", 0, "kubedag pusher batch interval (default the aggregator's, 50ms)")
+	f.DurationVar(&o.BatchInterval, "batch-interval", 0, "longest the call limit may hold a change back (default the aggregator's, 50ms)")
 	f.IntVar(&o.MaxBatch, "max-batch", 0, "kubedag pusher entries per call (default the aggregator's, 1000)")
+	f.Float64Var(&o.MaxCallsPerSecond, "max-calls-per-second", 0, "kubedag pusher's limit on calls per second to its target (default none; at least 1/--batch-interval)")
+	f.IntVar(&o.ReuseEvery, "reuse-every", bench.DefaultReuseEvery, "every Nth latency change gives the IP to a new pod on another node (IP-reuse exposure); 0 for none")
 	f.IntVar(&o.ThroughputIPs, "throughput-ips", bench.DefaultThroughputIPs, "IPs of the throughput and memory phase")
 	f.IntVar(&o.RestartIPs, "restart-ips", bench.DefaultRestartIPs, "registered IPs of the restart phase")
 	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run: latency, throughput, restart (default all)")
@@ -82,6 +86,9 @@ func (o *benchOptions) Validate() error {
 		if v < 1 {
 			return fmt.Errorf("%s must be at least 1, got %d", name, v)
 		}
+	}
+	if o.MaxCallsPerSecond < 0 || o.ReuseEvery < 0 {
+		return fmt.Errorf("--max-calls-per-second and --reuse-every must not be negative")
 	}
 	if o.MaxBatch < 0 {
 		return fmt.Errorf("--max-batch must not be negative, got %d", o.MaxBatch)
@@ -116,6 +123,9 @@ func (o *benchOptions) Run(ctx context.Context, out, errOut io.Writer) error {
 		cfg.FirewallLatency = -1 // the flag's 0 is the harness's "none"
 	}
 	cfg.Logger = logger
+	if cfg.ReuseEvery == 0 {
+		cfg.ReuseEvery = -1 // the flag's 0 is the harness's "none"
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -16,7 +16,14 @@
 //     change stream feeds two baselines, each with its own emulator: naive
 //     (a pusher with MaxBatch 1: one API call per change) and poll (every
 //     PollInterval, list the desired state and push the difference, as the
-//     Panorama plugins do).
+//     Panorama plugins do). Every ReuseEvery-th change gives its IP to a
+//     new pod on another node, claimed there before the old node withdraws
+//     the old pod: the IP-reuse exposure is the time from that claim until
+//     the target acknowledged removing the old pod's tags (push
+//     Hooks.Removed). The agents' own detection (the API watch for
+//     --ip-source api, a route event plus the pod from the API for
+//     netlink) comes before the claim and is not in this in-process
+//     figure.
 //  2. Throughput: mapping changes per second through store and pusher with
 //     GOMAXPROCS 1 against a no-op firewall (our side only), and mappings per
 //     API call at saturation.

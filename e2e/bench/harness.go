@@ -27,6 +27,7 @@ const (
 	DefaultFirewallLatency = 5 * time.Millisecond
 	DefaultThroughputIPs   = 100000
 	DefaultRestartIPs      = 100000
+	DefaultReuseEvery      = 10
 )
 
 // Phase names, for Config.Phases.
@@ -62,6 +63,14 @@ type Config struct {
 	// package push).
 	BatchInterval time.Duration
 	MaxBatch      int
+	// MaxCallsPerSecond is the kubedag pusher's per-target call limit
+	// (default 0: none).
+	MaxCallsPerSecond float64
+	// ReuseEvery makes every ReuseEvery-th change of the latency phase an
+	// IP reuse across nodes: the IP's new pod runs on another node, whose
+	// agent claims it before the old node's agent withdraws the old pod
+	// (default 10; negative: none).
+	ReuseEvery int
 	// ThroughputIPs is the IP count of the throughput and memory phases
 	// (default 100,000).
 	ThroughputIPs int
@@ -77,7 +86,7 @@ type Config struct {
 
 func (c *Config) validate() error {
 	if c.Rate < 0 || c.Duration < 0 || c.IPs < 0 || c.Nodes < 0 || c.PollInterval < 0 || c.Drain < 0 ||
-		c.MaxBatch < 0 || c.BatchInterval < 0 || c.ThroughputIPs < 0 || c.RestartIPs < 0 {
+		c.MaxBatch < 0 || c.BatchInterval < 0 || c.MaxCallsPerSecond < 0 || c.ThroughputIPs < 0 || c.RestartIPs < 0 {
 		return errors.New("bench: negative Config value")
 	}
 	def := func(v *int, d int) {
@@ -94,6 +103,7 @@ func (c *Config) validate() error {
 	def(&c.IPs, DefaultIPs)
 	def(&c.Nodes, DefaultNodes)
 	def(&c.MaxBatch, push.DefaultMaxBatch)
+	def(&c.ReuseEvery, DefaultReuseEvery)
 	def(&c.ThroughputIPs, DefaultThroughputIPs)
 	def(&c.RestartIPs, DefaultRestartIPs)
 	defD(&c.Duration, DefaultDuration)
@@ -200,11 +210,12 @@ func newCore(cfg Config, d *tags.Deriver, view *podView, ttl time.Duration, hook
 			gate, err = verify.New(verify.Options{View: view, Sink: sink, Logger: cfg.Logger})
 			return gate, err
 		},
-		BatchInterval: cfg.BatchInterval,
-		MaxBatch:      cfg.MaxBatch,
-		TagTTL:        ttl,
-		Hooks:         hooks,
-		Logger:        cfg.Logger,
+		BatchInterval:     cfg.BatchInterval,
+		MaxBatch:          cfg.MaxBatch,
+		MaxCallsPerSecond: map[string]float64{ModelKubedag: cfg.MaxCallsPerSecond},
+		TagTTL:            ttl,
+		Hooks:             hooks,
+		Logger:            cfg.Logger,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: core: %w", err)

@@ -61,6 +61,17 @@ func (t *tracker) ack(ip netip.Addr, firstSeen, now time.Time) {
 	t.mu.Unlock()
 }
 
+// ackLatest records the target's acknowledgement of ip's latest change,
+// whichever it was (for hooks that carry no FirstSeen).
+func (t *tracker) ackLatest(ip netip.Addr, now time.Time) {
+	t.mu.Lock()
+	if fs, ok := t.pending[ip]; ok {
+		t.acked = append(t.acked, now.Sub(fs))
+		delete(t.pending, ip)
+	}
+	t.mu.Unlock()
+}
+
 func (t *tracker) idle() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -128,11 +139,21 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	// Tags are registered without timeout here: the emulator's listing
 	// does not report timeouts, and a TTL would make the pushers refresh
 	// every listed tag at start (the restart phase measures that).
-	core, gate, err := newCore(cfg, d, view, 0, push.Hooks{Applied: func(target string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
-		if i := slices.Index(names, target); i >= 0 {
-			trackers[i].ack(ip, fs, time.Now())
-		}
-	}})
+	// IP-reuse exposure: from the new pod's claim on its node until the
+	// kubedag target acknowledged removing the old pod's tags.
+	exposure := newTracker()
+	core, gate, err := newCore(cfg, d, view, 0, push.Hooks{
+		Applied: func(target string, ip netip.Addr, fs time.Time, _ trace.SpanContext, _ []string) {
+			if i := slices.Index(names, target); i >= 0 {
+				trackers[i].ack(ip, fs, time.Now())
+			}
+		},
+		Removed: func(target string, ip netip.Addr, _ []string, _ trace.SpanContext) {
+			if target == ModelKubedag {
+				exposure.ackLatest(ip, time.Now())
+			}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +263,13 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 	log.Info("bench: change stream starts")
 
 	// The change stream: round-robin over the IPs, each change a new pod
-	// (round r+1) on the IP.
+	// (round r+1) on the IP; every ReuseEvery-th on another node, claimed
+	// there before the old node withdraws the old pod.
+	nodeOf := make([]int, cfg.IPs)
+	for i := range nodeOf {
+		nodeOf[i] = i % cfg.Nodes
+	}
+	reuses := 0
 	start := time.Now()
 	pushG.Go(func() error { return poll.run(pushCtx) }) // its first poll comes one interval after start
 	total := int(float64(cfg.Rate) * cfg.Duration.Seconds())
@@ -265,8 +292,18 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 			for _, tr := range trackers {
 				tr.issue(ip, fs)
 			}
-			view.set(ip, nodes[i%cfg.Nodes], id)
-			states[i%cfg.Nodes].Set(nodestate.Claim{IP: ip, Identity: id, FirstSeen: fs})
+			old, n := nodeOf[i], nodeOf[i]
+			if cfg.ReuseEvery > 0 && cfg.Nodes > 1 && issued%cfg.ReuseEvery == cfg.ReuseEvery-1 {
+				n = (old + 1) % cfg.Nodes
+				exposure.issue(ip, fs)
+				reuses++
+			}
+			view.set(ip, nodes[n], id)
+			states[n].Set(nodestate.Claim{IP: ip, Identity: id, FirstSeen: fs})
+			if n != old {
+				states[old].Delete(ip)
+				nodeOf[i] = n
+			}
 		}
 	}
 	streamed := time.Since(start)
@@ -277,7 +314,7 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 				return false
 			}
 		}
-		return true
+		return exposure.idle()
 	})
 	end := time.Now()
 	if ctx.Err() != nil {
@@ -298,6 +335,10 @@ func runLatency(ctx context.Context, cfg Config, d *tags.Deriver) (*LatencyRepor
 			m.MappingsPerCall = float64(m.Entries) / float64(m.Calls)
 		}
 		rep.Models = append(rep.Models, m)
+	}
+	if reuses > 0 {
+		x := exposure.result(ModelKubedag, "", end)
+		rep.Reuse = &ExposureReport{Reuses: reuses, Acked: x.Acked, Unacked: x.Unacked, P50: x.P50, P90: x.P90, P99: x.P99, Max: x.Max}
 	}
 	rep.Stream = StreamStatsInfo{Agents: cfg.Nodes, Rejections: srv.Rejections()}
 	for _, c := range clients {
