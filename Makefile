@@ -66,8 +66,13 @@ DEMO_FLAGS ?=
 demo: tools build
 	$(BIN)/kubedag demo $(DEMO_FLAGS)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: every benchmark of DESIGN.md "Performance goals" (kubedag bench at the sizes of the goals),
+## tables written to $(BENCH_RESULTS) with the machine and the commands. Takes about 10 minutes and
+## every core it can get: run it alone. BENCH_LONG=1 adds the long runs (500,000-IP restart, the
+## package benchmarks); BENCH_SMALL=1 runs every section at a tiny size (for checking the script).
+BENCH_RESULTS ?= e2e/bench/results.md
+bench: tools build
+	BENCH_LONG=$(BENCH_LONG) BENCH_SMALL=$(BENCH_SMALL) e2e/bench/run.sh $(BIN)/kubedag $(BENCH_RESULTS)
 
 ## image: build the container image $(IMAGE) from the Dockerfile (same binaries as `make build`).
 ## Needs a container builder: docker, podman or buildah (first found on PATH, or

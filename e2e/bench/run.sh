@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# run.sh: the runs behind `make bench`. Each run's tables go to the results
+# file (markdown) under a heading, with the command that made them and the
+# machine it ran on. Usage:
+#
+#   e2e/bench/run.sh KUBEDAG_BINARY RESULTS_FILE
+#
+# BENCH_LONG=1 adds the long runs (500,000-IP restart, package benchmarks,
+# and whatever other sections register under "long" below).
+# BENCH_SMALL=1 runs every section at a tiny size (what `make test` checks
+# through TestBenchRunScript): the tables are sane, the numbers meaningless.
+set -euo pipefail
+
+bin=${1:?usage: run.sh KUBEDAG_BINARY RESULTS_FILE}
+out=${2:?usage: run.sh KUBEDAG_BINARY RESULTS_FILE}
+small=${BENCH_SMALL:-}
+long=${BENCH_LONG:-}
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+{
+  echo "# kubedag benchmark results"
+  echo
+  echo "Written by \`make bench\` (e2e/bench/run.sh); do not edit by hand, re-run it."
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+  echo "- machine: $(nproc) CPUs ($cpu), $(uname -sr), $(go version 2>/dev/null | awk '{print $3}')"
+  echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ -n "$small" ]; then
+    echo "- mode: small (BENCH_SMALL=1: sizes too small for the numbers to mean anything)"
+  else
+    echo "- mode: full${long:+, long runs included (BENCH_LONG=1)}"
+  fi
+  echo
+} >"$tmp"
+
+# run_section TITLE COMMAND...: run COMMAND, append its output with the
+# command, the load average at its start and how long it took. Other
+# benchmarks (the agent's, the scale run) add their sections with it.
+run_section() {
+  local title=$1
+  shift
+  echo "== $title: $*" >&2
+  local t0=$SECONDS load res
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  if ! res=$("$@" 2>&1); then
+    echo "$res" >&2
+    echo "bench section \"$title\" failed" >&2
+    exit 1
+  fi
+  {
+    echo "## $title"
+    echo
+    echo "\`$*\` (load average $load at start; took $((SECONDS - t0)) s)"
+    echo
+    echo '```'
+    echo "$res"
+    echo '```'
+    echo
+  } >>"$tmp"
+}
+
+# section TITLE ARGS...: a run_section of `kubedag ARGS...`.
+section() {
+  local title=$1
+  shift
+  run_section "$title" "$bin" "$@"
+}
+
+if [ -n "$small" ]; then
+  lat=(--duration 1s --ips 1000 --nodes 2 --poll-interval 500ms --drain 20s)
+  section "Tag latency, 5 ms per call" bench --phases latency --rate 200 "${lat[@]}"
+  section "Tag latency, high rate, call limit" bench --phases latency --rate 1000 --max-calls-per-second 40 "${lat[@]}"
+  section "Tag latency, 200 ms per call" bench --phases latency --rate 100 --fw-latency 200ms "${lat[@]}"
+  for n in 1000 5000; do
+    section "Throughput and memory, $n IPs" bench --phases throughput --throughput-ips "$n"
+  done
+  section "Restart, 3000 IPs" bench --phases restart --restart-ips 3000
+else
+  section "Tag latency at 2,000 changes/s, 5 ms per call" bench --phases latency
+  section "Tag latency at 20,000 changes/s, 5 ms per call" bench --phases latency --rate 20000 --duration 5s
+  section "Tag latency at 20,000 changes/s, 5 ms per call, 40 calls/s limit" bench --phases latency --rate 20000 --duration 5s --max-calls-per-second 40
+  section "Tag latency at 2,000 changes/s, 200 ms per call" bench --phases latency --fw-latency 200ms
+  for n in 10000 100000 500000; do
+    section "Throughput and memory, $n IPs" bench --phases throughput --throughput-ips "$n"
+  done
+  section "Restart, 100,000 IPs" bench --phases restart --restart-ips 100000
+  if [ -n "$long" ]; then
+    section "Restart, 500,000 IPs" bench --phases restart --restart-ips 500000
+    run_section "Package benchmarks" go test -run '^$' -bench . -benchmem -benchtime=100x \
+      ./aggregator/push ./aggregator/store ./aggregator/diff ./userid ./userid/panossim
+  fi
+fi
+
+mkdir -p "$(dirname "$out")"
+mv "$tmp" "$out"
+trap - EXIT
+echo "results written to $out" >&2
