@@ -212,6 +212,7 @@ type wantTarget struct {
 	name, secret, auth string
 	ca                 bool
 	maxCallsPerSecond  float64 // 0: the key is absent
+	prune              bool    // dags: {prune: true, ...}
 }
 
 var renderCases = []renderCase{
@@ -227,7 +228,7 @@ var renderCases = []renderCase{
 		agentPort: 19091, logLevel: "debug", tlsSecret: "kd-kubedag-stream-tls", tlsGenerated: true, caKey: "ca.crt",
 		targets: []wantTarget{
 			{name: "fw1", secret: "fw1-panos", auth: "apiKey", ca: true},
-			{name: "panorama", secret: "panorama-panos", auth: "password", maxCallsPerSecond: 50},
+			{name: "panorama", secret: "panorama-panos", auth: "password", maxCallsPerSecond: 50, prune: true},
 		},
 		serviceMonitor: true, networkPolicy: true, pdb: true,
 	},
@@ -714,7 +715,7 @@ func checkConfig(t *testing.T, objs []obj, tc renderCase) {
 			t.Errorf("config tags.%s is not in cli-contract.md", k)
 		}
 	}
-	targetKeys := []string{"name", "url", "kind", "vsys", "serial", "apiKeyFile", "usernameFile", "passwordFile", "caFile", "insecureSkipVerify", "maxCallsPerSecond"}
+	targetKeys := []string{"name", "url", "kind", "vsys", "serial", "apiKeyFile", "usernameFile", "passwordFile", "caFile", "insecureSkipVerify", "maxCallsPerSecond", "dags"}
 	targets := list(cfg["targets"])
 	if len(targets) != len(tc.targets) {
 		t.Fatalf("config has %d targets, want %d", len(targets), len(tc.targets))
@@ -734,6 +735,9 @@ func checkConfig(t *testing.T, objs []obj, tc renderCase) {
 		}
 		if v, ok := got["maxCallsPerSecond"]; (want.maxCallsPerSecond == 0) == ok || (ok && fmt.Sprint(v) != fmt.Sprint(want.maxCallsPerSecond)) {
 			t.Errorf("targets[%d].maxCallsPerSecond = %v (set %v), want %v", i, v, ok, want.maxCallsPerSecond)
+		}
+		if dags, ok := got["dags"].(map[string]any); ok != want.prune || (ok && dags["prune"] != true) {
+			t.Errorf("targets[%d].dags = %v, want prune %v", i, got["dags"], want.prune)
 		}
 		// Every credential file named in the config is a key of the target's Secret.
 		files := map[string]string{"apiKeyFile": "api-key"}

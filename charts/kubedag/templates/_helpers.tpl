@@ -252,6 +252,9 @@ targets:
     {{- with .maxCallsPerSecond }}
     maxCallsPerSecond: {{ . }}
     {{- end }}
+    {{- with .dags }}
+    dags: {{ toJson . }}
+    {{- end }}
 {{- end }}
 {{- else }}
 targets: []
