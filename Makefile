@@ -15,9 +15,12 @@ export KUBEDAG_TOOLS_DIR := $(TOOLS_DIR)
 all: build
 
 ## build: $(BIN)/kubedag (every subcommand) and $(BIN)/kubedag-agent (the agent alone, which
-## the DaemonSet runs: a third of the size, and a binary's pages count in a node agent's memory).
+## the DaemonSet runs: a third of the size, and a binary's pages count in a node agent's memory);
+## $(BIN)/kubectl-kubedag is a hard link to kubedag: on PATH, it is the kubectl plugin
+## (`kubectl kubedag explain ...`; the binary names itself from argv[0]).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/kubedag ./cmd/kubedag-agent
+	ln -f $(BIN)/kubedag $(BIN)/kubectl-kubedag
 
 ## test: gofmt check, go mod tidy check, go vet, the control-plane tools, then every test (race detector on),
 ## including the check that api/agent/v1's generated code matches agent.proto.

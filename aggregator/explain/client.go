@@ -32,16 +32,21 @@ type Client struct {
 }
 
 // RESTConfig loads a kubeconfig as kubectl does: path (or $KUBECONFIG, or
-// ~/.kube/config, or in-cluster) and context ("" = current).
-func RESTConfig(path, context string) (*rest.Config, error) {
+// ~/.kube/config, or in-cluster) and context ("" = current). It also
+// returns the context's namespace ("default" if it names none).
+func RESTConfig(path, context string) (*rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = path
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return nil, "", fmt.Errorf("kubeconfig: %w", err)
 	}
-	return cfg, nil
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("kubeconfig namespace: %w", err)
+	}
+	return cfg, ns, nil
 }
 
 // NewClient returns a Client using cfg's server and credentials. The

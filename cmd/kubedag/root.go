@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kubedag/kubedag/cmd/internal/agentcmd"
@@ -21,6 +23,8 @@ Examples:
   kubedag version`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		// As the kubectl plugin kubectl-kubedag, help reads "kubectl kubedag".
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: pluginName(os.Args[0])},
 	}
 	root.AddCommand(
 		newVersionCmd(),
@@ -31,5 +35,6 @@ Examples:
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newSandwichCmd())
+	root.AddCommand(newExplainCmd())
 	return root
 }

@@ -425,7 +425,7 @@ func TestCLIThroughServiceProxy(t *testing.T) {
 		if err := clientcmd.WriteToFile(*kc, path); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := explain.RESTConfig(path, "")
+		cfg, _, err := explain.RESTConfig(path, "")
 		if err != nil {
 			t.Fatal(err)
 		}
