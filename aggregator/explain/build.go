@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubedag/kubedag/aggregator/dags"
+	"github.com/kubedag/kubedag/aggregator/nodewatch"
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/store"
@@ -42,8 +43,8 @@ func (q Query) String() string {
 // asked beforehand).
 type Access interface {
 	// MayGet reports whether the caller may get the object name of
-	// resource ("pods" or "services") in namespace; namespace "" asks for
-	// every namespace.
+	// resource ("pods", "services" or "nodes") in namespace; namespace ""
+	// asks for every namespace (nodes have none).
 	MayGet(resource, namespace, name string) bool
 }
 
@@ -78,6 +79,8 @@ type IPFacts struct {
 	// Services whose ClusterIP, load-balancer or external IPs include it.
 	Holders  []podview.Pod
 	Services []tags.Identity
+	// Nodes are the Nodes whose addresses include it (node tags).
+	Nodes []tags.Identity
 	// Agents are the node agents' claims (the claim gate).
 	Agents  []verify.ClaimState
 	Targets []TargetFacts
@@ -141,6 +144,13 @@ func Build(q Query, f Facts, acc Access) Report {
 			for _, s := range ipf.Services {
 				if b.may("services", s.Namespace, s.Name) {
 					r.Objects = append(r.Objects, b.object(s, "", []netip.Addr{ipf.IP}))
+				} else {
+					b.hidden++
+				}
+			}
+			for _, n := range ipf.Nodes {
+				if b.may("nodes", "", n.Name) {
+					r.Objects = append(r.Objects, b.object(n, "", []netip.Addr{ipf.IP}))
 				} else {
 					b.hidden++
 				}
@@ -293,7 +303,22 @@ func (b *builder) claimOwner(f *IPFacts, src string, c store.Claim) (owner, ns, 
 		}
 		return "", "", "", ""
 	}
-	// Services sharing an IP claim it together, their UIDs joined by ",".
+	// Services (Nodes) sharing an IP claim it together, their UIDs joined
+	// by ",".
+	if src == nodewatch.Source {
+		var names []string
+		for _, uid := range strings.Split(c.Owner, ",") {
+			i := slices.IndexFunc(f.Nodes, func(n tags.Identity) bool { return n.UID == uid })
+			if i < 0 {
+				return "", "", "", ""
+			}
+			names = append(names, f.Nodes[i].Name)
+		}
+		if len(names) == 1 {
+			name = names[0]
+		}
+		return "Node " + strings.Join(names, ", "), "", name, "nodes"
+	}
 	var names []string
 	for _, uid := range strings.Split(c.Owner, ",") {
 		i := slices.IndexFunc(f.Services, func(s tags.Identity) bool { return s.UID == uid })

@@ -339,3 +339,28 @@ func TestBuildPruned(t *testing.T) {
 		t.Errorf("rendered:\n%s", buf.String())
 	}
 }
+
+// TestBuildNodeIP: a node address claimed by the Node source is shown to
+// callers who may get nodes, hidden from others.
+func TestBuildNodeIP(t *testing.T) {
+	d := deriver(t, tags.Config{Cluster: "prod", Nodes: true})
+	node := tags.Identity{Kind: tags.KindNode, Name: "n1", UID: "uid-n1", Labels: map[string]string{"topology.kubernetes.io/zone": "a"}}
+	nodeTags, _ := d.NodeTags(node, false)
+	nip := netip.MustParseAddr("192.168.0.10")
+	f := Facts{Now: t0, Leader: true, Deriver: d, IPs: []IPFacts{{IP: nip,
+		Desired: store.Desired{Tags: nodeTags, Claimed: true},
+		Claims:  map[string]store.Claim{"nodes": {Tags: nodeTags, Owner: "uid-n1"}},
+		Nodes:   []tags.Identity{node},
+		Targets: []TargetFacts{{Name: "fw1", Holding: push.Holding{Tags: nodeTags, Synced: true}}}}}}
+	q := Query{Kind: KindIP, IP: nip}
+
+	r := Build(q, f, access{"nodes/": true})
+	if len(r.Objects) != 1 || r.Objects[0].Kind != "Node" || len(r.Objects[0].Tags) == 0 || len(r.IPs) != 1 ||
+		len(r.IPs[0].Claims) != 1 || r.IPs[0].Claims[0].Owner != "Node n1" || len(r.IPs[0].Targets[0].Holds) != nodeTags.Len() {
+		t.Errorf("node reader: %+v", r)
+	}
+	r = Build(q, f, access{"pods/shop": true})
+	if len(r.Objects) != 0 || len(r.IPs) != 0 || r.Hidden != 2 {
+		t.Errorf("caller without nodes access: %+v", r)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubedag/kubedag/aggregator/dags"
+	"github.com/kubedag/kubedag/aggregator/nodewatch"
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/servicewatch"
@@ -75,7 +76,8 @@ type TargetSource struct {
 // Config configures a Handler.
 type Config struct {
 	// Client reviews callers' tokens and access (TokenReview,
-	// SubjectAccessReview: create) and reads Services (get, list).
+	// SubjectAccessReview: create) and reads Services (get, list) and
+	// Nodes (list).
 	Client  kubernetes.Interface
 	Deriver *tags.Deriver
 	Pods    Pods
@@ -245,6 +247,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, u user, q Query
 // the Services and every target.
 func (h *Handler) gather(ctx context.Context, f *Facts, ips []netip.Addr) error {
 	var services []*corev1.Service
+	var nodes []corev1.Node
 	listed := false
 	targets := h.cfg.Targets()
 	for _, ip := range ips {
@@ -266,6 +269,21 @@ func (h *Handler) gather(ctx context.Context, f *Facts, ips []netip.Addr) error 
 			for _, s := range services {
 				if sips, _ := servicewatch.IPs(s); slices.Contains(sips, ip) {
 					x.Services = append(x.Services, servicewatch.Identity(s))
+				}
+			}
+		}
+		if _, ok := x.Claims[nodewatch.Source]; ok {
+			if nodes == nil {
+				list, err := h.cfg.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+				if err != nil {
+					return errorf(http.StatusBadGateway, "list nodes: %v", err)
+				}
+				nodes = list.Items
+			}
+			for i := range nodes {
+				addrs, _ := nodewatch.Addrs(&nodes[i], true)
+				if slices.ContainsFunc(addrs, func(a nodewatch.Addr) bool { return a.IP == ip }) {
+					x.Nodes = append(x.Nodes, nodewatch.Identity(&nodes[i]))
 				}
 			}
 		}
@@ -313,6 +331,9 @@ func (h *Handler) review(ctx context.Context, u user, acc *accessSet, f *Facts) 
 		}
 		for _, s := range x.Services {
 			add("services", s.Namespace)
+		}
+		if len(x.Nodes) > 0 {
+			add("nodes", "")
 		}
 	}
 	for _, a := range asks {
