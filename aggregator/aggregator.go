@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator/auth"
 	"github.com/kubedag/kubedag/aggregator/config"
+	"github.com/kubedag/kubedag/aggregator/explain"
 	"github.com/kubedag/kubedag/aggregator/leader"
 	"github.com/kubedag/kubedag/aggregator/nodewatch"
 	"github.com/kubedag/kubedag/aggregator/podview"
@@ -57,6 +58,9 @@ type Options struct {
 	StreamTLS *tls.Config
 	// HealthListener serves /healthz, /readyz and /metrics (optional).
 	HealthListener net.Listener
+	// ExplainListener serves `kubedag explain` over TLS with StreamTLS's
+	// certificate (optional; see aggregator/explain).
+	ExplainListener net.Listener
 	// Telemetry provides /metrics (optional).
 	Telemetry *telemetry.Telemetry
 
@@ -146,6 +150,8 @@ type Aggregator struct {
 	targets  []target
 	dags     map[string]*targetDAGs // targets whose DAGs are read (dags.go)
 	sandwich *sandwichPart          // nil unless enabled
+	explain  *explainPart           // nil unless ExplainListener (explain.go)
+	recorder *explain.Recorder
 
 	mu      sync.Mutex
 	pushers []*push.Pusher // of the current leadership term
@@ -209,7 +215,7 @@ func New(opts Options) (*Aggregator, error) {
 		ResyncInterval:    cfg.ResyncInterval.Duration,
 		SnapshotGrace:     opts.SnapshotGrace,
 		CanaryInterval:    opts.CanaryInterval,
-		Hooks:             a.ins.hooks(),
+		Hooks:             a.explainHooks(a.ins.hooks()),
 		Filter:            a.filterOf,
 		Logger:            opts.Logger,
 	}
@@ -298,6 +304,9 @@ func New(opts Options) (*Aggregator, error) {
 		names = append(names, t.Name)
 	}
 	a.ins.zero(names)
+	if err := a.newExplain(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -364,6 +373,9 @@ func (a *Aggregator) Run(ctx context.Context) error {
 	g.Go(func() error { return a.pods.Run(ctx) })
 	g.Go(func() error { return a.gate.Run(ctx) })
 	g.Go(func() error { return a.server.Serve(ctx, a.opts.StreamListener, a.opts.StreamTLS) })
+	if a.explain != nil {
+		g.Go(func() error { return a.explain.serve(ctx) })
+	}
 	if a.opts.HealthListener != nil {
 		hs := telemetry.NewHealthServer("", a.opts.Telemetry, map[string]telemetry.Check{"aggregator": a.Ready})
 		hs.Handle(SandwichStatusPath, a.sandwichHandler())

@@ -450,7 +450,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, who string, err e
 
 // Serve serves h over TLS on ln until ctx ends.
 func Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config, h http.Handler) error {
-	srv := &http.Server{Handler: h, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: h, TLSConfig: tlsCfg.Clone(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()

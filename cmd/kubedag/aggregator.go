@@ -26,6 +26,7 @@ type aggregatorOptions struct {
 	tlsCert        string
 	tlsKey         string
 	healthListen   string
+	explainListen  string
 	batchInterval  time.Duration
 	maxBatch       int
 	resyncInterval time.Duration
@@ -74,6 +75,7 @@ Examples:
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "serving certificate of the agent stream (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key-file", "", "private key of the serving certificate (PEM)")
 	f.StringVar(&o.healthListen, "health-listen", ":9090", "address of /healthz, /readyz and /metrics")
+	f.StringVar(&o.explainListen, "explain-listen", ":9444", "address of the kubedag explain endpoint (HTTPS with the stream's certificate; callers authenticate with their Kubernetes token); empty disables it")
 	f.DurationVar(&o.batchInterval, "batch-interval", config.DefaultBatchInterval, "longest a target's call limit may hold a change back; changes go at once when no call is in flight (overrides the file)")
 	f.IntVar(&o.maxBatch, "max-batch", config.DefaultMaxBatch, "most entries per API call (overrides the file)")
 	f.DurationVar(&o.resyncInterval, "resync-interval", config.DefaultResyncInterval, "full reconcile period (overrides the file)")
@@ -177,24 +179,36 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("agent stream listen %s: %w", o.listen, err)
 	}
+	var explainLn net.Listener
 	healthLn, err := net.Listen("tcp", o.healthListen)
 	if err != nil {
 		streamLn.Close()
 		return fmt.Errorf("health listen %s: %w", o.healthListen, err)
 	}
+	if o.explainListen != "" {
+		ln, err := net.Listen("tcp", o.explainListen)
+		if err != nil {
+			streamLn.Close()
+			healthLn.Close()
+			return fmt.Errorf("explain listen %s: %w", o.explainListen, err)
+		}
+		defer ln.Close()
+		explainLn = ln
+	}
 	opts := aggregator.Options{
-		Config:         cfg,
-		Client:         client,
-		StreamListener: streamLn,
-		StreamTLS:      cert.ServerConfig(),
-		HealthListener: healthLn,
-		Telemetry:      tel,
-		SnapshotGrace:  o.snapshotGrace,
-		NodeGrace:      o.nodeGrace,
-		CanaryInterval: o.canaryInterval,
-		AllowNodeIP:    o.allowNodeIP,
-		AgentUsers:     o.agentUsers,
-		Logger:         logger,
+		ExplainListener: explainLn,
+		Config:          cfg,
+		Client:          client,
+		StreamListener:  streamLn,
+		StreamTLS:       cert.ServerConfig(),
+		HealthListener:  healthLn,
+		Telemetry:       tel,
+		SnapshotGrace:   o.snapshotGrace,
+		NodeGrace:       o.nodeGrace,
+		CanaryInterval:  o.canaryInterval,
+		AllowNodeIP:     o.allowNodeIP,
+		AgentUsers:      o.agentUsers,
+		Logger:          logger,
 	}
 	if o.leaderElect {
 		id := os.Getenv("POD_NAME")
