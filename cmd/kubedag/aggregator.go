@@ -75,7 +75,7 @@ Examples:
 	f.StringVar(&o.tlsCert, "tls-cert-file", "", "serving certificate of the agent stream (PEM)")
 	f.StringVar(&o.tlsKey, "tls-key-file", "", "private key of the serving certificate (PEM)")
 	f.StringVar(&o.healthListen, "health-listen", ":9090", "address of /healthz, /readyz and /metrics")
-	f.StringVar(&o.explainListen, "explain-listen", ":9444", "address of the kubedag explain endpoint (HTTPS with the stream's certificate; callers authenticate with their Kubernetes token); empty disables it")
+	f.StringVar(&o.explainListen, "explain-listen", "", "address of the kubedag explain endpoint, e.g. :9444 (HTTPS with the stream's certificate; callers authenticate with their Kubernetes token); empty: off (the chart turns it on)")
 	f.DurationVar(&o.batchInterval, "batch-interval", config.DefaultBatchInterval, "longest a target's call limit may hold a change back; changes go at once when no call is in flight (overrides the file)")
 	f.IntVar(&o.maxBatch, "max-batch", config.DefaultMaxBatch, "most entries per API call (overrides the file)")
 	f.DurationVar(&o.resyncInterval, "resync-interval", config.DefaultResyncInterval, "full reconcile period (overrides the file)")
