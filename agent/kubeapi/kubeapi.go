@@ -66,6 +66,14 @@ func (c *Client) Pods(node string) cache.ListerWatcher {
 		fields.OneTermEqualSelector("spec.nodeName", node))
 }
 
+// AllPods lists and watches every pod of the cluster: the cluster-wide
+// view a central watcher keeps (the Panorama plugins' model), which
+// e2e/bench/scale compares with the agents' node-scoped watches. The agent
+// never uses it.
+func (c *Client) AllPods() cache.ListerWatcher {
+	return cache.NewListWatchFromClient(c.core, "pods", metav1.NamespaceAll, fields.Everything())
+}
+
 // EndpointSlices lists and watches every EndpointSlice.
 func (c *Client) EndpointSlices() cache.ListerWatcher {
 	return cache.NewListWatchFromClient(c.discovery, "endpointslices", metav1.NamespaceAll, fields.Everything())

@@ -1,0 +1,35 @@
+// Command aggregator is the aggregator side of e2e/bench/scale, run as its
+// own process so its CPU time and memory can be read from /proc apart from
+// the agents, the emulator and the load generator. It wires the production
+// core as aggregator.New does (aggregator.NewCore with the claim gate
+// verify.Gate over the cluster-wide pod view podview, the node sink, the
+// store and a pusher from the core's factory) behind the real agent stream
+// server; it leaves out what the scale run does not exercise: TokenReview
+// (agents authenticate with static tokens from --tokens), the Service
+// source, leader election and the sandwich.
+//
+// It prints "listening <addr>" once the stream server's port is open, then
+// one line per firewall acknowledgement, from the pusher's hooks:
+//
+//	A <unix-nanos> <ip> <tag> [<tag>...]   tags the target now holds for ip
+//	R <unix-nanos> <ip> <tag> [<tag>...]   tags the target no longer holds
+//
+// and runs until SIGTERM or interrupt.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "aggregator:", err)
+		os.Exit(1)
+	}
+}

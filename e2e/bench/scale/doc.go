@@ -1,0 +1,37 @@
+// Package scale measures kubedag at cluster scale on a real API server
+// (e2e/cluster: kube-apiserver, etcd, controller-manager, kwok playing
+// every node's kubelet): Config.Nodes kwok nodes, each with its own agent
+// (in this process, each with its own node identity, its own node-scoped
+// informers through agent/kubeapi and its own stream, as in production),
+// the aggregator as its own process (./aggregator: the production core and
+// stream server, so its CPU time and memory are its own), and a PAN-OS
+// emulator answering after Config.FirewallLatency.
+//
+// The load: Config.Pods pods created at Config.Rate API writes per second,
+// then for Config.Churn a steady mix at the same rate (per four writes: two
+// relabels, one delete, one create). Every write gives the pod a new value
+// of its label "rev", so each change has a tag of its own at the firewall.
+//
+// What it reports:
+//
+//   - Tag latency from the API write to the firewall's acknowledgement (the
+//     pusher's Applied and Removed hooks), p50/p99/max, per kind of change.
+//     A relabel's or delete's clock starts when the bench sends the write;
+//     a create's when the pod, Running with its IP (kwok's status write), is
+//     seen by a cluster-wide watch in this process (the write's own time is
+//     not observable; a watch sees it within milliseconds).
+//   - The aggregator process's CPU (ms per second, during churn) and
+//     memory (VmRSS, VmHWM) read from /proc.
+//   - The API server's watch load caused by the agents (every agent's pods of
+//     its node, plus all EndpointSlices and Namespaces, as each agent must
+//     watch them) compared, in the same run, with one cluster-wide informer
+//     of pods, EndpointSlices and Namespaces (the Panorama plugins' model):
+//     watch requests opened, objects and events delivered, bytes received,
+//     all counted on the client side (protobuf for both).
+//
+// The run needs root for nothing and the control-plane tools of `make
+// tools`. It is a benchmark: TestScale (scale_test.go) runs it on a small
+// size by default and checks only that every change was acknowledged and
+// the figures are sane; `make bench` runs it at 200 nodes and 10,000 pods
+// (flags -scale.*).
+package scale

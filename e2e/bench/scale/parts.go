@@ -1,0 +1,427 @@
+package scale
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/kubedag/kubedag/agent"
+	"github.com/kubedag/kubedag/agent/ipsource"
+	"github.com/kubedag/kubedag/agent/kubeapi"
+	agentstream "github.com/kubedag/kubedag/agent/stream"
+	"github.com/kubedag/kubedag/e2e/childproc"
+	"github.com/kubedag/kubedag/e2e/pki"
+	"github.com/kubedag/kubedag/userid/panossim"
+)
+
+// grantNodes lets every node identity list and watch Namespaces and
+// EndpointSlices, as the chart's agent ClusterRole does for the agents'
+// ServiceAccount (their own pods the Node authorizer allows).
+func (r *run) grantNodes(ctx context.Context) error {
+	name := "kubedag-scale-" + r.ns
+	rbac := r.c.Client.RbacV1()
+	cr := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		},
+	}
+	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("cluster role: %w", err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "system:nodes"}},
+	}
+	if _, err := rbac.ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("cluster role binding: %w", err)
+	}
+	return nil
+}
+
+func (r *run) createService(ctx context.Context, app string) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: r.ns},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": app},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := r.c.Client.CoreV1().Services(r.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create service %s: %w", app, err)
+	}
+	return nil
+}
+
+// spawner forks the aggregator process; its thread lives as long as this
+// process, so the child dies with it.
+var spawner = sync.OnceValue(childproc.NewSpawner)
+
+// startAggregator starts the aggregator process pushing to em, feeding its
+// acknowledgements to the tracker; it returns the process, its stream
+// address and the CA the agents trust.
+func (r *run) startAggregator(em *panossim.Server) (*childproc.Proc, string, *pki.CA, error) {
+	dir := r.cfg.Dir
+	write := func(name string, b []byte) (string, error) {
+		p := filepath.Join(dir, name)
+		return p, os.WriteFile(p, b, 0o600)
+	}
+	ca, err := pki.NewCA("kubedag scale bench")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	kp, err := ca.Server(serverName, []string{serverName}, nil)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	certFile, keyFile := filepath.Join(dir, "stream.crt"), filepath.Join(dir, "stream.key")
+	if err := kp.WriteFiles(certFile, keyFile); err != nil {
+		return nil, "", nil, err
+	}
+	var tokens strings.Builder
+	for i, n := range r.nodes {
+		fmt.Fprintf(&tokens, "token-%d %s\n", i, n)
+		if _, err := write(fmt.Sprintf("token-%d", i), []byte(fmt.Sprintf("token-%d", i))); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	tokensFile, err := write("tokens", []byte(tokens.String()))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	key, err := em.Sim.APIKeyFor("admin")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	keyPath, err := write("fw-key", []byte(key))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	fwCA, err := write("fw-ca.crt", em.CACertPEM)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	pr, pw := io.Pipe()
+	p := childproc.New(spawner(), childproc.Config{Name: "aggregator", Bin: r.cfg.AggregatorBin,
+		Args: []string{"--kubeconfig", r.c.Kubeconfig(), "--tls-cert", certFile, "--tls-key", keyFile,
+			"--tokens", tokensFile, "--firewall-url", em.URL, "--firewall-ca", fwCA, "--firewall-key-file", keyPath,
+			"--cluster", clusterName},
+		LogPath: filepath.Join(dir, "aggregator.log"), Truncate: true, Stdout: pw})
+	if err := p.Start(); err != nil {
+		return nil, "", nil, err
+	}
+	go func() { <-p.Done(); pw.Close() }()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			r.ackLine(sc.Text(), addr)
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addr:
+		return p, a, ca, nil
+	case <-p.Done():
+		return nil, "", nil, fmt.Errorf("aggregator exited: %v", p.Alive())
+	case <-time.After(time.Minute):
+		_ = p.Stop(5 * time.Second)
+		return nil, "", nil, fmt.Errorf("aggregator did not listen within a minute")
+	}
+}
+
+// ackLine handles one line of the aggregator's output.
+func (r *run) ackLine(line string, addr chan<- string) {
+	f := strings.Fields(line)
+	if len(f) == 2 && f[0] == "listening" {
+		addr <- f[1]
+		return
+	}
+	if len(f) < 4 || (f[0] != "A" && f[0] != "R") {
+		return
+	}
+	ns, err1 := strconv.ParseInt(f[1], 10, 64)
+	ip, err2 := netip.ParseAddr(f[2])
+	if err1 != nil || err2 != nil {
+		return
+	}
+	at := time.Unix(0, ns)
+	for _, t := range f[3:] {
+		if strings.Contains(t, ".rev.") {
+			r.tr.ack(key{ip: ip, tag: t, removed: f[0] == "R"}, at)
+		}
+	}
+}
+
+// startClusterWide runs one cluster-wide informer each for pods,
+// EndpointSlices and Namespaces through the agents' client (protobuf),
+// counting into l, and waits for them to sync. Its pod handler clocks the
+// creates.
+func (r *run) startClusterWide(ctx context.Context, g *errgroup.Group, l *load) error {
+	rc := rest.CopyConfig(r.c.Config)
+	rc.QPS, rc.Burst = 50, 100
+	countBytes(rc, l)
+	kc, err := kubeapi.New(rc)
+	if err != nil {
+		return err
+	}
+	pods := cache.NewSharedIndexInformer(countLW(kc.AllPods(), l), &corev1.Pod{}, 0, cache.Indexers{})
+	slices := cache.NewSharedIndexInformer(countLW(kc.EndpointSlices(), l), &discoveryv1.EndpointSlice{}, 0, cache.Indexers{})
+	nss := cache.NewSharedIndexInformer(countLW(kc.Namespaces(), l), &corev1.Namespace{}, 0, cache.Indexers{})
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { r.seen(obj) },
+		UpdateFunc: func(_, obj any) { r.seen(obj) },
+	}); err != nil {
+		return err
+	}
+	for _, inf := range []cache.SharedIndexInformer{pods, slices, nss} {
+		g.Go(func() error { inf.RunWithContext(ctx); return nil })
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), pods.HasSynced, slices.HasSynced, nss.HasSynced) {
+		return fmt.Errorf("cluster-wide informers: %w", ctx.Err())
+	}
+	return nil
+}
+
+// seen starts a create's clock when its pod is first seen Running with
+// an IP.
+func (r *run) seen(obj any) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok || p.Namespace != r.ns || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" || p.DeletionTimestamp != nil {
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	bp, ok := r.pending[p.Name]
+	if ok {
+		delete(r.pending, p.Name)
+		bp.ip, _ = netip.ParseAddr(p.Status.PodIP)
+		r.live = append(r.live, bp)
+	}
+	r.mu.Unlock()
+	if ok && bp.ip.IsValid() {
+		r.tr.expect(key{ip: bp.ip, tag: r.revTag(bp.rev)}, KindCreate, now, bp.sent)
+	}
+}
+
+// buildAgents builds one agent per node, each reading the API as its
+// node's identity through its own client and streaming with its token.
+func (r *run) buildAgents(addr string, ca *pki.CA, l *load) ([]*agent.Agent, error) {
+	out := make([]*agent.Agent, 0, len(r.nodes))
+	for i, n := range r.nodes {
+		rc, err := r.c.NodeConfig(n)
+		if err != nil {
+			return nil, err
+		}
+		rc.UserAgent = "kubedag-agent/scale"
+		countBytes(rc, l)
+		kc, err := kubeapi.New(rc)
+		if err != nil {
+			return nil, err
+		}
+		a, err := agent.New(agent.Config{
+			Source:   countingSource{src: kc, l: l},
+			NodeName: n,
+			IPSource: ipsource.ModeAPI,
+			Stream: agentstream.Config{Addr: addr, TLS: ca.ClientTLS(serverName),
+				TokenFile:  filepath.Join(r.cfg.Dir, fmt.Sprintf("token-%d", i)),
+				BackoffMin: 100 * time.Millisecond, BackoffMax: 2 * time.Second},
+			Logger: r.cfg.Logger.With("node", n),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("agent %s: %w", n, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// pace runs next's writes at rate per second on a pool of writers until
+// next says there is no more; it returns when every write is done.
+func (r *run) pace(ctx context.Context, rate int, next func(i int) (func(context.Context), bool)) {
+	ops := make(chan func(context.Context), writers)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for op := range ops {
+				op(ctx)
+			}
+		})
+	}
+	defer func() { close(ops); wg.Wait() }()
+	start := time.Now()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; {
+		due := int(time.Since(start).Seconds() * float64(rate))
+		for ; i < due; i++ {
+			op, more := next(i)
+			if op != nil {
+				select {
+				case ops <- op:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !more {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// drain waits until done or the drain time passes (what is still
+// outstanding is reported as unacknowledged).
+func (r *run) drain(ctx context.Context, what string, done func() bool) {
+	if err := poll(ctx, r.cfg.Drain, what+" acknowledged", done); err != nil {
+		r.cfg.Logger.Warn("scale: drain", "err", err, "outstanding", r.tr.outstanding())
+	}
+}
+
+func (r *run) failed(what string, err error) {
+	r.errs.Add(1)
+	r.cfg.Logger.Warn("scale: write failed", "what", what, "err", err)
+}
+
+// create makes a write creating a new pod on the next node.
+func (r *run) create() func(context.Context) {
+	i := int(r.seq.Add(1))
+	bp := &pod{name: fmt.Sprintf("p%d", i), node: r.nodes[i%len(r.nodes)], rev: i}
+	r.mu.Lock()
+	r.pending[bp.name] = bp
+	r.mu.Unlock()
+	return func(ctx context.Context) {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: bp.name, Namespace: r.ns, Labels: map[string]string{
+				"app": fmt.Sprintf("svc%d", i%r.cfg.Services), "rev": strconv.Itoa(bp.rev)}},
+			Spec: corev1.PodSpec{
+				NodeName:                      bp.node,
+				Containers:                    []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10"}},
+				AutomountServiceAccountToken:  new(false),
+				TerminationGracePeriodSeconds: new(int64(0)),
+			},
+		}
+		r.mu.Lock()
+		bp.sent = time.Now()
+		r.mu.Unlock()
+		if _, err := r.writer.CoreV1().Pods(r.ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			r.mu.Lock()
+			delete(r.pending, bp.name)
+			r.mu.Unlock()
+			r.failed("create "+bp.name, err)
+		}
+	}
+}
+
+// pick returns the next live pod, round robin, removing it if remove.
+func (r *run) pick(remove bool) *pod {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.live) == 0 {
+		return nil
+	}
+	r.next %= len(r.live)
+	p := r.live[r.next]
+	if remove {
+		r.live[r.next] = r.live[len(r.live)-1]
+		r.live = r.live[:len(r.live)-1]
+	} else {
+		r.next++
+	}
+	return p
+}
+
+// relabel makes a write giving a live pod a new rev.
+func (r *run) relabel() func(context.Context) {
+	p := r.pick(false)
+	if p == nil {
+		return nil
+	}
+	rev := int(r.seq.Add(1))
+	r.mu.Lock()
+	p.rev = rev
+	r.mu.Unlock()
+	return func(ctx context.Context) {
+		k := key{ip: p.ip, tag: r.revTag(rev)}
+		r.tr.expect(k, KindRelabel, time.Now(), time.Time{})
+		patch := fmt.Sprintf(`{"metadata":{"labels":{"rev":%q}}}`, strconv.Itoa(rev))
+		if _, err := r.writer.CoreV1().Pods(r.ns).Patch(ctx, p.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			r.tr.cancel(k)
+			r.failed("relabel "+p.name, err)
+		}
+	}
+}
+
+// delete makes a write deleting a live pod.
+func (r *run) delete() func(context.Context) {
+	p := r.pick(true)
+	if p == nil {
+		return nil
+	}
+	r.mu.Lock()
+	rev := p.rev
+	r.mu.Unlock()
+	return func(ctx context.Context) {
+		k := key{ip: p.ip, tag: r.revTag(rev), removed: true}
+		r.tr.expect(k, KindDelete, time.Now(), time.Time{})
+		if err := r.writer.CoreV1().Pods(r.ns).Delete(ctx, p.name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
+			r.tr.cancel(k)
+			r.failed("delete "+p.name, err)
+		}
+	}
+}
+
+// poll checks cond every 100ms until it holds (nil), timeout passes or
+// ctx ends.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not within %v", what, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,46 @@
+package scale
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// WriteMarkdown writes the report as a Markdown section (heading level 3).
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	mib := func(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("### Scale on a real API server\n\n")
+	p("%d kwok nodes, %d pods over %d Services, %d API writes/s asked (achieved: %.0f/s creating, %.0f/s in churn), "+
+		"churn %v (per four writes: two relabels, a delete, a create), firewall emulator answering after %v per call. "+
+		"One agent per node (in the bench process, each with its own node identity, node-scoped informers and stream), "+
+		"the aggregator in its own process (production core, claim gate over its cluster-wide pod view, pusher). "+
+		"%d CPUs, load average %s (other work on the machine inflates every figure). Write errors: %d.\n\n",
+		r.Nodes, r.Pods, r.Services, r.Rate, r.CreateRate, r.ChurnRate, r.Churn, r.FirewallLatency, r.CPUs, r.LoadAvg, r.WriteErrors)
+
+	p("Tag latency, API write to firewall acknowledgement (a create's clock starts when a cluster-wide watch in the bench process sees the pod Running with its IP, and in the last row at the create call, which includes kwok starting the pod; unacknowledged changes count with their wait so far):\n\n")
+	p("| change | acknowledged | unacknowledged | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, l := range r.Latency {
+		p("| %s | %d | %d | %s | %s | %s |\n", l.Kind, l.Acked, l.Unacked, ms(l.P50), ms(l.P99), ms(l.Max))
+	}
+	p("\n%d creates were acknowledged before the bench's own watch saw the pod Running (counted as 0 ms).\n\n", r.EarlyAcks)
+
+	p("| aggregator process | CPU during churn | RSS at end | peak RSS | IPs on the firewall / pods Running |\n|---|---:|---:|---:|---:|\n")
+	p("| | %.0f ms/s (%.0f%% of a core) | %s | %s | %d / %d |\n\n", r.AggregatorCPU, r.AggregatorCPU/10, mib(r.AggregatorRSS), mib(r.AggregatorHWM), r.Registered, r.Live)
+
+	p("API-server watch load, counted by the clients (protobuf for both; objects are list items plus watch events):\n\n")
+	p("| watcher | watch requests | lists | objects received | received | churn: objects/s | churn: received/s |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, all, churn LoadStats) {
+		p("| %s | %d | %d | %d | %s | %.0f | %.1f KiB/s |\n", name, all.Watches, all.Lists, all.Events, mib(all.Bytes),
+			float64(churn.Events)/r.ChurnSeconds, float64(churn.Bytes)/1024/r.ChurnSeconds)
+	}
+	row(fmt.Sprintf("%d agents (each: its node's pods, all EndpointSlices and Namespaces)", r.Nodes), r.Agents, r.AgentsChurn)
+	row("one cluster-wide informer of pods, EndpointSlices, Namespaces (Panorama plugin model)", r.ClusterWide, r.ClusterWideChurn)
+	if r.ClusterWideChurn.Bytes > 0 && r.ClusterWideChurn.Events > 0 {
+		p("\nDuring churn the agents together receive %.1fx the objects and %.1fx the bytes of the one cluster-wide informer.\n",
+			float64(r.AgentsChurn.Events)/float64(r.ClusterWideChurn.Events), float64(r.AgentsChurn.Bytes)/float64(r.ClusterWideChurn.Bytes))
+	}
+	p("\nRun time %v.\n", r.Elapsed.Round(time.Second))
+	return nil
+}

@@ -1,0 +1,309 @@
+package scale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubedag/kubedag/e2e/cluster"
+	"github.com/kubedag/kubedag/tags"
+	"github.com/kubedag/kubedag/userid/panossim"
+)
+
+// Defaults of Config (the scale: 200 nodes, 10,000 pods, 500 API
+// writes per second).
+const (
+	DefaultNodes           = 200
+	DefaultPods            = 10000
+	DefaultServices        = 50
+	DefaultRate            = 500
+	DefaultChurn           = 60 * time.Second
+	DefaultFirewallLatency = 5 * time.Millisecond
+	DefaultDrain           = 2 * time.Minute
+	writers                = 32 // concurrent API writes
+	clusterName            = "scale"
+	serverName             = "kubedag-aggregator"
+)
+
+// Config configures Run. Zero values take the defaults.
+type Config struct {
+	Nodes, Pods, Services int
+	// Rate is API writes (creates, relabels, deletes) per second.
+	Rate int
+	// Churn is how long the relabel/delete/create mix runs after the
+	// pods are created.
+	Churn time.Duration
+	// FirewallLatency is the emulator's delay of every API call.
+	FirewallLatency time.Duration
+	// Drain bounds the wait for acknowledgements after each phase.
+	Drain time.Duration
+	// AggregatorBin is the built ./aggregator command. Required.
+	AggregatorBin string
+	// Dir receives the aggregator's log, TLS files and tokens. Required.
+	Dir    string
+	Logger *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.AggregatorBin == "" || c.Dir == "" {
+		return errors.New("scale: AggregatorBin and Dir are required")
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Nodes, DefaultNodes)
+	def(&c.Pods, DefaultPods)
+	def(&c.Services, DefaultServices)
+	def(&c.Rate, DefaultRate)
+	if c.Churn <= 0 {
+		c.Churn = DefaultChurn
+	}
+	if c.FirewallLatency == 0 {
+		c.FirewallLatency = DefaultFirewallLatency
+	}
+	if c.Drain <= 0 {
+		c.Drain = DefaultDrain
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Nodes, Pods, Services, Rate int
+	Churn, FirewallLatency      time.Duration
+	CPUs                        int
+	LoadAvg                     string // /proc/loadavg at the start and end
+
+	// CreateRate and ChurnRate are the API writes per second achieved.
+	CreateRate, ChurnRate float64
+	WriteErrors           int
+	Latency               []Latency
+	// EarlyAcks counts creates acknowledged before this process's watch
+	// saw the pod Running (their latency counts as 0).
+	EarlyAcks int
+	// Registered is the IPs the firewall holds tags for at the end, Live
+	// the Running pods.
+	Registered, Live int
+
+	AggregatorCPU                float64 // ms of CPU per second during churn
+	AggregatorRSS, AggregatorHWM int64   // bytes, at the end
+	// Watch load, whole run and during churn only.
+	Agents, ClusterWide           LoadStats
+	AgentsChurn, ClusterWideChurn LoadStats
+	ChurnSeconds                  float64
+	Elapsed                       time.Duration
+}
+
+// pod is the bench's record of one pod it made.
+type pod struct {
+	name, node string
+	rev        int
+	ip         netip.Addr
+	sent       time.Time // when the create was sent
+}
+
+type run struct {
+	cfg     Config
+	c       *cluster.Cluster
+	ns      string
+	nodes   []string
+	writer  kubernetes.Interface
+	tr      *tracker
+	revTag  func(rev int) string
+	errs    atomic.Int64
+	seq     atomic.Int64
+	mu      sync.Mutex
+	pending map[string]*pod // created, not yet seen Running with an IP
+	live    []*pod          // Running with an IP
+	next    int             // round-robin cursor over live
+}
+
+// Run runs the scale benchmark on c (started with kwok).
+func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rep := &Report{Nodes: cfg.Nodes, Pods: cfg.Pods, Services: cfg.Services, Rate: cfg.Rate, Churn: cfg.Churn,
+		FirewallLatency: cfg.FirewallLatency, CPUs: runtime.NumCPU(), LoadAvg: loadAvg()}
+	log := cfg.Logger
+	r := &run{cfg: cfg, c: c, tr: newTracker(), pending: map[string]*pod{}}
+	var err error
+	wc := rest.CopyConfig(c.Config)
+	wc.QPS, wc.Burst = float32(4*cfg.Rate), 4*cfg.Rate
+	if r.writer, err = kubernetes.NewForConfig(wc); err != nil {
+		return nil, err
+	}
+
+	// The cluster: nodes, the agents' read access, Services.
+	if r.ns, err = c.CreateNamespace(ctx, "scale"); err != nil {
+		return nil, err
+	}
+	if r.revTag, err = revTagger(r.ns); err != nil {
+		return nil, err
+	}
+	log.Info("scale: nodes", "n", cfg.Nodes)
+	if r.nodes, err = c.CreateNodes(ctx, "scale", cfg.Nodes); err != nil {
+		return nil, err
+	}
+	if err := c.WaitNodesReady(ctx, r.nodes...); err != nil {
+		return nil, err
+	}
+	if err := r.grantNodes(ctx); err != nil {
+		return nil, err
+	}
+	for s := range cfg.Services {
+		if err := r.createService(ctx, fmt.Sprintf("svc%d", s)); err != nil {
+			return nil, err
+		}
+	}
+
+	// The firewall, and the aggregator process pushing to it.
+	em, err := panossim.Start(panossim.Config{Capacity: 4*cfg.Pods + 1000}, true, "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	defer em.Close()
+	if cfg.FirewallLatency > 0 {
+		em.Sim.SetLatency(cfg.FirewallLatency)
+	}
+	agg, addr, ca, err := r.startAggregator(em)
+	if err != nil {
+		return nil, err
+	}
+	defer agg.Stop(20 * time.Second)
+
+	// One cluster-wide informer per kind (the Panorama plugins' model),
+	// which also clocks creates: a pod seen Running with its IP.
+	var clusterWide, agentLoad load
+	cwCtx, stopCW := context.WithCancel(ctx)
+	var cwg errgroup.Group
+	defer func() { stopCW(); _ = cwg.Wait() }()
+	if err := r.startClusterWide(cwCtx, &cwg, &clusterWide); err != nil {
+		return nil, err
+	}
+
+	// The agents, one per node.
+	log.Info("scale: agents", "n", cfg.Nodes)
+	agents, err := r.buildAgents(addr, ca, &agentLoad)
+	if err != nil {
+		return nil, err
+	}
+	actx, stopAgents := context.WithCancel(ctx)
+	ag, actx := errgroup.WithContext(actx)
+	for _, a := range agents {
+		ag.Go(func() error { return a.Run(actx) })
+	}
+	defer func() { stopAgents(); _ = ag.Wait() }()
+	if err := poll(actx, 5*time.Minute, "agents synced and streaming", func() bool {
+		for _, a := range agents {
+			if !a.Pods.HasSynced() || !a.Stream.Connected() {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return nil, fmt.Errorf("%w (aggregator: %v)", err, agg.Alive())
+	}
+
+	// Creates.
+	log.Info("scale: creating pods", "n", cfg.Pods, "rate", cfg.Rate)
+	t0 := time.Now()
+	r.pace(ctx, cfg.Rate, func(i int) (func(context.Context), bool) { return r.create(), i+1 < cfg.Pods })
+	rep.CreateRate = float64(cfg.Pods) / time.Since(t0).Seconds()
+	r.drain(ctx, "creates", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.pending) == 0 && r.tr.outstanding() == 0
+	})
+
+	// Churn: per four writes two relabels, a delete and a create.
+	log.Info("scale: churn", "for", cfg.Churn, "rate", cfg.Rate)
+	aggStart, err := readProc(agg.Pid())
+	if err != nil {
+		return nil, err
+	}
+	agentsBefore, cwBefore := agentLoad.stats(), clusterWide.stats()
+	deadline := time.Now().Add(cfg.Churn)
+	n := 0
+	r.pace(ctx, cfg.Rate, func(i int) (func(context.Context), bool) {
+		n++
+		more := time.Now().Before(deadline)
+		switch i % 4 {
+		case 0, 1:
+			return r.relabel(), more
+		case 2:
+			return r.delete(), more
+		default:
+			return r.create(), more
+		}
+	})
+	aggEnd, err := readProc(agg.Pid())
+	if err != nil {
+		return nil, err
+	}
+	rep.ChurnSeconds = aggEnd.At.Sub(aggStart.At).Seconds()
+	rep.ChurnRate = float64(n) / rep.ChurnSeconds
+	rep.AggregatorCPU = float64(aggEnd.CPU-aggStart.CPU) / float64(time.Millisecond) / rep.ChurnSeconds
+	rep.AgentsChurn, rep.ClusterWideChurn = agentLoad.stats().Sub(agentsBefore), clusterWide.stats().Sub(cwBefore)
+	r.drain(ctx, "churn", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.pending) == 0 && r.tr.outstanding() == 0
+	})
+
+	end, err := readProc(agg.Pid())
+	if err != nil {
+		return nil, err
+	}
+	rep.AggregatorRSS, rep.AggregatorHWM = end.RSS, end.HWM
+	rep.Latency = r.tr.result(time.Now())
+	r.tr.mu.Lock()
+	rep.EarlyAcks = r.tr.early0
+	r.tr.mu.Unlock()
+	rep.WriteErrors = int(r.errs.Load())
+	rep.Registered = len(em.Sim.Registered())
+	r.mu.Lock()
+	rep.Live = len(r.live)
+	r.mu.Unlock()
+	rep.Agents, rep.ClusterWide = agentLoad.stats(), clusterWide.stats()
+	rep.LoadAvg += " -> " + loadAvg()
+	if err := agg.Alive(); err != nil {
+		return nil, err
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// revTagger returns the tag the label rev=<v> gives a pod of namespace ns
+// (the aggregator derives tags with the same config).
+func revTagger(ns string) (func(int) string, error) {
+	d, err := tags.NewDeriver(tags.Config{Cluster: clusterName})
+	if err != nil {
+		return nil, err
+	}
+	set, _ := d.Tags(tags.Identity{Kind: tags.KindPod, Namespace: ns, Name: "p", Labels: map[string]string{"rev": "0"}})
+	for _, t := range set.Slice() {
+		if prefix, ok := strings.CutSuffix(t, ".rev.0"); ok {
+			return func(v int) string { return prefix + ".rev." + strconv.Itoa(v) }, nil
+		}
+	}
+	return nil, fmt.Errorf("scale: no rev tag in %v", set.Slice())
+}

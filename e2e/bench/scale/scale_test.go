@@ -1,0 +1,85 @@
+//go:build linux
+
+package scale
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubedag/kubedag/e2e/cluster"
+)
+
+// Small by default (make test checks that the run works and its figures
+// are sane); make bench passes the scale.
+var (
+	nodes    = flag.Int("scale.nodes", 4, "kwok nodes (one agent each)")
+	pods     = flag.Int("scale.pods", 200, "pods")
+	services = flag.Int("scale.services", 5, "Services the pods spread over")
+	rate     = flag.Int("scale.rate", 100, "API writes per second")
+	churn    = flag.Duration("scale.churn", 5*time.Second, "churn duration after the creates")
+	report   = flag.String("scale.report", "", "also write the Markdown report to this file")
+)
+
+var testCluster *cluster.Cluster
+
+func TestMain(m *testing.M) {
+	// /25 per node: 126 pod IPs per node, room for 500 nodes in the pod CIDR.
+	os.Exit(cluster.RunTests(m, cluster.Options{Kwok: true, NodeCIDRMaskSize: 25}, &testCluster))
+}
+
+// TestScale runs the benchmark and checks what must hold whatever the
+// machine's speed: every change acknowledged (the drain allows minutes),
+// the firewall holding exactly the live pods' IPs, and figures that are
+// consistent (no timing is asserted).
+func TestScale(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "aggregator")
+	if out, err := exec.Command("go", "build", "-o", bin, "./aggregator").CombinedOutput(); err != nil {
+		t.Fatalf("build aggregator: %v\n%s", err, out)
+	}
+	rep, err := Run(t.Context(), testCluster, Config{Nodes: *nodes, Pods: *pods, Services: *services, Rate: *rate,
+		Churn: *churn, AggregatorBin: bin, Dir: dir, Logger: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md strings.Builder
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + md.String())
+	if *report != "" {
+		if err := os.WriteFile(*report, []byte(md.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if rep.WriteErrors != 0 {
+		t.Errorf("%d API writes failed", rep.WriteErrors)
+	}
+	for _, l := range rep.Latency {
+		if l.Acked == 0 || l.Unacked != 0 || (l.Kind == KindCreateCall && l.P50 <= 0) {
+			t.Errorf("%s: %d acknowledged, %d not", l.Kind, l.Acked, l.Unacked)
+		}
+		if l.P50 < 0 || l.P50 > l.P99 || l.P99 > l.Max {
+			t.Errorf("%s: p50 %v, p99 %v, max %v out of order", l.Kind, l.P50, l.P99, l.Max)
+		}
+	}
+	if rep.Registered != rep.Live || rep.Live == 0 {
+		t.Errorf("firewall holds %d IPs, %d pods Running", rep.Registered, rep.Live)
+	}
+	if rep.AggregatorCPU <= 0 || rep.AggregatorRSS <= 0 || rep.AggregatorHWM < rep.AggregatorRSS {
+		t.Errorf("aggregator CPU %.1f ms/s, RSS %d, HWM %d", rep.AggregatorCPU, rep.AggregatorRSS, rep.AggregatorHWM)
+	}
+	// Every agent watches its pods, the EndpointSlices and the Namespaces.
+	if rep.Agents.Watches < int64(3**nodes) || rep.ClusterWide.Watches < 3 {
+		t.Errorf("watch requests: agents %d (want >= %d), cluster-wide %d (want >= 3)", rep.Agents.Watches, 3**nodes, rep.ClusterWide.Watches)
+	}
+	if rep.AgentsChurn.Events == 0 || rep.ClusterWideChurn.Events == 0 || rep.AgentsChurn.Bytes == 0 || rep.ClusterWideChurn.Bytes == 0 {
+		t.Errorf("no watch traffic during churn: agents %+v, cluster-wide %+v", rep.AgentsChurn, rep.ClusterWideChurn)
+	}
+}
