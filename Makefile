@@ -29,9 +29,9 @@ test: fmt-check mod-check vet tools host-deps
 
 # Test tiers, by package name: packages named apiservertest need the control-plane tools
 # (kube-apiserver, etcd, kwok; `make tools`), packages named netnstest need root (network
-# namespaces); charts/ (helm), the agent benchmark e2e/bench/agentbench and the whole-system
+# namespaces); charts/ (helm), the agent and scale benchmarks e2e/bench/{agentbench,scale} and the whole-system
 # packages e2e/cluster, e2e/system and e2e/sandwich need the tools too. Everything else is hermetic: only Go, any user.
-INTEGRATION_PKGS := /(apiservertest|netnstest)$$|/kubedag/(charts|e2e/(cluster|system|sandwich|bench/agentbench))$$
+INTEGRATION_PKGS := /(apiservertest|netnstest)$$|/kubedag/(charts|e2e/(cluster|system|sandwich|bench/(agentbench|scale)))$$
 
 ## unit: the hermetic tests only (no tools, no root; under a minute with a warm build cache).
 unit:

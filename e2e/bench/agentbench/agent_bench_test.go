@@ -68,6 +68,7 @@ type env struct {
 	own, far  []benchPod // live pods, on the agent's node and elsewhere
 	gen, k    int        // replacement and relabel counters
 	ticks     int        // churn ticks of the last churn
+	results   []result   // one per measured process, for -agentbench.report
 }
 
 // BenchmarkAgentRSS runs `kubedag agent --ip-source api` for a node with
@@ -79,6 +80,13 @@ type env struct {
 // cpu-ms/s-churn, cpu-ms/s-idle (CPU milliseconds per second).
 func BenchmarkAgentRSS(b *testing.B) {
 	e := setup(b)
+	defer func() {
+		if *reportFile != "" && !b.Failed() {
+			if err := writeReport(*reportFile, e.results); err != nil {
+				b.Error(err)
+			}
+		}
+	}()
 	// The shipped agent binary, then the same agent command run from the
 	// all-in-one kubedag binary (what the DaemonSet ran before
 	// kubedag-agent existed): the difference is the binary's pages.
@@ -501,6 +509,9 @@ func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) str
 	}
 	p.stop(b)
 
+	res := result{name: p.name, synced: synced.RSS, churnMax: max(maxRSS, end.RSS), idle: idle1.RSS, anon: idle1.Anon,
+		file: idle1.File, heap: heap, hwm: idle1.HWM, cpuChurn: cpuRate(start, end), cpuIdle: cpuRate(idle0, idle1)}
+	e.results = append(e.results, res)
 	b.ReportMetric(mib(synced.RSS), "MiB-RSS-synced")
 	b.ReportMetric(mib(max(maxRSS, end.RSS)), "MiB-RSS-churn-max")
 	if nSamples > 0 {

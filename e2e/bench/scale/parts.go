@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -229,6 +230,8 @@ func (r *run) seen(obj any) {
 // node's identity through its own client and streaming with its token.
 func (r *run) buildAgents(addr string, ca *pki.CA, l *load) ([]*agent.Agent, error) {
 	out := make([]*agent.Agent, 0, len(r.nodes))
+	// Hundreds of agents: only their warnings and errors.
+	agentLog := slog.New(minLevel{Handler: r.cfg.Logger.Handler(), min: slog.LevelWarn})
 	for i, n := range r.nodes {
 		rc, err := r.c.NodeConfig(n)
 		if err != nil {
@@ -247,7 +250,7 @@ func (r *run) buildAgents(addr string, ca *pki.CA, l *load) ([]*agent.Agent, err
 			Stream: agentstream.Config{Addr: addr, TLS: ca.ClientTLS(serverName),
 				TokenFile:  filepath.Join(r.cfg.Dir, fmt.Sprintf("token-%d", i)),
 				BackoffMin: 100 * time.Millisecond, BackoffMax: 2 * time.Second},
-			Logger: r.cfg.Logger.With("node", n),
+			Logger: agentLog.With("node", n),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("agent %s: %w", n, err)
@@ -255,6 +258,24 @@ func (r *run) buildAgents(addr string, ca *pki.CA, l *load) ([]*agent.Agent, err
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{Handler: h.Handler.WithAttrs(as), min: h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: h.Handler.WithGroup(name), min: h.min}
 }
 
 // pace runs next's writes at rate per second on a pool of writers until

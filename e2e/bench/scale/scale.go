@@ -52,7 +52,8 @@ type Config struct {
 	// AggregatorBin is the built ./aggregator command. Required.
 	AggregatorBin string
 	// Dir receives the aggregator's log, TLS files and tokens. Required.
-	Dir    string
+	Dir string
+	// Logger receives progress (info) and the agents' logs.
 	Logger *slog.Logger
 }
 

@@ -4,6 +4,7 @@ package scale
 
 import (
 	"flag"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +44,8 @@ func TestScale(t *testing.T) {
 		t.Fatalf("build aggregator: %v\n%s", err, out)
 	}
 	rep, err := Run(t.Context(), testCluster, Config{Nodes: *nodes, Pods: *pods, Services: *services, Rate: *rate,
-		Churn: *churn, AggregatorBin: bin, Dir: dir, Logger: nil})
+		Churn: *churn, AggregatorBin: bin, Dir: dir,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}
