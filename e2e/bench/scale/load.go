@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,23 +18,55 @@ import (
 	"github.com/kubedag/kubedag/agent/podwatch"
 )
 
-// load counts one model's list and watch traffic, client side.
-type load struct {
+// Resources are the kinds both watchers list and watch, in report order.
+var Resources = [3]string{"pods", "endpointslices", "namespaces"}
+
+// counts is one resource's list and watch traffic, client side.
+type counts struct {
 	lists, watches, events, bytes atomic.Int64
 }
 
-// LoadStats is a snapshot of a load.
-type LoadStats struct {
+// load counts one watcher model's traffic, per resource.
+type load struct{ by [len(Resources)]counts }
+
+// Counts is a snapshot of counts.
+type Counts struct {
 	Lists, Watches, Events, Bytes int64
 }
 
+// LoadStats is a snapshot of a load, per resource (index as Resources).
+type LoadStats struct{ By [len(Resources)]Counts }
+
 func (l *load) stats() LoadStats {
-	return LoadStats{Lists: l.lists.Load(), Watches: l.watches.Load(), Events: l.events.Load(), Bytes: l.bytes.Load()}
+	var s LoadStats
+	for i := range l.by {
+		c := &l.by[i]
+		s.By[i] = Counts{Lists: c.lists.Load(), Watches: c.watches.Load(), Events: c.events.Load(), Bytes: c.bytes.Load()}
+	}
+	return s
 }
 
 // Sub is s minus o.
 func (s LoadStats) Sub(o LoadStats) LoadStats {
-	return LoadStats{Lists: s.Lists - o.Lists, Watches: s.Watches - o.Watches, Events: s.Events - o.Events, Bytes: s.Bytes - o.Bytes}
+	for i, c := range o.By {
+		s.By[i].Lists -= c.Lists
+		s.By[i].Watches -= c.Watches
+		s.By[i].Events -= c.Events
+		s.By[i].Bytes -= c.Bytes
+	}
+	return s
+}
+
+// Total sums the resources.
+func (s LoadStats) Total() Counts {
+	var t Counts
+	for _, c := range s.By {
+		t.Lists += c.Lists
+		t.Watches += c.Watches
+		t.Events += c.Events
+		t.Bytes += c.Bytes
+	}
+	return t
 }
 
 // countBytes makes rc's clients count the response bytes they read into l.
@@ -46,22 +79,30 @@ type countingRT struct {
 	l  *load
 }
 
+// RoundTrip counts the response body's bytes under the resource the
+// request's path ends with (the bench's lists and watches are all
+// cluster-wide: /api/v1/pods, /apis/discovery.k8s.io/v1/endpointslices,
+// /api/v1/namespaces); other requests are not counted.
 func (c countingRT) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := c.rt.RoundTrip(r)
 	if resp != nil && resp.Body != nil {
-		resp.Body = &countingBody{ReadCloser: resp.Body, l: c.l}
+		for i, res := range Resources {
+			if strings.HasSuffix(r.URL.Path, "/"+res) {
+				resp.Body = &countingBody{ReadCloser: resp.Body, c: &c.l.by[i]}
+			}
+		}
 	}
 	return resp, err
 }
 
 type countingBody struct {
 	io.ReadCloser
-	l *load
+	c *counts
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.l.bytes.Add(int64(n))
+	b.c.bytes.Add(int64(n))
 	return n, err
 }
 
@@ -72,22 +113,26 @@ type countingSource struct {
 }
 
 func (s countingSource) Pods(node string) cache.ListerWatcher {
-	return countLW(s.src.Pods(node), s.l)
+	return countLW(s.src.Pods(node), &s.l.by[0])
 }
-func (s countingSource) EndpointSlices() cache.ListerWatcher {
-	return countLW(s.src.EndpointSlices(), s.l)
-}
-func (s countingSource) Namespaces() cache.ListerWatcher { return countLW(s.src.Namespaces(), s.l) }
 
-func countLW(lw cache.ListerWatcher, l *load) cache.ListerWatcher {
-	return countingLW{lw: cache.ToListerWatcherWithContext(lw), l: l}
+func (s countingSource) EndpointSlices() cache.ListerWatcher {
+	return countLW(s.src.EndpointSlices(), &s.l.by[1])
+}
+
+func (s countingSource) Namespaces() cache.ListerWatcher {
+	return countLW(s.src.Namespaces(), &s.l.by[2])
+}
+
+func countLW(lw cache.ListerWatcher, c *counts) cache.ListerWatcher {
+	return countingLW{lw: cache.ToListerWatcherWithContext(lw), l: c}
 }
 
 // countingLW counts lists, watches and the events (a list's items count as
 // events: with watch-list semantics they arrive as events too).
 type countingLW struct {
 	lw cache.ListerWatcherWithContext
-	l  *load
+	l  *counts
 }
 
 func (c countingLW) List(o metav1.ListOptions) (runtime.Object, error) {
@@ -133,7 +178,7 @@ type countingWatch struct {
 	out      chan watch.Event
 	stop     chan struct{}
 	stopOnce sync.Once
-	l        *load
+	l        *counts
 }
 
 func (w *countingWatch) forward() {

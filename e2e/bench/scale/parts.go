@@ -187,9 +187,9 @@ func (r *run) startClusterWide(ctx context.Context, g *errgroup.Group, l *load) 
 	if err != nil {
 		return err
 	}
-	pods := cache.NewSharedIndexInformer(countLW(kc.AllPods(), l), &corev1.Pod{}, 0, cache.Indexers{})
-	slices := cache.NewSharedIndexInformer(countLW(kc.EndpointSlices(), l), &discoveryv1.EndpointSlice{}, 0, cache.Indexers{})
-	nss := cache.NewSharedIndexInformer(countLW(kc.Namespaces(), l), &corev1.Namespace{}, 0, cache.Indexers{})
+	pods := cache.NewSharedIndexInformer(countLW(kc.AllPods(), &l.by[0]), &corev1.Pod{}, 0, cache.Indexers{})
+	slices := cache.NewSharedIndexInformer(countLW(kc.EndpointSlices(), &l.by[1]), &discoveryv1.EndpointSlice{}, 0, cache.Indexers{})
+	nss := cache.NewSharedIndexInformer(countLW(kc.Namespaces(), &l.by[2]), &corev1.Namespace{}, 0, cache.Indexers{})
 	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { r.seen(obj) },
 		UpdateFunc: func(_, obj any) { r.seen(obj) },
@@ -386,8 +386,10 @@ func (r *run) relabel() func(context.Context) {
 	}
 	rev := int(r.seq.Add(1))
 	r.mu.Lock()
+	old := p.rev
 	p.rev = rev
 	r.mu.Unlock()
+	r.tr.supersede(key{ip: p.ip, tag: r.revTag(old)})
 	return func(ctx context.Context) {
 		k := key{ip: p.ip, tag: r.revTag(rev)}
 		r.tr.expect(k, KindRelabel, time.Now(), time.Time{})
@@ -408,9 +410,14 @@ func (r *run) delete() func(context.Context) {
 	r.mu.Lock()
 	rev := p.rev
 	r.mu.Unlock()
+	// A tag not acknowledged yet may never reach the firewall: its
+	// removal is not awaited either.
+	unacked := r.tr.supersede(key{ip: p.ip, tag: r.revTag(rev)})
 	return func(ctx context.Context) {
 		k := key{ip: p.ip, tag: r.revTag(rev), removed: true}
-		r.tr.expect(k, KindDelete, time.Now(), time.Time{})
+		if !unacked {
+			r.tr.expect(k, KindDelete, time.Now(), time.Time{})
+		}
 		if err := r.writer.CoreV1().Pods(r.ns).Delete(ctx, p.name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
 			r.tr.cancel(k)
 			r.failed("delete "+p.name, err)

@@ -24,22 +24,38 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, l := range r.Latency {
 		p("| %s | %d | %d | %s | %s | %s |\n", l.Kind, l.Acked, l.Unacked, ms(l.P50), ms(l.P99), ms(l.Max))
 	}
-	p("\n%d creates were acknowledged before the bench's own watch saw the pod Running (counted as 0 ms).\n\n", r.EarlyAcks)
+	p("\n%d creates were acknowledged before the bench's own watch saw the pod Running (counted as 0 ms); "+
+		"%d changes were overtaken by a later change of the same pod before their ack and not awaited.\n\n", r.EarlyAcks, r.Superseded)
 
 	p("| aggregator process | CPU during churn | RSS at end | peak RSS | IPs on the firewall / pods Running |\n|---|---:|---:|---:|---:|\n")
 	p("| | %.0f ms/s (%.0f%% of a core) | %s | %s | %d / %d |\n\n", r.AggregatorCPU, r.AggregatorCPU/10, mib(r.AggregatorRSS), mib(r.AggregatorHWM), r.Registered, r.Live)
 
-	p("API-server watch load, counted by the clients (protobuf for both; objects are list items plus watch events):\n\n")
-	p("| watcher | watch requests | lists | objects received | received | churn: objects/s | churn: received/s |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	row := func(name string, all, churn LoadStats) {
-		p("| %s | %d | %d | %d | %s | %.0f | %.1f KiB/s |\n", name, all.Watches, all.Lists, all.Events, mib(all.Bytes),
+	p("API-server watch load, counted by the clients (protobuf for both; objects are list items plus watch events; bytes are response bodies):\n\n")
+	p("| watcher | resource | watch requests | objects received | received | churn: objects/s | churn: received/s |\n|---|---|---:|---:|---:|---:|---:|\n")
+	row := func(name, res string, all, churn Counts) {
+		p("| %s | %s | %d | %d | %s | %.0f | %.1f KiB/s |\n", name, res, all.Watches, all.Events, mib(all.Bytes),
 			float64(churn.Events)/r.ChurnSeconds, float64(churn.Bytes)/1024/r.ChurnSeconds)
 	}
-	row(fmt.Sprintf("%d agents (each: its node's pods, all EndpointSlices and Namespaces)", r.Nodes), r.Agents, r.AgentsChurn)
-	row("one cluster-wide informer of pods, EndpointSlices, Namespaces (Panorama plugin model)", r.ClusterWide, r.ClusterWideChurn)
-	if r.ClusterWideChurn.Bytes > 0 && r.ClusterWideChurn.Events > 0 {
+	for _, w := range []struct {
+		name         string
+		all, inChurn LoadStats
+	}{
+		{fmt.Sprintf("%d agents", r.Nodes), r.Agents, r.AgentsChurn},
+		{"one cluster-wide informer (Panorama plugin model)", r.ClusterWide, r.ClusterWideChurn},
+	} {
+		for i, res := range Resources {
+			what := res
+			if i == 0 && w.all == r.Agents {
+				what = "pods (each its node's)"
+			}
+			row(w.name, what, w.all.By[i], w.inChurn.By[i])
+		}
+		row(w.name, "**total**", w.all.Total(), w.inChurn.Total())
+	}
+	a, c := r.AgentsChurn.Total(), r.ClusterWideChurn.Total()
+	if c.Bytes > 0 && c.Events > 0 {
 		p("\nDuring churn the agents together receive %.1fx the objects and %.1fx the bytes of the one cluster-wide informer.\n",
-			float64(r.AgentsChurn.Events)/float64(r.ClusterWideChurn.Events), float64(r.AgentsChurn.Bytes)/float64(r.ClusterWideChurn.Bytes))
+			float64(a.Events)/float64(c.Events), float64(a.Bytes)/float64(c.Bytes))
 	}
 	p("\nRun time %v.\n", r.Elapsed.Round(time.Second))
 	return nil

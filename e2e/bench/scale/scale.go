@@ -99,6 +99,9 @@ type Report struct {
 	// EarlyAcks counts creates acknowledged before this process's watch
 	// saw the pod Running (their latency counts as 0).
 	EarlyAcks int
+	// Superseded counts changes overtaken by a later change of the same
+	// pod before their ack, and not awaited.
+	Superseded int
 	// Registered is the IPs the firewall holds tags for at the end, Live
 	// the Running pods.
 	Registered, Live int
@@ -277,7 +280,7 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 	rep.AggregatorRSS, rep.AggregatorHWM = end.RSS, end.HWM
 	rep.Latency = r.tr.result(time.Now())
 	r.tr.mu.Lock()
-	rep.EarlyAcks = r.tr.early0
+	rep.EarlyAcks, rep.Superseded = r.tr.early0, r.tr.superseded
 	r.tr.mu.Unlock()
 	rep.WriteErrors = int(r.errs.Load())
 	rep.Registered = len(em.Sim.Registered())

@@ -41,6 +41,9 @@ type tracker struct {
 	early   map[key]time.Time
 	lat     map[string][]time.Duration
 	early0  int // changes acknowledged before they were expected
+	// superseded counts changes overtaken by a later change of the same
+	// pod before their ack (the firewall may never see them).
+	superseded int
 }
 
 func newTracker() *tracker {
@@ -67,6 +70,19 @@ func (t *tracker) record(e expectation, at time.Time) {
 	if !e.call.IsZero() {
 		t.lat[KindCreateCall] = append(t.lat[KindCreateCall], at.Sub(e.call))
 	}
+}
+
+// supersede drops k if it is still due, because a later change of its pod
+// overtakes it, and reports whether it was.
+func (t *tracker) supersede(k key) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.pending[k]
+	if ok {
+		delete(t.pending, k)
+		t.superseded++
+	}
+	return ok
 }
 
 // cancel drops an expectation whose write failed.
