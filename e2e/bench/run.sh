@@ -6,7 +6,7 @@
 #   e2e/bench/run.sh KUBEDAG_BINARY RESULTS_FILE
 #
 # BENCH_LONG=1 adds the long runs (500,000-IP restart, package benchmarks,
-# and whatever other sections register under "long" below).
+# the scale run at 200 nodes and 10,000 pods instead of 50 and 2,500).
 # BENCH_SMALL=1 runs every section at a tiny size (what `make test` checks
 # through TestBenchRunScript): the tables are sane, the numbers meaningless.
 set -euo pipefail
@@ -63,6 +63,36 @@ run_section() {
   } >>"$tmp"
 }
 
+# md_section TITLE COMMAND...: like run_section, for commands that write
+# their own Markdown tables: every REPORT in an argument is replaced by a
+# file the command writes, and that file is appended (the command's output
+# is shown only if it fails).
+md_section() {
+  local title=$1
+  shift
+  local t0=$SECONDS load res report a
+  local args=()
+  report=$(mktemp)
+  for a in "$@"; do args+=("${a//REPORT/$report}"); done
+  echo "== $title: $*" >&2
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  if ! res=$("${args[@]}" 2>&1); then
+    echo "$res" >&2
+    echo "bench section \"$title\" failed" >&2
+    rm -f "$report"
+    exit 1
+  fi
+  {
+    echo "## $title"
+    echo
+    echo "\`$*\` (load average $load at start; took $((SECONDS - t0)) s)"
+    echo
+    cat "$report"
+    echo
+  } >>"$tmp"
+  rm -f "$report"
+}
+
 # section TITLE ARGS...: a run_section of `kubedag ARGS...`.
 section() {
   local title=$1
@@ -88,6 +118,20 @@ else
     section "Throughput and memory, $n IPs" bench --phases throughput --throughput-ips "$n"
   done
   section "Restart, 100,000 IPs" bench --phases restart --restart-ips 100000
+  # The agent and the scale run use the control-plane tools (make tools) and
+  # run from the repository root, as make does. The scale run reports what
+  # it measured even where changes stayed unacknowledged (-scale.strict=false).
+  md_section "Agent memory and CPU, 250 pods on its node" \
+    go test -count=1 -run '^$' -bench BenchmarkAgentRSS -benchtime=1x ./e2e/bench/agentbench -args -agentbench.report=REPORT
+  if [ -n "$long" ]; then
+    md_section "Scale: 200 nodes, 10,000 pods, 500 API writes/s" \
+      go test -count=1 -run '^TestScale$' -timeout 90m ./e2e/bench/scale -args -scale.strict=false \
+      -scale.nodes=200 -scale.pods=10000 -scale.services=50 -scale.rate=500 -scale.churn=60s -scale.report=REPORT
+  else
+    md_section "Scale: 50 nodes, 2,500 pods, 500 API writes/s" \
+      go test -count=1 -run '^TestScale$' -timeout 60m ./e2e/bench/scale -args -scale.strict=false \
+      -scale.nodes=50 -scale.pods=2500 -scale.services=25 -scale.rate=500 -scale.churn=30s -scale.report=REPORT
+  fi
   if [ -n "$long" ]; then
     section "Restart, 500,000 IPs" bench --phases restart --restart-ips 500000
     run_section "Package benchmarks" go test -run '^$' -bench . -benchmem -benchtime=100x \

@@ -24,6 +24,7 @@ var (
 	rate     = flag.Int("scale.rate", 100, "API writes per second")
 	churn    = flag.Duration("scale.churn", 5*time.Second, "churn duration after the creates")
 	report   = flag.String("scale.report", "", "also write the Markdown report to this file")
+	strict   = flag.Bool("scale.strict", true, "fail on unacknowledged changes (make bench: false, it reports them)")
 )
 
 var testCluster *cluster.Cluster
@@ -60,6 +61,9 @@ func TestScale(t *testing.T) {
 		}
 	}
 
+	if !*strict {
+		return // a benchmark run: the report says what was missed
+	}
 	if rep.WriteErrors != 0 {
 		t.Errorf("%d API writes failed", rep.WriteErrors)
 	}
