@@ -715,6 +715,10 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 		e.log.Warn("target refused entries", "refused", len(res.Failed), "first_ip", res.Failed[0].IP, "first_message", res.Failed[0].Message)
 	}
 	capHit, regOK := false, false
+	// IPs a full target refused retry together (one call per backoff
+	// step, however many IPs wait), so clusters sharing a full target
+	// probe it rarely instead of fighting over each freed slot.
+	var capRetry time.Time
 	for _, op := range b.Ops {
 		i := idx[op.IP]
 		d := des[i]
@@ -761,7 +765,15 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 			if dl <= 0 || dl > e.opts.EntryRetryMax {
 				dl = e.opts.EntryRetryMax
 			}
-			r.notBefore = now.Add(e.jitter(dl))
+			switch {
+			case !f.capFull:
+				r.notBefore = now.Add(e.jitter(dl))
+			case capRetry.IsZero():
+				capRetry = now.Add(e.jitter(dl))
+				fallthrough
+			default:
+				r.notBefore = capRetry
+			}
 			e.retry[op.IP] = r
 			delete(e.pending, op.IP)
 			continue
