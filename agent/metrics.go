@@ -22,7 +22,17 @@ func (a *Agent) registerMetrics(meter metric.Meter) (metric.Registration, error)
 		return nil, err
 	}
 	connected, err := meter.Int64ObservableGauge("kubedag_agent_stream_connected",
-		metric.WithDescription("1 while the stream to the aggregator is up."))
+		metric.WithDescription("1 while the stream to at least one aggregator replica is up."))
+	if err != nil {
+		return nil, err
+	}
+	replicas, err := meter.Int64ObservableGauge("kubedag_agent_stream_replicas",
+		metric.WithDescription("Aggregator replicas the agent keeps a stream to (one per address of the aggregator name)."))
+	if err != nil {
+		return nil, err
+	}
+	replicasUp, err := meter.Int64ObservableGauge("kubedag_agent_stream_replicas_connected",
+		metric.WithDescription("Aggregator replicas whose stream is up (snapshot acknowledged)."))
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +55,14 @@ func (a *Agent) registerMetrics(meter metric.Meter) (metric.Registration, error)
 				up = 1
 			}
 			o.ObserveInt64(connected, up)
+			conn, known := a.Stream.Replicas()
+			o.ObserveInt64(replicas, int64(known))
+			o.ObserveInt64(replicasUp, int64(conn))
 			o.ObserveInt64(sessions, int64(a.Stream.Sessions()))
 			o.ObserveInt64(rejections, int64(a.Stream.Rejections()))
 		}
 		return nil
-	}, claims, conflicts, connected, sessions, rejections)
+	}, claims, conflicts, connected, replicas, replicasUp, sessions, rejections)
 	if err != nil {
 		return nil, fmt.Errorf("agent metrics: %w", err)
 	}

@@ -4,11 +4,14 @@
 //
 // # Usage
 //
-// Writers call Set and Delete; they never block on the reader. The stream
-// client, on every (re)connect, sends Snapshot (which clears the dirty set),
-// then waits on Changed and sends the result of TakeDirty as a delta. Changes
-// are coalesced per IP, so memory is bounded by the number of IPs on the node,
-// never by the number of events. Deltas that were sent but never acknowledged
-// can be re-marked with MarkDirty; they are then resent with the current
-// state of those IPs.
+// Writers call Set and Delete; they never block on a reader. Each consumer
+// (the stream to one aggregator replica) takes its own Reader with
+// NewReader, so a slow or disconnected replica never holds back another:
+// on every (re)connect it sends its Reader's Snapshot (which clears that
+// reader's dirty set), then waits on Changed and sends the result of
+// TakeDirty as a delta. Changes are coalesced per IP and reader, so memory
+// is bounded by the number of IPs on the node times the number of readers,
+// never by the number of events. Deltas that were sent but never
+// acknowledged can be re-marked with MarkDirty; they are then resent with
+// the current state of those IPs.
 package nodestate

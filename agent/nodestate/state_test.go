@@ -34,9 +34,9 @@ func addrs(as []netip.Addr) []string {
 	return out
 }
 
-func drained(s *State) bool {
+func drained(r *Reader) bool {
 	select {
-	case <-s.Changed():
+	case <-r.Changed():
 		return true
 	default:
 		return false
@@ -47,26 +47,29 @@ func TestTakeDirty(t *testing.T) {
 	tests := []struct {
 		name        string
 		before      func(s *State) // applied, then Snapshot taken
-		ops         func(s *State)
+		ops         func(s *State, r *Reader)
 		wantUpserts []string
 		wantDeletes []string
 		wantLen     int
 	}{
 		{
 			name:        "set new",
-			ops:         func(s *State) { s.Set(claim("10.0.0.1", "a", nil)) },
+			ops:         func(s *State, r *Reader) { s.Set(claim("10.0.0.1", "a", nil)) },
 			wantUpserts: []string{"10.0.0.1"},
 			wantLen:     1,
 		},
 		{
-			name:    "set then delete coalesces to delete",
-			ops:     func(s *State) { s.Set(claim("10.0.0.1", "a", nil)); s.Delete(netip.MustParseAddr("10.0.0.1")) },
+			name: "set then delete coalesces to delete",
+			ops: func(s *State, r *Reader) {
+				s.Set(claim("10.0.0.1", "a", nil))
+				s.Delete(netip.MustParseAddr("10.0.0.1"))
+			},
 			wantLen: 0, wantDeletes: []string{"10.0.0.1"},
 		},
 		{
 			name:   "delete then set coalesces to upsert",
 			before: func(s *State) { s.Set(claim("10.0.0.1", "a", nil)) },
-			ops: func(s *State) {
+			ops: func(s *State, r *Reader) {
 				s.Delete(netip.MustParseAddr("10.0.0.1"))
 				s.Set(claim("10.0.0.1", "b", nil))
 			},
@@ -75,31 +78,31 @@ func TestTakeDirty(t *testing.T) {
 		{
 			name:    "unchanged identity is not dirty",
 			before:  func(s *State) { s.Set(claim("10.0.0.1", "a", map[string]string{"x": "1"})) },
-			ops:     func(s *State) { s.Set(claim("10.0.0.1", "a", map[string]string{"x": "1"})) },
+			ops:     func(s *State, r *Reader) { s.Set(claim("10.0.0.1", "a", map[string]string{"x": "1"})) },
 			wantLen: 1,
 		},
 		{
 			name:        "relabel is dirty",
 			before:      func(s *State) { s.Set(claim("10.0.0.1", "a", map[string]string{"x": "1"})) },
-			ops:         func(s *State) { s.Set(claim("10.0.0.1", "a", map[string]string{"x": "2"})) },
+			ops:         func(s *State, r *Reader) { s.Set(claim("10.0.0.1", "a", map[string]string{"x": "2"})) },
 			wantUpserts: []string{"10.0.0.1"}, wantLen: 1,
 		},
 		{
 			name:    "delete of unknown ip is a no-op",
-			ops:     func(s *State) { s.Delete(netip.MustParseAddr("10.0.0.9")) },
+			ops:     func(s *State, r *Reader) { s.Delete(netip.MustParseAddr("10.0.0.9")) },
 			wantLen: 0,
 		},
 		{
 			name:   "mark dirty resends current state",
 			before: func(s *State) { s.Set(claim("10.0.0.1", "a", nil)); s.Set(claim("10.0.0.2", "b", nil)) },
-			ops: func(s *State) {
-				s.MarkDirty(netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3"))
+			ops: func(s *State, r *Reader) {
+				r.MarkDirty(netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3"))
 			},
 			wantUpserts: []string{"10.0.0.2"}, wantDeletes: []string{"10.0.0.3"}, wantLen: 2,
 		},
 		{
 			name: "sorted, ipv4-mapped unmapped",
-			ops: func(s *State) {
+			ops: func(s *State, r *Reader) {
 				s.Set(claim("10.0.0.3", "c", nil))
 				s.Set(claim("::ffff:10.0.0.1", "a", nil))
 				s.Set(claim("fd00::1", "v6", nil))
@@ -110,13 +113,14 @@ func TestTakeDirty(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := New()
+			r := s.NewReader()
 			if tt.before != nil {
 				tt.before(s)
-				s.Snapshot()
-				drained(s)
+				r.Snapshot()
+				drained(r)
 			}
-			tt.ops(s)
-			up, del := s.TakeDirty()
+			tt.ops(s, r)
+			up, del := r.TakeDirty()
 			if got := ips(up); !slices.Equal(got, tt.wantUpserts) {
 				t.Errorf("upserts = %v, want %v", got, tt.wantUpserts)
 			}
@@ -127,10 +131,10 @@ func TestTakeDirty(t *testing.T) {
 				t.Errorf("Len = %d, want %d", s.Len(), tt.wantLen)
 			}
 			wantPoke := len(tt.wantUpserts)+len(tt.wantDeletes) > 0
-			if got := drained(s); got != wantPoke {
+			if got := drained(r); got != wantPoke {
 				t.Errorf("Changed poked = %v, want %v", got, wantPoke)
 			}
-			if up, del := s.TakeDirty(); len(up)+len(del) != 0 {
+			if up, del := r.TakeDirty(); len(up)+len(del) != 0 {
 				t.Errorf("second TakeDirty not empty: %v %v", ips(up), addrs(del))
 			}
 		})
@@ -139,6 +143,7 @@ func TestTakeDirty(t *testing.T) {
 
 func TestSnapshotClearsDirtyAndKeepsOldClaimOnNoop(t *testing.T) {
 	s := New()
+	r := s.NewReader()
 	first := claim("10.0.0.1", "a", nil)
 	s.Set(first)
 	s.Set(claim("10.0.0.2", "b", nil))
@@ -146,15 +151,15 @@ func TestSnapshotClearsDirtyAndKeepsOldClaimOnNoop(t *testing.T) {
 	if got := ips(s.List()); !slices.Equal(got, []string{"10.0.0.1"}) {
 		t.Fatalf("List = %v", got)
 	}
-	if up, _ := s.TakeDirty(); len(up) != 1 {
+	if up, _ := r.TakeDirty(); len(up) != 1 {
 		t.Fatalf("List cleared the dirty set")
 	}
-	s.MarkDirty(first.IP)
-	snap := s.Snapshot()
+	r.MarkDirty(first.IP)
+	snap := r.Snapshot()
 	if got := ips(snap); !slices.Equal(got, []string{"10.0.0.1"}) {
 		t.Fatalf("Snapshot = %v", got)
 	}
-	if up, del := s.TakeDirty(); len(up)+len(del) != 0 {
+	if up, del := r.TakeDirty(); len(up)+len(del) != 0 {
 		t.Fatalf("dirty after Snapshot: %v %v", ips(up), addrs(del))
 	}
 	later := first
@@ -167,6 +172,7 @@ func TestSnapshotClearsDirtyAndKeepsOldClaimOnNoop(t *testing.T) {
 
 func TestConcurrent(t *testing.T) {
 	s := New()
+	r := s.NewReader()
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
@@ -183,7 +189,7 @@ func TestConcurrent(t *testing.T) {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	apply := func() {
-		up, del := s.TakeDirty()
+		up, del := r.TakeDirty()
 		for _, c := range up {
 			seen[c.IP] = true
 		}
@@ -193,7 +199,7 @@ func TestConcurrent(t *testing.T) {
 	}
 	for running := true; running; {
 		select {
-		case <-s.Changed():
+		case <-r.Changed():
 			apply()
 		case <-done:
 			running = false
@@ -203,9 +209,52 @@ func TestConcurrent(t *testing.T) {
 	if len(seen) != s.Len() || len(seen) != 400 {
 		t.Fatalf("reader view has %d IPs, state %d, want 400", len(seen), s.Len())
 	}
-	for _, c := range s.Snapshot() {
+	for _, c := range r.Snapshot() {
 		if !seen[c.IP] {
 			t.Fatalf("reader missed %v", c.IP)
 		}
+	}
+}
+
+// TestReadersAreIndependent: each consumer (one stream per aggregator
+// replica) sees every change once, whatever the others took; a closed
+// reader is no longer marked.
+func TestReadersAreIndependent(t *testing.T) {
+	s := New()
+	a, b := s.NewReader(), s.NewReader()
+	s.Set(claim("10.0.0.1", "a", nil))
+	if got := ips(a.Snapshot()); !slices.Equal(got, []string{"10.0.0.1"}) {
+		t.Fatalf("a.Snapshot = %v", got)
+	}
+	s.Set(claim("10.0.0.2", "b", nil))
+	s.Delete(netip.MustParseAddr("10.0.0.1"))
+	up, del := a.TakeDirty()
+	if !slices.Equal(ips(up), []string{"10.0.0.2"}) || !slices.Equal(addrs(del), []string{"10.0.0.1"}) {
+		t.Fatalf("a.TakeDirty = %v %v", ips(up), addrs(del))
+	}
+	// b never took anything: it still sees both changes, and a's take
+	// left it alone.
+	if !drained(b) {
+		t.Fatal("b not poked")
+	}
+	up, del = b.TakeDirty()
+	if !slices.Equal(ips(up), []string{"10.0.0.2"}) || !slices.Equal(addrs(del), []string{"10.0.0.1"}) {
+		t.Fatalf("b.TakeDirty = %v %v", ips(up), addrs(del))
+	}
+	b.MarkDirty(netip.MustParseAddr("10.0.0.2"))
+	if up, del := a.TakeDirty(); len(up)+len(del) != 0 {
+		t.Fatalf("b.MarkDirty reached a: %v %v", ips(up), addrs(del))
+	}
+	if s.Readers() != 2 {
+		t.Fatalf("Readers = %d", s.Readers())
+	}
+	b.Close()
+	drained(b)
+	s.Set(claim("10.0.0.3", "c", nil))
+	if s.Readers() != 1 || drained(b) {
+		t.Fatalf("closed reader still registered (%d) or poked", s.Readers())
+	}
+	if up, _ := a.TakeDirty(); !slices.Equal(ips(up), []string{"10.0.0.3"}) {
+		t.Fatalf("a.TakeDirty = %v", ips(up))
 	}
 }

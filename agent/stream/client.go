@@ -26,9 +26,19 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	// Addr is the aggregator's gRPC address (host:port or a gRPC target).
-	// Required.
+	// Addr is the aggregator's agent-stream address: host:port, or
+	// dns://server:port/host:port to resolve host at that DNS server
+	// (gRPC's target syntax). Every address host resolves to is one
+	// aggregator replica, which gets its own stream (a headless Service
+	// lists every replica). Required.
 	Addr string
+	// ResolveInterval is how often Addr is resolved again, to add streams
+	// to new replicas and drop those of replicas that left. A stream that
+	// ends also triggers a resolve. Default 5s.
+	ResolveInterval time.Duration
+	// Resolve, if set, replaces resolving Addr (tests): it returns the
+	// replicas' host:port addresses.
+	Resolve func(ctx context.Context) ([]string, error)
 	// Node is this agent's node name, sent in snapshots so a mismatch with
 	// the token is reported clearly. Optional.
 	Node string
@@ -63,12 +73,18 @@ func (c *Config) validate() error {
 	switch {
 	case c.Addr == "":
 		return errors.New("agent stream: Config.Addr is required")
+	case c.Resolve == nil && !validTarget(c.Addr):
+		_, err := ParseTarget(c.Addr)
+		return fmt.Errorf("agent stream: Config.Addr: %w", err)
 	case c.State == nil:
 		return errors.New("agent stream: Config.State is required")
 	case c.TLS == nil:
 		return errors.New("agent stream: Config.TLS is required")
 	case c.TokenFile == "":
 		return errors.New("agent stream: Config.TokenFile is required")
+	}
+	if c.ResolveInterval <= 0 {
+		c.ResolveInterval = 5 * time.Second
 	}
 	if c.AckTimeout <= 0 {
 		c.AckTimeout = 15 * time.Second
@@ -110,12 +126,13 @@ func TLSConfig(caFile, serverName string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Client mirrors a nodestate.State to the aggregator.
+// Client mirrors a nodestate.State to every aggregator replica, one
+// stream each.
 type Client struct {
 	cfg       Config
 	log       *slog.Logger
-	epoch     uint64 // only touched by Run's goroutine
-	connected atomic.Bool
+	connected atomic.Int64 // replicas whose current snapshot was acked
+	known     atomic.Int64 // replicas with a stream (connected or trying)
 	rejected  atomic.Uint64
 	sessions  atomic.Uint64
 }
@@ -128,38 +145,148 @@ func New(cfg Config) (*Client, error) {
 	return &Client{cfg: cfg, log: cfg.Logger}, nil
 }
 
-// Connected reports whether the current stream's snapshot has been acked.
-func (c *Client) Connected() bool { return c.connected.Load() }
+// Connected reports whether at least one replica's stream has its snapshot
+// acked.
+func (c *Client) Connected() bool { return c.connected.Load() > 0 }
 
-// Rejections returns the number of claims the aggregator refused so far.
+// Replicas returns the number of replicas whose current snapshot was acked
+// (connected) and the number this client keeps a stream to (known).
+func (c *Client) Replicas() (connected, known int) {
+	return int(c.connected.Load()), int(c.known.Load())
+}
+
+// Rejections returns the number of claims refused so far (each replica
+// checks claims itself, so one refused claim counts once per replica).
 func (c *Client) Rejections() uint64 { return c.rejected.Load() }
 
-// Sessions returns the number of streams opened so far.
+// Sessions returns the number of streams opened so far, over all replicas.
 func (c *Client) Sessions() uint64 { return c.sessions.Load() }
 
-// Run keeps a stream to the aggregator until ctx ends, reconnecting as
-// needed. It returns nil once ctx ends and all its goroutines are done.
+// Run keeps one stream per replica that Addr resolves to until ctx ends,
+// adding and dropping streams as replicas come and go. A failed resolve
+// keeps the current streams (a DNS hiccup must not drop them); a name that
+// does not exist (no Ready replica) drops them all. It returns nil once ctx
+// ends and all its goroutines are done.
 func (c *Client) Run(ctx context.Context) error {
+	resolve := c.cfg.Resolve
+	if resolve == nil {
+		t, _ := ParseTarget(c.cfg.Addr) // validated in New
+		resolve = t.Resolve
+	}
+	type running struct {
+		cancel context.CancelFunc
+		done   chan struct{}
+	}
+	streams := map[string]running{}
+	kick := make(chan struct{}, 1)
+	defer func() {
+		for _, r := range streams {
+			r.cancel()
+		}
+		for _, r := range streams {
+			<-r.done
+		}
+	}()
+	t := time.NewTicker(c.cfg.ResolveInterval)
+	defer t.Stop()
+	for {
+		addrs, err := resolve(ctx)
+		if err != nil && ctx.Err() == nil {
+			c.log.Warn("resolve aggregator replicas", "addr", c.cfg.Addr, "err", err)
+		}
+		if err == nil {
+			want := map[string]bool{}
+			for _, a := range addrs {
+				want[a] = true
+			}
+			for a, r := range streams {
+				if !want[a] {
+					c.log.Info("aggregator replica left: closing its stream", "replica", a)
+					r.cancel()
+					<-r.done
+					delete(streams, a)
+				}
+			}
+			for a := range want {
+				if _, ok := streams[a]; ok {
+					continue
+				}
+				c.log.Info("aggregator replica found: opening a stream", "replica", a)
+				rctx, cancel := context.WithCancel(ctx)
+				r := running{cancel: cancel, done: make(chan struct{})}
+				streams[a] = r
+				rep := &replica{c: c, addr: a, kick: kick}
+				go func() {
+					defer close(r.done)
+					rep.run(rctx)
+				}()
+			}
+			c.known.Store(int64(len(streams)))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-kick:
+		}
+	}
+}
+
+// replica keeps the stream to one aggregator replica, reading the State
+// through its own Reader.
+type replica struct {
+	c      *Client
+	addr   string
+	kick   chan<- struct{} // asks Run to resolve again
+	reader *nodestate.Reader
+	epoch  uint64 // only touched by run's goroutine
+	conn   bool   // counted in c.connected
+}
+
+// run keeps a stream to the replica until ctx ends, reconnecting as
+// needed.
+func (r *replica) run(ctx context.Context) {
+	c := r.c
+	r.reader = c.cfg.State.NewReader()
+	defer r.reader.Close()
+	defer r.setConnected(false)
 	backoff := c.cfg.BackoffMin
 	for {
-		synced, err := c.session(ctx)
-		c.connected.Store(false)
+		synced, err := r.session(ctx)
+		r.setConnected(false)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if synced {
 			backoff = c.cfg.BackoffMin
 		}
+		// The replica may have left: let Run resolve again.
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
 		delay := c.cfg.BackoffMin/2 + rand.N(backoff) // jitter in [min/2, backoff+min/2)
-		c.log.Warn("aggregator stream ended, reconnecting", "err", err, "in", delay)
+		c.log.Warn("aggregator stream ended, reconnecting", "replica", r.addr, "err", err, "in", delay)
 		backoff = min(2*backoff, c.cfg.BackoffMax)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil
+			return
 		case <-t.C:
 		}
+	}
+}
+
+func (r *replica) setConnected(up bool) {
+	if up == r.conn {
+		return
+	}
+	r.conn = up
+	if up {
+		r.c.connected.Add(1)
+	} else {
+		r.c.connected.Add(-1)
 	}
 }
 
@@ -194,6 +321,7 @@ type inflight struct {
 // except oldest, which the watchdog reads.
 type session struct {
 	c       *Client
+	r       *replica
 	stream  agentv1.AgentStream_SyncClient
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
@@ -208,7 +336,8 @@ type session struct {
 }
 
 // session runs one stream. synced reports whether its snapshot was acked.
-func (c *Client) session(ctx context.Context) (synced bool, err error) {
+func (r *replica) session(ctx context.Context) (synced bool, err error) {
+	c := r.c
 	token, err := c.readToken()
 	if err != nil {
 		return false, err
@@ -220,9 +349,15 @@ func (c *Client) session(ctx context.Context) (synced bool, err error) {
 		grpc.WithTransportCredentials(credentials.NewTLS(c.cfg.TLS.Clone())),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
 	}, c.cfg.DialOptions...)
-	conn, err := grpc.NewClient(c.cfg.Addr, opts...)
+	// passthrough: r.addr is already resolved, and the name to verify is
+	// in the TLS config.
+	target := r.addr
+	if !strings.Contains(target, "://") {
+		target = "passthrough:///" + target
+	}
+	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
-		return false, fmt.Errorf("dial %s: %w", c.cfg.Addr, err)
+		return false, fmt.Errorf("dial %s: %w", r.addr, err)
 	}
 	defer conn.Close()
 	stream, err := agentv1.NewAgentStreamClient(conn).Sync(sctx, grpc.PerRPCCredentials(token))
@@ -230,8 +365,8 @@ func (c *Client) session(ctx context.Context) (synced bool, err error) {
 		return false, fmt.Errorf("open stream: %w", err)
 	}
 	c.sessions.Add(1)
-	c.epoch++
-	s := &session{c: c, stream: stream, ctx: sctx, cancel: cancel, epoch: c.epoch,
+	r.epoch++
+	s := &session{c: c, r: r, stream: stream, ctx: sctx, cancel: cancel, epoch: r.epoch,
 		acks: make(chan *agentv1.Ack), recvErr: make(chan error, 1)}
 
 	var wg sync.WaitGroup
@@ -291,7 +426,7 @@ func (s *session) run() error {
 	for {
 		var changed <-chan struct{}
 		if len(s.window) <= s.c.cfg.MaxInFlight { // the snapshot counts as one
-			changed = s.c.cfg.State.Changed()
+			changed = s.r.reader.Changed()
 		}
 		select {
 		case <-s.ctx.Done():
@@ -343,7 +478,7 @@ func (s *session) sendFail(what string, err error) error {
 // final.
 func (s *session) sendSnapshot() error {
 	cfg := &s.c.cfg
-	snap := cfg.State.Snapshot()
+	snap := s.r.reader.Snapshot()
 	s.track(0)
 	for i := 0; ; i += cfg.ChunkSize {
 		end := min(i+cfg.ChunkSize, len(snap))
@@ -359,7 +494,7 @@ func (s *session) sendSnapshot() error {
 		}
 	}
 	s.snapLen = len(snap)
-	s.c.log.Debug("snapshot sent", "epoch", s.epoch, "claims", s.snapLen)
+	s.c.log.Debug("snapshot sent", "replica", s.r.addr, "epoch", s.epoch, "claims", s.snapLen)
 	return nil
 }
 
@@ -381,8 +516,8 @@ func (s *session) acked(ack *agentv1.Ack) error {
 	}
 	if ack.GetSeq() == 0 {
 		s.synced = true
-		s.c.connected.Store(true)
-		s.c.log.Info("connected to aggregator", "epoch", s.epoch, "claims", s.snapLen)
+		s.r.setConnected(true)
+		s.c.log.Info("connected to aggregator", "replica", s.r.addr, "epoch", s.epoch, "claims", s.snapLen)
 	}
 	s.c.rejections(ack)
 	return nil
@@ -391,7 +526,7 @@ func (s *session) acked(ack *agentv1.Ack) error {
 // sendDeltas sends the state's dirty claims, ChunkSize per message.
 func (s *session) sendDeltas() error {
 	chunk := s.c.cfg.ChunkSize
-	up, del := s.c.cfg.State.TakeDirty()
+	up, del := s.r.reader.TakeDirty()
 	for len(up) > 0 || len(del) > 0 {
 		s.seq++
 		d := &agentv1.Delta{Epoch: s.epoch, Seq: s.seq}

@@ -24,6 +24,7 @@ import (
 	aggstream "github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	agentv1 "github.com/kubedag/kubedag/api/agent/v1"
+	"github.com/kubedag/kubedag/e2e/dnstest"
 	"github.com/kubedag/kubedag/e2e/pki"
 	"github.com/kubedag/kubedag/tags"
 )
@@ -134,6 +135,11 @@ type aggregator struct {
 
 func startAggregator(t *testing.T, tl pki.TestTLS, auth aggstream.Authenticator, mutate func(*aggstream.Config)) *aggregator {
 	t.Helper()
+	return startAggregatorOn(t, tl, auth, "127.0.0.1:0", mutate)
+}
+
+func startAggregatorOn(t *testing.T, tl pki.TestTLS, auth aggstream.Authenticator, listen string, mutate func(*aggstream.Config)) *aggregator {
+	t.Helper()
 	a := &aggregator{sink: streamtest.NewSink(), done: make(chan error, 1)}
 	cfg := aggstream.Config{Sink: a.sink, Authenticator: auth, GracePeriod: time.Hour}
 	if mutate != nil {
@@ -144,7 +150,7 @@ func startAggregator(t *testing.T, tl pki.TestTLS, auth aggstream.Authenticator,
 		t.Fatal(err)
 	}
 	a.srv = srv
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,5 +502,166 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := stream.TLSConfig(filepath.Join(t.TempDir(), "missing.pem"), ""); err == nil {
 		t.Fatal("missing CA file accepted")
+	}
+}
+
+// replicaDNS serves name with the given loopback addresses, as the cluster
+// DNS serves a headless Service's Ready replicas.
+func replicaDNS(t *testing.T) *dnstest.Server {
+	t.Helper()
+	d, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+var (
+	replicaA = netip.MustParseAddr("127.0.0.2")
+	replicaB = netip.MustParseAddr("127.0.0.3")
+)
+
+// TestOneStreamPerReplica: the agent resolves the aggregator name (a
+// headless Service, one address per replica) and keeps one stream to each
+// replica, every one mirroring the same state; a replica that leaves the
+// DNS answer loses its stream, one that joins gets a snapshot.
+func TestOneStreamPerReplica(t *testing.T) {
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
+	auth := streamtest.StaticAuth{"tok": "node-a"}
+	a := startAggregatorOn(t, tl, auth, replicaA.String()+":0", nil)
+	_, port, _ := net.SplitHostPort(a.addr)
+	b := startAggregatorOn(t, tl, auth, replicaB.String()+":"+port, nil)
+	dns := replicaDNS(t)
+	dns.Set("aggregator.test", replicaA, replicaB)
+
+	st := nodestate.New()
+	for i := range 40 {
+		st.Set(podClaim(i, "1"))
+	}
+	cfg := baseConfig(tl, "dns://"+dns.Addr()+"/aggregator.test:"+port, st, tokenFile(t, "tok"))
+	cfg.ResolveInterval = 50 * time.Millisecond
+	c := startClient(t, cfg)
+	replicas := func(wc, wk int) func() bool {
+		return func() bool { gc, gk := c.Replicas(); return gc == wc && gk == wk }
+	}
+	streamtest.Eventually(t, wait, "both replicas mirrored", func() bool {
+		return replicas(2, 2)() && sameSet(a.sink, "node-a", st) && sameSet(b.sink, "node-a", st)
+	})
+	for i := range 10 {
+		st.Delete(podClaim(i, "").IP)
+	}
+	st.Set(podClaim(50, "2"))
+	streamtest.Eventually(t, wait, "deltas reach both", func() bool {
+		return sameSet(a.sink, "node-a", st) && sameSet(b.sink, "node-a", st)
+	})
+	if st.Readers() != 2 {
+		t.Fatalf("state readers = %d, want one per replica", st.Readers())
+	}
+
+	dns.Set("aggregator.test", replicaA)
+	streamtest.Eventually(t, wait, "stream to the departed replica closed", func() bool {
+		return replicas(1, 1)() && b.srv.ActiveNodes() == 0 && st.Readers() == 1
+	})
+	st.Set(podClaim(51, "3"))
+	streamtest.Eventually(t, wait, "remaining replica mirrored", func() bool { return sameSet(a.sink, "node-a", st) })
+	if sameSet(b.sink, "node-a", st) {
+		t.Fatal("departed replica still receives deltas")
+	}
+
+	sessions := c.Sessions()
+	dns.Set("aggregator.test", replicaA, replicaB)
+	streamtest.Eventually(t, wait, "rejoined replica caught up by a snapshot", func() bool {
+		return replicas(2, 2)() && sameSet(b.sink, "node-a", st)
+	})
+	if got := c.Sessions(); got != sessions+1 {
+		t.Fatalf("sessions %d -> %d, want one new stream (the rejoined replica's)", sessions, got)
+	}
+
+	// No Ready replica: the name does not exist; every stream is dropped.
+	dns.Set("aggregator.test")
+	streamtest.Eventually(t, wait, "all streams dropped", func() bool {
+		return replicas(0, 0)() && a.srv.ActiveNodes() == 0 && b.srv.ActiveNodes() == 0
+	})
+}
+
+// TestStalledReplicaDoesNotHoldBackOthers: a replica that stops acking
+// (frozen, partitioned) fills only its own window; the other replica's
+// stream keeps mirroring every change.
+func TestStalledReplicaDoesNotHoldBackOthers(t *testing.T) {
+	tl := pki.NewTestTLS(t, streamtest.ServerName)
+	a := startAggregatorOn(t, tl, streamtest.StaticAuth{"tok": "node-a"}, replicaA.String()+":0", nil)
+	_, port, _ := net.SplitHostPort(a.addr)
+	stalled := &noAckServer{}
+	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(tl.Server)))
+	agentv1.RegisterAgentStreamServer(g, stalled)
+	lis, err := net.Listen("tcp", replicaB.String()+":"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	dns := replicaDNS(t)
+	dns.Set("aggregator.test", replicaA, replicaB)
+
+	st := nodestate.New()
+	cfg := baseConfig(tl, "dns://"+dns.Addr()+"/aggregator.test:"+port, st, tokenFile(t, "tok"))
+	cfg.MaxInFlight = 2
+	cfg.AckTimeout = time.Hour // the stalled stream stays open and full
+	c := startClient(t, cfg)
+	streamtest.Eventually(t, wait, "stalled replica got its snapshot", func() bool { return stalled.streams.Load() == 1 })
+	for i := range 200 {
+		st.Set(podClaim(i%50, fmt.Sprint(i)))
+		if i%20 == 0 {
+			streamtest.Eventually(t, wait, "healthy replica keeps up", func() bool { return sameSet(a.sink, "node-a", st) })
+		}
+	}
+	streamtest.Eventually(t, wait, "healthy replica mirrored", func() bool { return sameSet(a.sink, "node-a", st) })
+	if n := stalled.firstDeltas.Load(); n > int64(cfg.MaxInFlight) {
+		t.Fatalf("stalled replica got %d unacked deltas, window is %d", n, cfg.MaxInFlight)
+	}
+	if conn, known := c.Replicas(); conn != 1 || known != 2 {
+		t.Fatalf("Replicas = %d connected of %d, want 1 of 2", conn, known)
+	}
+}
+
+func TestParseAndResolveTarget(t *testing.T) {
+	dns := replicaDNS(t)
+	dns.Set("two.test", netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("fd00::1"))
+	dns.Set("v6.test", netip.MustParseAddr("fd00::2"))
+	at := "dns://" + dns.Addr() + "/"
+	tests := []struct {
+		addr    string
+		want    []string
+		wantErr bool
+	}{
+		{addr: "10.0.0.1:9443", want: []string{"10.0.0.1:9443"}},
+		{addr: "[fd00::9]:9443", want: []string{"[fd00::9]:9443"}},
+		{addr: at + "two.test:9443", want: []string{"10.1.0.1:9443", "10.1.0.2:9443"}}, // one family, sorted
+		{addr: at + "v6.test:9443", want: []string{"[fd00::2]:9443"}},
+		{addr: at + "gone.test:9443", want: nil}, // NXDOMAIN: no replica
+		{addr: "passthrough:///aggregator", want: []string{"passthrough:///aggregator"}},
+		{addr: "aggregator", wantErr: true},
+		{addr: "dns://x/aggregator:1", wantErr: true}, // server without port
+		{addr: "dns://aggregator:1", wantErr: true},   // no host after the server
+		{addr: ":9443", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			tg, err := stream.ParseTarget(tt.addr)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseTarget err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			got, err := tg.Resolve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("Resolve = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

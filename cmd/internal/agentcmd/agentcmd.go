@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,7 @@ const DefaultHealthPort = 10271
 type agentOptions struct {
 	nodeName       string
 	aggregatorAddr string
+	resolveEvery   time.Duration
 	caFile         string
 	serverName     string
 	tokenFile      string
@@ -60,7 +62,10 @@ func New(version string) *cobra.Command {
 pods of its node and the Services they back, optionally watches the node's pod
 routes through netlink (no privileges needed: it only listens), and streams the
 node's IP identities to the aggregator over gRPC/TLS, authenticated with a
-projected ServiceAccount token.
+projected ServiceAccount token. --aggregator names every aggregator replica (a
+headless Service): the agent keeps one stream to each address it resolves to,
+so every replica holds the whole cluster's state and a standby can take over
+at once.
 
 Examples:
   NODE_NAME=node-1 kubedag agent --aggregator kubedag-aggregator.kubedag.svc:9443 \
@@ -75,7 +80,8 @@ Examples:
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.nodeName, "node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME, from the downward API)")
-	f.StringVar(&o.aggregatorAddr, "aggregator", "kubedag-aggregator:9443", "aggregator agent-stream address (host:port)")
+	f.StringVar(&o.aggregatorAddr, "aggregator", "kubedag-aggregator:9443", "aggregator agent-stream address: host:port or dns://[server:port]/host:port; one stream per address host resolves to (every replica)")
+	f.DurationVar(&o.resolveEvery, "aggregator-resolve-interval", 5*time.Second, "how often --aggregator is resolved again to follow replicas coming and going")
 	f.StringVar(&o.caFile, "ca-file", "", "CA bundle that signed the aggregator's certificate (system roots when empty)")
 	f.StringVar(&o.serverName, "server-name", "", "name to verify in the aggregator's certificate (default: host of --aggregator)")
 	f.StringVar(&o.tokenFile, "token-file", "/var/run/secrets/kubedag/token", "projected ServiceAccount token (audience kubedag), re-read on every connect")
@@ -100,13 +106,19 @@ func (o *agentOptions) Validate() error {
 		return fmt.Errorf("--ip-source: %w", err)
 	}
 	o.mode = mode
-	host, _, err := net.SplitHostPort(o.aggregatorAddr)
+	target, err := stream.ParseTarget(o.aggregatorAddr)
 	if err != nil {
-		return fmt.Errorf("--aggregator %q: want host:port: %w", o.aggregatorAddr, err)
+		return fmt.Errorf("--aggregator: %w", err)
+	}
+	if target.Raw != "" {
+		return fmt.Errorf("--aggregator %q: want host:port or dns://[server:port]/host:port", o.aggregatorAddr)
+	}
+	if o.resolveEvery <= 0 {
+		return errors.New("--aggregator-resolve-interval must be positive")
 	}
 	o.serverHost = o.serverName
 	if o.serverHost == "" {
-		o.serverHost = host
+		o.serverHost = target.Host
 	}
 	if o.tokenFile == "" {
 		return errors.New("--token-file is required: agents authenticate with a projected ServiceAccount token")
@@ -164,7 +176,7 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 		IPSource:         o.mode,
 		AllowHostNetwork: o.tagHostNetwork,
 		Routes:           routewatch.Config{LinkPrefixes: o.linkPrefixes, AnyScopeLink: o.anyScopeLink, Neighbours: o.neighbours},
-		Stream:           stream.Config{Addr: o.aggregatorAddr, TLS: tlsCfg, TokenFile: o.tokenFile},
+		Stream:           stream.Config{Addr: o.aggregatorAddr, ResolveInterval: o.resolveEvery, TLS: tlsCfg, TokenFile: o.tokenFile},
 		Logger:           logger,
 	})
 	if err != nil {
