@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -72,6 +73,12 @@ type Options struct {
 	// agent snapshot before it may unregister tags of unclaimed IPs.
 	// Default DefaultSnapshotGrace.
 	SnapshotGrace time.Duration
+	// AgentSelector, if set, is the label selector of the agent pods (in
+	// AgentNamespace): the snapshot gate waits only for nodes that run a
+	// (Running) agent pod. Empty: it waits for every Node, so nodes
+	// without an agent (Fargate, virtual nodes) hold it for SnapshotGrace.
+	AgentSelector  string
+	AgentNamespace string
 	// NodeGrace is how long a disconnected agent's claims are kept.
 	// Default DefaultNodeGrace.
 	NodeGrace time.Duration
@@ -214,10 +221,13 @@ func New(opts Options) (*Aggregator, error) {
 		TagTTL:            cfg.TagTTL.Duration,
 		ResyncInterval:    cfg.ResyncInterval.Duration,
 		SnapshotGrace:     opts.SnapshotGrace,
-		CanaryInterval:    opts.CanaryInterval,
-		Hooks:             a.explainHooks(a.ins.hooks()),
-		Filter:            a.filterOf,
-		Logger:            opts.Logger,
+		// Every replica takes every agent's stream, so a replica taking
+		// the Lease already holds the claims of the nodes streaming to it.
+		StreamingSince: func(node string) (time.Time, bool) { return a.server.StreamingSince(node) },
+		CanaryInterval: opts.CanaryInterval,
+		Hooks:          a.explainHooks(a.ins.hooks()),
+		Filter:         a.filterOf,
+		Logger:         opts.Logger,
 	}
 	if !opts.NoCanary {
 		copts.CanaryIP = opts.CanaryIP
@@ -253,10 +263,10 @@ func New(opts Options) (*Aggregator, error) {
 			return nil, err
 		}
 	}
+	// Every replica, leading or not, takes agent streams (hot standby).
 	if a.server, err = stream.NewServer(stream.Config{
 		Sink:          a.core.Sink(),
 		Authenticator: tokens,
-		Ready:         a.leading,
 		GracePeriod:   opts.NodeGrace,
 		// The stream itself refuses only malformed claims and other kinds
 		// than Pod; the gate checks the rest against the API.
@@ -310,9 +320,19 @@ func New(opts Options) (*Aggregator, error) {
 	return a, nil
 }
 
-// leading reports whether this replica pushes (and accepts agent streams).
+// leading reports whether this replica pushes.
 func (a *Aggregator) leading() bool {
 	return a.elector == nil || a.elector.IsLeader()
+}
+
+// Leading reports whether this replica holds the Lease (always true
+// without leader election).
+func (a *Aggregator) Leading() bool { return a.leading() }
+
+// StreamingSince reports whether node's agent streams to this replica and
+// since when its current stream has.
+func (a *Aggregator) StreamingSince(node string) (time.Time, bool) {
+	return a.server.StreamingSince(node)
 }
 
 // Store exposes the desired state (tests, demo).
@@ -329,12 +349,10 @@ func (a *Aggregator) Statuses() []push.Status {
 	return out
 }
 
-// Ready is the /readyz check: only the leader, with its Services synced,
-// is ready (so the agent Service routes to the leader only).
+// Ready is the /readyz check: every replica whose sources have synced is
+// ready, leader or standby: each takes agent streams and holds the whole
+// desired state, so agents (through the headless Service) stream to all.
 func (a *Aggregator) Ready() error {
-	if !a.leading() {
-		return errors.New("not the leader")
-	}
 	if !a.services.HasSynced() {
 		return errors.New("services not synced")
 	}
@@ -351,7 +369,7 @@ func (a *Aggregator) Ready() error {
 func (a *Aggregator) Run(ctx context.Context) error {
 	// The gauges are observed only while Run runs: a stopped aggregator
 	// must not keep reporting (nor stay reachable from the global meter).
-	reg, err := a.ins.observe(a.Statuses, a.server.ActiveNodes)
+	reg, err := a.ins.observe(a.Statuses, a.server.ActiveNodes, a.leading)
 	if err != nil {
 		return fmt.Errorf("aggregator metrics: %w", err)
 	}
@@ -398,7 +416,13 @@ func (a *Aggregator) lead(ctx context.Context) {
 	ready := make(chan struct{})
 	pushers := make([]*push.Pusher, 0, len(a.targets))
 	for _, t := range a.targets {
-		p, err := a.core.Pusher(t.name, t.fw, ready)
+		fw := t.fw
+		if a.elector != nil {
+			// Fencing: no call once the Lease may have passed to another
+			// replica, even if this one has not noticed yet.
+			fw = fencedFirewall{Firewall: fw, deadline: a.elector.LeaseDeadline, now: time.Now}
+		}
+		p, err := a.core.Pusher(t.name, fw, ready)
 		if err != nil { // validated in New: cannot happen
 			a.opts.Logger.Error("pusher", "target", t.name, "err", err)
 			return
@@ -440,7 +464,24 @@ func (a *Aggregator) lead(ctx context.Context) {
 	a.mu.Unlock()
 }
 
+// nodeNames lists the nodes the snapshot gate waits for: those running an
+// agent pod when AgentSelector is set, else every Node.
 func (a *Aggregator) nodeNames(ctx context.Context) ([]string, error) {
+	if a.opts.AgentSelector != "" {
+		pods, err := a.opts.Client.CoreV1().Pods(a.opts.AgentNamespace).List(ctx, metav1.ListOptions{LabelSelector: a.opts.AgentSelector, ResourceVersion: "0"})
+		if err != nil {
+			return nil, fmt.Errorf("list agent pods: %w", err)
+		}
+		var names []string
+		for _, p := range pods.Items {
+			// A Pending agent cannot stream yet; one that ended never will.
+			if p.Spec.NodeName != "" && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				names = append(names, p.Spec.NodeName)
+			}
+		}
+		slices.Sort(names)
+		return slices.Compact(names), nil
+	}
 	list, err := a.opts.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		return nil, err

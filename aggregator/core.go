@@ -47,6 +47,11 @@ type CoreOptions struct {
 	MaxCallsPerSecond map[string]float64
 	// SnapshotGrace is each pusher's ReadyTimeout.
 	SnapshotGrace time.Duration
+	// StreamingSince, if set, tells whether a node has an open agent
+	// stream and since when (stream.Server.StreamingSince): the snapshot
+	// gate does not wait for a node whose open stream's snapshot is
+	// applied already.
+	StreamingSince func(node string) (time.Time, bool)
 	// CanaryIP, if valid, is the reboot-detection canary of every target.
 	CanaryIP       netip.Addr
 	CanaryInterval time.Duration
@@ -133,7 +138,8 @@ func (c *Core) Pusher(name string, fw push.Firewall, ready <-chan struct{}) (*pu
 
 // WaitSnapshots is the failover snapshot gate: it closes ready once the
 // validator and synced are all synced and every node listed by nodes has
-// delivered a snapshot since start, re-listing every recheck.
+// current claims (a snapshot since start, or an open stream whose snapshot
+// is applied), re-listing every recheck.
 func (c *Core) WaitSnapshots(ctx context.Context, start time.Time, recheck time.Duration, nodes func(context.Context) ([]string, error), synced []<-chan struct{}, ready chan<- struct{}) {
-	c.sink.waitSnapshots(ctx, start, recheck, nodes, append([]<-chan struct{}{c.validator.Synced()}, synced...), ready)
+	c.sink.waitSnapshots(ctx, start, recheck, nodes, c.opts.StreamingSince, append([]<-chan struct{}{c.validator.Synced()}, synced...), ready)
 }

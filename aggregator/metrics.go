@@ -95,7 +95,7 @@ func (i *instruments) zero(targets []string) {
 
 // observe registers the gauges read from live state; the caller
 // unregisters them when it stops.
-func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int) (metric.Registration, error) {
+func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int, leading func() bool) (metric.Registration, error) {
 	m := otel.Meter("kubedag/aggregator")
 	mappings, err := m.Int64ObservableGauge("kubedag_mappings", metric.WithDescription("IPs carrying kubedag tags on each target, as the aggregator believes."))
 	if err != nil {
@@ -105,7 +105,11 @@ func (i *instruments) observe(statuses func() []push.Status, activeNodes func() 
 	if err != nil {
 		return nil, err
 	}
-	streams, err := m.Int64ObservableGauge("kubedag_stream_connections", metric.WithDescription("Agent streams currently connected."))
+	streams, err := m.Int64ObservableGauge("kubedag_stream_connections", metric.WithDescription("Agent streams currently connected to this replica (every replica takes every agent's stream)."))
+	if err != nil {
+		return nil, err
+	}
+	leader, err := m.Int64ObservableGauge("kubedag_leader", metric.WithDescription("1 on the replica holding the Lease (the one pushing), 0 on a standby."))
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +124,13 @@ func (i *instruments) observe(statuses func() []push.Status, activeNodes func() 
 			o.ObserveInt64(healthy, h, attrs)
 		}
 		o.ObserveInt64(streams, int64(activeNodes()))
+		l := int64(0)
+		if leading() {
+			l = 1
+		}
+		o.ObserveInt64(leader, l)
 		return nil
-	}, mappings, healthy, streams)
+	}, mappings, healthy, streams, leader)
 }
 
 // hooks returns the pusher hooks that feed the metrics and end the

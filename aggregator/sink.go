@@ -86,12 +86,25 @@ func (s *NodeSink) snapshotSince(node string, t time.Time) bool {
 	return ok && !at.Before(t)
 }
 
-// waitSnapshots closes ready once synced are all closed and every node
-// listed by nodes has delivered a snapshot since start. It re-checks when
-// a snapshot arrives, and every recheck in case a node it waits for was
+// streamedSnapshot reports whether node's open stream (as streaming tells)
+// delivered its snapshot after it began.
+func (s *NodeSink) streamedSnapshot(node string, streaming func(string) (time.Time, bool)) bool {
+	if streaming == nil {
+		return false
+	}
+	since, ok := streaming(node)
+	return ok && s.snapshotSince(node, since)
+}
+
+// waitSnapshots closes ready once synced are all closed and the claims of
+// every node listed by nodes are current: the node delivered a snapshot
+// since start, or (streaming set) it has an open stream whose snapshot was
+// applied after the stream began, so a hot standby taking over opens the
+// gate at once for every node streaming to it. It re-checks when a
+// snapshot arrives, and every recheck in case a node it waits for was
 // deleted. The caller bounds the wait with the grace timeout on the pusher
 // side.
-func (s *NodeSink) waitSnapshots(ctx context.Context, start time.Time, recheck time.Duration, nodes func(context.Context) ([]string, error), synced []<-chan struct{}, ready chan<- struct{}) {
+func (s *NodeSink) waitSnapshots(ctx context.Context, start time.Time, recheck time.Duration, nodes func(context.Context) ([]string, error), streaming func(node string) (time.Time, bool), synced []<-chan struct{}, ready chan<- struct{}) {
 	for _, c := range synced {
 		select {
 		case <-ctx.Done():
@@ -106,14 +119,18 @@ func (s *NodeSink) waitSnapshots(ctx context.Context, start time.Time, recheck t
 		if err != nil {
 			s.logger.Warn("snapshot gate: list nodes", "err", err)
 		} else {
-			missing := 0
+			missing, streamed := 0, 0
 			for _, n := range names {
-				if !s.snapshotSince(n, start) {
+				switch {
+				case s.snapshotSince(n, start):
+				case s.streamedSnapshot(n, streaming):
+					streamed++
+				default:
 					missing++
 				}
 			}
 			if missing == 0 {
-				s.logger.Info("snapshot gate open: every node has sent its snapshot", "nodes", len(names))
+				s.logger.Info("snapshot gate open: every agent node's claims are current", "nodes", len(names), "already_streaming", streamed, "waited", s.now().Sub(start).String())
 				close(ready)
 				return
 			}

@@ -3,28 +3,26 @@ package apiservertest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
+	agentstream "github.com/kubedag/kubedag/agent/stream"
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/leader"
 )
 
-// TestLeaderFailover runs two aggregators on one Lease. Agents dial the
-// two in turn (as a Service without readiness routing would), so they keep
-// hitting the non-leader, which must refuse them, until they reach the
-// leader. The leader is killed; the other takes over, the agents reconnect
-// and re-send their snapshots, and throughout no IP that is still claimed
-// loses a tag on the emulator, while the new leader still repairs what
-// changed during the failover once its snapshot gate opens.
+// TestLeaderFailover runs two aggregators on one Lease, both hot: every
+// agent streams to both replicas (as it does through the headless
+// Service), both are Ready and hold the same claims, and only the leader
+// pushes. The leader stops (releasing the Lease); the standby takes over
+// without any agent reconnecting or re-sending a snapshot, its snapshot
+// gate opens at once (every node already streams to it), and throughout no
+// IP that is still claimed loses a tag on the emulator, while the new
+// leader repairs what changed during the handover.
 func TestLeaderFailover(t *testing.T) {
 	e := newEnv(t, "failover", 2)
 	web := e.runPods("web", 3, e.nodes[0], nil)
@@ -36,20 +34,21 @@ func TestLeaderFailover(t *testing.T) {
 		return e.startAggregator(id, e.config("fw", ""), func(o *aggregator.Options) {
 			o.LeaderElection = &leader.Options{Namespace: e.ns, Name: "kubedag-aggregator", Identity: id,
 				LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 250 * time.Millisecond}
-			o.SnapshotGrace = grace // the gate must open on snapshots, well before this
+			o.SnapshotGrace = grace // the gate must open on the streams, well before this
 		})
 	}
 	a := start("agg-a")
-	eventually(t, time.Minute, "agg-a leads", func() (bool, string) { err := a.agg.Ready(); return err == nil, fmt.Sprint(err) })
+	eventually(t, time.Minute, "agg-a leads", func() (bool, string) { return a.agg.Leading(), "" })
 	b := start("agg-b")
 
-	// Each new agent connection goes to the other aggregator.
-	backends := []string{a.addr, b.addr}
-	var dials atomic.Uint64
-	dial := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "tcp", backends[dials.Add(1)%2])
-	})
-	agents := []*fakeAgent{e.startAgent(e.nodes[0], "passthrough:///aggregator", dial), e.startAgent(e.nodes[1], "passthrough:///aggregator", dial)}
+	// The agents resolve the aggregator name to both replicas.
+	replicas := func(context.Context) ([]string, error) { return []string{a.addr, b.addr}, nil }
+	agents := []*fakeAgent{}
+	for _, n := range e.nodes[:2] {
+		agents = append(agents, e.startAgentWith(n, func(c *agentstream.Config) {
+			c.Addr, c.Resolve, c.ResolveInterval = "aggregator:9443", replicas, 100*time.Millisecond
+		}))
+	}
 	ns := prefix + ".ns_" + e.ns
 	want := withAPIServerService(t, map[netip.Addr][]string{
 		netip.MustParseAddr(svc.Spec.ClusterIP): {ns, ns + ".svc_web"},
@@ -68,11 +67,15 @@ func TestLeaderFailover(t *testing.T) {
 		return equalRegs(got, want), fmt.Sprint(got)
 	}
 	eventually(t, time.Minute, "agg-a registered every claim", converged)
-	if err := b.agg.Ready(); err == nil {
-		t.Fatal("agg-b is ready while agg-a leads")
+	for _, r := range []*runningAgg{a, b} {
+		eventually(t, time.Minute, "both replicas ready and holding every claim", func() (bool, string) {
+			code, body := get(t, r.health, "/readyz")
+			ips := r.agg.Store().Stats().IPs
+			return code == http.StatusOK && ips == a.agg.Store().Stats().IPs, fmt.Sprintf("/readyz %d %q, %d IPs", code, body, ips)
+		})
 	}
-	if code, body := get(t, b.health, "/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("agg-b /readyz = %d %q while agg-a leads, want 503 (the agent Service must not route to it)", code, body)
+	if b.agg.Leading() {
+		t.Fatal("agg-b leads while agg-a holds the Lease")
 	}
 	for _, en := range e.calls.all() {
 		if en.Who != "agg-a" {
@@ -94,7 +97,14 @@ func TestLeaderFailover(t *testing.T) {
 	}
 	sampler := startSampler(e, live)
 	e.sim.Sim.ResetStats()
-	sessions := []uint64{agents[0].client.Sessions(), agents[1].client.Sessions()}
+	streamSince := map[string]time.Time{}
+	for _, ag := range agents {
+		since, ok := b.agg.StreamingSince(ag.node)
+		if !ok {
+			t.Fatalf("agent %s does not stream to agg-b", ag.node)
+		}
+		streamSince[ag.node] = since
+	}
 
 	killed := time.Now()
 	a.kill(t)
@@ -107,15 +117,17 @@ func TestLeaderFailover(t *testing.T) {
 	agents[0].state.Set(podClaim(late))
 	want[netip.MustParseAddr(late.Status.PodIP)] = []string{ns, ns + ".app.late"}
 
-	eventually(t, time.Minute, "agg-b leads", func() (bool, string) { err := b.agg.Ready(); return err == nil, fmt.Sprint(err) })
-	for i, ag := range agents {
-		eventually(t, time.Minute, "agent "+ag.node+" re-sent its snapshot to agg-b", func() (bool, string) {
-			return ag.client.Sessions() > sessions[i] && ag.client.Connected(), fmt.Sprintf("sessions %d, connected %v", ag.client.Sessions(), ag.client.Connected())
-		})
-	}
+	eventually(t, time.Minute, "agg-b leads", func() (bool, string) { return b.agg.Leading(), "" })
 	eventually(t, 90*time.Second, "agg-b converged (late pod registered, stale IP unregistered)", converged)
-	if took := time.Since(killed); took >= grace {
-		t.Errorf("convergence took %s, not less than SnapshotGrace %s: the gate did not open on the snapshots", took, grace)
+	if took := time.Since(killed); took >= grace/4 {
+		t.Errorf("convergence took %s: the gate waited (SnapshotGrace %s) although every node streams to agg-b", took, grace)
+	}
+	// agg-b had every stream already: each agent's stream to it is the
+	// one it had before the handover (no reconnect, no new snapshot).
+	for _, ag := range agents {
+		if since, ok := b.agg.StreamingSince(ag.node); !ok || !since.Equal(streamSince[ag.node]) {
+			t.Errorf("agent %s: stream to agg-b since %v (open %v), want the same stream as before, since %v", ag.node, since, ok, streamSince[ag.node])
+		}
 	}
 	if got, ok := e.sim.Sim.Registered()[staleIP]; ok {
 		t.Errorf("stale IP %s still holds %v", staleIP, got)

@@ -231,6 +231,13 @@ type fakeAgent struct {
 // ServiceAccount token (audience kubedag) bound to an agent pod on node.
 func (e *env) startAgent(node, addr string, dial ...grpc.DialOption) *fakeAgent {
 	e.t.Helper()
+	return e.startAgentWith(node, func(c *agentstream.Config) { c.Addr, c.DialOptions = addr, dial })
+}
+
+// startAgentWith is startAgent with the stream's address (and anything
+// else) set by set.
+func (e *env) startAgentWith(node string, set func(*agentstream.Config)) *fakeAgent {
+	e.t.Helper()
 	ctx := e.t.Context()
 	pod, err := testCluster.Client.CoreV1().Pods(e.ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "agent-" + node},
@@ -258,11 +265,13 @@ func (e *env) startAgent(node, addr string, dial ...grpc.DialOption) *fakeAgent 
 		e.t.Fatal(err)
 	}
 	a := &fakeAgent{node: node, state: nodestate.New(), token: tr.Status.Token}
-	a.client, err = agentstream.New(agentstream.Config{
-		Addr: addr, Node: node, State: a.state, TLS: e.tls.Client, TokenFile: tokFile,
+	cfg := agentstream.Config{
+		Node: node, State: a.state, TLS: e.tls.Client, TokenFile: tokFile,
 		AckTimeout: 10 * time.Second, BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-		DialOptions: dial, Logger: e.logger("agent " + node),
-	})
+		Logger: e.logger("agent " + node),
+	}
+	set(&cfg)
+	a.client, err = agentstream.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

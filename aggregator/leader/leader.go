@@ -13,8 +13,19 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// Options configures an Elector. Durations default to client-go's
-// recommended 15s lease, 10s renew deadline and 2s retry period.
+// Default Lease timings: chosen for a takeover within about five seconds
+// of a hard failure (client-go recommends 15s/10s/2s, which takes 15-17s).
+// Each replica makes one Lease request per RetryPeriod: the leader a PUT
+// (renew), every standby a GET.
+const (
+	DefaultLeaseDuration = 4 * time.Second
+	DefaultRenewDeadline = 3 * time.Second
+	DefaultRetryPeriod   = time.Second
+)
+
+// Options configures an Elector. Durations default to DefaultLeaseDuration,
+// DefaultRenewDeadline and DefaultRetryPeriod; client-go requires
+// LeaseDuration > RenewDeadline > 1.2 * RetryPeriod.
 type Options struct {
 	Client    kubernetes.Interface
 	Namespace string // of the Lease, required
@@ -34,6 +45,7 @@ type Options struct {
 type Elector struct {
 	opts    Options
 	leading atomic.Bool
+	fence   *fence
 }
 
 // New validates opts; it starts nothing.
@@ -51,33 +63,63 @@ func New(opts Options) (*Elector, error) {
 		opts.Name = "kubedag-aggregator"
 	}
 	if opts.LeaseDuration == 0 {
-		opts.LeaseDuration = 15 * time.Second
+		opts.LeaseDuration = DefaultLeaseDuration
 	}
 	if opts.RenewDeadline == 0 {
-		opts.RenewDeadline = 10 * time.Second
+		opts.RenewDeadline = DefaultRenewDeadline
 	}
 	if opts.RetryPeriod == 0 {
-		opts.RetryPeriod = 2 * time.Second
+		opts.RetryPeriod = DefaultRetryPeriod
+	}
+	if err := ValidateTimings(opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Elector{opts: opts}, nil
+	return &Elector{opts: opts, fence: &fence{window: opts.RenewDeadline}}, nil
+}
+
+// ValidateTimings makes client-go's checks of the Lease timings
+// (NewLeaderElector's), so a bad flag fails at start rather than on the
+// first campaign.
+func ValidateTimings(lease, renew, retry time.Duration) error {
+	switch {
+	case retry <= 0:
+		return fmt.Errorf("leader: retry period %v must be positive", retry)
+	case lease <= renew:
+		return fmt.Errorf("leader: lease duration %v must be greater than the renew deadline %v", lease, renew)
+	case renew <= time.Duration(leaderelection.JitterFactor*float64(retry)):
+		return fmt.Errorf("leader: renew deadline %v must be greater than %v x the retry period %v", renew, leaderelection.JitterFactor, retry)
+	}
+	return nil
 }
 
 // IsLeader reports whether this replica currently leads.
 func (e *Elector) IsLeader() bool { return e.leading.Load() }
+
+// LeaseDeadline returns the instant until which this replica may act as
+// the leader: RenewDeadline after the start of its last successful write
+// of the Lease as holder (zero when it does not hold the Lease). No other
+// replica can hold the Lease before it. Callers that act on the firewall
+// check it right before every call (fencing): a replica frozen past its
+// Lease resumes with its leadership context still alive, but past this
+// instant.
+func (e *Elector) LeaseDeadline() time.Time { return e.fence.deadline() }
+
+// LeaseValid reports whether now is before LeaseDeadline.
+func (e *Elector) LeaseValid(now time.Time) bool { return now.Before(e.fence.deadline()) }
 
 // Run campaigns until ctx ends. Each time this replica wins, lead runs with
 // a context that is cancelled when leadership is lost or ctx ends. The
 // Lease is renewed until lead has returned, then released, so a successor
 // takes over at once but never while this replica may still be pushing.
 func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error {
-	lock := &resourcelock.LeaseLock{
+	lock := fencedLock{Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1ObjectMeta(e.opts.Namespace, e.opts.Name),
 		Client:     e.opts.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: e.opts.Identity},
-	}
+	}, fence: e.fence}
 	for ctx.Err() == nil {
 		won := make(chan context.Context, 1)
 		le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
@@ -118,6 +160,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) error
 			e.opts.Logger.Info("became leader", "lease", e.opts.Namespace+"/"+e.opts.Name, "identity", e.opts.Identity)
 			lead(runCtx)
 			e.leading.Store(false)
+			e.fence.clear()
 			e.opts.Logger.Info("stopped leading", "lease", e.opts.Namespace+"/"+e.opts.Name, "identity", e.opts.Identity)
 			stop()
 			cancel()

@@ -2,14 +2,18 @@ package leader
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 )
 
 func fastOpts(c kubernetes.Interface, id string) Options {
@@ -112,5 +116,109 @@ func testFailover(t *testing.T, client kubernetes.Interface) {
 	}
 	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "b" {
 		t.Fatalf("lease holder = %v", l.Spec.HolderIdentity)
+	}
+}
+
+func TestNewValidatesTimings(t *testing.T) {
+	c := fake.NewClientset()
+	base := Options{Client: c, Namespace: "ns", Identity: "a"}
+	tests := []struct {
+		name          string
+		lease, renew  time.Duration
+		retry         time.Duration
+		wantErr       bool
+		wantL, wantRD time.Duration
+	}{
+		{name: "defaults", wantL: DefaultLeaseDuration, wantRD: DefaultRenewDeadline},
+		{name: "explicit", lease: 10 * time.Second, renew: 5 * time.Second, retry: time.Second, wantL: 10 * time.Second, wantRD: 5 * time.Second},
+		{name: "renew not below lease", lease: 3 * time.Second, renew: 3 * time.Second, retry: time.Second, wantErr: true},
+		{name: "retry too close to renew", lease: 4 * time.Second, renew: time.Second, retry: time.Second, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base
+			o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = tt.lease, tt.renew, tt.retry
+			e, err := New(o)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("New err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && (e.opts.LeaseDuration != tt.wantL || e.opts.RenewDeadline != tt.wantRD) {
+				t.Fatalf("timings %v/%v, want %v/%v", e.opts.LeaseDuration, e.opts.RenewDeadline, tt.wantL, tt.wantRD)
+			}
+		})
+	}
+}
+
+// TestFenceLapsesBeforeSuccessorLeads: a leader cut off from the API (its
+// renewals fail) keeps a valid fence only until RenewDeadline after its
+// last successful renew began, which is always before a successor can
+// start leading; on release the fence closes at once.
+func TestFenceLapsesBeforeSuccessorLeads(t *testing.T) {
+	client := fake.NewClientset()
+	var cutA atomic.Bool
+	client.PrependReactor("update", "leases", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		l := action.(clienttesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		// Only b writes while a is cut off (a's renewals and its release
+		// both fail), so b must wait for the Lease to expire.
+		if cutA.Load() && (l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != "b") {
+			return true, nil, errors.New("a is partitioned from the API server")
+		}
+		return false, nil, nil
+	})
+	// run starts id's elector; the returned stop cancels it and waits for
+	// Run (once, also at the end of the test).
+	run := func(id string) (*Elector, func()) {
+		e, err := New(fastOpts(client, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx, func(ctx context.Context) { <-ctx.Done() }) }()
+		stop := sync.OnceFunc(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("%s: Run = %v", id, err)
+			}
+		})
+		t.Cleanup(stop)
+		return e, stop
+	}
+	a, _ := run("a")
+	waitFor(t, "a to lead", a.IsLeader)
+	now := time.Now()
+	if d := a.LeaseDeadline(); !a.LeaseValid(now) || d.After(now.Add(time.Second)) {
+		t.Fatalf("leader's fence %v (now %v): want valid, at most RenewDeadline ahead", d, now)
+	}
+	b, stopB := run("b")
+	if b.LeaseValid(time.Now()) {
+		t.Fatal("standby's fence is open")
+	}
+
+	cutA.Store(true)
+	cut := time.Now()
+	var last time.Time
+	waitFor(t, "b to lead", func() bool {
+		if d := a.LeaseDeadline(); d.After(last) {
+			last = d
+		}
+		return b.IsLeader()
+	})
+	bLeads := time.Now()
+	if took := bLeads.Sub(cut); took < fastOpts(client, "").LeaseDuration-fastOpts(client, "").RetryPeriod*2 {
+		t.Fatalf("b led %v after the cut: before a's Lease could expire", took)
+	}
+	if !last.Before(bLeads) {
+		t.Fatalf("a's fence lasted until %v, after b started leading at %v", last, bLeads)
+	}
+	if a.LeaseValid(bLeads) {
+		t.Fatal("a's fence still valid while b leads")
+	}
+	if !b.LeaseValid(time.Now()) {
+		t.Fatal("new leader's fence not open")
+	}
+	stopB()
+	if b.LeaseValid(time.Now()) || !b.LeaseDeadline().IsZero() {
+		t.Fatal("fence open after release")
 	}
 }

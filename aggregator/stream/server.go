@@ -150,7 +150,8 @@ type Server struct {
 type holder struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
-	stream bool // false for the NodeGone call of an expired grace period
+	stream bool      // false for the NodeGone call of an expired grace period
+	since  time.Time // when the stream became the node's active one
 }
 
 type nodeEntry struct {
@@ -188,6 +189,19 @@ func (s *Server) ActiveNodes() int {
 		}
 	}
 	return n
+}
+
+// StreamingSince reports whether node has an open stream and since when
+// it has been the node's active one: claims the sink got from a snapshot
+// at or after that instant are the node's current claims, kept current by
+// the stream's deltas.
+func (s *Server) StreamingSince(node string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.nodes[node]; e != nil && e.active != nil && e.active.stream {
+		return e.active.since, true
+	}
+	return time.Time{}, false
 }
 
 // Serve serves the service over TLS on lis until ctx ends, then stops the
@@ -257,6 +271,7 @@ func (s *Server) acquire(ctx context.Context, node string, h *holder) error {
 		}
 		if e.active == nil {
 			s.stopGrace(e)
+			h.since = time.Now()
 			e.active = h
 			s.mu.Unlock()
 			return nil

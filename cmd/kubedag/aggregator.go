@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/config"
@@ -37,6 +38,11 @@ type aggregatorOptions struct {
 	leaderElect    bool
 	leaseNamespace string
 	leaseName      string
+	leaseDuration  time.Duration
+	renewDeadline  time.Duration
+	retryPeriod    time.Duration
+	agentSelector  string
+	agentNamespace string
 	allowNodeIP    bool
 	agentUsers     []string
 	allowAnyAgent  bool
@@ -53,8 +59,10 @@ func newAggregatorCmd() *cobra.Command {
 		Short: "Run the aggregator: desired IP->tags state, pushed to PAN-OS targets",
 		Long: `Run the aggregator. It accepts agent streams (gRPC over TLS, ServiceAccount
 token auth), watches Services, and keeps every configured firewall or Panorama's
-User-ID IP-tag registrations in step. With --leader-elect only the replica holding
-the Lease pushes and accepts agents.
+User-ID IP-tag registrations in step. Every replica accepts every agent's stream
+and holds the whole desired state (hot standby); with --leader-elect only the
+replica holding the Lease pushes, and it stops calling the targets once its
+Lease may have lapsed (fencing), even before it notices it lost it.
 
 Examples:
   kubedag aggregator --config /etc/kubedag/config.yaml \
@@ -86,6 +94,11 @@ Examples:
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "run the pushers only while holding the Lease")
 	f.StringVar(&o.leaseNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
 	f.StringVar(&o.leaseName, "leader-election-id", "kubedag-aggregator", "name of the Lease")
+	f.DurationVar(&o.leaseDuration, "lease-duration", leader.DefaultLeaseDuration, "Lease duration: a standby takes over this long after the leader's last renew (hard failure)")
+	f.DurationVar(&o.renewDeadline, "renew-deadline", leader.DefaultRenewDeadline, "the leader stops pushing this long after its last successful renew began (below --lease-duration)")
+	f.DurationVar(&o.retryPeriod, "retry-period", leader.DefaultRetryPeriod, "how often each replica renews or tries the Lease (one API request each)")
+	f.StringVar(&o.agentSelector, "agent-selector", "", "label selector of the agent pods: after a leader change the snapshot gate waits only for nodes running one (empty: every Node)")
+	f.StringVar(&o.agentNamespace, "agent-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent pods (default $POD_NAMESPACE)")
 	f.BoolVar(&o.allowNodeIP, "allow-node-ip", false, "let agents claim their node's own IP (hostNetwork pods)")
 	f.StringSliceVar(&o.agentUsers, "agent-users", nil, "ServiceAccount users allowed to stream, e.g. system:serviceaccount:kubedag:kubedag-agent (required unless --allow-any-agent)")
 	f.BoolVar(&o.allowAnyAgent, "allow-any-agent", false, "accept streams from any pod's node-bound token for audience kubedag: any pod could then tag its node's IPs (tests and demos only)")
@@ -100,6 +113,19 @@ func (o *aggregatorOptions) Validate() error {
 	}
 	if o.leaderElect && o.leaseNamespace == "" {
 		return errors.New("--leader-election-namespace (or $POD_NAMESPACE) is required with --leader-elect")
+	}
+	if o.leaderElect {
+		if err := leader.ValidateTimings(o.leaseDuration, o.renewDeadline, o.retryPeriod); err != nil {
+			return fmt.Errorf("--lease-duration, --renew-deadline, --retry-period: %w", err)
+		}
+	}
+	if o.agentSelector != "" {
+		if _, err := labels.Parse(o.agentSelector); err != nil {
+			return fmt.Errorf("--agent-selector: %w", err)
+		}
+		if o.agentNamespace == "" {
+			return errors.New("--agent-namespace (or $POD_NAMESPACE) is required with --agent-selector")
+		}
 	}
 	if o.canaryInterval <= 0 || o.canaryInterval >= push.DefaultCanaryTTL {
 		return fmt.Errorf("--canary-interval %s: must be positive and below the canary's %s timeout", o.canaryInterval, push.DefaultCanaryTTL)
@@ -208,6 +234,8 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		CanaryInterval:  o.canaryInterval,
 		AllowNodeIP:     o.allowNodeIP,
 		AgentUsers:      o.agentUsers,
+		AgentSelector:   o.agentSelector,
+		AgentNamespace:  o.agentNamespace,
 		Logger:          logger,
 	}
 	if o.leaderElect {
@@ -217,7 +245,8 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 				return fmt.Errorf("leader identity: %w", err)
 			}
 		}
-		opts.LeaderElection = &leader.Options{Namespace: o.leaseNamespace, Name: o.leaseName, Identity: id}
+		opts.LeaderElection = &leader.Options{Namespace: o.leaseNamespace, Name: o.leaseName, Identity: id,
+			LeaseDuration: o.leaseDuration, RenewDeadline: o.renewDeadline, RetryPeriod: o.retryPeriod}
 	}
 	agg, err := aggregator.New(opts)
 	if err != nil {
