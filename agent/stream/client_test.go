@@ -607,6 +607,7 @@ func TestStalledReplicaDoesNotHoldBackOthers(t *testing.T) {
 	st := nodestate.New()
 	cfg := baseConfig(tl, "dns://"+dns.Addr()+"/aggregator.test:"+port, st, tokenFile(t, "tok"))
 	cfg.MaxInFlight = 2
+	cfg.ChunkSize = 1000       // one message per delta, so the window counts deltas
 	cfg.AckTimeout = time.Hour // the stalled stream stays open and full
 	c := startClient(t, cfg)
 	streamtest.Eventually(t, wait, "stalled replica got its snapshot", func() bool { return stalled.streams.Load() == 1 })
