@@ -180,3 +180,39 @@ func TestNetlinkModeNeedsRoute(t *testing.T) {
 	n.route("del", "10.99.0.5")
 	waitFor(t, "withdrawn with route", unclaimed(a, "10.99.0.5"))
 }
+
+// TestDualStackPodPerFamilyRoutes: a dual-stack pod's IPv4 and IPv6 IPs
+// are claimed and withdrawn each by its own host route, as a dual-stack
+// CNI makes them (a /32 and a /128 on the pod's veth).
+func TestDualStackPodPerFamilyRoutes(t *testing.T) {
+	n := newTestNet(t)
+	pod := testPod("a", "10.99.0.7")
+	pod.Status.PodIPs = append(pod.Status.PodIPs, corev1.PodIP{IP: "fd00:99::7"})
+	c := fake.NewClientset(pod)
+	route6 := func(op string) {
+		ipCmd(t, "-n", n.host, "-6", "route", op, "fd00:99::7/128", "dev", n.hostVeth)
+	}
+	a := start(t, agent.Config{Source: typed.New(c), NodeName: node, IPSource: ipsource.ModeNetlink,
+		Routes: routewatch.Config{NetNSPath: "/var/run/netns/" + n.host}})
+	for _, ip := range []string{"10.99.0.7", "fd00:99::7"} {
+		if msg := unclaimed(a, ip)(); msg != "" {
+			t.Fatal("claimed without a route in netlink mode: " + msg)
+		}
+	}
+	route6("add")
+	waitFor(t, "IPv6 claimed with its route", claimed(a, "fd00:99::7"))
+	if msg := unclaimed(a, "10.99.0.7")(); msg != "" {
+		t.Fatal("the IPv6 route made the IPv4 IP live: " + msg)
+	}
+	n.route("add", "10.99.0.7")
+	waitFor(t, "IPv4 claimed with its route", claimed(a, "10.99.0.7"))
+	route6("del")
+	waitFor(t, "IPv6 withdrawn on route removal", unclaimed(a, "fd00:99::7"))
+	if msg := claimed(a, "10.99.0.7")(); msg != "" {
+		t.Fatal("IPv4 lost its claim with the IPv6 route: " + msg)
+	}
+	cl, _ := a.State.Get(netip.MustParseAddr("10.99.0.7"))
+	if cl.Identity.Name != "a" {
+		t.Fatalf("IPv4 claim identity %+v", cl.Identity)
+	}
+}

@@ -34,6 +34,11 @@ const (
 	DefaultServiceCIDR      = "10.96.0.0/24"
 	DefaultStartTimeout     = 3 * time.Minute
 
+	// DualStackPodCIDR and DualStackServiceCIDR are the IPv6 families
+	// Options.DualStack adds: node i gets fd00:10:244:<i>::/64.
+	DualStackPodCIDR     = "fd00:10:244::/56"
+	DualStackServiceCIDR = "fd00:10:96::/112"
+
 	// ServiceAccountIssuer is the apiserver's --service-account-issuer, also
 	// the first (default) audience of ServiceAccount tokens.
 	ServiceAccountIssuer = "https://kubernetes.default.svc.cluster.local"
@@ -64,6 +69,13 @@ type Options struct {
 	// ServiceCIDR is the apiserver's --service-cluster-ip-range. Default
 	// DefaultServiceCIDR.
 	ServiceCIDR string
+	// DualStack adds IPv6: the apiserver's service range gets
+	// DualStackServiceCIDR as its second family (Services asking for
+	// PreferDualStack or RequireDualStack get an IPv6 ClusterIP too; the
+	// default SingleStack stays IPv4), and CreateNodes gives every node an
+	// IPv6 podCIDR from DualStackPodCIDR after its IPv4 one, so kwok gives
+	// its pods an IPv4 and an IPv6 IP (status.podIPs, IPv4 first).
+	DualStack bool
 	// LogDir receives one log file per component (etcd.log,
 	// kube-apiserver.log, ...) and is kept after Stop. Empty means a logs
 	// directory inside the cluster's temp dir, removed by Stop.
@@ -286,7 +298,7 @@ func (c *Cluster) start(ctx context.Context, bins map[string]string) error {
 		"--api-audiences=" + ServiceAccountIssuer + "," + KubedagAudience,
 		"--service-account-key-file=" + c.path("sa.pub"),
 		"--service-account-signing-key-file=" + c.path("sa.key"),
-		"--service-cluster-ip-range=" + c.opts.ServiceCIDR,
+		"--service-cluster-ip-range=" + c.serviceRange(),
 		"--allow-privileged=true",
 		"--enable-priority-and-fairness=false",
 		"--max-requests-inflight=2000",

@@ -291,6 +291,25 @@ func TestSubnets(t *testing.T) {
 	}
 }
 
+func TestNodePodCIDR6(t *testing.T) {
+	o := Options{DualStack: true}
+	if err := o.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{opts: o}
+	for i, want := range map[int]string{0: "fd00:10:244::/64", 1: "fd00:10:244:1::/64", 255: "fd00:10:244:ff::/64"} {
+		if got, err := c.nodePodCIDR6(i); err != nil || got != want {
+			t.Errorf("nodePodCIDR6(%d) = %s, %v; want %s", i, got, err, want)
+		}
+	}
+	if got, err := c.nodePodCIDR6(256); err == nil {
+		t.Errorf("nodePodCIDR6(256) = %s, want an error", got)
+	}
+	if got := c.serviceRange(); got != "10.96.0.0/24,fd00:10:96::/112" {
+		t.Errorf("serviceRange = %s", got)
+	}
+}
+
 func TestOptionsErrors(t *testing.T) {
 	tests := []struct {
 		name string

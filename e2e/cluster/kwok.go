@@ -32,6 +32,25 @@ func (c *Cluster) nodePodCIDR(i int) (string, error) {
 	return netip.PrefixFrom(netip.AddrFrom4(b), c.opts.NodeCIDRMaskSize).String(), nil
 }
 
+// nodePodCIDR6 returns node i's IPv6 podCIDR with DualStack:
+// fd00:10:244:<i>::/64 of DualStackPodCIDR (a /56: 256 nodes).
+func (c *Cluster) nodePodCIDR6(i int) (string, error) {
+	if i < 0 || i > 255 {
+		return "", fmt.Errorf("IPv6 pod CIDR %s has no room for node subnet %d of /64", DualStackPodCIDR, i)
+	}
+	b := netip.MustParsePrefix(DualStackPodCIDR).Addr().As16()
+	b[7] = byte(i)
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64).String(), nil
+}
+
+// serviceRange is the apiserver's --service-cluster-ip-range.
+func (c *Cluster) serviceRange() string {
+	if c.opts.DualStack {
+		return c.opts.ServiceCIDR + "," + DualStackServiceCIDR
+	}
+	return c.opts.ServiceCIDR
+}
+
 // nodeAddress returns host i+1 of NodeAddressCIDR (host 1 is kwok's
 // --node-ip, for nodes without an InternalIP).
 func (c *Cluster) nodeAddress(i int) (string, error) {

@@ -76,6 +76,14 @@ func (c *Cluster) CreateNodes(ctx context.Context, prefix string, n int) ([]stri
 		if err != nil {
 			return nil, err
 		}
+		podCIDRs := []string{podCIDR}
+		if c.opts.DualStack {
+			v6, err := c.nodePodCIDR6(idx)
+			if err != nil {
+				return nil, err
+			}
+			podCIDRs = append(podCIDRs, v6)
+		}
 		addr, err := c.nodeAddress(idx)
 		if err != nil {
 			return nil, err
@@ -83,7 +91,7 @@ func (c *Cluster) CreateNodes(ctx context.Context, prefix string, n int) ([]stri
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		names[i] = name
 		g.Go(func() error {
-			if err := c.createNode(gctx, prefix, name, podCIDR, addr); err != nil {
+			if err := c.createNode(gctx, prefix, name, podCIDRs, addr); err != nil {
 				return err
 			}
 			if c.opts.Kwok {
@@ -144,7 +152,7 @@ func (c *Cluster) warmIPPool(ctx context.Context, node string) error {
 	return nil
 }
 
-func (c *Cluster) createNode(ctx context.Context, prefix, name, podCIDR, addr string) error {
+func (c *Cluster) createNode(ctx context.Context, prefix, name string, podCIDRs []string, addr string) error {
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name,
@@ -160,7 +168,7 @@ func (c *Cluster) createNode(ctx context.Context, prefix, name, podCIDR, addr st
 				NodeGroupLabel:           prefix,
 			},
 		},
-		Spec: corev1.NodeSpec{PodCIDR: podCIDR, PodCIDRs: []string{podCIDR}},
+		Spec: corev1.NodeSpec{PodCIDR: podCIDRs[0], PodCIDRs: podCIDRs},
 	}
 	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create node %s: %w", name, err)

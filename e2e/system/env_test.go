@@ -635,7 +635,9 @@ func except(s state, ips ...string) state {
 func podIPs(pods []corev1.Pod) []string {
 	var ips []string
 	for _, p := range pods {
-		ips = append(ips, p.Status.PodIP)
+		for _, ip := range p.Status.PodIPs { // both families: the cluster is dual-stack
+			ips = append(ips, canonical(ip.IP))
+		}
 	}
 	return ips
 }

@@ -114,7 +114,7 @@ func setup(ctx context.Context) (*env, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return e, fmt.Errorf("go build ./cmd/kubedag: %v\n%s", err, out)
 	}
-	if e.c, err = cluster.Start(ctx, cluster.Options{Kwok: true}); err != nil {
+	if e.c, err = cluster.Start(ctx, cluster.Options{Kwok: true, DualStack: true}); err != nil {
 		return e, fmt.Errorf("start control plane: %w", err)
 	}
 	e.sp = startSpawner()
