@@ -234,6 +234,10 @@ func (s *stack) show(ctx context.Context, lat *latencyReader, p *printer) error 
 		timeout:  s.opts.StepTimeout,
 		strict:   s.opts.Once,
 	}
+	if err := s.showNodes(ctx, p, pr, s.opts.StepTimeout); err != nil {
+		return err
+	}
+	p.raw("\n")
 	p.note("%s", sc.table.legend())
 	defer func() {
 		if sc.total.Count > 0 {

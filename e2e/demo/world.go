@@ -132,16 +132,30 @@ func (p preset) expected(ns string, objs []object) map[netip.Addr][]string {
 			if slices.Contains(p.Deny, k) {
 				continue
 			}
+			// Characters PAN-OS may refuse become '_' (the demo keeps
+			// names short: no truncation).
 			if v == "" {
-				t = append(t, base+"."+k)
+				t = append(t, base+"."+sanitize(k))
 			} else {
-				t = append(t, base+"."+k+"."+v)
+				t = append(t, base+"."+sanitize(k)+"."+sanitize(v))
 			}
 		}
 		slices.Sort(t)
 		out[o.IP] = slices.Compact(t)
 	}
 	return out
+}
+
+// sanitize replaces every character outside [A-Za-z0-9._-] by '_', as
+// package tags documents: pods carry topology.kubernetes.io/zone, which
+// the API server copies from their node when it binds them.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // inNamespace returns the firewall's registrations that carry a tag of

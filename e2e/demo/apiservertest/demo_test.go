@@ -233,6 +233,10 @@ wait:
 		"NAT rule  kd.demo.10.0.64.0_19-outbound: trust -> untrust, source 10.0.64.0/19",
 		"route     kd.demo.10.0.64.0_19-us-east-1b: 10.0.64.0/19 via 10.0.129.1 on ethernet1/2, metric 11",
 		"discovered and committed",
+		// Node tags, before the steps.
+		"node tags on the firewall",
+		"k8s.cl_demo.node.node.kubernetes.io_instance-type.m5.large k8s.cl_demo.node.topology.kubernetes.io_zone.us-east-1a k8s.cl_demo.nodes",
+		"k8s.cl_demo.node.node.kubernetes.io_instance-type.m5.large k8s.cl_demo.node.topology.kubernetes.io_zone.us-east-1b k8s.cl_demo.nodes",
 	} {
 		if !strings.Contains(output, want) {
 			t.Errorf("output lacks %q", want)
