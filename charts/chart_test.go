@@ -40,7 +40,7 @@ var (
 	aggregatorFlags = []string{"config", "kubeconfig", "listen", "tls-cert-file", "tls-key-file",
 		"insecure-listen", "health-listen", "batch-interval", "max-batch", "resync-interval", "tag-ttl",
 		"snapshot-grace", "node-grace", "leader-elect", "leader-election-namespace",
-		"leader-election-id", "log-level", "agent-users", "allow-node-ip"}
+		"leader-election-id", "log-level", "agent-users", "allow-node-ip", "canary-ip"}
 	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace"}
 )
 

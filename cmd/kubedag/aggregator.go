@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type aggregatorOptions struct {
 	snapshotGrace  time.Duration
 	nodeGrace      time.Duration
 	canaryInterval time.Duration
+	canaryIP       string
 	leaderElect    bool
 	leaseNamespace string
 	leaseName      string
@@ -91,6 +93,7 @@ Examples:
 	f.DurationVar(&o.snapshotGrace, "snapshot-grace", aggregator.DefaultSnapshotGrace, "after becoming leader, wait this long for agent snapshots before unregistering tags of unclaimed IPs")
 	f.DurationVar(&o.nodeGrace, "node-grace", aggregator.DefaultNodeGrace, "keep a disconnected agent's claims this long")
 	f.DurationVar(&o.canaryInterval, "canary-interval", push.DefaultCanaryInterval, "how often each target's reboot-detection canary is checked")
+	f.StringVar(&o.canaryIP, "canary-ip", aggregator.DefaultCanaryIP.String(), "IP of the reboot-detection canary registration (tag <prefix>.kubedag-canary); one no pod or Service can hold. PAN-OS allows 32 tags per IP: give each group of at most 32 clusters sharing a target its own")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "run the pushers only while holding the Lease")
 	f.StringVar(&o.leaseNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Lease (default $POD_NAMESPACE)")
 	f.StringVar(&o.leaseName, "leader-election-id", "kubedag-aggregator", "name of the Lease")
@@ -129,6 +132,9 @@ func (o *aggregatorOptions) Validate() error {
 	}
 	if o.canaryInterval <= 0 || o.canaryInterval >= push.DefaultCanaryTTL {
 		return fmt.Errorf("--canary-interval %s: must be positive and below the canary's %s timeout", o.canaryInterval, push.DefaultCanaryTTL)
+	}
+	if _, err := netip.ParseAddr(o.canaryIP); err != nil {
+		return fmt.Errorf("--canary-ip %q: %w", o.canaryIP, err)
 	}
 	if o.maxBatch <= 0 {
 		return fmt.Errorf("--max-batch %d: must be positive", o.maxBatch)
@@ -232,6 +238,7 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		SnapshotGrace:   o.snapshotGrace,
 		NodeGrace:       o.nodeGrace,
 		CanaryInterval:  o.canaryInterval,
+		CanaryIP:        netip.MustParseAddr(o.canaryIP), // checked in Validate
 		AllowNodeIP:     o.allowNodeIP,
 		AgentUsers:      o.agentUsers,
 		AgentSelector:   o.agentSelector,

@@ -63,6 +63,7 @@ current-context: c
 		{"agent user not a ServiceAccount", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--agent-users=kubedag-agent",
 			"--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--agent-users", "system:serviceaccount:<namespace>:<name>"}},
 		{"max batch zero", base(good, "--max-batch=0"), []string{"--max-batch"}},
+		{"bad canary IP", base(good, "--canary-ip=192.0.2"), []string{"--canary-ip"}},
 		{"bad log level", base(good, "--log-level=loud"), []string{"--log-level"}},
 		{"missing config file", base(filepath.Join(dir, "absent.yaml")), []string{"absent.yaml"}},
 		{"bad duration in file", base(badDuration), []string{"batchInterval", "fast"}},
