@@ -123,8 +123,9 @@ type Engine struct {
 	batch    inflightBatch
 	status   Status
 
-	filter TagFilter           // tag pruning; nil keeps every tag (filter.go)
-	memo   map[string]tags.Set // desired set key -> filtered set
+	filter   TagFilter           // tag pruning; nil keeps every tag (filter.go)
+	filterAt time.Time           // when the filter last changed some IP's tags
+	memo     map[string]tags.Set // desired set key -> filtered set
 
 	// scratch
 	ipBuf   []netip.Addr
@@ -783,7 +784,7 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 		// Applied marks new tags reaching the target, not TTL refreshes.
 		if len(op.Register) > 0 && e.opts.Hooks.Applied != nil {
 			if added := tags.Minus(d.Tags, rec.tags); len(added) > 0 {
-				e.opts.Hooks.Applied(e.opts.Name, op.IP, d.FirstSeen, d.Span, added)
+				e.opts.Hooks.Applied(e.opts.Name, op.IP, later(d.FirstSeen, e.filterAt), d.Span, added)
 			}
 		}
 		if len(op.Unregister) > 0 && e.opts.Hooks.Removed != nil {

@@ -27,7 +27,7 @@ func keeps(f TagFilter, tag string) bool { return f == nil || f.Keep(tag) }
 // keeping unregistered, as soon as no call is in flight. The Engine keeps no
 // other reference to f's decisions: installing an equal filter marks
 // nothing.
-func (e *Engine) SetFilter(_ time.Time, f TagFilter) {
+func (e *Engine) SetFilter(now time.Time, f TagFilter) {
 	old := e.filter
 	e.filter = f
 	e.memo = make(map[string]tags.Set)
@@ -58,6 +58,11 @@ func (e *Engine) SetFilter(_ time.Time, f TagFilter) {
 		}
 	}
 	e.ipBuf, e.desBuf = ips[:0], des[:0]
+	if marked > 0 {
+		// Tags a new filter adds were waiting on the filter, not on the
+		// claim: their latency counts from now (Hooks.Applied).
+		e.filterAt = now
+	}
 	e.log.Info("tag filter changed", "pruning", f != nil, "ips_affected", marked)
 }
 

@@ -59,8 +59,10 @@ type Hooks struct {
 	EntryError func(target string, e EntryError)
 	// Applied is called when the target acknowledged registers that gave
 	// an IP tags it did not have (not for TTL refreshes): the end of the
-	// tag-latency span. firstSeen and span are the IP's latest claim's;
-	// added are the tags the IP did not have.
+	// tag-latency span. firstSeen and span are the IP's latest claim's
+	// (firstSeen no earlier than the last change of the tag filter that
+	// touched some IP, so tags a new DAG brings count from when it was
+	// noticed); added are the tags the IP did not have.
 	Applied func(target string, ip netip.Addr, firstSeen time.Time, span trace.SpanContext, added []string)
 	// Removed is called when the target acknowledged unregistering tags of
 	// an IP (a pod deleted, a label changed): span is the IP's latest
