@@ -181,6 +181,35 @@ func TestWatcherPanorama(t *testing.T) {
 	}
 }
 
+// Pruning on Panorama keeps what DAGs in shared, a parent device group and
+// a child device group reference: a tag registered on Panorama reaches
+// firewalls of every device group.
+func TestPruningPanorama(t *testing.T) {
+	srv, c := setup(t, panossim.Config{Panorama: true})
+	ctx := t.Context()
+	dgs := "/config/devices/entry[@name='localhost.localdomain']/device-group"
+	if err := c.Set(ctx, "/config/shared/address-group", dag("all", `'k8s.cl_a.nodes'`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, dgs+"/entry[@name='all-clusters']/address-group", dag("ns", `'k8s.cl_a.ns_x' and 'k8s.cl_b.ns_x'`)); err != nil {
+		t.Fatal(err)
+	}
+	setAndCommit(t, ctx, c, dgs+"/entry[@name='eks']/address-group", dag("web", `'k8s.cl_a.ns_x.app.web'`))
+	if err := srv.Sim.SetDeviceGroupParent("eks", "all-clusters"); err != nil {
+		t.Fatal(err)
+	}
+	_, changes := start(t, c, true, &syncBuffer{})
+	p := dags.PruningOf(next(t, changes), nil)
+	for tag, want := range map[string]bool{
+		"k8s.cl_a.nodes": true, "k8s.cl_a.ns_x": true, "k8s.cl_b.ns_x": true, "k8s.cl_a.ns_x.app.web": true,
+		"k8s.cl_a.ns_x.app.db": false, "k8s.cl_b.nodes": false,
+	} {
+		if got := p.Keep(tag); got != want {
+			t.Errorf("Keep(%q) = %v, want %v", tag, got, want)
+		}
+	}
+}
+
 // A commit is noticed through the probe alone: no Kick, the full-read
 // interval an hour.
 func TestWatcherProbe(t *testing.T) {
