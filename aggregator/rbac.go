@@ -10,8 +10,9 @@ import rbacv1 "k8s.io/api/rbac/v1"
 // that needs it.
 var ClusterRBACRules = []rbacv1.PolicyRule{
 	// servicewatch and the sandwich's labelled-Service watcher: Service
-	// informers (list for servers without streaming watch lists).
-	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"list", "watch"}},
+	// informers (list for servers without streaming watch lists); explain
+	// gets the Service asked about and lists those holding an IP.
+	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
 	// podview: the cluster-wide pod, Namespace and EndpointSlice informers
 	// that claims are checked against.
 	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}},
@@ -19,8 +20,11 @@ var ClusterRBACRules = []rbacv1.PolicyRule{
 	// A new leader lists the nodes whose snapshots it waits for; nodewatch
 	// (node tags, if on) watches them.
 	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
-	// auth.TokenAuthenticator: agents' projected tokens.
+	// auth.TokenAuthenticator: agents' projected tokens; explain: the
+	// callers' tokens.
 	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	// explain: what each caller may get (SubjectAccessReview).
+	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	// sandwich/kube: Events on labelled Services (an event recorder creates,
 	// then patches repeated ones).
 	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},

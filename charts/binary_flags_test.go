@@ -146,7 +146,7 @@ func TestBinariesStartWithRenderedValues(t *testing.T) {
 						write(val, tlsData["ca.crt"])
 					case "--token-file":
 						write(val, []byte("not-a-token"))
-					case "--listen", "--health-listen":
+					case "--listen", "--health-listen", "--explain-listen":
 						args[i] = name + "=127.0.0.1:0" // the test host's ports, not the pod's
 						continue
 					default:

@@ -40,7 +40,7 @@ var (
 	aggregatorFlags = []string{"config", "kubeconfig", "listen", "tls-cert-file", "tls-key-file",
 		"insecure-listen", "health-listen", "batch-interval", "max-batch", "resync-interval", "tag-ttl",
 		"snapshot-grace", "node-grace", "leader-elect", "leader-election-namespace",
-		"leader-election-id", "log-level", "agent-users", "allow-node-ip", "canary-ip"}
+		"leader-election-id", "log-level", "agent-users", "allow-node-ip", "canary-ip", "explain-listen"}
 	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace"}
 )
 
@@ -329,8 +329,8 @@ func TestTemplate(t *testing.T) {
 						}
 					}
 					slices.Sort(ports)
-					if !slices.Equal(ports, []int{9090, 9443}) {
-						t.Errorf("NetworkPolicy ingress ports %v, want [9090 9443] (metrics, stream)", ports)
+					if !slices.Equal(ports, []int{9090, 9443, 9444}) {
+						t.Errorf("NetworkPolicy ingress ports %v, want [9090 9443 9444] (metrics, stream, explain)", ports)
 					}
 				}
 				if tc.serviceMonitor {

@@ -183,14 +183,16 @@ rules:
 	}
 	write("targets/fw1/api-key", []byte("placeholder"))
 	config := write("config.yaml", []byte(strings.ReplaceAll(raw, "/etc/kubedag/targets/", targets+"/")))
-	ports := freeLoopbackPorts(t, 3)
+	ports := freeLoopbackPorts(t, 4)
 	streamAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	aggHealth := fmt.Sprintf("127.0.0.1:%d", ports[1])
+	explainAddr := fmt.Sprintf("127.0.0.1:%d", ports[3])
 
 	// The rendered args, with the pod's paths and addresses moved here.
 	aggArgs := rewriteArgs(containerArgs(t, find(t, objs, "Deployment", "-aggregator")), map[string]string{
 		"--config": config, "--tls-cert-file": tlsFile("tls.crt"), "--tls-key-file": tlsFile("tls.key"),
 		"--listen": streamAddr, "--health-listen": aggHealth, "--leader-election-namespace": namespace,
+		"--explain-listen": explainAddr,
 	})
 	aggArgs = append(aggArgs, "--kubeconfig="+kubeconfig("aggregator", token(aggSA, nil, nil)))
 	startProc(t, dir, "aggregator", binaryOf(t, find(t, objs, "Deployment", "-aggregator")), aggArgs, "POD_NAME=aggregator-0", "POD_NAMESPACE="+namespace)
@@ -228,6 +230,11 @@ rules:
 		}
 	}
 
+	// An explain request about the aggregator's own Service: the caller's
+	// token reviewed, their access reviewed, the Service read.
+	svcName := str(get(find(t, objs, "Service", "-aggregator"), "metadata", "name"))
+	explainExplain(t, ctx, explainAddr, host, tlsFile("ca.crt"), namespace, svcName, token(aggSA, nil, nil))
+
 	allowed := map[string][]grant{
 		aggUser:   grants(append(slices.Clone(aggregator.ClusterRBACRules), aggregator.LeaseRBACRules...)),
 		agentUser: grants(agent.RBACRules),
@@ -247,6 +254,7 @@ rules:
 	want := map[string][]string{
 		aggUser: {"watch services", "watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices",
 			"create authentication.k8s.io/tokenreviews", "list nodes",
+			"create authorization.k8s.io/subjectaccessreviews", "get services",
 			"get coordination.k8s.io/leases", "create coordination.k8s.io/leases"},
 		agentUser: {"watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices"},
 	}
