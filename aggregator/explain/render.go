@@ -222,7 +222,15 @@ func (p *printer) target(t Target) {
 }
 
 func (p *printer) ago(t time.Time) string {
-	d := p.at.Sub(t).Round(time.Millisecond)
+	d := p.at.Sub(t)
+	switch {
+	case d >= time.Minute:
+		d = d.Round(time.Second)
+	case d >= time.Second:
+		d = d.Round(100 * time.Millisecond)
+	default:
+		d = d.Round(time.Millisecond)
+	}
 	if d < 0 {
 		return t.UTC().Format(time.RFC3339)
 	}
