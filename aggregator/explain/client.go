@@ -29,7 +29,16 @@ type Client struct {
 	// Namespace, Service and Port name the aggregator's Service and its
 	// explain port (a name or number); the proxy speaks https to it.
 	Namespace, Service, Port string
+	// Attempts bounds the requests Explain makes to reach the leader
+	// (default DefaultAttempts): every Ready replica answers, but only the
+	// one that pushes knows what targets hold, and the service proxy picks
+	// a random endpoint per request.
+	Attempts int
 }
+
+// DefaultAttempts is Client.Attempts' default: with two replicas, the
+// leader is missed 8 times in a row once in 256.
+const DefaultAttempts = 8
 
 // RESTConfig loads a kubeconfig as kubectl does: path (or $KUBECONFIG, or
 // ~/.kube/config, or in-cluster) and context ("" = current). It also
@@ -87,8 +96,25 @@ func Path(q Query) string {
 	return PathPrefix + q.Kind + "/" + url.PathEscape(q.Namespace) + "/" + url.PathEscape(q.Name)
 }
 
-// Explain asks the endpoint about q.
+// Explain asks the endpoint about q, again while a replica that does not
+// lead answers (up to Attempts); it returns the leader's report, or the
+// last one.
 func (c *Client) Explain(ctx context.Context, q Query) (Report, error) {
+	n := c.Attempts
+	if n <= 0 {
+		n = DefaultAttempts
+	}
+	var r Report
+	var err error
+	for i := 0; i < n; i++ {
+		if r, err = c.once(ctx, q); err != nil || r.Leader {
+			break
+		}
+	}
+	return r, err
+}
+
+func (c *Client) once(ctx context.Context, q Query) (Report, error) {
 	res := c.rest.Get().Namespace(c.Namespace).Resource("services").
 		Name("https:" + c.Service + ":" + c.Port).SubResource("proxy").
 		Suffix(strings.TrimPrefix(Path(q), "/")).Do(ctx)

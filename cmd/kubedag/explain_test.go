@@ -77,10 +77,14 @@ func TestExplainCommand(t *testing.T) {
 		Objects: []explain.Object{{Kind: "Pod", Namespace: "shop", Name: "web", Preset: "k8s", MaxTags: 32,
 			Tags: []explain.Tag{{Tag: "k8s.cl_prod.ns_shop", From: "namespace shop", Source: "namespace", Status: "kept"}}}}}
 	var gotPath, gotToken string
+	var requests, standbyAnswers int // the first standbyAnswers requests reach a replica that does not lead
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotPath, gotToken = r.URL.Path, r.Header.Get(explain.TokenHeader)
+		requests++
+		rep := report
+		rep.Leader = requests > standbyAnswers
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(report)
+		_ = json.NewEncoder(w).Encode(rep)
 	}))
 	defer srv.Close()
 	kc := clientcmdapi.NewConfig()
@@ -127,5 +131,17 @@ func TestExplainCommand(t *testing.T) {
 	}
 	if want := "/api/v1/namespaces/sec/services/https:kubedag-aggregator:9443/proxy/explain/v1/ip/10.0.1.5"; gotPath != want {
 		t.Errorf("path = %q, want %q", gotPath, want)
+	}
+
+	// Standby replicas answer too: the CLI asks again until the leader does.
+	requests, standbyAnswers = 0, 2
+	if out := run("pod", "shop/web", "-o", "json"); requests != 3 || !strings.Contains(out, `"leader": true`) {
+		t.Errorf("after 2 standby answers: %d requests, output %s", requests, out)
+	}
+	// No replica leads (an election in progress): the last answer, after
+	// every attempt (the server's report then carries a note saying so).
+	requests, standbyAnswers = 0, 100
+	if out := run("pod", "shop/web"); requests != explain.DefaultAttempts || !strings.Contains(out, "Pod shop/web") {
+		t.Errorf("no leader: %d requests, output %s", requests, out)
 	}
 }
