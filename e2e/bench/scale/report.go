@@ -3,6 +3,8 @@ package scale
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -29,6 +31,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	p("| aggregator process | CPU during churn | RSS at end | peak RSS | IPs on the firewall / pods Running |\n|---|---:|---:|---:|---:|\n")
 	p("| | %.0f ms/s (%.0f%% of a core) | %s | %s | %d / %d |\n\n", r.AggregatorCPU, r.AggregatorCPU/10, mib(r.AggregatorRSS), mib(r.AggregatorHWM), r.Registered, r.Live)
+
+	if len(r.ProcessCPU) > 0 {
+		names := slices.Sorted(maps.Keys(r.ProcessCPU))
+		p("Where the CPU went during churn (ms of CPU per second; %d CPUs are %d ms/s):\n\n| process | CPU |\n|---|---:|\n", r.CPUs, 1000*r.CPUs)
+		for _, n := range names {
+			p("| %s | %.0f ms/s |\n", n, r.ProcessCPU[n])
+		}
+		p("| aggregator process | %.0f ms/s |\n\n", r.AggregatorCPU)
+	}
 
 	p("API-server watch load, counted by the clients (protobuf for both; objects are list items plus watch events; bytes are response bodies):\n\n")
 	p("| watcher | resource | watch requests | objects received | received | churn: objects/s | churn: received/s |\n|---|---|---:|---:|---:|---:|---:|\n")

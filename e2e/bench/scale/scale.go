@@ -106,8 +106,11 @@ type Report struct {
 	// the Running pods.
 	Registered, Live int
 
-	AggregatorCPU                float64 // ms of CPU per second during churn
-	AggregatorRSS, AggregatorHWM int64   // bytes, at the end
+	AggregatorCPU float64 // ms of CPU per second during churn
+	// ProcessCPU is the CPU (ms per second during churn) of the control
+	// plane's processes and of the bench process, by name.
+	ProcessCPU                   map[string]float64
+	AggregatorRSS, AggregatorHWM int64 // bytes, at the end
 	// Watch load, whole run and during churn only.
 	Agents, ClusterWide           LoadStats
 	AgentsChurn, ClusterWideChurn LoadStats
@@ -245,6 +248,8 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	agentsBefore, cwBefore := agentLoad.stats(), clusterWide.stats()
+	users := cpuUsers(c.Dir())
+	usersStart := cpuOf(users)
 	deadline := time.Now().Add(cfg.Churn)
 	n := 0
 	r.pace(ctx, cfg.Rate, func(i int) (func(context.Context), bool) {
@@ -267,6 +272,12 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 	rep.ChurnRate = float64(n) / rep.ChurnSeconds
 	rep.AggregatorCPU = float64(aggEnd.CPU-aggStart.CPU) / float64(time.Millisecond) / rep.ChurnSeconds
 	rep.AgentsChurn, rep.ClusterWideChurn = agentLoad.stats().Sub(agentsBefore), clusterWide.stats().Sub(cwBefore)
+	rep.ProcessCPU = map[string]float64{}
+	for name, e := range cpuOf(users) {
+		if b, ok := usersStart[name]; ok {
+			rep.ProcessCPU[name] = float64(e.CPU-b.CPU) / float64(time.Millisecond) / e.At.Sub(b.At).Seconds()
+		}
+	}
 	r.drain(ctx, "churn", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()

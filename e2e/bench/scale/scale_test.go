@@ -81,6 +81,9 @@ func TestScale(t *testing.T) {
 	if rep.AggregatorCPU <= 0 || rep.AggregatorRSS <= 0 || rep.AggregatorHWM < rep.AggregatorRSS {
 		t.Errorf("aggregator CPU %.1f ms/s, RSS %d, HWM %d", rep.AggregatorCPU, rep.AggregatorRSS, rep.AggregatorHWM)
 	}
+	if rep.ProcessCPU["kube-apiserver"] <= 0 {
+		t.Errorf("no kube-apiserver CPU found: %v", rep.ProcessCPU)
+	}
 	// Every agent watches its pods, the EndpointSlices and the Namespaces;
 	// churn moves pods (and so EndpointSlices) of every node.
 	for i, res := range Resources {
