@@ -105,9 +105,16 @@ type Config struct {
 type Handler struct {
 	cfg    Config
 	mux    *http.ServeMux
-	tokens *expirable.LRU[[sha256.Size]byte, user]
+	tokens *expirable.LRU[[sha256.Size]byte, user] // refused tokens too (user.name "")
 	access *expirable.LRU[string, bool]
+	// inflight bounds concurrent requests, so callers cannot turn the
+	// endpoint into a flood of reviews on the API server.
+	inflight chan struct{}
 }
+
+// MaxInFlight is how many explain requests are served at once; more are
+// refused with 429.
+const MaxInFlight = 16
 
 // user is an authenticated caller.
 type user struct {
@@ -139,7 +146,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(),
 		tokens: expirable.NewLRU[[sha256.Size]byte, user](4096, nil, cfg.CacheTTL),
-		access: expirable.NewLRU[string, bool](4096, nil, cfg.CacheTTL)}
+		access: expirable.NewLRU[string, bool](4096, nil, cfg.CacheTTL), inflight: make(chan struct{}, MaxInFlight)}
 	h.mux.HandleFunc("GET "+PathPrefix+"pod/{namespace}/{name}", h.pod)
 	h.mux.HandleFunc("GET "+PathPrefix+"service/{namespace}/{name}", h.service)
 	h.mux.HandleFunc("GET "+PathPrefix+"ip/{ip}", h.ip)
@@ -160,6 +167,13 @@ func errorf(code int, format string, args ...any) error {
 
 // ServeHTTP authenticates the caller, then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case h.inflight <- struct{}{}:
+		defer func() { <-h.inflight }()
+	default:
+		h.fail(w, r, "", errorf(http.StatusTooManyRequests, "too many explain requests at once; try again"))
+		return
+	}
 	u, err := h.authenticate(r)
 	if err != nil {
 		h.fail(w, r, "", err)
@@ -405,6 +419,9 @@ func (h *Handler) authenticate(r *http.Request) (user, error) {
 	token = strings.TrimSpace(token)
 	key := sha256.Sum256([]byte(token))
 	if u, ok := h.tokens.Get(key); ok {
+		if u.name == "" {
+			return user{}, errorf(http.StatusUnauthorized, "token not authenticated by the API server")
+		}
 		return u, nil
 	}
 	tr, err := h.cfg.Client.AuthenticationV1().TokenReviews().Create(r.Context(), &authnv1.TokenReview{
@@ -414,8 +431,10 @@ func (h *Handler) authenticate(r *http.Request) (user, error) {
 		// Not cached: the next request asks again.
 		return user{}, errorf(http.StatusBadGateway, "token review: %v", err)
 	}
-	if !tr.Status.Authenticated {
-		// Refusals are not cached either: they cost the caller, not us.
+	if !tr.Status.Authenticated || tr.Status.User.Username == "" {
+		// Refusals are cached too, so replaying a bad token costs the
+		// API server one review per CacheTTL.
+		h.tokens.Add(key, user{})
 		return user{}, errorf(http.StatusUnauthorized, "token not authenticated by the API server")
 	}
 	st := tr.Status.User
