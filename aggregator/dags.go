@@ -66,9 +66,12 @@ func (td *targetDAGs) changed(s *dags.Set) {
 	p := dags.PruningOf(s, td.cfg.AlwaysKeep)
 	if p == nil {
 		// The watcher has logged each DAG that does not parse.
-		if td.pruning.Swap(false) {
-			td.log.Warn("tag pruning suspended: a dynamic address group filter does not parse, so every tag is registered",
-				"unparsable", len(s.Unparsable()))
+		if td.pruning.Swap(false) || len(s.Filters) == 0 {
+			why := "a dynamic address group filter does not parse"
+			if len(s.Filters) == 0 {
+				why = "no dynamic address group found (can the API key read every location?)"
+			}
+			td.log.Warn("tag pruning suspended: every tag is registered", "reason", why, "unparsable", len(s.Unparsable()))
 		}
 		td.filter.Set(nil)
 		return

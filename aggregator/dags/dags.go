@@ -109,11 +109,12 @@ type Pruning struct {
 }
 
 // PruningOf returns the decision for s, or nil (keep every tag) when s is
-// nil (nothing read yet) or holds a DAG whose filter did not parse: that
-// DAG may reference any tag, and pruning must never remove a tag it cannot
-// prove unreferenced.
+// nil (nothing read yet), holds a DAG whose filter did not parse (that DAG
+// may reference any tag, and pruning must never remove a tag it cannot
+// prove unreferenced), or holds no DAG at all (more likely a key that may
+// not read them than a target whose policy uses no tag).
 func PruningOf(s *Set, always []string) *Pruning {
-	if s == nil || !s.Complete() {
+	if s == nil || !s.Complete() || len(s.Filters) == 0 {
 		return nil
 	}
 	return &Pruning{set: s, always: always}

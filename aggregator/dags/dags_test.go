@@ -251,6 +251,7 @@ func TestPruning(t *testing.T) {
 		keep map[string]bool
 	}{
 		{"nothing read: keep all", nil, map[string]bool{"k8s.a": true, "k8s.z": true}},
+		{"no DAG found: keep all", dags.NewSet(nil, nil, time.Time{}), map[string]bool{"k8s.a": true, "k8s.keep": true}},
 		{"referenced or always", complete, map[string]bool{
 			"k8s.a": true, "k8s.b": true, "legacy (x)": true, "k8s.keep": true, "k8s.cl_prod.ns_shop": true,
 			"k8s.c": false, "k8s.keep2": false, "k8s.cl_dev.ns_shop": false, "legacy": false}},
@@ -259,7 +260,7 @@ func TestPruning(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := dags.PruningOf(tc.set, always)
-			if (p == nil) != (tc.set == nil || !tc.set.Complete()) {
+			if (p == nil) != (tc.set == nil || !tc.set.Complete() || len(tc.set.Filters) == 0) {
 				t.Fatalf("PruningOf nil = %v", p == nil)
 			}
 			for tag, want := range tc.keep {
