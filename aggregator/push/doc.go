@@ -27,7 +27,11 @@
 //     never gated.
 //  3. TTL: tags are registered with TagTTL as PAN-OS timeout (so tags of a
 //     dead kubedag age out) and re-registered once less than half of it
-//     remains (checked every TagTTL/8).
+//     remains (checked every TagTTL/8). The listing reports no remaining
+//     timeouts, so a reconcile keeps the expiries this pusher registered
+//     and, on a new leader, takes the previous one's TTL floor marker (on
+//     the canary IP) as their lower bound instead of re-registering every
+//     tag (ttlfloor.go says what that relies on).
 //  4. Failures: a failed call leaves actual unchanged (its IPs are marked
 //     uncertain and fully re-sent) and backs the target off exponentially
 //     with jitter; entries the target refuses are retried per IP with their

@@ -110,6 +110,9 @@ type Engine struct {
 	failures     int
 	backoffUntil time.Time
 	canaryUp     bool
+	markers      []string // TTL floor markers believed on the target (ttlfloor.go)
+	markerSent   string   // the marker of the unanswered canary registration
+	distrust     bool     // a reboot was detected: the next reconcile keeps no known expiry
 	capFull      bool
 	needResync   bool
 
@@ -168,6 +171,7 @@ func (e *Engine) Reset(now time.Time) {
 	e.failures = 0
 	e.backoffUntil = time.Time{}
 	e.canaryUp = false
+	e.markers, e.markerSent, e.distrust = nil, "", false
 	e.capFull = false
 	e.needResync = true
 	e.nextResync, e.nextCanary, e.nextSweep, e.nextRetry, e.lastSend = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
@@ -223,8 +227,9 @@ func (e *Engine) Next(now time.Time) Action {
 	if e.canaryDue {
 		e.canaryDue = false
 		c := e.opts.Canary
-		return e.issue(now, Action{Kind: RegisterCanary, Update: Update{Register: []Entry{
-			{IP: c.IP, Tags: []Tag{{Name: c.Tag, Timeout: c.TTL}}, NonPersistent: true}}}})
+		u := Update{Register: []Entry{{IP: c.IP, Tags: []Tag{{Name: c.Tag, Timeout: c.TTL}}, NonPersistent: true}}}
+		e.floorUpdate(now, &u)
+		return e.issue(now, Action{Kind: RegisterCanary, Update: u})
 	}
 	if e.flushing {
 		if now.Before(e.sendAt()) {
@@ -360,6 +365,7 @@ func (e *Engine) Sent(res UpdateResult, err error) {
 		e.applyResult(now, res)
 	case RegisterCanary:
 		e.canaryUp = err == nil && len(res.Failed) == 0
+		e.floorSent(e.canaryUp)
 		if !e.canaryUp {
 			e.log.Debug("canary register failed", "err", err, "refused", len(res.Failed))
 		}
@@ -437,6 +443,8 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 	}
 	next := make(map[netip.Addr]actualRec, len(regs))
 	drift := 0
+	floor := e.listedFloor(now, regs)
+	inherited := 0
 	var owned []string
 	shared := make(map[string]tags.Set) // equal listed sets share storage
 	for i, r := range regs {
@@ -446,13 +454,16 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		}
 		owned = owned[:0]
 		exp := int64(0)
+		unreported := false
 		for _, t := range r.Tags {
 			if !e.opts.Owns(t.Name) {
 				continue
 			}
 			owned = append(owned, t.Name)
 			switch {
-			case e.opts.TagTTL > 0 && t.Timeout <= 0, e.opts.TagTTL == 0 && t.Timeout > 0:
+			case e.opts.TagTTL > 0 && t.Timeout <= 0:
+				unreported = true // PAN-OS lists no remaining timeouts
+			case e.opts.TagTTL == 0 && t.Timeout > 0:
 				exp = uncertainExpiry // wrong timeout: re-register
 			case t.Timeout > 0 && exp != uncertainExpiry:
 				x := now.Add(t.Timeout).UnixNano()
@@ -472,8 +483,22 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		} else {
 			shared[set.Key()] = set
 		}
-		if old, ok := e.actual[ip]; !ok || !old.tags.Equal(set) {
+		old, had := e.actual[ip]
+		if !had || !old.tags.Equal(set) {
 			drift++
+		}
+		if unreported && exp != uncertainExpiry {
+			// See ttlfloor.go: an expiry this Engine registered, else the
+			// listed floor, else unknown (re-register).
+			switch {
+			case had && !e.distrust && old.tags.Equal(set) && old.expires > 0:
+				exp = minExpiry(exp, old.expires)
+			case floor > 0:
+				exp = minExpiry(exp, floor)
+				inherited++
+			default:
+				exp = uncertainExpiry
+			}
 		}
 		next[ip] = actualRec{tags: set, expires: exp}
 	}
@@ -483,6 +508,7 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		}
 	}
 	e.actual = next
+	e.distrust = false
 	e.ipBuf, e.desBuf = ips[:0], des[:0]
 	for ip := range next {
 		e.pending[ip] = struct{}{}
@@ -493,7 +519,7 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		}
 	}
 	e.status.LastReconcile = now
-	e.log.Info("reconciled", "listed", len(regs), "owned_ips", len(next), "drift", drift)
+	e.log.Info("reconciled", "listed", len(regs), "owned_ips", len(next), "drift", drift, "ttl_floor_ips", inherited)
 	if e.opts.Hooks.Reconciled != nil {
 		e.opts.Hooks.Reconciled(e.opts.Name, len(regs), drift)
 	}
@@ -518,6 +544,8 @@ func (e *Engine) canaryListed(regs []RegisteredIP) {
 	if e.canaryUp && !present {
 		e.log.Warn("canary registration gone: target lost its volatile state (reboot?); reconciling")
 		e.needResync = true
+		e.distrust = true
+		e.markers = e.markers[:0] // non-persistent: gone with the reboot
 		e.status.Reboots++
 		if e.opts.Hooks.Reboot != nil {
 			e.opts.Hooks.Reboot(e.opts.Name)
@@ -539,7 +567,19 @@ func (e *Engine) refreshDue(rec actualRec, now time.Time) bool {
 	if rec.expires == uncertainExpiry {
 		return true
 	}
-	return e.opts.TagTTL > 0 && rec.expires != 0 && now.UnixNano() >= rec.expires-int64(e.opts.TagTTL/2)
+	margin := e.opts.TagTTL / 2
+	if isInherited(rec.expires) {
+		margin = e.opts.TagTTL / 4 // a lower bound from a floor marker (ttlfloor.go)
+	}
+	return e.opts.TagTTL > 0 && rec.expires != 0 && now.UnixNano() >= rec.expires-int64(margin)
+}
+
+// minExpiry is the earlier of two expiries, 0 meaning none.
+func minExpiry(a, b int64) int64 {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // sweepRetry marks IPs whose entry retry is due.

@@ -50,6 +50,7 @@ type fakeFirewall struct {
 	capacity  int                   // max IPs, 0 = unlimited
 	refuse    func(netip.Addr) bool // refuse registers of these IPs
 	onCall    func(u Update)        // called after each Update applied, lock held
+	noTimeout bool                  // list no remaining timeouts, as PAN-OS does
 }
 
 func newFakeFirewall(clk *fakeClock) *fakeFirewall {
@@ -152,7 +153,7 @@ func (f *fakeFirewall) RegisteredIPs(ctx context.Context, tag string) ([]Registe
 		r := RegisteredIP{IP: ip, Persistent: true}
 		for n, t := range ts {
 			var left time.Duration
-			if !t.expires.IsZero() {
+			if !t.expires.IsZero() && !f.noTimeout {
 				left = t.expires.Sub(now)
 			}
 			r.Tags = append(r.Tags, Tag{Name: n, Timeout: left})

@@ -41,6 +41,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testda
 //	target drop IP            remove all of IP's tags behind its back
 //	target fail calls=N lists=N lost=N capacity=N refuse=IP|none
 //	target slow DURATION      every Update call takes DURATION (fake time)
+//	target no-timeouts        listings report no remaining timeouts (as PAN-OS)
 //	target reboot             drop non-persistent registrations
 //	show                      the target's IPs and the pusher's status
 //
@@ -183,6 +184,9 @@ func (s *scriptEnv) run(c scriptCase) {
 	}
 	switch f[0] {
 	case "start":
+		if s.d != nil { // a new leader: a fresh pusher on the same target
+			s.d.Close()
+		}
 		opts := Options{Name: "fw", Owns: owns, Now: s.clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Rand: rand.New(rand.NewPCG(1, 2))} // jitter, reproducibly
 		for _, a := range f[1:] {
@@ -276,6 +280,8 @@ func (s *scriptEnv) target(c scriptCase, f []string, ip func(int) netip.Addr) {
 		fw.with(func() { delete(fw.ips, ip(1)) })
 	case "reboot":
 		fw.reboot()
+	case "no-timeouts":
+		fw.with(func() { fw.noTimeout = true })
 	case "slow":
 		if len(f) < 2 {
 			s.fatalf(c, "want target slow DURATION")

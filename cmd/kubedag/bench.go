@@ -74,6 +74,7 @@ Examples:
 	f.IntVar(&o.ReuseEvery, "reuse-every", bench.DefaultReuseEvery, "every Nth latency change gives the IP to a new pod on another node (IP-reuse exposure); 0 for none")
 	f.IntVar(&o.ThroughputIPs, "throughput-ips", bench.DefaultThroughputIPs, "IPs of the throughput and memory phase")
 	f.IntVar(&o.RestartIPs, "restart-ips", bench.DefaultRestartIPs, "registered IPs of the restart phase")
+	f.BoolVar(&o.RestartNoFloor, "restart-no-floor", false, "restart phase without the previous leader's TTL floor marker (the baseline: every tag re-registered)")
 	f.StringSliceVar(&o.Phases, "phases", nil, "phases to run: latency, throughput, restart (default all)")
 	f.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	f.BoolVar(&o.Verbose, "verbose", false, "log progress and the components' logs to stderr")

@@ -58,9 +58,9 @@ func TestBenchTinyReport(t *testing.T) {
 			TagSets    int
 		}
 		Restart struct {
-			IPs, Stale, Missing, Listed, Unregisters, LiveUnregisters, Mismatches int
-			Converged                                                             bool
-			ConvergeSeconds                                                       float64
+			IPs, Stale, Missing, Listed, Unregisters, LiveUnregisters, Mismatches, Refreshes int
+			Converged, Floor                                                                 bool
+			ConvergeSeconds                                                                  float64
 		}
 	}
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
@@ -131,8 +131,12 @@ func TestBenchTinyReport(t *testing.T) {
 	}
 
 	r := rep.Restart
-	if r.IPs != 3000 || r.Listed != r.IPs-r.Missing+r.Stale {
-		t.Errorf("restart: listed %d, want %d live - %d missing + %d stale", r.Listed, r.IPs, r.Missing, r.Stale)
+	if r.IPs != 3000 || r.Listed != r.IPs-r.Missing+r.Stale+1 {
+		t.Errorf("restart: listed %d, want %d live - %d missing + %d stale + the canary", r.Listed, r.IPs, r.Missing, r.Stale)
+	}
+	// The previous leader's TTL floor marker spares every live IP a re-register.
+	if !r.Floor || r.Refreshes != 0 {
+		t.Errorf("restart: floor %v, %d refreshes; want the floor and none", r.Floor, r.Refreshes)
 	}
 	if !r.Converged || r.Mismatches != 0 || r.LiveUnregisters != 0 || r.Unregisters != r.Stale || r.ConvergeSeconds <= 0 {
 		t.Errorf("restart: %+v", r)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/push"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/tags"
@@ -144,6 +145,9 @@ type nopFirewall struct {
 func (f *nopFirewall) Update(_ context.Context, u push.Update) (push.UpdateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(u.Register) > 0 && u.Register[0].IP == aggregator.DefaultCanaryIP {
+		return push.UpdateResult{Messages: 1}, nil // the canary, not a mapping change
+	}
 	f.calls++
 	f.register += len(u.Register)
 	f.unregistered += len(u.Unregister)
@@ -182,15 +186,25 @@ func (f *nopFirewall) counts() (calls, entries int) {
 // store still desires for the IP (live tags).
 type auditFirewall struct {
 	push.Firewall
-	st *store.Store
+	st     *store.Store
+	canary netip.Addr // its entries (canary, TTL floor marker) are not counted
 
 	mu                                   sync.Mutex
 	calls, registers, unregisters, lives int
 }
 
 func (a *auditFirewall) Update(ctx context.Context, u push.Update) (push.UpdateResult, error) {
-	live := 0
+	live, regs, unregs := 0, 0, 0
+	for _, e := range u.Register {
+		if e.IP != a.canary {
+			regs++
+		}
+	}
 	for _, e := range u.Unregister {
+		if e.IP == a.canary {
+			continue
+		}
+		unregs++
 		d := a.st.Desired(e.IP)
 		for _, t := range e.Tags {
 			if d.Tags.Has(t.Name) {
@@ -200,8 +214,8 @@ func (a *auditFirewall) Update(ctx context.Context, u push.Update) (push.UpdateR
 	}
 	a.mu.Lock()
 	a.calls++
-	a.registers += len(u.Register)
-	a.unregisters += len(u.Unregister)
+	a.registers += regs
+	a.unregisters += unregs
 	a.lives += live
 	a.mu.Unlock()
 	return a.Firewall.Update(ctx, u)

@@ -76,6 +76,10 @@ type Config struct {
 	ThroughputIPs int
 	// RestartIPs is the IP count of the restart phase (default 100,000).
 	RestartIPs int
+	// RestartNoFloor leaves the previous leader's TTL floor marker off the
+	// restart phase's target: the new leader must re-register every tag
+	// whose timeout the listing omits (the baseline).
+	RestartNoFloor bool
 	// Phases to run (PhaseLatency, PhaseThroughput, PhaseRestart); empty
 	// means all.
 	Phases []string
@@ -214,6 +218,7 @@ func newCore(cfg Config, d *tags.Deriver, view *podView, ttl time.Duration, hook
 		MaxBatch:          cfg.MaxBatch,
 		MaxCallsPerSecond: map[string]float64{ModelKubedag: cfg.MaxCallsPerSecond},
 		TagTTL:            ttl,
+		CanaryIP:          aggregator.DefaultCanaryIP, // as in production
 		Hooks:             hooks,
 		Logger:            cfg.Logger,
 	})

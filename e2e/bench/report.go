@@ -195,6 +195,8 @@ type RestartReport struct {
 	// report (Registers - Missing).
 	Refreshes   int `json:"refreshes"`
 	Unregisters int `json:"unregisters"`
+	// Floor: the target held the previous leader's TTL floor marker.
+	Floor bool `json:"floor"`
 	// LiveUnregisters are unregister entries of a tag the IP's desired
 	// state holds: a live tag flapped. Must be 0.
 	LiveUnregisters int  `json:"liveUnregisters"`
@@ -316,6 +318,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			s.IPs, s.Stale, s.Missing, c.FirewallLatency, s.Listed, s.ListSeconds)
 		fmt.Fprintf(&b, "  converged in %.2fs with %d calls: %d registers, %d unregisters, %d of live tags; converged=%v (%d IPs differ)\n",
 			s.ConvergeSeconds, s.Calls, s.Registers, s.Unregisters, s.LiveUnregisters, s.Converged, s.Mismatches)
+		if s.Floor {
+			fmt.Fprintf(&b, "  the previous leader's TTL floor marker was on the target: %d of the %d live IPs it listed kept without a re-register\n", s.IPs-s.Missing-s.Refreshes, s.IPs-s.Missing)
+		} else {
+			fmt.Fprintln(&b, "  no TTL floor marker on the target (--restart-no-floor): every tag whose timeout the listing omits is re-registered")
+		}
 		if s.Refreshes > 0 {
 			fmt.Fprintf(&b, "  %d of the registers refreshed TTLs the listing did not report (the tags were in place)\n", s.Refreshes)
 		}

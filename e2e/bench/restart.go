@@ -63,14 +63,31 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	for j := range rep.Stale {
 		onTarget[podIP(n+j)] = sets[j%apps] // pods gone while kubedag was down
 	}
+	registeredAt := time.Now()
 	if err := preRegister(ctx, em.client, onTarget, push.DefaultTagTTL, push.DefaultMaxBatch); err != nil {
 		return nil, err
 	}
 	onTarget = nil
+	// What the previous leader leaves besides the tags: its canary and TTL
+	// floor marker (every tag registered at or after registeredAt with the
+	// TTL), unless the run measures the pusher without it.
+	canary := core.PushOptions("restart").Canary
+	if !cfg.RestartNoFloor {
+		rep.Floor = true
+		res, err := em.client.Update(ctx, push.Update{Register: []push.Entry{{IP: canary.IP, NonPersistent: true, Tags: []push.Tag{
+			{Name: canary.Tag, Timeout: push.DefaultCanaryTTL},
+			{Name: push.FloorMarker(canary.Tag, registeredAt.Add(push.DefaultTagTTL)), Timeout: push.DefaultCanaryTTL}}}}})
+		if err == nil && len(res.Failed) > 0 {
+			err = fmt.Errorf("%d refused", len(res.Failed))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("register the floor marker: %w", err)
+		}
+	}
 	em.srv.Sim.SetLatency(cfg.FirewallLatency)
 	em.srv.Sim.ResetStats()
 
-	audit := &auditFirewall{Firewall: em.client, st: st}
+	audit := &auditFirewall{Firewall: em.client, st: st, canary: canary.IP}
 	p, err := core.Pusher("restart", audit, nil)
 	if err != nil {
 		return nil, err
@@ -100,6 +117,7 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	rep.Refreshes = max(0, rep.Registers-rep.Missing)
 
 	got := em.srv.Sim.Registered()
+	delete(got, canary.IP) // the canary and floor marker are the pusher's own
 	for ip, set := range desiredOf(st) {
 		if !slices.Equal(got[ip], set.Slice()) {
 			rep.Mismatches++

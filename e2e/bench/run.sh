@@ -118,6 +118,7 @@ else
     section "Throughput and memory, $n IPs" bench --phases throughput --throughput-ips "$n"
   done
   section "Restart, 100,000 IPs" bench --phases restart --restart-ips 100000
+  section "Restart, 100,000 IPs, no TTL floor marker (baseline)" bench --phases restart --restart-ips 100000 --restart-no-floor
   # The agent and the scale run use the control-plane tools (make tools) and
   # run from the repository root, as make does. The scale run reports what
   # it measured even where changes stayed unacknowledged (-scale.strict=false).
