@@ -462,7 +462,9 @@ func owned(reg map[netip.Addr][]string) map[netip.Addr][]string {
 	for ip, ts := range reg {
 		var mine []string
 		for _, t := range ts {
-			if strings.HasPrefix(t, prefix+".") {
+			// The canary IP's TTL floor marker changes with time; the
+			// canary tag stands for both.
+			if strings.HasPrefix(t, prefix+".") && !strings.HasPrefix(t, canaryTag+".ttl-floor.") {
 				mine = append(mine, t)
 			}
 		}

@@ -103,7 +103,7 @@ func (e *Engine) floorUpdate(now time.Time, u *Update) {
 			f = rec.expires
 		}
 	}
-	tag := e.floorTag(f / int64(time.Second))
+	tag := e.floorTag(e.floorSeconds(f))
 	u.Register[0].Tags = append(u.Register[0].Tags, Tag{Name: tag, Timeout: e.opts.Canary.TTL})
 	var stale []Tag
 	for _, m := range e.markers {
@@ -115,6 +115,19 @@ func (e *Engine) floorUpdate(now time.Time, u *Update) {
 		u.Unregister = append(u.Unregister, Entry{IP: e.opts.Canary.IP, Tags: stale})
 	}
 	e.markerSent = tag
+}
+
+// floorSeconds is the marker's F for the earliest expiry f: rounded down
+// to a multiple of TagTTL/16 (at least a second), so the marker changes
+// about as often as the refresh sweeps run rather than with every removed
+// IP; an inherited expiry gives back the F it came from, so a new leader
+// rewrites the same marker.
+func (e *Engine) floorSeconds(f int64) int64 {
+	if isInherited(f) {
+		return (f + 1) / int64(time.Second)
+	}
+	q := max(int64(e.opts.TagTTL/16/time.Second), 1)
+	return f / int64(time.Second) / q * q
 }
 
 // floorSent records the canary registration's outcome for the markers.
