@@ -62,6 +62,11 @@ type CoreOptions struct {
 	Logger *slog.Logger
 }
 
+// DefaultFloorIP carries every cluster's TTL floor marker (push
+// Canary.FloorIP), next to the canary: TEST-NET-3, which no pod or
+// service has.
+var DefaultFloorIP = netip.MustParseAddr("203.0.113.254")
+
 // Core is the aggregator logic that needs no Kubernetes client: the
 // desired-state store, the node sink, the claim validator in front of it,
 // the failover snapshot gate and the pusher factory. aggregator.New and
@@ -123,7 +128,8 @@ func (c *Core) PushOptions(name string) push.Options {
 		o.Filter = c.opts.Filter(name)
 	}
 	if c.opts.CanaryIP.IsValid() {
-		o.Canary = push.Canary{IP: c.opts.CanaryIP, Tag: c.opts.Deriver.Prefix() + ".kubedag-canary", Interval: c.opts.CanaryInterval}
+		o.Canary = push.Canary{IP: c.opts.CanaryIP, Tag: c.opts.Deriver.Prefix() + ".kubedag-canary", Interval: c.opts.CanaryInterval,
+			FloorIP: DefaultFloorIP}
 	}
 	return o
 }

@@ -148,9 +148,9 @@ func TestLeaderFailover(t *testing.T) {
 		if !en.Unregister {
 			continue
 		}
-		// The canary IP's TTL floor marker moves with time: replacing it
-		// unregisters the old one.
-		if en.IP != staleIP && en.IP != aggregator.DefaultCanaryIP {
+		// The TTL floor marker moves with time: replacing it unregisters
+		// the old one.
+		if en.IP != staleIP && en.IP != aggregator.DefaultFloorIP {
 			t.Errorf("unregistered %v on %s (%s at %s)", en.Tags, en.IP, en.Who, en.At.Format(time.StampMilli))
 		}
 		if en.At.After(killed) {
@@ -158,7 +158,7 @@ func TestLeaderFailover(t *testing.T) {
 		}
 	}
 	if stats.UnregisterEntries != unregs || unregs == 0 {
-		t.Errorf("emulator counted %d unregister entries since the kill, aggregators sent %d; want equal and > 0 (the stale IP, the canary's old TTL floor marker)", stats.UnregisterEntries, unregs)
+		t.Errorf("emulator counted %d unregister entries since the kill, aggregators sent %d; want equal and > 0 (the stale IP, an old TTL floor marker)", stats.UnregisterEntries, unregs)
 	}
 	t.Logf("failover: killed at %s, converged after %s; emulator since kill: %d user-id calls, %d register and %d unregister entries",
 		killed.Format(time.StampMilli), time.Since(killed).Round(time.Millisecond), stats.UserIDCalls, stats.RegisterEntries, stats.UnregisterEntries)

@@ -462,8 +462,8 @@ func owned(reg map[netip.Addr][]string) map[netip.Addr][]string {
 	for ip, ts := range reg {
 		var mine []string
 		for _, t := range ts {
-			// The canary IP's TTL floor marker changes with time; the
-			// canary tag stands for both.
+			// The TTL floor marker (on aggregator.DefaultFloorIP) changes
+			// with time: the canary stands for it.
 			if strings.HasPrefix(t, prefix+".") && !strings.HasPrefix(t, canaryTag+".ttl-floor.") {
 				mine = append(mine, t)
 			}

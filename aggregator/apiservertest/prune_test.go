@@ -134,11 +134,11 @@ func TestPruning(t *testing.T) {
 	})
 	eventually(t, time.Minute, "still converged after the restart", converged(want))
 	// (The emulator lists no remaining timeouts; the restarted aggregator
-	// trusts the TTL floor marker the first one left on the canary IP, and
-	// must never register a pruned tag nor unregister a kept one.)
+	// trusts the TTL floor marker the first one left, and must never
+	// register a pruned tag nor unregister a kept one.)
 	for _, en := range e.calls.all()[sent:] {
-		if en.IP == aggregator.DefaultCanaryIP {
-			continue // the canary and its TTL floor marker
+		if en.IP == aggregator.DefaultCanaryIP || en.IP == aggregator.DefaultFloorIP {
+			continue // the canary and the TTL floor marker
 		}
 		for _, tag := range en.Tags {
 			if en.Unregister || !slices.Contains(want[en.IP], tag) {

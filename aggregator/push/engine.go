@@ -187,7 +187,7 @@ func (e *Engine) Reset(now time.Time) {
 // wait in the store's dirty set, which is how they coalesce.
 func (e *Engine) Dirty(_ time.Time, ips []netip.Addr) {
 	for _, ip := range ips {
-		if ip != e.opts.Canary.IP {
+		if !e.reserved(ip) {
 			e.pending[ip] = struct{}{}
 		}
 	}
@@ -364,8 +364,16 @@ func (e *Engine) Sent(res UpdateResult, err error) {
 		e.succeed()
 		e.applyResult(now, res)
 	case RegisterCanary:
-		e.canaryUp = err == nil && len(res.Failed) == 0
-		e.floorSent(e.canaryUp)
+		floorOK := err == nil
+		e.canaryUp = err == nil
+		for _, f := range res.Failed {
+			if f.IP.Unmap() == e.opts.Canary.IP {
+				e.canaryUp = false
+			} else {
+				floorOK = false // the floor marker's IP may be full (32 tags): no floor, nothing else lost
+			}
+		}
+		e.floorSent(floorOK)
 		if !e.canaryUp {
 			e.log.Debug("canary register failed", "err", err, "refused", len(res.Failed))
 		}
@@ -449,7 +457,7 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 	shared := make(map[string]tags.Set) // equal listed sets share storage
 	for i, r := range regs {
 		ip := ips[i]
-		if ip == e.opts.Canary.IP {
+		if e.reserved(ip) {
 			continue
 		}
 		owned = owned[:0]
@@ -514,7 +522,7 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		e.pending[ip] = struct{}{}
 	}
 	for _, ip := range e.state.AppendIPs(e.ipBuf[:0]) {
-		if ip != e.opts.Canary.IP {
+		if !e.reserved(ip) {
 			e.pending[ip] = struct{}{}
 		}
 	}

@@ -52,7 +52,7 @@ func (e *Engine) SetFilter(now time.Time, f TagFilter) {
 	des := e.state.DesiredBatch(ips, e.desBuf[:0])
 	marked := 0
 	for i, ip := range ips {
-		if ip != e.opts.Canary.IP && touches(des[i].Tags) {
+		if !e.reserved(ip) && touches(des[i].Tags) {
 			e.pending[ip] = struct{}{}
 			marked++
 		}

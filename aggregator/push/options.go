@@ -40,6 +40,10 @@ type Canary struct {
 	TTL time.Duration
 	// Interval between checks (default DefaultCanaryInterval).
 	Interval time.Duration
+	// FloorIP, if valid, carries the TTL floor marker registered with the
+	// canary (ttlfloor.go); like IP, one no pod or service can have, and
+	// never unregistered by reconcile. Zero: no marker.
+	FloorIP netip.Addr
 }
 
 // CallInfo describes one Update call, for metrics.
@@ -178,6 +182,10 @@ func (o *Options) validate() error {
 			return fmt.Errorf("push: Options.Canary.TTL %v must exceed Canary.Interval %v", o.Canary.TTL, o.Canary.Interval)
 		}
 		o.Canary.IP = o.Canary.IP.Unmap()
+		o.Canary.FloorIP = o.Canary.FloorIP.Unmap()
+		if o.Canary.FloorIP == o.Canary.IP {
+			return errors.New("push: Options.Canary.FloorIP must differ from Canary.IP (the canary IP's 32 tags are for the clusters' canaries)")
+		}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -211,7 +211,8 @@ func (s *scriptEnv) run(c scriptCase) {
 				s.filter = NewFilterVar(keepOnly(strings.FieldsFunc(v, func(r rune) bool { return r == ',' })))
 				opts.Filter = s.filter
 			case "canary":
-				opts.Canary = Canary{IP: netip.MustParseAddr(v), Tag: "k8s.canary", TTL: 5 * time.Minute, Interval: 30 * time.Second}
+				opts.Canary = Canary{IP: netip.MustParseAddr(v), Tag: "k8s.canary", TTL: 5 * time.Minute, Interval: 30 * time.Second,
+					FloorIP: netip.MustParseAddr("203.0.113.254")}
 			default:
 				s.fatalf(c, "unknown option %q", k)
 			}

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 //     registered (expiry known) and the listing shows the IP with the same
 //     owned tags, the known expiry stands (not after a detected reboot).
 //  2. The floor marker: with every canary registration the Engine also
-//     registers, on the canary IP, the tag Canary.Tag + ".ttl-floor.<unix
+//     registers, on Canary.FloorIP, the tag Canary.Tag + ".ttl-floor.<unix
 //     seconds F>": "every owned tag this kubedag holds on the target
 //     expires at or after F" (the earliest expiry it knows, at most now +
 //     TagTTL, written only while no expiry is uncertain). A later
@@ -24,7 +25,10 @@ import (
 //     A new leader that lists the marker takes F as a lower bound for the
 //     expiry of every listed tag whose timeout is unreported, and refreshes
 //     those tags once less than TagTTL/4 remains before F instead of at
-//     once. The marker is non-persistent with the canary's timeout, so a
+//     once. It is not on the canary IP, whose 32 tags (PAN-OS's limit) are
+//     for up to 32 clusters' canaries; if FloorIP is full the marker is
+//     refused and that cluster simply has none. The marker is
+//     non-persistent with the canary's timeout, so a
 //     reboot or a kubedag down for longer than Canary.TTL leaves none, and
 //     everything is refreshed as before.
 //
@@ -62,13 +66,13 @@ func (e *Engine) parseFloor(tag string) (int64, bool) {
 // canary registration removes the stale ones. 0 when there is none, or it
 // is of no use (TagTTL 0, no canary, F passed).
 func (e *Engine) listedFloor(now time.Time, regs []RegisteredIP) int64 {
-	if !e.opts.Canary.IP.IsValid() {
+	if !e.opts.Canary.IP.IsValid() || !e.opts.Canary.FloorIP.IsValid() {
 		return 0
 	}
 	var floor int64
 	e.markers = e.markers[:0]
 	for _, r := range regs {
-		if r.IP.Unmap() != e.opts.Canary.IP {
+		if r.IP.Unmap() != e.opts.Canary.FloorIP {
 			continue
 		}
 		for _, t := range r.Tags {
@@ -91,7 +95,7 @@ func (e *Engine) listedFloor(now time.Time, regs []RegisteredIP) int64 {
 // uncertain (the markers on the target stay valid: anything registered
 // since expires after them) or without TagTTL.
 func (e *Engine) floorUpdate(now time.Time, u *Update) {
-	if e.opts.TagTTL <= 0 {
+	if e.opts.TagTTL <= 0 || !e.opts.Canary.FloorIP.IsValid() {
 		return
 	}
 	f := now.Add(e.opts.TagTTL).UnixNano()
@@ -104,7 +108,7 @@ func (e *Engine) floorUpdate(now time.Time, u *Update) {
 		}
 	}
 	tag := e.floorTag(e.floorSeconds(f))
-	u.Register[0].Tags = append(u.Register[0].Tags, Tag{Name: tag, Timeout: e.opts.Canary.TTL})
+	u.Register = append(u.Register, Entry{IP: e.opts.Canary.FloorIP, Tags: []Tag{{Name: tag, Timeout: e.opts.Canary.TTL}}, NonPersistent: true})
 	var stale []Tag
 	for _, m := range e.markers {
 		if m != tag {
@@ -112,7 +116,7 @@ func (e *Engine) floorUpdate(now time.Time, u *Update) {
 		}
 	}
 	if len(stale) > 0 {
-		u.Unregister = append(u.Unregister, Entry{IP: e.opts.Canary.IP, Tags: stale})
+		u.Unregister = append(u.Unregister, Entry{IP: e.opts.Canary.FloorIP, Tags: stale})
 	}
 	e.markerSent = tag
 }
@@ -153,9 +157,15 @@ func contains(s []string, v string) bool {
 }
 
 // FloorMarker is the TTL floor marker tag a pusher with canary tag
-// canaryTag registers on the canary IP to say that every owned tag it
+// canaryTag registers on Canary.FloorIP to say that every owned tag it
 // holds expires at or after floor (see the TTL floor above). Tools that
 // set up a target as a previous leader would have left it use it.
 func FloorMarker(canaryTag string, floor time.Time) string {
 	return canaryTag + floorInfix + strconv.FormatInt(floor.Unix(), 10)
+}
+
+// reserved reports whether ip is the canary's or the floor marker's: the
+// pusher's own, never a pod's.
+func (e *Engine) reserved(ip netip.Addr) bool {
+	return ip == e.opts.Canary.IP || (ip == e.opts.Canary.FloorIP && ip.IsValid())
 }

@@ -52,7 +52,8 @@ func TestPropertyNoTagExpiresUnderAClaim(t *testing.T) {
 			p, err := New(fw, st, Options{Name: "fw", Owns: owns, TagTTL: ttl, Now: clk.Now,
 				Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 				BackoffBase: time.Second, BackoffMax: 10 * time.Second, ResyncInterval: time.Minute,
-				Canary: Canary{IP: netip.MustParseAddr("192.0.2.1"), Tag: "k8s.canary", TTL: 5 * time.Minute, Interval: 30 * time.Second}})
+				Canary: Canary{IP: netip.MustParseAddr("192.0.2.1"), Tag: "k8s.canary", TTL: 5 * time.Minute, Interval: 30 * time.Second,
+					FloorIP: netip.MustParseAddr("203.0.113.254")}})
 			if err != nil {
 				rt.Fatal(err)
 			}
@@ -123,12 +124,12 @@ func TestNewLeaderTrustsTheFloor(t *testing.T) {
 		st.Upsert("n1", netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), store.Claim{Owner: fmt.Sprint(i), Tags: tags.NewSet("k8s.a")})
 	}
 	opts := Options{Name: "fw", Owns: owns, TagTTL: time.Hour, Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Canary: Canary{IP: netip.MustParseAddr("192.0.2.1"), Tag: "k8s.canary"}}
+		Canary: Canary{IP: netip.MustParseAddr("192.0.2.1"), Tag: "k8s.canary", FloorIP: netip.MustParseAddr("203.0.113.254")}}
 	registers := func() int {
 		n := 0
 		for _, c := range fw.callsCopy() {
 			for _, e := range c.Register {
-				if e.IP != opts.Canary.IP {
+				if e.IP != opts.Canary.IP && e.IP != opts.Canary.FloorIP {
 					n++
 				}
 			}

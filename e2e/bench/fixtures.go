@@ -187,7 +187,8 @@ func (f *nopFirewall) counts() (calls, entries int) {
 type auditFirewall struct {
 	push.Firewall
 	st     *store.Store
-	canary netip.Addr // its entries (canary, TTL floor marker) are not counted
+	canary netip.Addr // entries of the canary and floor marker IPs are not counted
+	floor  netip.Addr
 
 	mu                                   sync.Mutex
 	calls, registers, unregisters, lives int
@@ -196,12 +197,12 @@ type auditFirewall struct {
 func (a *auditFirewall) Update(ctx context.Context, u push.Update) (push.UpdateResult, error) {
 	live, regs, unregs := 0, 0, 0
 	for _, e := range u.Register {
-		if e.IP != a.canary {
+		if e.IP != a.canary && e.IP != a.floor {
 			regs++
 		}
 	}
 	for _, e := range u.Unregister {
-		if e.IP == a.canary {
+		if e.IP == a.canary || e.IP == a.floor {
 			continue
 		}
 		unregs++

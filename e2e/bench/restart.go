@@ -74,9 +74,9 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	canary := core.PushOptions("restart").Canary
 	if !cfg.RestartNoFloor {
 		rep.Floor = true
-		res, err := em.client.Update(ctx, push.Update{Register: []push.Entry{{IP: canary.IP, NonPersistent: true, Tags: []push.Tag{
-			{Name: canary.Tag, Timeout: push.DefaultCanaryTTL},
-			{Name: push.FloorMarker(canary.Tag, registeredAt.Add(push.DefaultTagTTL)), Timeout: push.DefaultCanaryTTL}}}}})
+		res, err := em.client.Update(ctx, push.Update{Register: []push.Entry{
+			{IP: canary.IP, NonPersistent: true, Tags: []push.Tag{{Name: canary.Tag, Timeout: push.DefaultCanaryTTL}}},
+			{IP: canary.FloorIP, NonPersistent: true, Tags: []push.Tag{{Name: push.FloorMarker(canary.Tag, registeredAt.Add(push.DefaultTagTTL)), Timeout: push.DefaultCanaryTTL}}}}})
 		if err == nil && len(res.Failed) > 0 {
 			err = fmt.Errorf("%d refused", len(res.Failed))
 		}
@@ -87,7 +87,7 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 	em.srv.Sim.SetLatency(cfg.FirewallLatency)
 	em.srv.Sim.ResetStats()
 
-	audit := &auditFirewall{Firewall: em.client, st: st, canary: canary.IP}
+	audit := &auditFirewall{Firewall: em.client, st: st, canary: canary.IP, floor: canary.FloorIP}
 	p, err := core.Pusher("restart", audit, nil)
 	if err != nil {
 		return nil, err
@@ -118,6 +118,7 @@ func runRestart(ctx context.Context, cfg Config) (*RestartReport, error) {
 
 	got := em.srv.Sim.Registered()
 	delete(got, canary.IP) // the canary and floor marker are the pusher's own
+	delete(got, canary.FloorIP)
 	for ip, set := range desiredOf(st) {
 		if !slices.Equal(got[ip], set.Slice()) {
 			rep.Mismatches++

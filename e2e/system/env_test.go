@@ -110,7 +110,7 @@ func (e *env) simStats(ctx context.Context) (panossim.Stats, error) {
 func owned(s state) state {
 	out := state{}
 	for ip, tags := range s {
-		if ip == canaryIP {
+		if ip == canaryIP || ip == floorIP {
 			continue
 		}
 		var keep []string

@@ -35,6 +35,8 @@ const (
 	tagPrefix   = "k8s.cl_" + clusterName
 	// canaryIP is the aggregator's default reboot canary.
 	canaryIP = "192.0.2.254"
+	// floorIP carries the aggregator's TTL floor marker (aggregator.DefaultFloorIP).
+	floorIP = "203.0.113.254"
 	// systemNS holds the agents' ServiceAccount and token pods.
 	systemNS = "kubedag-system"
 	// webGroup and reuseGroup are the node-name prefixes (and
