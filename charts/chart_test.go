@@ -14,6 +14,7 @@ import (
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubedag/kubedag/agent"
@@ -36,12 +37,14 @@ var (
 // Flags of cli-contract.md; the chart must pass nothing else.
 var (
 	agentFlags = []string{"node-name", "aggregator", "ca-file", "server-name", "token-file",
-		"ip-source", "tag-host-network", "health-listen", "kubeconfig"}
+		"ip-source", "tag-host-network", "health-listen", "kubeconfig", "aggregator-resolve-interval"}
 	aggregatorFlags = []string{"config", "kubeconfig", "listen", "tls-cert-file", "tls-key-file",
 		"insecure-listen", "health-listen", "batch-interval", "max-batch", "resync-interval", "tag-ttl",
 		"snapshot-grace", "node-grace", "leader-elect", "leader-election-namespace",
-		"leader-election-id", "log-level", "agent-users", "allow-node-ip", "canary-ip", "explain-listen"}
-	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace"}
+		"leader-election-id", "log-level", "agent-users", "allow-node-ip", "canary-ip", "explain-listen",
+		"lease-duration", "renew-deadline", "retry-period", "agent-selector", "agent-namespace"}
+	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace",
+		"lease-duration", "renew-deadline", "retry-period"}
 )
 
 func helmTemplate(t *testing.T, args ...string) (string, error) {
@@ -204,7 +207,6 @@ type renderCase struct {
 	tlsSecret      string // Secret the pods mount
 	tlsGenerated   bool
 	caKey          string
-	pdb            bool
 	certManager    bool
 }
 
@@ -230,7 +232,7 @@ var renderCases = []renderCase{
 			{name: "fw1", secret: "fw1-panos", auth: "apiKey", ca: true},
 			{name: "panorama", secret: "panorama-panos", auth: "password", maxCallsPerSecond: 50, prune: true},
 		},
-		serviceMonitor: true, networkPolicy: true, pdb: true,
+		serviceMonitor: true, networkPolicy: true,
 	},
 	{
 		name: "cert-manager", args: []string{"-f", minimalValues, "--set", "tls.certManager.enabled=true,tls.certManager.issuerRef.name=kubedag-ca",
@@ -309,7 +311,7 @@ func TestTemplate(t *testing.T) {
 					if str(get(c, "spec", "secretName")) != tc.tlsSecret {
 						t.Errorf("Certificate secretName %v, want %s", get(c, "spec", "secretName"), tc.tlsSecret)
 					}
-					host, _, _ := strings.Cut(flags(t, list(container(t, find(t, objs, "DaemonSet", "-agent"))["args"])[1:])["aggregator"], ":")
+					host := flags(t, list(container(t, find(t, objs, "DaemonSet", "-agent"))["args"])[1:])["server-name"]
 					if !slices.Contains(list(get(c, "spec", "dnsNames")), any(host)) {
 						t.Errorf("Certificate dnsNames %v lack %s, the name agents verify", get(c, "spec", "dnsNames"), host)
 					}
@@ -500,13 +502,28 @@ func checkAgent(t *testing.T, objs []obj, tc renderCase) {
 			t.Errorf("agent flag --%s is not in cli-contract.md", k)
 		}
 	}
+	// One stream per aggregator replica: the agents resolve the headless
+	// Service of the Ready replicas, and verify the name the certificate
+	// carries (the aggregator Service's).
 	svc := find(t, objs, "Service", "-aggregator")
-	wantAddr := fmt.Sprintf("%s.%s.svc:%d", svc.name(), namespace, 9443)
+	replicas := find(t, objs, "Service", "-aggregator-replicas")
+	wantAddr := fmt.Sprintf("%s.%s.svc:%d", replicas.name(), namespace, 9443)
 	if f["aggregator"] != wantAddr {
 		t.Errorf("--aggregator=%s, want %s", f["aggregator"], wantAddr)
 	}
-	if sp := byName(get(svc, "spec", "ports"), "stream"); sp == nil || num(sp["port"]) != 9443 {
-		t.Errorf("aggregator Service ports %v lack stream port 9443", get(svc, "spec", "ports"))
+	if want := fmt.Sprintf("%s.%s.svc", svc.name(), namespace); f["server-name"] != want {
+		t.Errorf("--server-name=%s, want %s (the certificate's name)", f["server-name"], want)
+	}
+	if str(get(replicas, "spec", "clusterIP")) != "None" || get(replicas, "spec", "publishNotReadyAddresses") != false {
+		t.Errorf("replicas Service %v: want headless, Ready replicas only", get(replicas, "spec"))
+	}
+	for _, s := range []obj{svc, replicas} {
+		if sp := byName(get(s, "spec", "ports"), "stream"); sp == nil || num(sp["port"]) != 9443 {
+			t.Errorf("Service %s ports %v lack stream port 9443", s.name(), get(s, "spec", "ports"))
+		}
+		if !matches(get(s, "spec", "selector").(map[string]any), get(find(t, objs, "Deployment", "-aggregator"), "spec", "template", "metadata", "labels")) {
+			t.Errorf("Service %s does not select the aggregator pods", s.name())
+		}
 	}
 	if f["ip-source"] != tc.ipSource || f["tag-host-network"] != tc.tagHostNetwork ||
 		f["health-listen"] != fmt.Sprintf(":%d", tc.agentPort) || f["node-name"] != "$(NODE_NAME)" {
@@ -604,12 +621,36 @@ func checkAggregator(t *testing.T, objs []obj, tc renderCase) {
 		!matches(get(l[0], "podAffinityTerm", "labelSelector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
 		t.Errorf("aggregator anti-affinity %v: want preferred on kubernetes.io/hostname against its own pods", term)
 	}
-	// Only the leader is Ready: a PDB would make it un-evictable (drains hang).
-	// Off unless asked for (full values ask).
-	if pdbs := ofKind(objs, "PodDisruptionBudget"); len(pdbs) != b2i(tc.pdb) {
-		t.Errorf("%d PodDisruptionBudgets, want %d", len(pdbs), b2i(tc.pdb))
-	} else if tc.pdb && !matches(get(pdbs[0], "spec", "selector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
-		t.Errorf("PodDisruptionBudget %v does not select the aggregator pods", get(pdbs[0], "spec"))
+	// Every replica is Ready (hot standby): a PDB keeps one serving, a
+	// normal rolling update replaces one at a time, replicas spread over
+	// zones and nodes (dryrun_test shows a drain is not blocked).
+	if pdbs := ofKind(objs, "PodDisruptionBudget"); len(pdbs) != 1 {
+		t.Errorf("%d PodDisruptionBudgets, want 1", len(pdbs))
+	} else {
+		pdb := pdbs[0]
+		if !matches(get(pdb, "spec", "selector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
+			t.Errorf("PodDisruptionBudget %v does not select the aggregator pods", get(pdb, "spec"))
+		}
+		if num(get(pdb, "spec", "minAvailable")) != 1 || str(get(pdb, "spec", "unhealthyPodEvictionPolicy")) != "AlwaysAllow" {
+			t.Errorf("PodDisruptionBudget %v: want minAvailable 1, unhealthyPodEvictionPolicy AlwaysAllow", get(pdb, "spec"))
+		}
+	}
+	if ru := get(d, "spec", "strategy", "rollingUpdate"); str(get(d, "spec", "strategy", "type")) != "RollingUpdate" ||
+		num(get(ru, "maxUnavailable")) != 0 || num(get(ru, "maxSurge")) != 1 {
+		t.Errorf("aggregator strategy %v: want a rolling update with maxSurge 1, maxUnavailable 0", get(d, "spec", "strategy"))
+	}
+	if num(get(d, "spec", "minReadySeconds")) < 10 {
+		t.Errorf("aggregator minReadySeconds %v: want time for agents to find a new replica", get(d, "spec", "minReadySeconds"))
+	}
+	spread := map[string]bool{}
+	for _, c := range list(get(pod, "topologySpreadConstraints")) {
+		if str(get(c, "whenUnsatisfiable")) == "ScheduleAnyway" &&
+			matches(get(c, "labelSelector", "matchLabels").(map[string]any), get(d, "spec", "template", "metadata", "labels")) {
+			spread[str(get(c, "topologyKey"))] = true
+		}
+	}
+	if !spread["topology.kubernetes.io/zone"] || !spread["kubernetes.io/hostname"] {
+		t.Errorf("aggregator topologySpreadConstraints %v: want zone and hostname spread of its own pods", get(pod, "topologySpreadConstraints"))
 	}
 
 	c := container(t, d)
@@ -630,6 +671,12 @@ func checkAggregator(t *testing.T, objs []obj, tc renderCase) {
 		if _, err := time.ParseDuration(f[k]); err != nil {
 			t.Errorf("--%s=%q is not a Go duration: %v", k, f[k], err)
 		}
+	}
+	// The snapshot gate waits for the nodes running the chart's agents.
+	ds := find(t, objs, "DaemonSet", "-agent")
+	sel, err := labels.Parse(f["agent-selector"])
+	if err != nil || !sel.Matches(labels.Set(toStrings(get(ds, "spec", "template", "metadata", "labels")))) || f["agent-namespace"] != "$(POD_NAMESPACE)" {
+		t.Errorf("--agent-selector=%q (%v) --agent-namespace=%q: want the agent pods' labels in the release namespace", f["agent-selector"], err, f["agent-namespace"])
 	}
 	if f["listen"] != ":9443" || f["health-listen"] != ":9090" || f["leader-elect"] != "true" ||
 		f["leader-election-namespace"] != "$(POD_NAMESPACE)" || f["log-level"] != tc.logLevel {
@@ -1026,4 +1073,14 @@ func TestDefaultImageTagIsTheReleaseTag(t *testing.T) {
 	if !strings.Contains(string(mk), "git describe --tags") || !strings.Contains(string(mk), "IMAGE     ?= kubedag:$(VERSION)") {
 		t.Fatal("Makefile no longer names the image kubedag:$(VERSION) from git describe --tags: recheck the chart's default tag")
 	}
+}
+
+// toStrings converts a decoded map of strings.
+func toStrings(v any) map[string]string {
+	out := map[string]string{}
+	m, _ := v.(map[string]any)
+	for k, x := range m {
+		out[k] = str(x)
+	}
+	return out
 }

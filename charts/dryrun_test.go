@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -108,9 +109,10 @@ func TestServerSideDryRun(t *testing.T) {
 		}
 	})
 
-	// Only the leader is Ready: with the default values nothing may stop a
-	// drain from evicting it (a PDB with minAvailable 1 would, forever).
-	t.Run("leader evictable", func(t *testing.T) {
+	// Issue 10 item 5 / issue 15: every aggregator replica is Ready, and the
+	// default PodDisruptionBudget lets a drain evict them one at a time
+	// (never blocking it) while keeping one serving.
+	t.Run("drain evicts one replica at a time", func(t *testing.T) {
 		const ns = "kubedag-drain"
 		// Its own release name: cluster-scoped RBAC objects are named after it.
 		if _, stderr, err := run(t, helm, "install", "kddrain", chartDir, "--namespace", ns, "--create-namespace", "--kubeconfig", kc, "-f", minimalValues); err != nil {
@@ -120,28 +122,46 @@ func TestServerSideDryRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The Ready leader, as the Deployment would run it (no kubelet here).
-		leader := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "leader", Labels: d.Spec.Template.Labels},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "aggregator", Image: "kubedag:test"}}}}
-		if leader, err = cs.CoreV1().Pods(ns).Create(ctx, leader, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+		if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, "kddrain-kubedag-aggregator", metav1.GetOptions{}); err != nil {
+			t.Fatalf("the default values install no PodDisruptionBudget: %v", err)
 		}
-		// The scheduler writes the pod's status too (unschedulable here): retry on conflict.
-		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			p, err := cs.CoreV1().Pods(ns).Get(ctx, leader.Name, metav1.GetOptions{})
-			if err != nil {
-				return err
+		// Two Ready replicas, leader and standby, as the Deployment would run
+		// them (no kubelet for these pods here).
+		for _, name := range []string{"leader", "standby"} {
+			p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: d.Spec.Template.Labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "aggregator", Image: "kubedag:test"}}}}
+			if _, err = cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
 			}
-			p.Status.Phase = corev1.PodRunning
-			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
-			_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
-			return err
-		}); err != nil {
-			t.Fatal(err)
+			// The scheduler writes the pod's status too (unschedulable here): retry on conflict.
+			if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				p.Status.Phase = corev1.PodRunning
+				p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+				_, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		err = cs.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "leader", Namespace: ns}})
-		if err != nil {
-			t.Fatalf("evicting the only Ready aggregator (the leader): %v; a node drain would hang", err)
+		evict := func(name string) error {
+			return cs.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})
+		}
+		// The disruption controller first counts the two healthy pods; until
+		// then the API refuses with 429, as it would for a drain's retries.
+		var last error
+		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+			last = evict("leader")
+			return last == nil, nil
+		}); err != nil {
+			t.Fatalf("a drain could not evict one of two Ready aggregators: %v", last)
+		}
+		// The other one is what keeps agents streamed and the firewall pushed.
+		if err := evict("standby"); !apierrors.IsTooManyRequests(err) {
+			t.Fatalf("evicting the last Ready aggregator: %v, want 429 (the PodDisruptionBudget keeps one)", err)
 		}
 	})
 

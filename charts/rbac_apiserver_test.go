@@ -203,9 +203,10 @@ rules:
 		"--token-file":    write("stream-token", []byte(token(agentSA, []string{cluster.KubedagAudience}, agentPod))),
 		"--health-listen": fmt.Sprintf("127.0.0.1:%d", ports[2]),
 		// api: this host has no routes for kwok's pod IPs.
-		"--ip-source": "api",
+		"--ip-source":   "api",
+		"--server-name": host,
 	})
-	agentArgs = append(agentArgs, "--server-name="+host, "--kubeconfig="+kubeconfig("agent", token(agentSA, nil, agentPod)))
+	agentArgs = append(agentArgs, "--kubeconfig="+kubeconfig("agent", token(agentSA, nil, agentPod)))
 	agentProc := startProc(t, dir, "agent", binaryOf(t, find(t, objs, "DaemonSet", "-agent")), agentArgs)
 
 	// The agent's stream is up (TokenReview, --agent-users) and its claims
@@ -253,7 +254,7 @@ rules:
 	// supports it, so "list" is granted for older servers but not expected.
 	want := map[string][]string{
 		aggUser: {"watch services", "watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices",
-			"create authentication.k8s.io/tokenreviews", "list nodes",
+			"create authentication.k8s.io/tokenreviews", "list pods",
 			"create authorization.k8s.io/subjectaccessreviews", "get services",
 			"get coordination.k8s.io/leases", "create coordination.k8s.io/leases"},
 		agentUser: {"watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices"},

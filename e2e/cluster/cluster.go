@@ -396,6 +396,8 @@ var controllers = []string{
 	"job-controller",
 	"pod-garbage-collector-controller",
 	"clusterrole-aggregation-controller",
+	// PodDisruptionBudget status, which evictions (drains) check.
+	"disruption-controller",
 }
 
 func (c *Cluster) runComponents(bins map[string]string, pt ports, v string) error {

@@ -317,3 +317,13 @@ sandwich:
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/* Label selector of the agent pods (for the aggregator's snapshot gate). */}}
+{{- define "kubedag.agentSelector" -}}
+{{- $l := list -}}
+{{- range $k, $v := (include "kubedag.selectorLabels" . | fromYaml) -}}
+{{- $l = append $l (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- $l = append $l "app.kubernetes.io/component=agent" -}}
+{{- join "," $l -}}
+{{- end -}}
