@@ -2,13 +2,17 @@ package apiservertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
 
 	agentstream "github.com/kubedag/kubedag/agent/stream"
 	"github.com/kubedag/kubedag/aggregator"
@@ -208,4 +212,178 @@ func (s *sampler) stop() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.violations)
+}
+
+// cutTransport fails every new request while cut is set: the replica is
+// partitioned from the API server (requests already streaming, such as
+// open watches, are left alone).
+type cutTransport struct {
+	http.RoundTripper
+	cut *atomic.Bool
+}
+
+func (c cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.cut.Load() {
+		return nil, errors.New("partitioned from the API server")
+	}
+	return c.RoundTripper.RoundTrip(r)
+}
+
+// TestLeaderCutOffFromAPIServer: the leader loses the API server (its
+// Lease renewals fail, as for a partition or a process frozen past its
+// Lease) while it still reaches the firewall and its agents, under steady
+// pod churn. It must make no firewall call after its fence (RenewDeadline
+// after its last successful renew began), which comes before the standby
+// can take the Lease; the standby, holding every claim already, pushes
+// without waiting for snapshots. With the default Lease timings (4s/3s/1s)
+// the time from the cut to the standby's first push is reported, as is the
+// tag latency of the changes made during the takeover.
+func TestLeaderCutOffFromAPIServer(t *testing.T) {
+	e := newEnv(t, "fence", 2)
+	base := e.runPods("base", 3, e.nodes[0], nil)
+	churn := e.runPods("churn", 40, e.nodes[1], nil)
+
+	var cut atomic.Bool
+	cfgA, err := testCluster.UserConfig("kubedag-agg-a", "system:masters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgA.Wrap(func(rt http.RoundTripper) http.RoundTripper { return cutTransport{RoundTripper: rt, cut: &cut} })
+	clientA, err := kubernetes.NewForConfig(cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(id string, c kubernetes.Interface) *runningAgg {
+		return e.startAggregator(id, e.config("fw", ""), func(o *aggregator.Options) {
+			if c != nil {
+				o.Client = c
+			}
+			// The default timings: 4s lease, 3s renew deadline, 1s retry.
+			o.LeaderElection = &leader.Options{Namespace: e.ns, Name: "kubedag-aggregator", Identity: id}
+			o.SnapshotGrace = 2 * time.Minute
+		})
+	}
+	a := start("agg-a", clientA)
+	eventually(t, time.Minute, "agg-a leads", func() (bool, string) { return a.agg.Leading(), "" })
+	b := start("agg-b", nil)
+	replicas := func(context.Context) ([]string, error) { return []string{a.addr, b.addr}, nil }
+	var agents []*fakeAgent
+	for _, n := range e.nodes[:2] {
+		agents = append(agents, e.startAgentWith(n, func(c *agentstream.Config) {
+			c.Addr, c.Resolve, c.ResolveInterval = "aggregator:9443", replicas, 100*time.Millisecond
+		}))
+	}
+	ns := prefix + ".ns_" + e.ns
+	live := map[netip.Addr][]string{}
+	for _, p := range base {
+		agents[0].state.Set(podClaim(p))
+		live[netip.MustParseAddr(p.Status.PodIP)] = []string{ns, ns + ".app.base"}
+	}
+	eventually(t, time.Minute, "agg-a registered the base pods and agg-b holds them", func() (bool, string) {
+		reg := e.sim.Sim.Registered()
+		for ip, ts := range live {
+			if !slices.Equal(reg[ip], ts) {
+				return false, fmt.Sprintf("%v: %v", ip, reg[ip])
+			}
+		}
+		_, okA := b.agg.StreamingSince(e.nodes[0])
+		return okA && b.agg.Store().Stats().IPs == a.agg.Store().Stats().IPs, "agg-b not caught up"
+	})
+	sampler := startSampler(e, live)
+
+	// Churn: a new pod goes live every 100ms, before and through the cut.
+	type change struct {
+		ip  netip.Addr
+		tag string
+		at  time.Time
+	}
+	changes := make(chan change, len(churn))
+	churnDone := make(chan struct{})
+	go func() {
+		defer close(churnDone)
+		for _, p := range churn {
+			agents[1].state.Set(podClaim(p))
+			changes <- change{ip: netip.MustParseAddr(p.Status.PodIP), tag: ns + ".app.churn", at: time.Now()}
+			select {
+			case <-t.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	time.Sleep(time.Second) // churn under the leader first: no event marks "enough churn"
+	cutAt := time.Now()
+	cut.Store(true)
+	eventually(t, 30*time.Second, "agg-b leads", func() (bool, string) { return b.agg.Leading(), "" })
+	<-churnDone
+	close(changes)
+
+	// Every churned pod registered, by whoever led.
+	var all []change
+	for c := range changes {
+		all = append(all, c)
+	}
+	eventually(t, time.Minute, "every churned pod tagged", func() (bool, string) {
+		reg := e.sim.Sim.Registered()
+		for _, c := range all {
+			if !slices.Contains(reg[c.ip], c.tag) {
+				return false, fmt.Sprintf("%v lacks %s", c.ip, c.tag)
+			}
+		}
+		return true, ""
+	})
+	if violations := sampler.stop(); len(violations) > 0 {
+		t.Errorf("live IPs lost tags during the takeover (%d samples), first: %s", len(violations), violations[0])
+	}
+
+	// The fence: agg-a's last call began no later than RenewDeadline after
+	// its last renew, which began before the cut.
+	fence := cutAt.Add(leader.DefaultRenewDeadline)
+	var lastA, firstB time.Time
+	registeredAt := map[netip.Addr]time.Time{}
+	for _, en := range e.calls.all() {
+		switch en.Who {
+		case "agg-a":
+			if en.At.After(lastA) {
+				lastA = en.At
+			}
+			if en.At.After(fence) {
+				t.Errorf("agg-a called the firewall at %s, after its fence %s (cut at %s)", en.At.Format(time.StampMilli), fence.Format(time.StampMilli), cutAt.Format(time.StampMilli))
+			}
+		case "agg-b":
+			if en.At.After(cutAt) && (firstB.IsZero() || en.At.Before(firstB)) {
+				firstB = en.At
+			}
+		}
+		if en.Unregister {
+			if _, isLive := live[en.IP]; isLive {
+				t.Errorf("%s unregistered %v from live %s", en.Who, en.Tags, en.IP)
+			}
+			continue
+		}
+		if _, seen := registeredAt[en.IP]; !seen {
+			registeredAt[en.IP] = en.At
+		}
+	}
+	if firstB.IsZero() {
+		t.Fatal("agg-b never pushed")
+	}
+	if !lastA.Before(firstB) {
+		t.Errorf("agg-a called the firewall at %s, after agg-b's first push at %s", lastA.Format(time.StampMilli), firstB.Format(time.StampMilli))
+	}
+	takeover := firstB.Sub(cutAt)
+	// Goal 5s (4s lease + up to 1.2s retry); the bound leaves room for a
+	// loaded test machine.
+	if takeover > 10*time.Second {
+		t.Errorf("agg-b first pushed %s after the cut, want about LeaseDuration + RetryPeriod", takeover)
+	}
+	var worst time.Duration
+	for _, c := range all {
+		if c.at.After(cutAt) {
+			worst = max(worst, registeredAt[c.ip].Sub(c.at))
+		}
+	}
+	t.Logf("leader cut off from the API server: agg-a's last firewall call %s after the cut (fence %s), agg-b's first push %s after the cut; worst tag latency of a change made during the takeover %s",
+		lastA.Sub(cutAt).Round(time.Millisecond), leader.DefaultRenewDeadline, takeover.Round(time.Millisecond), worst.Round(time.Millisecond))
+	cut.Store(false)
 }
