@@ -161,3 +161,32 @@ func TestNewRefusesNodeTagsOff(t *testing.T) {
 		t.Fatal("New with empty options succeeded")
 	}
 }
+
+// countingSink counts Replace calls.
+type countingSink struct{ n int }
+
+func (c *countingSink) Replace(string, map[netip.Addr]store.Claim) { c.n++ }
+
+// TestUnchangedNotReplaced: a rebuild that changes nothing (a heartbeat)
+// does not hand the claims to the store again; a change does.
+func TestUnchangedNotReplaced(t *testing.T) {
+	sink := &countingSink{}
+	w, err := New(Options{Client: fake.NewClientset(), Deriver: deriver(t, tags.Config{Nodes: true}), Sink: sink})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := node("n1", map[string]string{"topology.kubernetes.io/zone": "z1"}, internal("172.30.0.2"))
+	w.apply([]*corev1.Node{n})
+	w.apply([]*corev1.Node{n.DeepCopy()})
+	if sink.n != 1 {
+		t.Fatalf("%d Replace calls for one state, want 1", sink.n)
+	}
+	n2 := n.DeepCopy()
+	n2.Labels["topology.kubernetes.io/zone"] = "z2"
+	w.apply([]*corev1.Node{n2})
+	w.apply([]*corev1.Node{})
+	w.apply([]*corev1.Node{})
+	if sink.n != 3 {
+		t.Fatalf("%d Replace calls, want 3 (first, relabel, all gone)", sink.n)
+	}
+}

@@ -216,12 +216,20 @@ func (w *Watcher) apply(nodes []*corev1.Node) {
 	}
 	w.reported = reported
 	claims := make(map[netip.Addr]store.Claim, len(built))
+	same := w.prev != nil && len(w.prev) == len(built)
 	for ip, c := range built {
 		claim := store.Claim{Tags: tags.NewSet(c.tags...), Owner: c.owner(), FirstSeen: now}
 		if p, ok := w.prev[ip]; ok && p.Owner == claim.Owner && p.Tags.Equal(claim.Tags) {
 			claim.FirstSeen = p.FirstSeen
+		} else {
+			same = false
 		}
 		claims[ip] = claim
+	}
+	if same {
+		// Heartbeats update every Node often; an unchanged claim set is
+		// not handed to the store again (Replace scans the whole store).
+		return
 	}
 	w.opts.Sink.Replace(Source, claims)
 	w.prev = claims
