@@ -29,6 +29,8 @@ type Config struct {
 	IPSource ipsource.Mode
 	// AllowHostNetwork lets hostNetwork pods claim the node's IPs.
 	AllowHostNetwork bool
+	// Multus claims pods' secondary-interface IPs (podwatch.Config.Multus).
+	Multus bool
 	// Routes configures the route watcher (its Sink is set by New); unused
 	// with IPSource api.
 	Routes routewatch.Config
@@ -80,7 +82,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.Pods, err = podwatch.New(podwatch.Config{
 		Source: cfg.Source, NodeName: cfg.NodeName, Sink: a.Combiner,
-		AllowHostNetwork: cfg.AllowHostNetwork, Logger: cfg.Logger,
+		AllowHostNetwork: cfg.AllowHostNetwork, Multus: cfg.Multus, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -84,6 +84,10 @@ type Options struct {
 	NodeGrace time.Duration
 	// AllowNodeIP lets agents claim their node's own IP (hostNetwork pods).
 	AllowNodeIP bool
+	// Multus accepts agents' claims on pods' secondary-interface IPs (the
+	// agents' --multus), checked against the pods' network-status
+	// annotations (podview.Options.Multus).
+	Multus bool
 	// ClaimWait bounds how long an agent claim the aggregator's own pod
 	// view does not confirm yet waits for it before it is refused.
 	// Default verify.DefaultWait.
@@ -194,7 +198,7 @@ func New(opts Options) (*Aggregator, error) {
 		// own view of the API confirms them.
 		NewValidator: func(sink stream.Sink) (ClaimValidator, error) {
 			var err error
-			if a.pods, err = podview.New(podview.Options{Client: opts.Client, Logger: opts.Logger,
+			if a.pods, err = podview.New(podview.Options{Client: opts.Client, Logger: opts.Logger, Multus: opts.Multus,
 				OnChange: func(ips []netip.Addr) { a.gate.Changed(ips) }}); err != nil {
 				return nil, err
 			}

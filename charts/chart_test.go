@@ -37,12 +37,12 @@ var (
 // Flags of cli-contract.md; the chart must pass nothing else.
 var (
 	agentFlags = []string{"node-name", "aggregator", "ca-file", "server-name", "token-file",
-		"ip-source", "tag-host-network", "health-listen", "kubeconfig", "aggregator-resolve-interval"}
+		"ip-source", "tag-host-network", "multus", "health-listen", "kubeconfig", "aggregator-resolve-interval"}
 	aggregatorFlags = []string{"config", "kubeconfig", "listen", "tls-cert-file", "tls-key-file",
 		"insecure-listen", "health-listen", "batch-interval", "max-batch", "resync-interval", "tag-ttl",
 		"snapshot-grace", "node-grace", "leader-elect", "leader-election-namespace",
 		"leader-election-id", "log-level", "agent-users", "allow-node-ip", "canary-ip", "explain-listen",
-		"lease-duration", "renew-deadline", "retry-period", "agent-selector", "agent-namespace"}
+		"lease-duration", "renew-deadline", "retry-period", "agent-selector", "agent-namespace", "multus"}
 	durationFlags = []string{"batch-interval", "resync-interval", "tag-ttl", "snapshot-grace", "node-grace",
 		"lease-duration", "renew-deadline", "retry-period"}
 )
@@ -174,6 +174,11 @@ func TestTemplateErrors(t *testing.T) {
 			name:   "nothing to tag",
 			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\ntags: {pods: false, services: false}\n",
 			want:   "would tag nothing",
+		},
+		{
+			name:   "multus with ipSource netlink",
+			values: "cluster: c1\ntargets: [{name: fw1, url: 'https://10.0.0.1', kind: firewall, credentialsSecret: a}]\nagent: {multus: true, ipSource: netlink}\n",
+			want:   "agent.multus needs agent.ipSource both or api",
 		},
 		{
 			name:   "node tags and tagHostNetwork",

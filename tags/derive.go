@@ -272,6 +272,10 @@ func (d *Deriver) k8s(b *builder, id *Identity) {
 	if !d.cfg.NoNamespaceTags {
 		b.add(from{SourceNamespace, id.Namespace}, p, "ns_", id.Namespace)
 	}
+	if id.Kind == KindPod && id.Network != "" {
+		nns, name := networkParts(id)
+		b.add(from{SourceNetwork, id.Network}, p, "net_", nns, ".", name)
+	}
 	if id.Kind == KindPod && !d.cfg.NoOwnerTags && id.OwnerKind != "" {
 		if t, ok := ownerTag[id.OwnerKind]; ok {
 			b.add(from{SourceOwner, id.OwnerName}, p, "ns_", id.Namespace, ".", t, id.OwnerName)
@@ -327,9 +331,23 @@ func (d *Deriver) node(b *builder, id *Identity) {
 	}
 }
 
+// networkParts splits a Multus network name into the attachment's
+// namespace (the pod's, if the name has none) and name.
+func networkParts(id *Identity) (ns, name string) {
+	if ns, name, ok := strings.Cut(id.Network, "/"); ok {
+		return ns, name
+	}
+	return id.Namespace, id.Network
+}
+
 // aks emits the Azure plugin's AKS formats, in priority order.
 func (d *Deriver) aks(b *builder, id *Identity) {
 	p := d.prefixDot
+	if id.Kind == KindPod && id.Network != "" {
+		// aks.<cluster>.<service> cannot collide: no Service name has '_'.
+		nns, name := networkParts(id)
+		b.add(from{SourceNetwork, id.Network}, p, "net_", nns, ".", name)
+	}
 	if !d.cfg.NoServiceTags {
 		if id.Kind == KindService {
 			b.add(from{SourceService, id.Name}, p, id.Name)

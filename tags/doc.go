@@ -86,6 +86,20 @@
 // Identity gives it no tags and a ReasonTemplate Problem; NewDeriver
 // rejects templates that fail on a sample pod.
 //
+// # Secondary (Multus) interfaces
+//
+// An IP of a pod's secondary interface (Identity.Network set: the network
+// attachment's "namespace/name" from the pod's network-status annotation)
+// carries the pod's tags plus a network tag, right after the namespace
+// tag in priority:
+//
+//	k8s     k8s.cl_<cluster>.net_<nadns>.<attachment>
+//	aks     aks.<cluster>.net_<nadns>.<attachment>     (with Kinds including Pod)
+//	custom  the template's lines; .Network is the attachment's name
+//
+// <nadns> is the attachment's namespace, the pod's if the name has none:
+// k8s.cl_prod.net_shop.macvlan-conf for "shop/macvlan-conf".
+//
 // # Nodes
 //
 // With Config.Nodes (off by default) the aggregator tags every Node's own
@@ -148,9 +162,9 @@
 // dropped and reported one by one (ReasonOverLimit):
 //
 //	nodes:  cluster (or external) node tag > labels (by label key), every preset
-//	k8s:    namespace > owner > services (by service name) > labels (by label key)
+//	k8s:    namespace > network > owner > services (by service name) > labels (by label key)
 //	        (a Service's own svc_ tag comes before its label tags)
-//	aks:    service > selector > services of a pod (by name) > labels (by key)
+//	aks:    service > selector > network > services of a pod (by name) > labels (by key)
 //	custom: template output order
 //
 // Duplicate tags count once, at their highest priority. Priority decides

@@ -21,6 +21,9 @@ const (
 	SourceLabel Source = "label"
 	// SourceTemplate: a line of the custom template.
 	SourceTemplate Source = "template"
+	// SourceNetwork: the network tag of an IP of a pod's secondary
+	// (Multus) interface (Why.Object is the attachment's name).
+	SourceNetwork Source = "network"
 	// SourceNode: the cluster node tag or the external node tag of a
 	// Node's address (Why.Object is the node's name).
 	SourceNode Source = "node"
@@ -115,6 +118,8 @@ func (w Why) Describe(ownerKind string) string {
 		return "template"
 	case SourceNode:
 		return "node " + w.Object
+	case SourceNetwork:
+		return "network " + w.Object
 	}
 	return string(w.Source)
 }

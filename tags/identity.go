@@ -41,6 +41,11 @@ type Identity struct {
 	// Selector is a Service's spec.selector (empty for pods and for
 	// services without a selector). The aks preset tags it.
 	Selector map[string]string
+	// Network is, for an IP of a pod's secondary (Multus) interface, the
+	// network attachment's name from the pod's network-status annotation
+	// ("namespace/name"); empty for the pod's own IPs. The presets add a
+	// network tag for it.
+	Network string
 }
 
 // Equal reports whether id and o are the same identity, field by field
@@ -48,7 +53,7 @@ type Identity struct {
 // change). Nil and empty maps and slices are equal.
 func (id Identity) Equal(o Identity) bool {
 	return id.Kind == o.Kind && id.Namespace == o.Namespace && id.Name == o.Name &&
-		id.UID == o.UID && id.OwnerKind == o.OwnerKind && id.OwnerName == o.OwnerName &&
+		id.UID == o.UID && id.OwnerKind == o.OwnerKind && id.OwnerName == o.OwnerName && id.Network == o.Network &&
 		maps.Equal(id.Labels, o.Labels) && slices.Equal(id.Services, o.Services) &&
 		maps.Equal(id.NamespaceLabels, o.NamespaceLabels) && maps.Equal(id.Selector, o.Selector)
 }

@@ -113,3 +113,40 @@ func TestNodeConfigValidate(t *testing.T) {
 		t.Fatalf("default NodeLabels = %v, %v", c.NodeLabels, err)
 	}
 }
+
+// TestNetworkTag: an IP of a pod's secondary (Multus) interface carries
+// the pod's tags plus the network tag, in the k8s and aks presets; the
+// custom template sees .Network.
+func TestNetworkTag(t *testing.T) {
+	pod := Identity{Kind: KindPod, Namespace: "shop", Name: "web-1", UID: "u1", Labels: map[string]string{"app": "web"},
+		OwnerKind: "ReplicaSet", OwnerName: "web-1a", Services: []string{"web"}}
+	tests := []struct {
+		name    string
+		cfg     Config
+		network string
+		want    []string
+	}{
+		{"k8s", Config{Cluster: "prod"}, "shop/macvlan-conf", []string{"k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web", "k8s.cl_prod.ns_shop.rs_web-1a", "k8s.cl_prod.ns_shop.svc_web", "k8s.cl_prod.net_shop.macvlan-conf"}},
+		{"k8s, attachment without namespace", Config{Cluster: "prod"}, "storage", []string{"k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web", "k8s.cl_prod.ns_shop.rs_web-1a", "k8s.cl_prod.ns_shop.svc_web", "k8s.cl_prod.net_shop.storage"}},
+		{"aks", Config{Cluster: "east", Preset: PresetAKS, Kinds: []Kind{KindPod}}, "infra/sriov", []string{"aks.east.web", "aks.east.pod.app.web", "aks.east.net_infra.sriov"}},
+		{"custom", Config{Cluster: "prod", Preset: PresetCustom, Template: "{{if .Network}}net.{{replace .Network \"/\" \".\"}}{{end}}"}, "shop/macvlan-conf", []string{"kubedag.cl_prod.net.shop.macvlan-conf"}},
+		{"k8s, own IP", Config{Cluster: "prod"}, "", []string{"k8s.cl_prod.ns_shop", "k8s.cl_prod.ns_shop.app.web", "k8s.cl_prod.ns_shop.rs_web-1a", "k8s.cl_prod.ns_shop.svc_web"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := NewDeriver(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := pod
+			id.Network = tt.network
+			set, problems := d.Tags(id)
+			if want := slices.Sorted(slices.Values(tt.want)); !slices.Equal(set.Slice(), want) {
+				t.Fatalf("Tags = %v\nwant %v", set.Slice(), want)
+			}
+			if len(problems) != 0 {
+				t.Errorf("problems: %v", problems)
+			}
+		})
+	}
+}

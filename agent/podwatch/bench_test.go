@@ -25,10 +25,10 @@ func BenchmarkReconcile250(b *testing.B) {
 	for i := range n {
 		p := pod("default", fmt.Sprintf("p%d", i), fmt.Sprintf("uid-%d", i), node,
 			[]string{fmt.Sprintf("10.1.%d.%d", i/200, i%200+1)}, ownedBy("ReplicaSet", fmt.Sprintf("rs%d", i%10)))
-		if err := pods.Add(trim(p, node)); err != nil {
+		if err := pods.Add(trim(p, node, false)); err != nil {
 			b.Fatal(err)
 		}
-		if err := slices.Add(trim(slice("default", fmt.Sprintf("s%d", i), fmt.Sprintf("svc%d", i%10), p), node)); err != nil {
+		if err := slices.Add(trim(slice("default", fmt.Sprintf("s%d", i), fmt.Sprintf("svc%d", i%10), p), node, false)); err != nil {
 			b.Fatal(err)
 		}
 		keys = append(keys, "default/"+p.Name)

@@ -18,6 +18,11 @@
 //
 //   - Every IP of status.podIPs (IPv4 and IPv6) is claimed with the pod's
 //     tags.Identity; pods without IPs claim nothing.
+//   - With Config.Multus, the IPs of the pod's secondary interfaces (the
+//     non-default entries of its k8s.v1.cni.cncf.io/network-status
+//     annotation, podidentity.SecondaryIPs) are claimed too, with the
+//     identity plus Identity.Network; a malformed annotation is logged and
+//     adds nothing.
 //   - Pods that are terminating (deletionTimestamp set), Failed or Succeeded
 //     release their IPs.
 //   - hostNetwork pods share the node's IPs and claim nothing unless

@@ -55,6 +55,13 @@ type Config struct {
 	// AllowHostNetwork lets hostNetwork pods claim their IPs, which are the
 	// node's own IPs. Default false: the node IP never carries a pod's tags.
 	AllowHostNetwork bool
+	// Multus also claims the IPs of pods' secondary interfaces listed in
+	// their k8s.v1.cni.cncf.io/network-status annotation, each with the
+	// pod's identity plus the attachment's name (Identity.Network). A
+	// malformed annotation is logged and its IPs are not claimed; the
+	// pod's own IPs are unaffected. The aggregator must run with Multus
+	// too, or it refuses these claims. Default false.
+	Multus bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now is the clock used to timestamp changes; defaults to time.Now.
@@ -122,7 +129,8 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	w.rec = newReconciler(w)
 	node := cfg.NodeName
-	transform := func(obj any) (any, error) { return trim(obj, node), nil }
+	multus := cfg.Multus
+	transform := func(obj any) (any, error) { return trim(obj, node, multus), nil }
 	informer := func(lw cache.ListerWatcher, example runtime.Object, ix cache.Indexers) (cache.SharedIndexInformer, error) {
 		inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{Indexers: ix})
 		if err := inf.SetTransform(transform); err != nil {

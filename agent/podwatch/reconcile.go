@@ -15,10 +15,19 @@ import (
 // duplicate-IP resolution.
 type podClaim struct {
 	key     string
-	ips     []netip.Addr
+	ips     []netip.Addr // its own IPs, then its secondary (Multus) IPs
 	id      tags.Identity
+	nets    map[netip.Addr]string // secondary IP -> network attachment (Multus)
 	running bool
 	created time.Time
+}
+
+// idFor is the identity the pod claims ip with: its own, plus the network
+// for a secondary interface's IP.
+func (a *podClaim) idFor(ip netip.Addr) tags.Identity {
+	id := a.id
+	id.Network = a.nets[ip]
+	return id
 }
 
 // beats reports whether a wins an IP over b: Running over not Running, then
@@ -44,6 +53,9 @@ type reconciler struct {
 	owners  map[netip.Addr][]*podClaim   // ip -> pods reporting it
 	emitted map[netip.Addr]tags.Identity // what the Sink was last told
 	conflct map[netip.Addr]string        // ip -> winner key, for IPs in conflict
+	// malformed holds the pods whose network-status annotation was
+	// refused, with the error last logged.
+	malformed map[string]string
 }
 
 func newReconciler(w *Watcher) reconciler {
@@ -53,6 +65,8 @@ func newReconciler(w *Watcher) reconciler {
 		owners:  make(map[netip.Addr][]*podClaim),
 		emitted: make(map[netip.Addr]tags.Identity),
 		conflct: make(map[netip.Addr]string),
+
+		malformed: make(map[string]string),
 	}
 }
 
@@ -83,6 +97,9 @@ func (w *Watcher) reconcile() {
 			}
 			delete(r.pods, key)
 		}
+		if nc == nil {
+			delete(r.malformed, key) // bounded by the node's pods
+		}
 		if nc != nil {
 			r.pods[key] = nc
 			for _, ip := range nc.ips {
@@ -108,11 +125,12 @@ func (w *Watcher) reconcile() {
 			}
 		}
 		w.noteConflict(ip, owners, win)
-		if cur, ok := r.emitted[ip]; ok && cur.Equal(win.id) {
+		id := win.idFor(ip)
+		if cur, ok := r.emitted[ip]; ok && cur.Equal(id) {
 			continue
 		}
-		r.emitted[ip] = win.id
-		w.cfg.Sink.Upsert(ip, win.id, seen)
+		r.emitted[ip] = id
+		w.cfg.Sink.Upsert(ip, id, seen)
 	}
 	w.conflicts.Store(int64(len(r.conflct)))
 }
@@ -158,13 +176,39 @@ func (w *Watcher) computePod(key string) *podClaim {
 		return nil
 	}
 	id := podidentity.Of(pod, w.slices.GetIndexer(), w.namespaces.GetIndexer())
-	return &podClaim{
+	c := &podClaim{
 		key:     key,
 		ips:     ips,
 		id:      id,
 		running: pod.Status.Phase == corev1.PodRunning,
 		created: pod.CreationTimestamp.Time,
 	}
+	if w.cfg.Multus && !pod.Spec.HostNetwork {
+		nets, err := podidentity.SecondaryIPs(pod.Annotations, ips)
+		if err != nil {
+			w.noteMalformed(key, err)
+		} else {
+			delete(w.rec.malformed, key)
+		}
+		for _, n := range nets {
+			if c.nets == nil {
+				c.nets = make(map[netip.Addr]string, len(nets))
+			}
+			c.ips = append(c.ips, n.IP)
+			c.nets[n.IP] = n.Network
+		}
+	}
+	return c
+}
+
+// noteMalformed logs a pod's malformed network-status annotation, once per
+// pod and message.
+func (w *Watcher) noteMalformed(key string, err error) {
+	if w.rec.malformed[key] == err.Error() {
+		return
+	}
+	w.rec.malformed[key] = err.Error()
+	w.log.Warn("pod's secondary interfaces not claimed", "pod", key, "err", err)
 }
 
 // podIPs returns the pod's distinct IPs, reporting malformed ones.

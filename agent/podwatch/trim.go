@@ -12,8 +12,9 @@ import (
 // reads, so the caches of a node agent stay small. EndpointSlices keep only
 // the endpoints that may belong to this node's pods (nodeName equal to this
 // node, or unset), with their targetRef. Objects of other types (such as
-// tombstones) are returned unchanged. trim is idempotent.
-func trim(obj any, node string) any {
+// tombstones) are returned unchanged. With multus, pods keep their
+// network-status annotation (and no other). trim is idempotent.
+func trim(obj any, node string, multus bool) any {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		p := &corev1.Pod{
@@ -39,6 +40,9 @@ func trim(obj any, node string) any {
 		}
 		if ref := metav1.GetControllerOf(o); ref != nil {
 			p.OwnerReferences = []metav1.OwnerReference{*ref}
+		}
+		if v, ok := o.Annotations[podidentity.NetworkStatusAnnotation]; ok && multus {
+			p.Annotations = map[string]string{podidentity.NetworkStatusAnnotation: v}
 		}
 		return p
 	case *discoveryv1.EndpointSlice:

@@ -10,6 +10,10 @@
 // at cluster scale. Identities are derived the way the agent's podwatch
 // derives them, so an honest agent's claim equals the view's identity.
 //
+// With Options.Multus, a pod also holds the IPs of its secondary (Multus)
+// interfaces, from its network-status annotation; their holder's identity
+// carries the network (tags.Identity.Network), as the agent's claims do.
+//
 // Pods that are terminating, Failed or Succeeded hold no IPs (the agent
 // releases them too): their IPs may already belong to another pod.
 package podview

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +38,12 @@ type Options struct {
 	// changed, after the view reflects the change. It is called from
 	// informer goroutines and must return quickly. Optional.
 	OnChange func(ips []netip.Addr)
+	// Multus also indexes pods' secondary-interface IPs from their
+	// k8s.v1.cni.cncf.io/network-status annotation (the agents' --multus):
+	// such an IP's holder has the pod's identity plus the network
+	// (Identity.Network). A malformed annotation is logged once and gives
+	// the pod no secondary IPs. Default false.
+	Multus bool
 	// Logger, default slog.Default().
 	Logger *slog.Logger
 }
@@ -50,6 +58,9 @@ type View struct {
 	regs       []cache.ResourceEventHandlerRegistration
 	synced     atomic.Bool
 	syncedCh   chan struct{}
+
+	malMu     sync.Mutex
+	malformed map[string]string // pod key -> network-status error last logged
 }
 
 const (
@@ -68,8 +79,13 @@ func New(opts Options) (*View, error) {
 		opts.Logger = slog.Default()
 	}
 	v := &View{opts: opts, syncedCh: make(chan struct{})}
+	var secondary func(*corev1.Pod, []netip.Addr) []podidentity.NetworkIP
+	if opts.Multus {
+		v.malformed = map[string]string{}
+		secondary = v.secondaryIPs
+	}
 	v.factory = informers.NewSharedInformerFactoryWithOptions(opts.Client, 0,
-		informers.WithTransform(func(obj any) (any, error) { return Trim(obj), nil }))
+		informers.WithTransform(func(obj any) (any, error) { return trim(obj, secondary), nil }))
 	v.pods = v.factory.Core().V1().Pods().Informer()
 	v.slices = v.factory.Discovery().V1().EndpointSlices().Informer()
 	v.namespaces = v.factory.Core().V1().Namespaces().Informer()
@@ -91,7 +107,7 @@ func New(opts Options) (*View, error) {
 	if err := add(v.pods, cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { v.changed(podAddrs(obj)) },
 		UpdateFunc: func(old, obj any) { v.changed(append(podAddrs(old), podAddrs(obj)...)) },
-		DeleteFunc: func(obj any) { v.changed(podAddrs(obj)) },
+		DeleteFunc: func(obj any) { v.forgetMalformed(obj); v.changed(podAddrs(obj)) },
 	}, "pod"); err != nil {
 		return nil, err
 	}
@@ -152,9 +168,46 @@ func (v *View) Holders(ip netip.Addr) []Pod {
 		if !ok {
 			continue
 		}
-		out = append(out, Pod{Node: p.Node, HostNetwork: p.HostNetwork, Identity: v.identity(p)})
+		id := v.identity(p)
+		for _, n := range p.Nets {
+			if n.IP == ip && !slices.Contains(p.IPs, ip) {
+				id.Network = n.Network
+			}
+		}
+		out = append(out, Pod{Node: p.Node, HostNetwork: p.HostNetwork, Identity: id})
 	}
 	return out
+}
+
+// secondaryIPs parses a pod's network-status annotation (Options.Multus),
+// logging a malformed one once per pod and error.
+func (v *View) secondaryIPs(p *corev1.Pod, own []netip.Addr) []podidentity.NetworkIP {
+	nets, err := podidentity.SecondaryIPs(p.Annotations, own)
+	key := p.Namespace + "/" + p.Name
+	v.malMu.Lock()
+	defer v.malMu.Unlock()
+	if err == nil {
+		delete(v.malformed, key)
+		return nets
+	}
+	if v.malformed[key] != err.Error() {
+		v.malformed[key] = err.Error()
+		v.opts.Logger.Warn("pod's secondary interfaces not accepted", "pod", key, "err", err)
+	}
+	return nil
+}
+
+func (v *View) forgetMalformed(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	p, ok := obj.(*Facts)
+	if !ok || v.malformed == nil {
+		return
+	}
+	v.malMu.Lock()
+	delete(v.malformed, p.Namespace+"/"+p.Name)
+	v.malMu.Unlock()
 }
 
 // identity derives a pod's identity exactly as the agent does.
@@ -216,9 +269,12 @@ func podIPIndex(obj any) ([]string, error) {
 	if !ok || !holdsIPs(p) {
 		return nil, nil
 	}
-	out := make([]string, len(p.IPs))
-	for i, ip := range p.IPs {
-		out[i] = ip.String()
+	out := make([]string, 0, len(p.IPs)+len(p.Nets))
+	for _, ip := range p.IPs {
+		out = append(out, ip.String())
+	}
+	for _, n := range p.Nets {
+		out = append(out, n.IP.String())
 	}
 	return out, nil
 }
@@ -237,7 +293,14 @@ func podAddrs(obj any) []netip.Addr {
 	if !ok {
 		return nil
 	}
-	return p.IPs
+	if len(p.Nets) == 0 {
+		return p.IPs
+	}
+	out := slices.Clone(p.IPs)
+	for _, n := range p.Nets {
+		out = append(out, n.IP)
+	}
+	return out
 }
 
 // addrs returns the pod's distinct IPs as the agent reads them.

@@ -20,6 +20,13 @@ import (
 // labels. Other objects (tombstones) are returned unchanged; Trim is
 // idempotent.
 func Trim(obj any) any {
+	return trim(obj, nil)
+}
+
+// trim is Trim that, with a non-nil secondary, also keeps a pod's
+// secondary-interface (Multus) IPs: secondary parses them, reporting a
+// malformed annotation itself.
+func trim(obj any, secondary func(p *corev1.Pod, own []netip.Addr) []podidentity.NetworkIP) any {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		p := &Facts{
@@ -39,6 +46,9 @@ func Trim(obj any) any {
 		if ref := metav1.GetControllerOf(o); ref != nil {
 			p.OwnerReferences = []metav1.OwnerReference{{Kind: ref.Kind, Name: ref.Name, UID: ref.UID, Controller: ref.Controller}}
 		}
+		if secondary != nil && !o.Spec.HostNetwork {
+			p.Nets = secondary(o, p.IPs)
+		}
 		return p
 	case *discoveryv1.EndpointSlice:
 		return podidentity.TrimSlice(o, nil)
@@ -57,6 +67,9 @@ type Facts struct {
 	HostNetwork bool
 	Phase       corev1.PodPhase
 	IPs         []netip.Addr
+	// Nets are the pod's secondary-interface (Multus) IPs, only with
+	// Options.Multus.
+	Nets []podidentity.NetworkIP
 }
 
 // GetObjectKind implements runtime.Object.
@@ -67,5 +80,6 @@ func (f *Facts) DeepCopyObject() runtime.Object {
 	c := *f
 	f.ObjectMeta.DeepCopyInto(&c.ObjectMeta)
 	c.IPs = slices.Clone(f.IPs)
+	c.Nets = slices.Clone(f.Nets)
 	return &c
 }

@@ -32,17 +32,22 @@ const (
 	ReasonLabels          Reason = "labels"
 	ReasonServices        Reason = "services"
 	ReasonNamespaceLabels Reason = "namespace-labels"
+	// ReasonNetwork: the IP is the pod's, but not on the claimed network:
+	// a secondary (Multus) interface's IP claimed as the pod's own or with
+	// another network, or the pod's own IP claimed with a network (or the
+	// aggregator runs without --multus).
+	ReasonNetwork Reason = "network"
 )
 
 // Reasons is every Reason, so metrics can start each series at zero.
 var Reasons = []Reason{ReasonKind, ReasonUnknownIP, ReasonOtherNode, ReasonHostNetwork, ReasonNamespace, ReasonName,
-	ReasonUID, ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels}
+	ReasonUID, ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels, ReasonNetwork}
 
 // moved reports whether r means the IP is not (or no longer) the claimed
 // pod's on this node, as opposed to the pod's identity having changed.
 func (r Reason) moved() bool {
 	switch r {
-	case "", ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels:
+	case "", ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels, ReasonNetwork:
 		return false
 	}
 	return true
@@ -87,6 +92,8 @@ func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwor
 		return ReasonServices
 	case !maps.Equal(api.NamespaceLabels, id.NamespaceLabels):
 		return ReasonNamespaceLabels
+	case api.Network != id.Network:
+		return ReasonNetwork
 	}
 	return ""
 }

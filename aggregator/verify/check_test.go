@@ -21,6 +21,7 @@ func TestCheck(t *testing.T) {
 	web := podview.Pod{Node: "n1", Identity: ident("shop", "web", nil)}
 	host := podview.Pod{Node: "n1", HostNetwork: true, Identity: ident("kube-system", "proxy", nil)}
 	other := podview.Pod{Node: "n2", Identity: ident("shop", "db", nil)}
+	webNet := podview.Pod{Node: "n1", Identity: ident("shop", "web", func(i *tags.Identity) { i.Network = "shop/macvlan" })}
 	tests := []struct {
 		name    string
 		node    string
@@ -44,6 +45,10 @@ func TestCheck(t *testing.T) {
 		{"forged service", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = []string{"front", "payments"} }), []podview.Pod{web}, false, ReasonServices},
 		{"dropped service", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = nil }), []podview.Pod{web}, false, ReasonServices},
 		{"forged namespace labels", "n1", ident("shop", "web", func(i *tags.Identity) { i.NamespaceLabels = map[string]string{"team": "sec"} }), []podview.Pod{web}, false, ReasonNamespaceLabels},
+		{"secondary (Multus) IP with its network", "n1", ident("shop", "web", func(i *tags.Identity) { i.Network = "shop/macvlan" }), []podview.Pod{webNet}, false, ""},
+		{"secondary IP claimed as the pod's own", "n1", ident("shop", "web", nil), []podview.Pod{webNet}, false, ReasonNetwork},
+		{"secondary IP with a forged network", "n1", ident("shop", "web", func(i *tags.Identity) { i.Network = "infra/sriov" }), []podview.Pod{webNet}, false, ReasonNetwork},
+		{"own IP claimed with a network", "n1", ident("shop", "web", func(i *tags.Identity) { i.Network = "shop/macvlan" }), []podview.Pod{web}, false, ReasonNetwork},
 		{"node ip refused", "n1", ident("kube-system", "proxy", nil), []podview.Pod{host}, false, ReasonHostNetwork},
 		{"node ip allowed", "n1", ident("kube-system", "proxy", nil), []podview.Pod{host}, true, ""},
 		{"reuse: old pod elsewhere, new pod here", "n1", ident("shop", "web", nil), []podview.Pod{other, web}, false, ""},

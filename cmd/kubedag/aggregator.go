@@ -46,6 +46,7 @@ type aggregatorOptions struct {
 	agentSelector  string
 	agentNamespace string
 	allowNodeIP    bool
+	multus         bool
 	agentUsers     []string
 	allowAnyAgent  bool
 	logLevel       string
@@ -103,6 +104,7 @@ Examples:
 	f.StringVar(&o.agentSelector, "agent-selector", "", "label selector of the agent pods: after a leader change the snapshot gate waits only for nodes running one (empty: every Node)")
 	f.StringVar(&o.agentNamespace, "agent-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent pods (default $POD_NAMESPACE)")
 	f.BoolVar(&o.allowNodeIP, "allow-node-ip", false, "let agents claim their node's own IP (hostNetwork pods)")
+	f.BoolVar(&o.multus, "multus", false, "accept agents' claims on pods' secondary (Multus) interface IPs, checked against their k8s.v1.cni.cncf.io/network-status annotation (agents need --multus too)")
 	f.StringSliceVar(&o.agentUsers, "agent-users", nil, "ServiceAccount users allowed to stream, e.g. system:serviceaccount:kubedag:kubedag-agent (required unless --allow-any-agent)")
 	f.BoolVar(&o.allowAnyAgent, "allow-any-agent", false, "accept streams from any pod's node-bound token for audience kubedag: any pod could then tag its node's IPs (tests and demos only)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -240,6 +242,7 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		CanaryInterval:  o.canaryInterval,
 		CanaryIP:        netip.MustParseAddr(o.canaryIP), // checked in Validate
 		AllowNodeIP:     o.allowNodeIP,
+		Multus:          o.multus,
 		AgentUsers:      o.agentUsers,
 		AgentSelector:   o.agentSelector,
 		AgentNamespace:  o.agentNamespace,

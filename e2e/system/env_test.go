@@ -192,8 +192,21 @@ func (e *env) expected(ctx context.Context) (state, error) {
 			p.Status.Phase != corev1.PodRunning || len(p.Status.PodIPs) == 0 {
 			continue
 		}
+		var own []string
 		for _, pip := range p.Status.PodIPs {
 			addPod(add, canonical(pip.IP), p, svcs.Items)
+			own = append(own, canonical(pip.IP))
+		}
+		// Secondary (Multus) interfaces: the pod's tags plus the network's.
+		for ip, net := range multusIPs(p) {
+			if !slices.Contains(own, ip) {
+				addPod(add, ip, p, svcs.Items)
+				nns, name, ok := strings.Cut(net, "/")
+				if !ok {
+					nns, name = p.Namespace, net
+				}
+				add(ip, tagPrefix+".net_"+nns+"."+name)
+			}
 		}
 	}
 	for ip, tags := range want {
@@ -201,6 +214,33 @@ func (e *env) expected(ctx context.Context) (state, error) {
 		want[ip] = slices.Compact(tags)
 	}
 	return want, nil
+}
+
+// multusIPs reads a pod's network-status annotation as the test's model
+// of it: IP -> network of every non-default entry, nothing if it does not
+// decode or has an unparsable IP.
+func multusIPs(p *corev1.Pod) map[string]string {
+	var entries []struct {
+		Name    string   `json:"name"`
+		IPs     []string `json:"ips"`
+		Default bool     `json:"default"`
+	}
+	if json.Unmarshal([]byte(p.Annotations["k8s.v1.cni.cncf.io/network-status"]), &entries) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		for _, s := range e.IPs {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil
+			}
+			if !e.Default {
+				out[ip.Unmap().String()] = e.Name
+			}
+		}
+	}
+	return out
 }
 
 // nodesTag is the k8s preset's cluster node tag.

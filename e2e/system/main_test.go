@@ -398,6 +398,8 @@ targets:
 		"--leader-elect=false",
 		// As the chart does: only the agents' ServiceAccount may stream.
 		"--agent-users", "system:serviceaccount:"+systemNS+":kubedag-agent",
+		// Multus: secondary-interface IPs from network-status annotations.
+		"--multus",
 		// Only the canary may trigger a reconcile within a test's time, so
 		// the reboot test proves canary detection.
 		"--resync-interval", "30m",
@@ -446,6 +448,7 @@ func (e *env) newAgent(ctx context.Context, bin, node string) (*agentProc, error
 		"--ca-file", filepath.Join(e.dir, "stream-ca.pem"),
 		"--token-file", token,
 		"--ip-source", "api",
+		"--multus",
 		"--health-listen", a.health,
 		"--kubeconfig", kubeconfig,
 	)

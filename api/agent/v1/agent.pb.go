@@ -349,8 +349,11 @@ type Identity struct {
 	OwnerName       string                 `protobuf:"bytes,7,opt,name=owner_name,json=ownerName,proto3" json:"owner_name,omitempty"`
 	Services        []string               `protobuf:"bytes,8,rep,name=services,proto3" json:"services,omitempty"`
 	NamespaceLabels map[string]string      `protobuf:"bytes,9,rep,name=namespace_labels,json=namespaceLabels,proto3" json:"namespace_labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// network names the network attachment of an IP of a pod's secondary
+	// (Multus) interface, "namespace/name"; empty for the pod's own IPs.
+	Network       string `protobuf:"bytes,10,opt,name=network,proto3" json:"network,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Identity) Reset() {
@@ -444,6 +447,13 @@ func (x *Identity) GetNamespaceLabels() map[string]string {
 		return x.NamespaceLabels
 	}
 	return nil
+}
+
+func (x *Identity) GetNetwork() string {
+	if x != nil {
+		return x.Network
+	}
+	return ""
 }
 
 // TraceContext is a W3C trace context (https://www.w3.org/TR/trace-context/).
@@ -704,7 +714,7 @@ const file_agent_proto_rawDesc = "" +
 	"\bidentity\x18\x02 \x01(\v2\x1a.kubedag.agent.v1.IdentityR\bidentity\x129\n" +
 	"\n" +
 	"first_seen\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x124\n" +
-	"\x05trace\x18\x04 \x01(\v2\x1e.kubedag.agent.v1.TraceContextR\x05trace\"\xd7\x03\n" +
+	"\x05trace\x18\x04 \x01(\v2\x1e.kubedag.agent.v1.TraceContextR\x05trace\"\xf1\x03\n" +
 	"\bIdentity\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
@@ -716,7 +726,9 @@ const file_agent_proto_rawDesc = "" +
 	"\n" +
 	"owner_name\x18\a \x01(\tR\townerName\x12\x1a\n" +
 	"\bservices\x18\b \x03(\tR\bservices\x12Z\n" +
-	"\x10namespace_labels\x18\t \x03(\v2/.kubedag.agent.v1.Identity.NamespaceLabelsEntryR\x0fnamespaceLabels\x1a9\n" +
+	"\x10namespace_labels\x18\t \x03(\v2/.kubedag.agent.v1.Identity.NamespaceLabelsEntryR\x0fnamespaceLabels\x12\x18\n" +
+	"\anetwork\x18\n" +
+	" \x01(\tR\anetwork\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aB\n" +

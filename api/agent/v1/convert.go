@@ -41,6 +41,7 @@ func IdentityToProto(id tags.Identity) *Identity {
 		OwnerName:       id.OwnerName,
 		Services:        id.Services,
 		NamespaceLabels: id.NamespaceLabels,
+		Network:         id.Network,
 	}
 }
 
@@ -54,6 +55,7 @@ func IdentityFromProto(p *Identity) tags.Identity {
 		UID:       p.GetUid(),
 		OwnerKind: p.GetOwnerKind(),
 		OwnerName: p.GetOwnerName(),
+		Network:   p.GetNetwork(),
 	}
 	if len(p.GetLabels()) > 0 {
 		id.Labels = p.GetLabels()

@@ -208,6 +208,9 @@ paths under the mounted Secrets, never as values.
 {{- if not (or .Values.tags.pods .Values.tags.services) -}}
 {{- fail "tags.pods and tags.services are both false: kubedag would tag nothing" -}}
 {{- end -}}
+{{- if and .Values.agent.multus (eq .Values.agent.ipSource "netlink") -}}
+{{- fail "agent.multus needs agent.ipSource both or api: secondary (Multus) interfaces have no host route, so with netlink alone their IPs would never be claimed" -}}
+{{- end -}}
 {{- if and .Values.tags.nodes.enabled .Values.agent.tagHostNetwork -}}
 {{- fail "tags.nodes.enabled and agent.tagHostNetwork exclude each other: a node IP would carry neither the node's nor its hostNetwork pods' tags" -}}
 {{- end -}}

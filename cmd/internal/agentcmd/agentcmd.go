@@ -40,6 +40,7 @@ type agentOptions struct {
 	tokenFile      string
 	ipSource       string
 	tagHostNetwork bool
+	multus         bool
 	healthListen   string
 	kubeconfig     string
 	linkPrefixes   []string
@@ -87,6 +88,7 @@ Examples:
 	f.StringVar(&o.tokenFile, "token-file", "/var/run/secrets/kubedag/token", "projected ServiceAccount token (audience kubedag), re-read on every connect")
 	f.StringVar(&o.ipSource, "ip-source", string(ipsource.DefaultMode), "where pod IP liveness comes from: api, netlink or both")
 	f.BoolVar(&o.tagHostNetwork, "tag-host-network", false, "let hostNetwork pods claim the node's IP (off: the node IP never carries a pod's tags)")
+	f.BoolVar(&o.multus, "multus", false, "also claim the IPs of pods' secondary (Multus) interfaces from their k8s.v1.cni.cncf.io/network-status annotation, tagged with the pod's identity plus the network; the aggregator needs --multus too")
 	f.StringVar(&o.healthListen, "health-listen", ":"+strconv.Itoa(DefaultHealthPort), "address of /healthz, /readyz and /metrics (a port of the node: the agent uses the host network)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (in-cluster configuration when empty)")
 	f.StringSliceVar(&o.linkPrefixes, "link-prefixes", routewatch.DefaultLinkPrefixes, "netlink: host routes via links with these name prefixes are pod routes")
@@ -175,6 +177,7 @@ func (o *agentOptions) Run(cmd *cobra.Command) error {
 		NodeName:         o.nodeName,
 		IPSource:         o.mode,
 		AllowHostNetwork: o.tagHostNetwork,
+		Multus:           o.multus,
 		Routes:           routewatch.Config{LinkPrefixes: o.linkPrefixes, AnyScopeLink: o.anyScopeLink, Neighbours: o.neighbours},
 		Stream:           stream.Config{Addr: o.aggregatorAddr, ResolveInterval: o.resolveEvery, TLS: tlsCfg, TokenFile: o.tokenFile},
 		Logger:           logger,
