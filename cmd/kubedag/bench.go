@@ -42,8 +42,10 @@ measured:
   throughput  mapping changes/s through store + pusher on one core
               (GOMAXPROCS 1) against a no-op firewall, mappings per API call,
               and aggregator heap bytes per registered IP
-  restart     --restart-ips IPs registered on an emulator; a fresh pusher
-              re-verifies them: time to converge, unregisters of live tags
+  restart     --restart-ips IPs registered on an emulator with the previous
+              leader's TTL floor marker (--restart-no-floor: without); a fresh
+              pusher re-verifies them: time to converge, re-registers,
+              unregisters of live tags
 
 The default run takes about a minute and uses every core it can get: run it
 alone.

@@ -29,9 +29,11 @@
 //     API call at saturation.
 //  3. Memory: heap bytes per registered IP (store plus one pusher's actual
 //     state, runtime.MemStats HeapInuse delta after GC) at ThroughputIPs IPs.
-//  4. Restart: RestartIPs IPs registered on an emulator; a fresh pusher
-//     reconciles them. Time to converge and unregisters of live tags (which
-//     must be zero).
+//  4. Restart: RestartIPs IPs registered on an emulator, with the canary
+//     and TTL floor marker a previous leader leaves (RestartNoFloor: none,
+//     the baseline); a fresh pusher reconciles them. Time to converge,
+//     registers (TTL refreshes among them) and unregisters of live tags
+//     (which must be zero).
 //
 // # Usage
 //
