@@ -58,6 +58,8 @@ type Config struct {
 	Bin  string
 	Args []string
 	Dir  string // working directory; "" for the parent's
+	// Env is added to the parent's environment.
+	Env []string
 	// LogPath receives stderr, and stdout unless Stdout is set. Every
 	// Start appends a header line, unless Truncate.
 	LogPath  string
@@ -100,6 +102,9 @@ func (p *Proc) Start() error {
 	fmt.Fprintf(logFile, "# %s start: %s %s\n", time.Now().Format(time.RFC3339Nano), p.cfg.Bin, strings.Join(p.cfg.Args, " "))
 	cmd := exec.Command(p.cfg.Bin, p.cfg.Args...)
 	cmd.Dir = p.cfg.Dir
+	if len(p.cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), p.cfg.Env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if p.cfg.Stdout != nil {
 		cmd.Stdout = p.cfg.Stdout
