@@ -387,3 +387,98 @@ func TestLeaderCutOffFromAPIServer(t *testing.T) {
 		lastA.Sub(cutAt).Round(time.Millisecond), leader.DefaultRenewDeadline, takeover.Round(time.Millisecond), worst.Round(time.Millisecond))
 	cut.Store(false)
 }
+
+// TestStandbyPartitionedFromAgents: the standby reaches the API server but
+// no agent (the agents' DNS answer, or the network, leaves it out). When
+// the leader stops, it takes the Lease holding no node's claims: its
+// snapshot gate stays shut, so it unregisters no live tag; once the agents
+// reach it, their snapshots open the gate and it converges, removing a
+// stale tag.
+func TestStandbyPartitionedFromAgents(t *testing.T) {
+	e := newEnv(t, "agentcut", 2)
+	web := e.runPods("web", 3, e.nodes[0], nil)
+	api := e.runPods("api", 2, e.nodes[1], nil)
+	start := func(id string) *runningAgg {
+		return e.startAggregator(id, e.config("fw", ""), func(o *aggregator.Options) {
+			o.LeaderElection = &leader.Options{Namespace: e.ns, Name: "kubedag-aggregator", Identity: id,
+				LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 250 * time.Millisecond}
+			o.SnapshotGrace = 5 * time.Minute // the gate must open on the snapshots, not on this
+		})
+	}
+	a := start("agg-a")
+	eventually(t, time.Minute, "agg-a leads", func() (bool, string) { return a.agg.Leading(), "" })
+	b := start("agg-b")
+	var reachB atomic.Bool
+	replicas := func(context.Context) ([]string, error) {
+		if reachB.Load() {
+			return []string{a.addr, b.addr}, nil
+		}
+		return []string{a.addr}, nil
+	}
+	var agents []*fakeAgent
+	for _, n := range e.nodes[:2] {
+		agents = append(agents, e.startAgentWith(n, func(c *agentstream.Config) {
+			c.Addr, c.Resolve, c.ResolveInterval = "aggregator:9443", replicas, 100*time.Millisecond
+		}))
+	}
+	ns := prefix + ".ns_" + e.ns
+	live := map[netip.Addr][]string{}
+	for _, p := range web {
+		agents[0].state.Set(podClaim(p))
+		live[netip.MustParseAddr(p.Status.PodIP)] = []string{ns, ns + ".app.web"}
+	}
+	for _, p := range api {
+		agents[1].state.Set(podClaim(p))
+		live[netip.MustParseAddr(p.Status.PodIP)] = []string{ns, ns + ".app.api"}
+	}
+	eventually(t, time.Minute, "agg-a registered every claim", func() (bool, string) {
+		reg := e.sim.Sim.Registered()
+		for ip, ts := range live {
+			if !slices.Equal(reg[ip], ts) {
+				return false, fmt.Sprintf("%v: %v", ip, reg[ip])
+			}
+		}
+		return true, ""
+	})
+	if got := b.agg.Store().Stats().IPs; b.agg.Leading() || func() bool { _, ok := b.agg.StreamingSince(e.nodes[0]); return ok }() {
+		t.Fatalf("agg-b leads or has agent streams (%d IPs) while partitioned from the agents", got)
+	}
+	staleIP := netip.MustParseAddr("198.51.100.7")
+	e.register(t, map[netip.Addr][]string{staleIP: {ns + ".app.gone"}})
+	sampler := startSampler(e, live)
+
+	stopped := time.Now()
+	a.kill(t)
+	eventually(t, time.Minute, "agg-b leads", func() (bool, string) { return b.agg.Leading(), "" })
+	// agg-b leads without any claim: it has listed the target (reconcile)
+	// and must hold back every unregister while its gate is shut.
+	eventually(t, time.Minute, "agg-b reconciled the target", func() (bool, string) {
+		for _, st := range b.agg.Statuses() {
+			if st.Synced {
+				return !st.Ready, fmt.Sprintf("%+v", st)
+			}
+		}
+		return false, fmt.Sprint(b.agg.Statuses())
+	})
+	for _, en := range e.calls.all() {
+		if en.Who == "agg-b" && en.Unregister {
+			t.Fatalf("agg-b unregistered %v from %s with its gate shut", en.Tags, en.IP)
+		}
+	}
+	reachB.Store(true)
+	eventually(t, time.Minute, "agg-b converged once the agents reach it (stale IP removed)", func() (bool, string) {
+		reg := e.sim.Sim.Registered()
+		_, stale := reg[staleIP]
+		return !stale, fmt.Sprint(reg[staleIP])
+	})
+	if violations := sampler.stop(); len(violations) > 0 {
+		t.Errorf("live IPs lost tags (%d samples), first: %s", len(violations), violations[0])
+	}
+	for _, en := range e.calls.all() {
+		if en.Unregister && en.At.After(stopped) && en.IP != staleIP {
+			t.Errorf("%s unregistered %v from %s", en.Who, en.Tags, en.IP)
+		}
+	}
+	t.Logf("standby partitioned from the agents led with its gate shut (no unregister); converged %s after the leader stopped, once the agents reached it",
+		time.Since(stopped).Round(time.Millisecond))
+}
