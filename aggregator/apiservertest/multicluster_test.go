@@ -98,7 +98,9 @@ func ownedBy(reg map[netip.Addr][]string, p string) map[netip.Addr][]string {
 	out := map[netip.Addr][]string{}
 	for ip, ts := range reg {
 		for _, t := range ts {
-			if strings.HasPrefix(t, p+".") {
+			// The TTL floor marker (on aggregator.DefaultFloorIP) changes
+			// with time: the canary stands for it, as in owned.
+			if strings.HasPrefix(t, p+".") && !strings.HasPrefix(t, p+".kubedag-canary.ttl-floor.") {
 				out[ip] = append(out[ip], t)
 			}
 		}
