@@ -61,55 +61,11 @@ func TestHAKillAndFreeze(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dns.Close()
-	ln, err := net.Listen("tcp", "127.0.0.2:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-
-	cfg := fmt.Sprintf(`cluster: ha
-targets:
-  - name: fw1
-    url: %s
-    kind: firewall
-    apiKeyFile: %s
-    caFile: %s
-    timeout: 5s
-`, sys.simURL, filepath.Join(sys.dir, "api-key"), filepath.Join(sys.dir, "panos-sim-ca.pem"))
-	cfgPath := filepath.Join(sys.dir, "ha.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	port := haPort(t)
+	cfgPath := haConfig(t)
 	aggs := map[string]*haAgg{}
 	for i, id := range []string{"ha-a", "ha-b"} {
-		hp, err := freePorts(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := &haAgg{ip: netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i)}), health: fmt.Sprintf("127.0.0.1:%d", hp[0])}
-		args := []string{"aggregator", "--config", cfgPath, "--kubeconfig", sys.c.Kubeconfig(),
-			"--listen", fmt.Sprintf("%s:%d", a.ip, port),
-			"--tls-cert-file", filepath.Join(sys.dir, "stream.crt"), "--tls-key-file", filepath.Join(sys.dir, "stream.key"),
-			"--health-listen", a.health,
-			"--leader-elect=true", "--leader-election-namespace", systemNS, "--leader-election-id", "kubedag-ha",
-			"--agent-users", "system:serviceaccount:" + systemNS + ":kubedag-agent",
-			"--agent-selector", "app=kubedag-ha-agent", "--agent-namespace", systemNS,
-			"--resync-interval", "30m"}
-		logPath := filepath.Join(sys.dir, id+".log")
-		a.proc = &proc{Proc: childproc.New(sys.sp.Spawner, childproc.Config{Name: id, Bin: bin, Args: args, LogPath: logPath,
-			Env: []string{"POD_NAME=" + id, "POD_NAMESPACE=" + systemNS}}), logPath: logPath, args: args}
-		if err := a.start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = syscall.Kill(a.Pid(), syscall.SIGCONT)
-			_ = a.kill()
-			if t.Failed() {
-				t.Logf("%s log:\n%s", id, tail(logPath, 40))
-			}
-		})
-		aggs[id] = a
+		aggs[id] = startHAAgg(t, bin, id, netip.AddrFrom4([4]byte{127, 0, 0, byte(2 + i)}), port, cfgPath)
 	}
 	dns.Set("aggregator.ha.test", aggs["ha-a"].ip, aggs["ha-b"].ip)
 
@@ -380,4 +336,152 @@ func (c *churn) tagged(ctx context.Context, t *testing.T, tag string) []string {
 		}
 	}
 	return out
+}
+
+// haConfig writes the HA pair's configuration: cluster "ha" on the
+// system's emulator.
+func haConfig(t *testing.T) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`cluster: ha
+targets:
+  - name: fw1
+    url: %s
+    kind: firewall
+    apiKeyFile: %s
+    caFile: %s
+    timeout: 5s
+`, sys.simURL, filepath.Join(sys.dir, "api-key"), filepath.Join(sys.dir, "panos-sim-ca.pem"))
+	cfgPath := filepath.Join(sys.dir, "ha.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
+
+// startHAAgg starts replica id of the HA pair, its stream on ip:port.
+func startHAAgg(t *testing.T, bin, id string, ip netip.Addr, port int, cfgPath string) *haAgg {
+	t.Helper()
+	hp, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &haAgg{ip: ip, health: fmt.Sprintf("127.0.0.1:%d", hp[0])}
+	args := []string{"aggregator", "--config", cfgPath, "--kubeconfig", sys.c.Kubeconfig(),
+		"--listen", fmt.Sprintf("%s:%d", a.ip, port),
+		"--tls-cert-file", filepath.Join(sys.dir, "stream.crt"), "--tls-key-file", filepath.Join(sys.dir, "stream.key"),
+		"--health-listen", a.health,
+		"--leader-elect=true", "--leader-election-namespace", systemNS, "--leader-election-id", "kubedag-ha",
+		"--agent-users", "system:serviceaccount:" + systemNS + ":kubedag-agent",
+		"--agent-selector", "app=kubedag-ha-agent", "--agent-namespace", systemNS,
+		"--resync-interval", "30m"}
+	logPath := filepath.Join(sys.dir, id+".log")
+	a.proc = &proc{Proc: childproc.New(sys.sp.Spawner, childproc.Config{Name: id, Bin: bin, Args: args, LogPath: logPath,
+		Env: []string{"POD_NAME=" + id, "POD_NAMESPACE=" + systemNS}}), logPath: logPath, args: args}
+	if err := a.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(a.Pid(), syscall.SIGCONT)
+		_ = a.kill()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", id, tail(logPath, 40))
+		}
+	})
+	return a
+}
+
+// haPort is a port free on 127.0.0.2 (and, most likely, the other
+// loopback addresses the replicas use).
+func haPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestHARollingUpdate replaces both replicas of the HA pair one at a time,
+// as the chart's rolling update does (a new replica up and streamed by
+// the agents, then an old one stopped with SIGTERM), under pod churn, and
+// measures the longest gap between registrations: at most about one Lease
+// retry period at the leader's handover.
+func TestHARollingUpdate(t *testing.T) {
+	ctx := t.Context()
+	bin := e2eBinary(t)
+	dns, err := dnstest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dns.Close()
+	port := haPort(t)
+	cfgPath := haConfig(t)
+	ips := []netip.Addr{}
+	for i := range 4 {
+		ips = append(ips, netip.AddrFrom4([4]byte{127, 0, 0, byte(12 + i)}))
+	}
+	aggs := []*haAgg{startHAAgg(t, bin, "ru-a", ips[0], port, cfgPath), startHAAgg(t, bin, "ru-b", ips[1], port, cfgPath)}
+	dns.Set("aggregator.ha.test", ips[0], ips[1])
+	nodes := sys.webNodes[:2]
+	for _, node := range nodes {
+		a := haAgent(ctx, t, bin, node, fmt.Sprintf("dns://%s/aggregator.ha.test:%d", dns.Addr(), port))
+		t.Cleanup(func() { _ = a.kill() })
+	}
+	streamed := func(a *haAgg) func() bool {
+		return func() bool { return a.metric(ctx, "kubedag_stream_connections") == 2 }
+	}
+	poll(ctx, t, time.Minute, "both replicas streamed", func() bool { return streamed(aggs[0])() && streamed(aggs[1])() })
+
+	ns := sys.newNamespace(t, "harollout")
+	haTag := haPrefix + ".ns_" + sanitize(ns)
+	ch := startChurn(ctx, t, ns, nodes)
+	poll(ctx, t, time.Minute, "churned pods tagged", func() bool { return len(ch.tagged(ctx, t, haTag)) >= 5 })
+	// Watch the registrations: the longest time without a new one.
+	var (
+		mu      sync.Mutex
+		maxGap  time.Duration
+		gapDone = make(chan struct{})
+	)
+	gctx, stopGaps := context.WithCancel(ctx)
+	go func() {
+		defer close(gapDone)
+		last, n := time.Now(), len(ch.tagged(gctx, t, haTag))
+		for gctx.Err() == nil {
+			if m := len(ch.tagged(gctx, t, haTag)); m > n {
+				mu.Lock()
+				maxGap = max(maxGap, time.Since(last))
+				mu.Unlock()
+				last, n = time.Now(), m
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	// Roll: for each old replica, a new one joins (the headless Service
+	// lists it once Ready), the agents stream to it, then the old one goes.
+	for i, old := range aggs {
+		nu := startHAAgg(t, bin, fmt.Sprintf("ru-new-%d", i), ips[2+i], port, cfgPath)
+		if i == 0 {
+			dns.Set("aggregator.ha.test", ips[0], ips[1], ips[2])
+		} else {
+			dns.Set("aggregator.ha.test", ips[1], ips[2], ips[3])
+		}
+		poll(ctx, t, time.Minute, "the new replica streamed", streamed(nu))
+		if i == 0 {
+			dns.Set("aggregator.ha.test", ips[1], ips[2])
+		} else {
+			dns.Set("aggregator.ha.test", ips[2], ips[3])
+		}
+		if err := old.Stop(10 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // churn under the new set: no event marks "enough"
+	}
+	stopGaps()
+	<-gapDone
+	ch.stop()
+	t.Logf("rolling update of both replicas under churn (a pod every 150ms): longest gap between registrations %s (Lease retry period 1s)", maxGap.Round(time.Millisecond))
+	if maxGap > 3*time.Second {
+		t.Errorf("a %s gap in pushing during the rolling update", maxGap)
+	}
 }
