@@ -103,6 +103,9 @@ func TestHAKillAndFreeze(t *testing.T) {
 	sm := sys.startSampler(ctx, keepsLive(live))
 
 	leader, standby := leaderOf()
+	// A standby holds the same state as the leader: report both (the
+	// 10k-pod comparison issue 15 asks for is not measured here).
+	t.Logf("before the kill, %d churned pods: leader %s, standby %s", len(ch.tagged(ctx, t, haTag)), procUsage(leader.Pid()), procUsage(standby.Pid()))
 	before := ch.tagged(ctx, t, haTag)
 	killed := time.Now()
 	if err := leader.kill(); err != nil {
@@ -484,4 +487,31 @@ func TestHARollingUpdate(t *testing.T) {
 	if maxGap > 3*time.Second {
 		t.Errorf("a %s gap in pushing during the rolling update", maxGap)
 	}
+}
+
+// procUsage reports a process's resident memory and CPU time so far.
+func procUsage(pid int) string {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	rss := "?"
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			rss = strings.TrimSpace(v)
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return err.Error()
+	}
+	// Fields after the command's closing parenthesis; utime and stime are
+	// the 12th and 13th of them, in clock ticks (100/s on Linux).
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	var ut, st int64
+	if len(f) > 12 {
+		fmt.Sscan(f[11], &ut)
+		fmt.Sscan(f[12], &st)
+	}
+	return fmt.Sprintf("RSS %s, CPU %s", rss, (time.Duration(ut+st) * 10 * time.Millisecond).String())
 }
