@@ -14,7 +14,7 @@ import (
 // about speed.
 func TestRunScript(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds kubedag and runs every bench section")
+		t.Skip("-short: skips building kubedag and running every bench section (make test and make unit pass no -short)")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "kubedag")
