@@ -491,27 +491,9 @@ func TestHARollingUpdate(t *testing.T) {
 
 // procUsage reports a process's resident memory and CPU time so far.
 func procUsage(pid int) string {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	u, err := childproc.ReadUsage(pid)
 	if err != nil {
 		return err.Error()
 	}
-	rss := "?"
-	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			rss = strings.TrimSpace(v)
-		}
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return err.Error()
-	}
-	// Fields after the command's closing parenthesis; utime and stime are
-	// the 12th and 13th of them, in clock ticks (100/s on Linux).
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	var ut, st int64
-	if len(f) > 12 {
-		fmt.Sscan(f[11], &ut)
-		fmt.Sscan(f[12], &st)
-	}
-	return fmt.Sprintf("RSS %s, CPU %s", rss, (time.Duration(ut+st) * 10 * time.Millisecond).String())
+	return fmt.Sprintf("RSS %d kB, CPU %s", u.RSS>>10, u.CPU)
 }

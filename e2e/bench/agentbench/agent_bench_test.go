@@ -444,8 +444,8 @@ func await(b *testing.B, p *proc, what string, converged func(context.Context) s
 func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) string) {
 	b.Helper()
 	pid := p.Pid()
-	sample := func() procSample {
-		s, err := readProc(pid)
+	sample := func() childproc.Usage {
+		s, err := childproc.ReadUsage(pid)
 		if err != nil {
 			b.Fatalf("%v (%v)", err, p.alive())
 		}
@@ -473,7 +473,7 @@ func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) str
 				return
 			case <-t.C:
 			}
-			s, err := readProc(pid)
+			s, err := childproc.ReadUsage(pid)
 			if err != nil {
 				continue // alive() reports it below
 			}
@@ -510,7 +510,7 @@ func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) str
 	p.stop(b)
 
 	res := result{name: p.name, synced: synced.RSS, churnMax: max(maxRSS, end.RSS), idle: idle1.RSS, anon: idle1.Anon,
-		file: idle1.File, heap: heap, hwm: idle1.HWM, cpuChurn: cpuRate(start, end), cpuIdle: cpuRate(idle0, idle1)}
+		file: idle1.File, heap: heap, hwm: idle1.HWM, cpuChurn: start.CPURate(end), cpuIdle: idle0.CPURate(idle1)}
 	e.results = append(e.results, res)
 	b.ReportMetric(mib(synced.RSS), "MiB-RSS-synced")
 	b.ReportMetric(mib(max(maxRSS, end.RSS)), "MiB-RSS-churn-max")
@@ -524,8 +524,8 @@ func (e *env) measure(b *testing.B, p *proc, converged func(context.Context) str
 		b.ReportMetric(mib(heap), "MiB-heap-inuse-idle")
 	}
 	b.ReportMetric(mib(idle1.HWM), "MiB-HWM")
-	b.ReportMetric(cpuRate(start, end), "cpu-ms/s-churn")
-	b.ReportMetric(cpuRate(idle0, idle1), "cpu-ms/s-idle")
+	b.ReportMetric(start.CPURate(end), "cpu-ms/s-churn")
+	b.ReportMetric(idle0.CPURate(idle1), "cpu-ms/s-idle")
 	b.ReportMetric(float64(e.ticks)/end.At.Sub(start.At).Seconds(), "churn-ticks/s")
 }
 
@@ -584,3 +584,5 @@ func (e *env) replace(ctx context.Context, p benchPod) (benchPod, error) {
 	}
 	return benchPod{name: names[0], app: p.app, node: p.node}, nil
 }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

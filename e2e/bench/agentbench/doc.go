@@ -24,5 +24,5 @@
 //
 // CPU time is counted in 10ms ticks, so cpu-ms/s-idle over the 5s idle
 // window has a resolution of 2 ms/s. `go test` without -bench starts no
-// control plane (TestReadProc checks the /proc reader on the test process).
+// control plane (its /proc reader, childproc.ReadUsage, is tested in e2e/childproc).
 package agentbench

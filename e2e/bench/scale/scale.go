@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubedag/kubedag/e2e/childproc"
 	"github.com/kubedag/kubedag/e2e/cluster"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid/panossim"
@@ -243,7 +244,7 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 
 	// Churn: per four writes two relabels, a delete and a create.
 	log.Info("scale: churn", "for", cfg.Churn, "rate", cfg.Rate)
-	aggStart, err := readProc(agg.Pid())
+	aggStart, err := childproc.ReadUsage(agg.Pid())
 	if err != nil {
 		return nil, err
 	}
@@ -264,18 +265,18 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 			return r.create(), more
 		}
 	})
-	aggEnd, err := readProc(agg.Pid())
+	aggEnd, err := childproc.ReadUsage(agg.Pid())
 	if err != nil {
 		return nil, err
 	}
 	rep.ChurnSeconds = aggEnd.At.Sub(aggStart.At).Seconds()
 	rep.ChurnRate = float64(n) / rep.ChurnSeconds
-	rep.AggregatorCPU = float64(aggEnd.CPU-aggStart.CPU) / float64(time.Millisecond) / rep.ChurnSeconds
+	rep.AggregatorCPU = aggStart.CPURate(aggEnd)
 	rep.AgentsChurn, rep.ClusterWideChurn = agentLoad.stats().Sub(agentsBefore), clusterWide.stats().Sub(cwBefore)
 	rep.ProcessCPU = map[string]float64{}
 	for name, e := range cpuOf(users) {
 		if b, ok := usersStart[name]; ok {
-			rep.ProcessCPU[name] = float64(e.CPU-b.CPU) / float64(time.Millisecond) / e.At.Sub(b.At).Seconds()
+			rep.ProcessCPU[name] = b.CPURate(e)
 		}
 	}
 	r.drain(ctx, "churn", func() bool {
@@ -284,7 +285,7 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 		return len(r.pending) == 0 && r.tr.outstanding() == 0
 	})
 
-	end, err := readProc(agg.Pid())
+	end, err := childproc.ReadUsage(agg.Pid())
 	if err != nil {
 		return nil, err
 	}
