@@ -215,14 +215,19 @@ func (r *run) seen(obj any) {
 	now := time.Now()
 	r.mu.Lock()
 	bp, ok := r.pending[p.Name]
+	var ip netip.Addr
+	var rev int
+	var sent time.Time
 	if ok {
 		delete(r.pending, p.Name)
 		bp.ip, _ = netip.ParseAddr(p.Status.PodIP)
+		// Read under the lock: once live, the pod's rev belongs to the writers.
+		ip, rev, sent = bp.ip, bp.rev, bp.sent
 		r.live = append(r.live, bp)
 	}
 	r.mu.Unlock()
-	if ok && bp.ip.IsValid() {
-		r.tr.expect(key{ip: bp.ip, tag: r.revTag(bp.rev)}, KindCreate, now, bp.sent)
+	if ok && ip.IsValid() {
+		r.tr.expect(key{ip: ip, tag: r.revTag(rev)}, KindCreate, now, sent)
 	}
 }
 
@@ -390,9 +395,12 @@ func (r *run) relabel() func(context.Context) {
 	p.rev = rev
 	r.mu.Unlock()
 	r.tr.supersede(key{ip: p.ip, tag: r.revTag(old)})
+	// Expected from now, before the write is queued: a delete of the pod
+	// picked before this write runs must find it and supersede it.
+	k := key{ip: p.ip, tag: r.revTag(rev)}
+	r.tr.expect(k, KindRelabel, time.Now(), time.Time{})
 	return func(ctx context.Context) {
-		k := key{ip: p.ip, tag: r.revTag(rev)}
-		r.tr.expect(k, KindRelabel, time.Now(), time.Time{})
+		r.tr.restart(k, time.Now()) // the clock starts at the write
 		patch := fmt.Sprintf(`{"metadata":{"labels":{"rev":%q}}}`, strconv.Itoa(rev))
 		if _, err := r.writer.CoreV1().Pods(r.ns).Patch(ctx, p.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 			r.tr.cancel(k)

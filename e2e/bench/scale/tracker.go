@@ -72,6 +72,16 @@ func (t *tracker) record(e expectation, at time.Time) {
 	}
 }
 
+// restart moves k's clock to since if k is still due.
+func (t *tracker) restart(k key, since time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.pending[k]; ok {
+		e.since = since
+		t.pending[k] = e
+	}
+}
+
 // supersede drops k if it is still due, because a later change of its pod
 // overtakes it, and reports whether it was.
 func (t *tracker) supersede(k key) bool {
