@@ -1,10 +1,8 @@
 package scale
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -28,9 +26,7 @@ import (
 	"github.com/kubedag/kubedag/agent/ipsource"
 	"github.com/kubedag/kubedag/agent/kubeapi"
 	agentstream "github.com/kubedag/kubedag/agent/stream"
-	"github.com/kubedag/kubedag/e2e/childproc"
 	"github.com/kubedag/kubedag/e2e/pki"
-	"github.com/kubedag/kubedag/userid/panossim"
 )
 
 // grantNodes lets every node identity list and watch Namespaces and
@@ -72,107 +68,6 @@ func (r *run) createService(ctx context.Context, app string) error {
 		return fmt.Errorf("create service %s: %w", app, err)
 	}
 	return nil
-}
-
-// spawner forks the aggregator process; its thread lives as long as this
-// process, so the child dies with it.
-var spawner = sync.OnceValue(childproc.NewSpawner)
-
-// startAggregator starts the aggregator process pushing to em, feeding its
-// acknowledgements to the tracker; it returns the process, its stream
-// address and the CA the agents trust.
-func (r *run) startAggregator(em *panossim.Server) (*childproc.Proc, string, *pki.CA, error) {
-	dir := r.cfg.Dir
-	write := func(name string, b []byte) (string, error) {
-		p := filepath.Join(dir, name)
-		return p, os.WriteFile(p, b, 0o600)
-	}
-	ca, err := pki.NewCA("kubedag scale bench")
-	if err != nil {
-		return nil, "", nil, err
-	}
-	kp, err := ca.Server(serverName, []string{serverName}, nil)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	certFile, keyFile := filepath.Join(dir, "stream.crt"), filepath.Join(dir, "stream.key")
-	if err := kp.WriteFiles(certFile, keyFile); err != nil {
-		return nil, "", nil, err
-	}
-	var tokens strings.Builder
-	for i, n := range r.nodes {
-		fmt.Fprintf(&tokens, "token-%d %s\n", i, n)
-		if _, err := write(fmt.Sprintf("token-%d", i), []byte(fmt.Sprintf("token-%d", i))); err != nil {
-			return nil, "", nil, err
-		}
-	}
-	tokensFile, err := write("tokens", []byte(tokens.String()))
-	if err != nil {
-		return nil, "", nil, err
-	}
-	key, err := em.Sim.APIKeyFor("admin")
-	if err != nil {
-		return nil, "", nil, err
-	}
-	keyPath, err := write("fw-key", []byte(key))
-	if err != nil {
-		return nil, "", nil, err
-	}
-	fwCA, err := write("fw-ca.crt", em.CACertPEM)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	pr, pw := io.Pipe()
-	p := childproc.New(spawner(), childproc.Config{Name: "aggregator", Bin: r.cfg.AggregatorBin,
-		Args: []string{"--kubeconfig", r.c.Kubeconfig(), "--tls-cert", certFile, "--tls-key", keyFile,
-			"--tokens", tokensFile, "--firewall-url", em.URL, "--firewall-ca", fwCA, "--firewall-key-file", keyPath,
-			"--cluster", clusterName},
-		LogPath: filepath.Join(dir, "aggregator.log"), Truncate: true, Stdout: pw})
-	if err := p.Start(); err != nil {
-		return nil, "", nil, err
-	}
-	go func() { <-p.Done(); pw.Close() }()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			r.ackLine(sc.Text(), addr)
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case a := <-addr:
-		return p, a, ca, nil
-	case <-p.Done():
-		return nil, "", nil, fmt.Errorf("aggregator exited: %v", p.Alive())
-	case <-time.After(time.Minute):
-		_ = p.Stop(5 * time.Second)
-		return nil, "", nil, fmt.Errorf("aggregator did not listen within a minute")
-	}
-}
-
-// ackLine handles one line of the aggregator's output.
-func (r *run) ackLine(line string, addr chan<- string) {
-	f := strings.Fields(line)
-	if len(f) == 2 && f[0] == "listening" {
-		addr <- f[1]
-		return
-	}
-	if len(f) < 4 || (f[0] != "A" && f[0] != "R") {
-		return
-	}
-	ns, err1 := strconv.ParseInt(f[1], 10, 64)
-	ip, err2 := netip.ParseAddr(f[2])
-	if err1 != nil || err2 != nil {
-		return
-	}
-	at := time.Unix(0, ns)
-	for _, t := range f[3:] {
-		if strings.Contains(t, ".rev.") {
-			r.tr.ack(key{ip: ip, tag: t, removed: f[0] == "R"}, at)
-		}
-	}
 }
 
 // startClusterWide runs one cluster-wide informer each for pods,

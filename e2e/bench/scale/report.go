@@ -17,9 +17,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("%d kwok nodes, %d pods over %d Services, %d API writes/s asked (achieved: %.0f/s creating, %.0f/s in churn), "+
 		"churn %v (per four writes: two relabels, a delete, a create), firewall emulator answering after %v per call. "+
 		"One agent per node (in the bench process, each with its own node identity, node-scoped informers and stream), "+
-		"the aggregator in its own process (production core, claim gate over its cluster-wide pod view, pusher). "+
+		"%d aggregator processes (production core, claim gate over its cluster-wide pod view, agent stream server; "+
+		"all campaign for one Lease, the holder pushes, the others are hot standbys), every agent streaming to each "+
+		"(it resolves one DNS name to every replica, as a headless Service does). "+
 		"%d CPUs, load average %s (other work on the machine inflates every figure). Write errors: %d.\n\n",
-		r.Nodes, r.Pods, r.Services, r.Rate, r.CreateRate, r.ChurnRate, r.Churn, r.FirewallLatency, r.CPUs, r.LoadAvg, r.WriteErrors)
+		r.Nodes, r.Pods, r.Services, r.Rate, r.CreateRate, r.ChurnRate, r.Churn, r.FirewallLatency, len(r.Aggregators), r.CPUs, r.LoadAvg, r.WriteErrors)
 
 	p("Tag latency, API write to firewall acknowledgement (a create's clock starts when a cluster-wide watch in the bench process sees the pod Running with its IP, and in the last row at the create call, which includes kwok starting the pod; unacknowledged changes count with their wait so far):\n\n")
 	p("| change | acknowledged | unacknowledged | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|\n")
@@ -29,8 +31,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p("\n%d creates were acknowledged before the bench's own watch saw the pod Running (counted as 0 ms); "+
 		"%d changes were overtaken by a later change of the same pod before their ack and not awaited.\n\n", r.EarlyAcks, r.Superseded)
 
-	p("| aggregator process | CPU during churn | RSS at end | peak RSS | IPs on the firewall / pods Running |\n|---|---:|---:|---:|---:|\n")
-	p("| | %.0f ms/s (%.0f%% of a core) | %s | %s | %d / %d |\n\n", r.AggregatorCPU, r.AggregatorCPU/10, mib(r.AggregatorRSS), mib(r.AggregatorHWM), r.Registered, r.Live)
+	p("The firewall holds %d IPs; %d pods are Running.\n\n", r.Registered, r.Live)
+	p("| aggregator process | role | CPU during churn | RSS at end | peak RSS | IPs held / nodes | agent streams | firewall calls (own count) / HTTP requests (emulator log) | acknowledgements |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, a := range r.Aggregators {
+		p("| %s | %s | %.0f ms/s (%.0f%% of a core) | %s | %s | %d / %d | %d | %d / %d | %d |\n", a.Name, a.Role(),
+			a.CPU, a.CPU/10, mib(a.RSS), mib(a.HWM), a.IPs, a.Nodes, a.Streams, a.Calls, a.Requests, a.Acks)
+	}
+	if !r.Converged {
+		p("\nNot every replica held the %d Running pods' IPs within 30 s of the end.\n", r.Live)
+	}
+	p("\nA replica's own count is every firewall call it started; the emulator's log (each replica has its own API user) keeps the last 10,000 HTTP requests.\n\n")
 
 	if len(r.ProcessCPU) > 0 {
 		names := slices.Sorted(maps.Keys(r.ProcessCPU))
@@ -38,7 +48,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		for _, n := range names {
 			p("| %s | %.0f ms/s |\n", n, r.ProcessCPU[n])
 		}
-		p("| aggregator process | %.0f ms/s |\n\n", r.AggregatorCPU)
+		for _, a := range r.Aggregators {
+			p("| %s (%s) | %.0f ms/s |\n", a.Name, a.Role(), a.CPU)
+		}
+		p("\n")
 	}
 
 	p("API-server watch load, counted by the clients (protobuf for both; objects are list items plus watch events; bytes are response bodies):\n\n")
@@ -70,4 +83,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("\nRun time %v.\n", r.Elapsed.Round(time.Second))
 	return nil
+}
+
+// Role names what the replica did: led throughout, stood by throughout,
+// or both (the Lease moved during the run).
+func (a Replica) Role() string {
+	switch {
+	case a.Terms == 0:
+		return "standby"
+	case a.Terms == 1:
+		return "leader"
+	default:
+		return fmt.Sprintf("leader (%d terms)", a.Terms)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kubedag/kubedag/e2e/childproc"
 	"github.com/kubedag/kubedag/e2e/cluster"
+	"github.com/kubedag/kubedag/e2e/dnstest"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/userid/panossim"
 )
@@ -33,6 +34,7 @@ const (
 	DefaultChurn           = 60 * time.Second
 	DefaultFirewallLatency = 5 * time.Millisecond
 	DefaultDrain           = 2 * time.Minute
+	DefaultReplicas        = 2
 	writers                = 32 // concurrent API writes
 	clusterName            = "scale"
 	serverName             = "kubedag-aggregator"
@@ -50,6 +52,9 @@ type Config struct {
 	FirewallLatency time.Duration
 	// Drain bounds the wait for acknowledgements after each phase.
 	Drain time.Duration
+	// Replicas is the aggregator processes: one leads (holds the Lease and
+	// pushes), the others are hot standbys; every agent streams to each.
+	Replicas int
 	// AggregatorBin is the built ./aggregator command. Required.
 	AggregatorBin string
 	// Dir receives the aggregator's log, TLS files and tokens. Required.
@@ -71,6 +76,7 @@ func (c *Config) validate() error {
 	def(&c.Pods, DefaultPods)
 	def(&c.Services, DefaultServices)
 	def(&c.Rate, DefaultRate)
+	def(&c.Replicas, DefaultReplicas)
 	if c.Churn <= 0 {
 		c.Churn = DefaultChurn
 	}
@@ -107,11 +113,14 @@ type Report struct {
 	// the Running pods.
 	Registered, Live int
 
-	AggregatorCPU float64 // ms of CPU per second during churn
+	// Aggregators are the aggregator processes, leader and standbys.
+	Aggregators []Replica
+	// Converged is whether every replica's desired state held the Live
+	// pods' IPs at the end (each replica's IPs are in Aggregators).
+	Converged bool
 	// ProcessCPU is the CPU (ms per second during churn) of the control
 	// plane's processes and of the bench process, by name.
-	ProcessCPU                   map[string]float64
-	AggregatorRSS, AggregatorHWM int64 // bytes, at the end
+	ProcessCPU map[string]float64
 	// Watch load, whole run and during churn only.
 	Agents, ClusterWide           LoadStats
 	AgentsChurn, ClusterWideChurn LoadStats
@@ -183,8 +192,14 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 		}
 	}
 
-	// The firewall, and the aggregator process pushing to it.
-	em, err := panossim.Start(panossim.Config{Capacity: 4*cfg.Pods + 1000}, true, "127.0.0.1:0")
+	// The firewall, and the aggregator processes: one leads and pushes to
+	// it, the others stand by. Each replica has its own firewall user, so
+	// the emulator's log tells who called.
+	users := map[string]string{}
+	for i := range cfg.Replicas {
+		users[fmt.Sprintf("agg-%d", i)] = fmt.Sprintf("pw-%d", i)
+	}
+	em, err := panossim.Start(panossim.Config{Capacity: 4*cfg.Pods + 1000, Users: users}, true, "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
@@ -192,11 +207,26 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 	if cfg.FirewallLatency > 0 {
 		em.Sim.SetLatency(cfg.FirewallLatency)
 	}
-	agg, addr, ca, err := r.startAggregator(em)
+	dns, err := dnstest.Start()
 	if err != nil {
 		return nil, err
 	}
-	defer agg.Stop(20 * time.Second)
+	defer dns.Close()
+	aggs, addr, ca, err := r.startAggregators(em, dns)
+	defer func() {
+		for _, a := range aggs {
+			_ = a.proc.Stop(20 * time.Second)
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	if err := poll(ctx, time.Minute, "a replica leading", func() bool {
+		sts, err := states(ctx, aggs)
+		return err == nil && slices.ContainsFunc(sts, func(s replicaStatus) bool { return s.Leading })
+	}); err != nil {
+		return nil, fmt.Errorf("%w (aggregators: %v)", err, alive(aggs))
+	}
 
 	// One cluster-wide informer per kind (the Panorama plugins' model),
 	// which also clocks creates: a pod seen Running with its IP.
@@ -220,15 +250,15 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 		ag.Go(func() error { return a.Run(actx) })
 	}
 	defer func() { stopAgents(); _ = ag.Wait() }()
-	if err := poll(actx, 5*time.Minute, "agents synced and streaming", func() bool {
+	if err := poll(actx, 5*time.Minute, "agents synced and streaming to every replica", func() bool {
 		for _, a := range agents {
-			if !a.Pods.HasSynced() || !a.Stream.Connected() {
+			if connected, _ := a.Stream.Replicas(); !a.Pods.HasSynced() || connected != cfg.Replicas {
 				return false
 			}
 		}
 		return true
 	}); err != nil {
-		return nil, fmt.Errorf("%w (aggregator: %v)", err, agg.Alive())
+		return nil, fmt.Errorf("%w (aggregators: %v)", err, alive(aggs))
 	}
 
 	// Creates.
@@ -244,13 +274,13 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 
 	// Churn: per four writes two relabels, a delete and a create.
 	log.Info("scale: churn", "for", cfg.Churn, "rate", cfg.Rate)
-	aggStart, err := childproc.ReadUsage(agg.Pid())
+	aggStart, err := usages(aggs)
 	if err != nil {
 		return nil, err
 	}
 	agentsBefore, cwBefore := agentLoad.stats(), clusterWide.stats()
-	users := cpuUsers(c.Dir())
-	usersStart := cpuOf(users)
+	cpuProcs := cpuUsers(c.Dir())
+	usersStart := cpuOf(cpuProcs)
 	deadline := time.Now().Add(cfg.Churn)
 	n := 0
 	r.pace(ctx, cfg.Rate, func(i int) (func(context.Context), bool) {
@@ -265,16 +295,19 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 			return r.create(), more
 		}
 	})
-	aggEnd, err := childproc.ReadUsage(agg.Pid())
+	aggEnd, err := usages(aggs)
 	if err != nil {
 		return nil, err
 	}
-	rep.ChurnSeconds = aggEnd.At.Sub(aggStart.At).Seconds()
+	rep.ChurnSeconds = aggEnd[0].At.Sub(aggStart[0].At).Seconds()
 	rep.ChurnRate = float64(n) / rep.ChurnSeconds
-	rep.AggregatorCPU = aggStart.CPURate(aggEnd)
+	rep.Aggregators = make([]Replica, len(aggs))
+	for i, a := range aggs {
+		rep.Aggregators[i] = Replica{Name: a.name, CPU: aggStart[i].CPURate(aggEnd[i])}
+	}
 	rep.AgentsChurn, rep.ClusterWideChurn = agentLoad.stats().Sub(agentsBefore), clusterWide.stats().Sub(cwBefore)
 	rep.ProcessCPU = map[string]float64{}
-	for name, e := range cpuOf(users) {
+	for name, e := range cpuOf(cpuProcs) {
 		if b, ok := usersStart[name]; ok {
 			rep.ProcessCPU[name] = b.CPURate(e)
 		}
@@ -285,23 +318,42 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 		return len(r.pending) == 0 && r.tr.outstanding() == 0
 	})
 
-	end, err := childproc.ReadUsage(agg.Pid())
+	r.mu.Lock()
+	rep.Live = len(r.live)
+	r.mu.Unlock()
+	// Every replica holds the same state: the standbys apply the same
+	// streams, so they converge on the live pods too (a standby's state
+	// is not awaited by the drain, which watches the firewall).
+	var sts []replicaStatus
+	rep.Converged = poll(ctx, 30*time.Second, "every replica holding the live pods", func() bool {
+		var err error
+		sts, err = states(ctx, aggs)
+		return err == nil && !slices.ContainsFunc(sts, func(s replicaStatus) bool { return s.IPs != rep.Live })
+	}) == nil
+	if sts, err = states(ctx, aggs); err != nil {
+		return nil, err
+	}
+	end, err := usages(aggs)
 	if err != nil {
 		return nil, err
 	}
-	rep.AggregatorRSS, rep.AggregatorHWM = end.RSS, end.HWM
+	reqs := requestsBy(em)
+	for i, a := range aggs {
+		ra, st := &rep.Aggregators[i], sts[i]
+		ra.Terms, ra.Led = st.Terms, st.Terms > 0
+		ra.RSS, ra.HWM = end[i].RSS, end[i].HWM
+		ra.IPs, ra.Nodes, ra.Streams, ra.Calls = st.IPs, st.Sources, st.Streams, st.Calls
+		ra.Acks, ra.Requests = int(a.acks.Load()), reqs[a.user]
+	}
 	rep.Latency = r.tr.result(time.Now())
 	r.tr.mu.Lock()
 	rep.EarlyAcks, rep.Superseded = r.tr.early0, r.tr.superseded
 	r.tr.mu.Unlock()
 	rep.WriteErrors = int(r.errs.Load())
 	rep.Registered = len(em.Sim.Registered())
-	r.mu.Lock()
-	rep.Live = len(r.live)
-	r.mu.Unlock()
 	rep.Agents, rep.ClusterWide = agentLoad.stats(), clusterWide.stats()
 	rep.LoadAvg += " -> " + loadAvg()
-	if err := agg.Alive(); err != nil {
+	if err := alive(aggs); err != nil {
 		return nil, err
 	}
 	rep.Elapsed = time.Since(start)

@@ -24,6 +24,7 @@ var (
 	rate     = flag.Int("scale.rate", 100, "API writes per second")
 	churn    = flag.Duration("scale.churn", 5*time.Second, "churn duration after the creates")
 	report   = flag.String("scale.report", "", "also write the Markdown report to this file")
+	replicas = flag.Int("scale.replicas", 2, "aggregator processes (one leader, the rest hot standbys)")
 	strict   = flag.Bool("scale.strict", true, "fail on unacknowledged changes (make bench: false, it reports them)")
 )
 
@@ -45,7 +46,7 @@ func TestScale(t *testing.T) {
 		t.Fatalf("build aggregator: %v\n%s", err, out)
 	}
 	rep, err := Run(t.Context(), testCluster, Config{Nodes: *nodes, Pods: *pods, Services: *services, Rate: *rate,
-		Churn: *churn, AggregatorBin: bin, Dir: dir,
+		Churn: *churn, Replicas: *replicas, AggregatorBin: bin, Dir: dir,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
@@ -78,9 +79,7 @@ func TestScale(t *testing.T) {
 	if rep.Registered != rep.Live || rep.Live == 0 {
 		t.Errorf("firewall holds %d IPs, %d pods Running", rep.Registered, rep.Live)
 	}
-	if rep.AggregatorCPU <= 0 || rep.AggregatorRSS <= 0 || rep.AggregatorHWM < rep.AggregatorRSS {
-		t.Errorf("aggregator CPU %.1f ms/s, RSS %d, HWM %d", rep.AggregatorCPU, rep.AggregatorRSS, rep.AggregatorHWM)
-	}
+	checkReplicas(t, rep)
 	if rep.ProcessCPU["kube-apiserver"] <= 0 {
 		t.Errorf("no kube-apiserver CPU found: %v", rep.ProcessCPU)
 	}
@@ -95,5 +94,36 @@ func TestScale(t *testing.T) {
 		if a, c := rep.AgentsChurn.By[i], rep.ClusterWideChurn.By[i]; a.Events == 0 || c.Events == 0 {
 			t.Errorf("%s: no events during churn: agents %+v, cluster-wide %+v", Resources[i], a, c)
 		}
+	}
+}
+
+// checkReplicas checks the hot standbys: each holds the leader's state
+// (every live pod's IP, every node's claims) and made no firewall call,
+// and exactly one replica led, for the whole run.
+func checkReplicas(t *testing.T, rep *Report) {
+	t.Helper()
+	if len(rep.Aggregators) != *replicas {
+		t.Fatalf("%d aggregators reported, want %d", len(rep.Aggregators), *replicas)
+	}
+	leaders := 0
+	for _, a := range rep.Aggregators {
+		if a.CPU <= 0 || a.RSS <= 0 || a.HWM < a.RSS {
+			t.Errorf("%s: CPU %.1f ms/s, RSS %d, HWM %d", a.Name, a.CPU, a.RSS, a.HWM)
+		}
+		if a.IPs != rep.Live || a.Nodes != rep.Nodes || a.Streams != rep.Nodes {
+			t.Errorf("%s (%s): holds %d IPs of %d nodes with %d streams; %d pods Running on %d nodes",
+				a.Name, a.Role(), a.IPs, a.Nodes, a.Streams, rep.Live, rep.Nodes)
+		}
+		if a.Led {
+			leaders++
+			if a.Terms != 1 || a.Calls == 0 || a.Requests == 0 || a.Acks == 0 {
+				t.Errorf("%s led %d times, made %d calls (%d logged by the emulator), %d acknowledgements", a.Name, a.Terms, a.Calls, a.Requests, a.Acks)
+			}
+		} else if a.Calls != 0 || a.Requests != 0 || a.Acks != 0 {
+			t.Errorf("standby %s pushed: %d calls (%d logged by the emulator), %d acknowledgements", a.Name, a.Calls, a.Requests, a.Acks)
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d replicas led during the run, want 1 throughout", leaders)
 	}
 }

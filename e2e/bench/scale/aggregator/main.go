@@ -4,12 +4,19 @@
 // core as aggregator.New does (aggregator.NewCore with the claim gate
 // verify.Gate over the cluster-wide pod view podview, the node sink, the
 // store and a pusher from the core's factory) behind the real agent stream
-// server; it leaves out what the scale run does not exercise: TokenReview
-// (agents authenticate with static tokens from --tokens), the Service
-// source, leader election and the sandwich.
+// server, and with --lease-namespace campaigns for the Lease (package
+// aggregator/leader, production's timings) and pushes only while it holds
+// it, as a hot standby does; every replica takes every agent's stream. It
+// leaves out what the scale run does not exercise: TokenReview (agents
+// authenticate with static tokens from --tokens), the Service source and
+// the sandwich.
 //
-// It prints "listening <addr>" once the stream server's port is open, then
-// one line per firewall acknowledgement, from the pusher's hooks:
+// GET /status on --status answers JSON (Status): whether it leads, its
+// desired state's size, its open streams and the firewall calls it made.
+//
+// It prints "listening <stream addr> <status addr>" once both ports are
+// open, then one line per firewall acknowledgement, from the pusher's
+// hooks:
 //
 //	A <unix-nanos> <ip> <tag> [<tag>...]   tags the target now holds for ip
 //	R <unix-nanos> <ip> <tag> [<tag>...]   tags the target no longer holds

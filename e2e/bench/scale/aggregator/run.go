@@ -5,16 +5,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -23,8 +26,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubedag/kubedag/aggregator"
+	"github.com/kubedag/kubedag/aggregator/leader"
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/verify"
 	"github.com/kubedag/kubedag/tags"
@@ -69,6 +74,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fwCA := fs.String("firewall-ca", "", "CA of the firewall's certificate (PEM)")
 	fwKeyFile := fs.String("firewall-key-file", "", "file holding the firewall API key")
 	cluster := fs.String("cluster", "scale", "cluster name of the tags")
+	statusAddr := fs.String("status", "127.0.0.1:0", "address of the GET /status endpoint (JSON)")
+	leaseNS := fs.String("lease-namespace", "", "namespace of the Lease; empty: no leader election, always push")
+	identity := fs.String("identity", "", "this replica's holder identity in the Lease")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +91,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
+	}
+	var elector *leader.Elector
+	if *leaseNS != "" {
+		// Production's default Lease timings.
+		if elector, err = leader.New(leader.Options{Client: cs, Namespace: *leaseNS, Identity: *identity, Logger: log}); err != nil {
+			return err
+		}
 	}
 	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 	if err != nil {
@@ -156,16 +171,34 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The firewall starts empty: nothing to hold back until snapshots.
 	ready := make(chan struct{})
 	close(ready)
-	pusher, err := core.Pusher("fw", fw, ready)
-	if err != nil {
-		return err
+	st := &status{store: core.Store(), server: srv}
+	counted := countingFirewall{Firewall: fw, calls: &st.calls}
+	var target push.Firewall = counted
+	if elector != nil {
+		// Fencing as production does it, at call granularity: no call
+		// once the Lease may have passed to another replica.
+		target = leaseFence{Firewall: counted, valid: elector.LeaseValid}
+	}
+	lead := func(ctx context.Context) error {
+		st.terms.Add(1)
+		st.leading.Store(true)
+		defer st.leading.Store(false)
+		pusher, err := core.Pusher("fw", target, ready)
+		if err != nil {
+			return err
+		}
+		return pusher.Run(ctx)
 	}
 	lis, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
+	slis, err := net.Listen("tcp", *statusAddr)
+	if err != nil {
+		return err
+	}
 	out.mu.Lock()
-	fmt.Fprintf(out.w, "listening %s\n", lis.Addr())
+	fmt.Fprintf(out.w, "listening %s %s\n", lis.Addr(), slis.Addr())
 	out.w.Flush()
 	out.mu.Unlock()
 
@@ -173,6 +206,102 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	g.Go(func() error { return view.Run(ctx) })
 	g.Go(func() error { return gate.Run(ctx) })
 	g.Go(func() error { return srv.Serve(ctx, lis, serverTLS) })
-	g.Go(func() error { return pusher.Run(ctx) })
+	g.Go(func() error { return serveStatus(ctx, slis, st) })
+	if elector == nil {
+		g.Go(func() error { return lead(ctx) })
+	} else {
+		g.Go(func() error {
+			return elector.Run(ctx, func(ctx context.Context) {
+				if err := lead(ctx); err != nil && ctx.Err() == nil {
+					log.Error("pusher", "err", err)
+				}
+			})
+		})
+	}
 	return g.Wait()
+}
+
+// Status is what GET /status answers: enough for the bench to compare a
+// leader with its standby.
+type Status struct {
+	// Leading is whether this replica pushes now; Terms counts the times
+	// it started leading.
+	Leading bool  `json:"leading"`
+	Terms   int64 `json:"terms"`
+	// IPs and Sources are the desired state's claimed IPs and claim
+	// sources (nodes).
+	IPs     int `json:"ips"`
+	Sources int `json:"sources"`
+	// Streams is the nodes with an open agent stream.
+	Streams int `json:"streams"`
+	// Calls is the firewall calls this replica started.
+	Calls int64 `json:"calls"`
+}
+
+type status struct {
+	store        *store.Store
+	server       *stream.Server
+	leading      atomic.Bool
+	terms, calls atomic.Int64
+}
+
+func (s *status) get() Status {
+	st := s.store.Stats()
+	return Status{Leading: s.leading.Load(), Terms: s.terms.Load(), IPs: st.IPs, Sources: st.Sources,
+		Streams: s.server.ActiveNodes(), Calls: s.calls.Load()}
+}
+
+func serveStatus(ctx context.Context, lis net.Listener, s *status) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.get())
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
+	defer stop()
+	if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("status: %w", err)
+	}
+	return nil
+}
+
+// countingFirewall counts the calls made to the target.
+type countingFirewall struct {
+	push.Firewall
+	calls *atomic.Int64
+}
+
+func (f countingFirewall) Update(ctx context.Context, u push.Update) (push.UpdateResult, error) {
+	f.calls.Add(1)
+	return f.Firewall.Update(ctx, u)
+}
+
+func (f countingFirewall) RegisteredIPs(ctx context.Context, tag string) ([]push.RegisteredIP, error) {
+	f.calls.Add(1)
+	return f.Firewall.RegisteredIPs(ctx, tag)
+}
+
+// errFenced is returned instead of calling the target once the Lease may
+// have lapsed.
+var errFenced = errors.New("not calling the target: this replica's Lease may have lapsed")
+
+// leaseFence refuses every call once valid(now) is false.
+type leaseFence struct {
+	push.Firewall
+	valid func(time.Time) bool
+}
+
+func (f leaseFence) Update(ctx context.Context, u push.Update) (push.UpdateResult, error) {
+	if !f.valid(time.Now()) {
+		return push.UpdateResult{}, errFenced
+	}
+	return f.Firewall.Update(ctx, u)
+}
+
+func (f leaseFence) RegisteredIPs(ctx context.Context, tag string) ([]push.RegisteredIP, error) {
+	if !f.valid(time.Now()) {
+		return nil, errFenced
+	}
+	return f.Firewall.RegisteredIPs(ctx, tag)
 }
