@@ -37,6 +37,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| %s | %s | %.0f ms/s (%.0f%% of a core) | %s | %s | %d / %d | %d | %d / %d | %d |\n", a.Name, a.Role(),
 			a.CPU, a.CPU/10, mib(a.RSS), mib(a.HWM), a.IPs, a.Nodes, a.Streams, a.Calls, a.Requests, a.Acks)
 	}
+	for _, a := range r.Aggregators {
+		if a.Terms > 1 {
+			p("\n%s started leading %d times: it lost the Lease %d times (no renew within the renew deadline) and took it again.\n", a.Name, a.Terms, a.Terms-1)
+		}
+	}
 	if !r.Converged {
 		p("\nNot every replica held the %d Running pods' IPs within 30 s of the end.\n", r.Live)
 	}
@@ -85,15 +90,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return nil
 }
 
-// Role names what the replica did: led throughout, stood by throughout,
-// or both (the Lease moved during the run).
+// Role is "leader" for a replica that held the Lease at some time during
+// the run, else "standby".
 func (a Replica) Role() string {
-	switch {
-	case a.Terms == 0:
-		return "standby"
-	case a.Terms == 1:
+	if a.Led {
 		return "leader"
-	default:
-		return fmt.Sprintf("leader (%d terms)", a.Terms)
 	}
+	return "standby"
 }
