@@ -94,8 +94,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var elector *leader.Elector
 	if *leaseNS != "" {
-		// Production's default Lease timings.
-		if elector, err = leader.New(leader.Options{Client: cs, Namespace: *leaseNS, Identity: *identity, Logger: log}); err != nil {
+		// Production's default Lease timings; its log says when this
+		// replica started and stopped leading.
+		leLog := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		if elector, err = leader.New(leader.Options{Client: cs, Namespace: *leaseNS, Identity: *identity, Logger: leLog}); err != nil {
 			return err
 		}
 	}
