@@ -71,7 +71,7 @@ func (s *NodeSink) Delete(node string, ip netip.Addr) {
 }
 
 func (s *NodeSink) NodeGone(node string) {
-	s.logger.Info("agent gone past its grace period: withdrawing its claims", "node", node)
+	s.logger.Info("withdrawing the node's remaining claims: its agent is gone", "node", node)
 	s.store.RemoveSource(NodeSource(node))
 	s.mu.Lock()
 	delete(s.snapshots, node)

@@ -17,5 +17,6 @@
 //     delta out of sequence ends the stream with FAILED_PRECONDITION; the
 //     agent reconnects and sends a snapshot (level-triggered recovery).
 //  5. When a node's stream ends, its claims stay for the grace period; if no
-//     new stream for the node arrives in time the Sink gets NodeGone.
+//     new stream for the node arrives in time the Sink gets NodeGone (the
+//     aggregator's claim gate then keeps only what the API server confirms).
 package stream

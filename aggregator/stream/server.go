@@ -47,8 +47,10 @@ type Sink interface {
 	Upsert(node string, c Claim)
 	// Delete withdraws node's claim on ip (a no-op if there is none).
 	Delete(node string, ip netip.Addr)
-	// NodeGone withdraws all of node's claims: its agent has been gone for
-	// longer than the grace period.
+	// NodeGone tells that node's agent has been gone for longer than the
+	// grace period: its claims are no longer kept current by the agent.
+	// (The aggregator's claim gate then keeps only the claims the API
+	// server still confirms; see aggregator/verify.)
 	NodeGone(node string)
 }
 
@@ -317,7 +319,7 @@ func (s *Server) expire(node string, e *nodeEntry, g *grace) {
 	e.active = h
 	s.mu.Unlock()
 
-	s.log.Info("agent stream grace period expired, withdrawing node's claims", "node", node)
+	s.log.Info("agent stream grace period expired: the node's claims are no longer the agent's", "node", node)
 	s.cfg.Sink.NodeGone(node)
 
 	s.mu.Lock()

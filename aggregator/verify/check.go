@@ -60,12 +60,7 @@ func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwor
 	if id.Kind != tags.KindPod || len(id.Selector) > 0 {
 		return ReasonKind
 	}
-	var mine []podview.Pod
-	for _, h := range holders {
-		if h.Node == node {
-			mine = append(mine, h)
-		}
-	}
+	mine := onNode(node, holders)
 	switch {
 	case len(holders) == 0:
 		return ReasonUnknownIP
@@ -96,6 +91,41 @@ func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwor
 		return ReasonNetwork
 	}
 	return ""
+}
+
+// Orphan decides the fate of a confirmed claim (node, IP, id) once node's
+// agent has been gone past the grace period, so only the API server still
+// vouches for it. It returns the identity to keep for the IP and true while
+// the IP is still the same pod's on node: id itself, or the view's identity
+// of that pod when only its identity changed (a relabel the agent can no
+// longer report, so its tags follow the API). It returns false once the
+// view moved the IP to another pod or node, or the pod is gone or
+// terminating: the claim goes at once, which keeps a reused IP clean.
+//
+// Keeping such claims is what lets a replica that lost its agents but not
+// the API server (a leader partitioned from the agents, which keeps its
+// Lease) unregister no live tag: the pods are still running, only this
+// replica cannot hear their agents.
+func Orphan(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) (tags.Identity, bool) {
+	switch r := Check(node, id, holders, allowHostNetwork); {
+	case r == "":
+		return id, true
+	case r.moved():
+		return tags.Identity{}, false
+	}
+	// Not moved: the pod with id's UID holds the IP on node.
+	return closest(id, onNode(node, holders)).Identity, true
+}
+
+// onNode returns the holders running on node.
+func onNode(node string, holders []podview.Pod) []podview.Pod {
+	var mine []podview.Pod
+	for _, h := range holders {
+		if h.Node == node {
+			mine = append(mine, h)
+		}
+	}
+	return mine
 }
 
 // closest picks the holder the claim is about: the same UID, else the same

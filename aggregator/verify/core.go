@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/stream"
+	"github.com/kubedag/kubedag/tags"
 )
 
 // Sink receives the confirmed claims: the same calls as stream.Sink, with
@@ -50,6 +51,10 @@ type entry struct {
 	deadline time.Time
 	// refused is set once asserted has been refused.
 	refused Reason
+	// orphan is set once the node's agent is gone past its grace period:
+	// asserted is then the claim the view alone keeps (see Orphan), and no
+	// deadline runs.
+	orphan bool
 }
 
 // NewCore returns a Core forwarding to out. wait bounds how long an
@@ -87,8 +92,8 @@ func (c *Core) ReplaceNode(node string, claims []stream.Claim, now time.Time) {
 		if e == nil {
 			e = &entry{node: node}
 			c.index(node, cl.IP)
-		} else if !e.asserted.Identity.Equal(cl.Identity) {
-			e.deadline, e.refused = time.Time{}, ""
+		} else if e.orphan || !e.asserted.Identity.Equal(cl.Identity) {
+			e.deadline, e.refused, e.orphan = time.Time{}, "", false
 		}
 		e.asserted = cl
 		m[cl.IP] = e
@@ -121,8 +126,8 @@ func (c *Core) Upsert(node string, cl stream.Claim, now time.Time) {
 		e = &entry{node: node}
 		m[cl.IP] = e
 		c.index(node, cl.IP)
-	} else if !e.asserted.Identity.Equal(cl.Identity) {
-		e.deadline, e.refused = time.Time{}, ""
+	} else if e.orphan || !e.asserted.Identity.Equal(cl.Identity) {
+		e.deadline, e.refused, e.orphan = time.Time{}, "", false
 	}
 	e.asserted = cl
 	c.evaluate(e, now, true)
@@ -137,13 +142,102 @@ func (c *Core) Delete(node string, ip netip.Addr) {
 	c.out.Delete(node, ip)
 }
 
-// NodeGone withdraws all of node's claims.
-func (c *Core) NodeGone(node string) {
-	for ip, e := range c.nodes[node] {
-		c.forget(node, ip, e)
+// NodeGone is told that node's agent has been gone past its grace period.
+// The claims forwarded for it that the view still confirms are kept as
+// orphans (Orphan decides, now and on every later view change of their
+// IPs) until the view stops confirming them or the node streams again;
+// the rest are withdrawn. The Sink gets NodeGone once the node has no
+// claim left, else a Delete or Upsert per changed claim. It returns how
+// many claims were kept and withdrawn.
+func (c *Core) NodeGone(node string) (kept, withdrawn int) {
+	m := c.nodes[node]
+	type change struct {
+		ip   netip.Addr
+		keep *stream.Claim // nil: withdraw
 	}
-	delete(c.nodes, node)
-	c.out.NodeGone(node)
+	var changes []change
+	for ip, e := range m {
+		c.settle(e)
+		e.deadline, e.refused, e.orphan = time.Time{}, "", true
+		id, ok := tags.Identity{}, false
+		if e.stored != nil { // never forwarded: nothing to keep
+			id, ok = Orphan(node, e.stored.Identity, c.lookup(ip), c.allowHost)
+		}
+		if !ok {
+			if e.stored != nil {
+				changes = append(changes, change{ip: ip})
+			}
+			withdrawn++
+			delete(m, ip)
+			c.forget(node, ip, e)
+			continue
+		}
+		kept++
+		e.asserted = *e.stored
+		if !id.Equal(e.stored.Identity) {
+			e.adopt(id)
+			changes = append(changes, change{ip: ip, keep: e.stored})
+		}
+	}
+	if kept == 0 {
+		delete(c.nodes, node)
+		c.out.NodeGone(node)
+		return kept, withdrawn
+	}
+	for _, ch := range changes {
+		if ch.keep == nil {
+			c.out.Delete(node, ch.ip)
+		} else {
+			c.out.Upsert(node, *ch.keep)
+		}
+	}
+	return kept, withdrawn
+}
+
+// evaluateOrphan applies Orphan to e, an orphaned claim: it follows the
+// view's identity of its pod, or goes (with the node's Sink state, once
+// its last claim went).
+func (c *Core) evaluateOrphan(e *entry) {
+	ip := e.asserted.IP
+	id, ok := Orphan(e.node, e.asserted.Identity, c.lookup(ip), c.allowHost)
+	if ok {
+		if !id.Equal(e.asserted.Identity) {
+			e.adopt(id)
+			c.out.Upsert(e.node, *e.stored)
+		}
+		return
+	}
+	m := c.nodes[e.node]
+	delete(m, ip)
+	c.forget(e.node, ip, e)
+	if len(m) == 0 {
+		delete(c.nodes, e.node)
+		c.out.NodeGone(e.node)
+		return
+	}
+	c.out.Delete(e.node, ip)
+}
+
+// adopt makes the view's identity id e's claim, asserted and forwarded
+// (the agent's tag-latency clock and span do not apply to it).
+func (e *entry) adopt(id tags.Identity) {
+	e.asserted = stream.Claim{IP: e.asserted.IP, Identity: id}
+	stored := e.asserted
+	e.stored = &stored
+}
+
+// Orphans returns the number of orphaned claims (kept for nodes whose
+// agent is gone because the view confirms them). It walks every claim.
+func (c *Core) Orphans() int {
+	n := 0
+	for _, m := range c.nodes {
+		for _, e := range m {
+			if e.orphan {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Recheck checks every claim on ips again (the view changed for them).
@@ -187,6 +281,10 @@ func (c *Core) Pending() int { return len(c.pending) }
 // evaluate checks e's asserted claim against the view and brings the Sink
 // in line. emit false leaves the Sink to the caller (a snapshot).
 func (c *Core) evaluate(e *entry, now time.Time, emit bool) {
+	if e.orphan {
+		c.evaluateOrphan(e) // only ever with emit: a snapshot ends orphanhood
+		return
+	}
 	ip := e.asserted.IP
 	holders := c.lookup(ip)
 	r := Check(e.node, e.asserted.Identity, holders, c.allowHost)

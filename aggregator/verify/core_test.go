@@ -21,6 +21,7 @@ func (v fakeView) holders(ip netip.Addr) []podview.Pod { return v[ip] }
 type recSink struct {
 	nodes    map[string]map[netip.Addr]tags.Identity
 	replaces int
+	gone     int // NodeGone calls
 }
 
 func (s *recSink) ReplaceNode(node string, cs []stream.Claim) {
@@ -39,7 +40,7 @@ func (s *recSink) Upsert(node string, c stream.Claim) {
 	s.nodes[node][c.IP] = c.Identity
 }
 func (s *recSink) Delete(node string, ip netip.Addr) { delete(s.nodes[node], ip) }
-func (s *recSink) NodeGone(node string)              { delete(s.nodes, node) }
+func (s *recSink) NodeGone(node string)              { delete(s.nodes, node); s.gone++ }
 
 func (s *recSink) has(node, ip string) (tags.Identity, bool) {
 	id, ok := s.nodes[node][netip.MustParseAddr(ip)]
@@ -249,11 +250,17 @@ func TestCoreSnapshot(t *testing.T) {
 	if !slices.Equal(got, []Reason{ReasonOtherNode, ReasonUnknownIP}) {
 		t.Fatalf("refusals %v", got)
 	}
-	// A new snapshot without them forgets them; NodeGone forgets the rest.
+	// A new snapshot without them forgets them; NodeGone keeps the
+	// confirmed rest as an orphan until the view drops it.
 	c.ReplaceNode("n1", []stream.Claim{claim("10.0.0.1", web)}, at(time.Second))
 	c.NodeGone("n1")
+	if c.Orphans() != 1 {
+		t.Fatalf("orphans %d after NodeGone, want the confirmed claim", c.Orphans())
+	}
+	delete(v, netip.MustParseAddr("10.0.0.1"))
+	c.Recheck([]netip.Addr{netip.MustParseAddr("10.0.0.1")}, at(2*time.Second))
 	if len(c.nodes) != 0 || len(c.byIP) != 0 || c.Pending() != 0 || s.nodes["n1"] != nil {
-		t.Fatalf("state left after NodeGone: nodes %v byIP %v pending %d", c.nodes, c.byIP, c.Pending())
+		t.Fatalf("state left after NodeGone and the pod's deletion: nodes %v byIP %v pending %d", c.nodes, c.byIP, c.Pending())
 	}
 }
 

@@ -208,12 +208,15 @@ func (g *Gate) Delete(node string, ip netip.Addr) {
 	g.core.Delete(node, ip)
 }
 
-// NodeGone implements stream.Sink.
+// NodeGone implements stream.Sink: the node's claims the view still
+// confirms stay (Core.NodeGone).
 func (g *Gate) NodeGone(node string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.core.NodeGone(node)
+	kept, withdrawn := g.core.NodeGone(node)
 	delete(g.logged, node)
+	g.opts.Logger.Info("agent gone past its grace period: keeping only its claims the API server still confirms",
+		"node", node, "kept", kept, "withdrawn", withdrawn)
 }
 
 // Pending returns the number of claims awaiting confirmation.
