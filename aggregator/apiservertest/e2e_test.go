@@ -21,7 +21,7 @@ import (
 // the emulator exactly, deleted claims unregister, someone else's tags
 // survive reconcile while our stale ones are repaired, a claim on another
 // node's pod IP is refused before it reaches the firewall, and a departed
-// agent's claims are withdrawn after NodeGrace.
+// agent's claims outlive NodeGrace only while the API server confirms them.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, "e2e", 2)
 	ctx := t.Context()
@@ -126,14 +126,27 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("deleted pod's IP %s holds %v, want only the foreign %q", ip(web[2]), got, quarantine)
 	}
 
-	// An agent that goes away keeps its claims for NodeGrace, then they
-	// are withdrawn.
-	agentB.stop()
+	// An agent that goes away: past NodeGrace its claims stay as long as
+	// the API server confirms them (the pod still runs there), and go as
+	// soon as it does not.
 	gone := time.Now()
+	agentB.stop()
+	eventually(t, time.Minute, "node B's grace period expired", func() (bool, string) {
+		return hasLogLine(e.logs.String(), "who=agg", "agent stream grace period expired", "node="+nodeB), ""
+	})
+	if ok, state := converged(want)(); !ok {
+		t.Errorf("past NodeGrace, node B's pod lost its tags while the API server still runs it: %s", state)
+	}
+	deletedAt := time.Now()
+	if err := testCluster.Client.CoreV1().Pods(e.ns).Delete(ctx, other[0].Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
+		t.Fatal(err)
+	}
 	delete(want, ip(other[0]))
-	eventually(t, time.Minute, "node B's claims withdrawn after its agent left", converged(want))
-	if since := time.Since(gone); since < 3*time.Second {
-		t.Errorf("node B's claims withdrawn %s after its agent left, before NodeGrace (3s)", since)
+	eventually(t, time.Minute, "node B's pod, deleted after its agent left, unregistered", converged(want))
+	for _, en := range e.calls.all() {
+		if en.Unregister && en.IP == ip(other[0]) && en.At.After(gone) && en.At.Before(deletedAt) {
+			t.Errorf("node B's pod %s unregistered at %s, before it was deleted: %v", en.IP, en.At.Format(time.StampMilli), en.Tags)
+		}
 	}
 
 	// What went over the wire: never the forged claim, never an
