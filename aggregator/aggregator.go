@@ -261,7 +261,9 @@ func New(opts Options) (*Aggregator, error) {
 	}
 	if opts.LeaderElection != nil {
 		le := *opts.LeaderElection
-		le.Client = opts.Client
+		if le.Client == nil {
+			le.Client = opts.Client
+		}
 		le.Logger = opts.Logger
 		if a.elector, err = leader.New(le); err != nil {
 			return nil, err

@@ -12,11 +12,14 @@ import (
 	"github.com/spf13/cobra"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/config"
 	"github.com/kubedag/kubedag/aggregator/leader"
 	"github.com/kubedag/kubedag/aggregator/push"
+	"github.com/kubedag/kubedag/cmd/internal/daemon"
 	"github.com/kubedag/kubedag/telemetry"
 	"github.com/kubedag/kubedag/tlsreload"
 )
@@ -41,6 +44,8 @@ type aggregatorOptions struct {
 	leaseNamespace string
 	leaseName      string
 	leaseDuration  time.Duration
+	kubeQPS        float32
+	kubeBurst      int
 	renewDeadline  time.Duration
 	retryPeriod    time.Duration
 	agentSelector  string
@@ -100,6 +105,8 @@ Examples:
 	f.StringVar(&o.leaseName, "leader-election-id", "kubedag-aggregator", "name of the Lease")
 	f.DurationVar(&o.leaseDuration, "lease-duration", leader.DefaultLeaseDuration, "Lease duration: a standby takes over this long after the leader's last renew (hard failure)")
 	f.DurationVar(&o.renewDeadline, "renew-deadline", leader.DefaultRenewDeadline, "the leader stops pushing this long after its last successful renew began (below --lease-duration)")
+	f.Float32Var(&o.kubeQPS, "kube-api-qps", 50, "API requests per second this replica may make (TokenReviews of reconnecting agents, SubjectAccessReviews, Events); the Lease has its own client and budget")
+	f.IntVar(&o.kubeBurst, "kube-api-burst", 100, "burst above --kube-api-qps")
 	f.DurationVar(&o.retryPeriod, "retry-period", leader.DefaultRetryPeriod, "how often each replica renews or tries the Lease (one API request each)")
 	f.StringVar(&o.agentSelector, "agent-selector", "", "label selector of the agent pods: after a leader change the snapshot gate waits only for nodes running one (empty: every Node)")
 	f.StringVar(&o.agentNamespace, "agent-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the agent pods (default $POD_NAMESPACE)")
@@ -123,6 +130,9 @@ func (o *aggregatorOptions) Validate() error {
 		if err := leader.ValidateTimings(o.leaseDuration, o.renewDeadline, o.retryPeriod); err != nil {
 			return fmt.Errorf("--lease-duration, --renew-deadline, --retry-period: %w", err)
 		}
+	}
+	if o.kubeQPS <= 0 || o.kubeBurst < 1 {
+		return fmt.Errorf("--kube-api-qps %v and --kube-api-burst %d must be positive", o.kubeQPS, o.kubeBurst)
 	}
 	if o.agentSelector != "" {
 		if _, err := labels.Parse(o.agentSelector); err != nil {
@@ -204,7 +214,11 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		return err
 	}
 	defer tel.Shutdown(ctx)
-	client, _, err := kubeClient(o.kubeconfig, "kubedag-aggregator/"+version)
+	restCfg, err := daemon.RESTConfig(o.kubeconfig, "kubedag-aggregator/"+version)
+	if err != nil {
+		return err
+	}
+	client, leaseClient, err := aggregatorClients(restCfg, o.kubeQPS, o.kubeBurst)
 	if err != nil {
 		return err
 	}
@@ -255,7 +269,7 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 				return fmt.Errorf("leader identity: %w", err)
 			}
 		}
-		opts.LeaderElection = &leader.Options{Namespace: o.leaseNamespace, Name: o.leaseName, Identity: id,
+		opts.LeaderElection = &leader.Options{Client: leaseClient, Namespace: o.leaseNamespace, Name: o.leaseName, Identity: id,
 			LeaseDuration: o.leaseDuration, RenewDeadline: o.renewDeadline, RetryPeriod: o.retryPeriod}
 	}
 	agg, err := aggregator.New(opts)
@@ -271,4 +285,26 @@ func (o *aggregatorOptions) Run(cmd *cobra.Command) error {
 		"listen", streamLn.Addr().String(), "health", healthLn.Addr().String(), "leader_elect", o.leaderElect,
 		"agent_users", o.agentUsers)
 	return agg.Run(ctx)
+}
+
+// aggregatorClients returns the aggregator's API client, limited to qps
+// and burst, and the Lease's own client. The Lease gets a client and a
+// rate limiter of its own, as kube-controller-manager's does: with a 3 s
+// renew deadline, a renew queued behind a burst of TokenReviews (every
+// agent reconnecting) in a shared client-side limiter costs the
+// leadership ("client rate limiter Wait ... would exceed context
+// deadline", seen under load).
+func aggregatorClients(cfg *rest.Config, qps float32, burst int) (client, lease kubernetes.Interface, err error) {
+	c := rest.CopyConfig(cfg)
+	c.QPS, c.Burst = qps, burst
+	if client, err = kubernetes.NewForConfig(c); err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	l := rest.CopyConfig(cfg)
+	l.UserAgent += "/leader-election"
+	l.QPS, l.Burst = 10, 20 // one Lease request per retry period
+	if lease, err = kubernetes.NewForConfig(l); err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client (leader election): %w", err)
+	}
+	return client, lease, nil
 }

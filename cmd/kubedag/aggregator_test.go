@@ -56,6 +56,7 @@ current-context: c
 	}{
 		{"no TLS files", []string{"aggregator", "--leader-elect=false", "--config=" + good, agents}, []string{"--tls-cert-file", "--tls-key-file"}},
 		{"no TLS key", []string{"aggregator", "--leader-elect=false", "--config=" + good, agents, "--tls-cert-file=" + cert}, []string{"--tls-key-file"}},
+		{"no API request budget", base(good, "--kube-api-qps=0"), []string{"--kube-api-qps"}},
 		{"leader election without namespace", []string{"aggregator", "--config=" + good, agents, "--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--leader-election-namespace"}},
 		// Any pod could spoof tags: refuse to start without knowing the agents' identity.
 		{"no agent users", []string{"aggregator", "--leader-elect=false", "--config=" + good, "--tls-cert-file=" + cert, "--tls-key-file=" + key}, []string{"--agent-users", "--allow-any-agent"}},
