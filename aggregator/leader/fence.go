@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -24,6 +25,20 @@ type fence struct {
 
 	mu    sync.Mutex
 	until time.Time // monotonic; zero when not holding
+	// holder is the holder named by the Lease as last read or written.
+	holder string
+}
+
+func (f *fence) sawHolder(h string) {
+	f.mu.Lock()
+	f.holder = h
+	f.mu.Unlock()
+}
+
+func (f *fence) lastHolder() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.holder
 }
 
 func (f *fence) deadline() time.Time {
@@ -58,11 +73,20 @@ type fencedLock struct {
 	fence *fence
 }
 
+func (l fencedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	r, raw, err := l.Interface.Get(ctx)
+	if err == nil {
+		l.fence.sawHolder(r.HolderIdentity)
+	}
+	return r, raw, err
+}
+
 func (l fencedLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	start := time.Now()
 	err := l.Interface.Create(ctx, ler)
 	if err == nil {
 		l.fence.wrote(start, ler.HolderIdentity, l.Identity())
+		l.fence.sawHolder(ler.HolderIdentity)
 	}
 	return err
 }
@@ -72,10 +96,22 @@ func (l fencedLock) Update(ctx context.Context, ler resourcelock.LeaderElectionR
 	if ler.HolderIdentity != l.Identity() {
 		// Releasing: stop pushing before the write, not after.
 		l.fence.clear()
+		// client-go's release reads the Lease, then decides from the
+		// record it observed before (not the one it just read) that it
+		// still holds it: a leader frozen past its Lease would, on
+		// resuming, release the Lease its successor now holds, and a
+		// third replica (or itself) would lead beside the successor,
+		// whose own fence is still open. Release only a Lease that names
+		// this replica. Without a resourceVersion change in between (the
+		// write is conditional on it), that read is the Lease written.
+		if h := l.fence.lastHolder(); h != l.Identity() {
+			return fmt.Errorf("not releasing the Lease: it is held by %q, not by this replica", h)
+		}
 	}
 	err := l.Interface.Update(ctx, ler)
 	if err == nil {
 		l.fence.wrote(start, ler.HolderIdentity, l.Identity())
+		l.fence.sawHolder(ler.HolderIdentity)
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
 func fastOpts(c kubernetes.Interface, id string) Options {
@@ -220,5 +221,58 @@ func TestFenceLapsesBeforeSuccessorLeads(t *testing.T) {
 	stopB()
 	if b.LeaseValid(time.Now()) || !b.LeaseDeadline().IsZero() {
 		t.Fatal("fence open after release")
+	}
+}
+
+// TestResumedLeaderDoesNotReleaseSuccessorsLease replays client-go's
+// release as a leader frozen past its Lease makes it on resuming: it reads
+// the Lease (now its successor's), then, judging by the record it observed
+// before the freeze, writes an empty holder. That write must not happen:
+// it would hand the successor's Lease to anyone while the successor's
+// fence is open (two leaders pushing).
+func TestResumedLeaderDoesNotReleaseSuccessorsLease(t *testing.T) {
+	ctx := t.Context()
+	client := fake.NewClientset()
+	lock := func(id string) fencedLock {
+		return fencedLock{Interface: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: "kubedag", Name: "l"},
+			Client:     client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}, fence: &fence{window: time.Second}}
+	}
+	a, b := lock("a"), lock("b")
+	rec := func(holder string) resourcelock.LeaderElectionRecord {
+		now := metav1.Now()
+		return resourcelock.LeaderElectionRecord{HolderIdentity: holder, LeaseDurationSeconds: 4, AcquireTime: now, RenewTime: now}
+	}
+	if err := a.Create(ctx, rec("a")); err != nil {
+		t.Fatal(err)
+	}
+	// a freezes; b takes the expired Lease.
+	if _, _, err := b.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(ctx, rec("b")); err != nil {
+		t.Fatal(err)
+	}
+	// a resumes and releases: read, then write an empty holder.
+	if _, _, err := a.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Update(ctx, rec("")); err == nil {
+		t.Error("a released a Lease held by b")
+	}
+	if got, _, err := b.Get(ctx); err != nil || got.HolderIdentity != "b" {
+		t.Fatalf("Lease holder %q (%v), want b", got.HolderIdentity, err)
+	}
+	if a.fence.deadline() != (time.Time{}) {
+		t.Error("a's fence open after the refused release")
+	}
+	// Its own Lease a may still release.
+	if _, _, err := b.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(ctx, rec("")); err != nil {
+		t.Errorf("b could not release its own Lease: %v", err)
 	}
 }
