@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubedag/kubedag/aggregator"
@@ -96,8 +97,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *leaseNS != "" {
 		// Production's default Lease timings; its log says when this
 		// replica started and stopped leading.
+		// Its own client and rate limiter, as production's.
+		lc := rest.CopyConfig(rc)
+		lc.UserAgent += "/leader-election"
+		lc.QPS, lc.Burst = 10, 20
+		leaseClient, err := kubernetes.NewForConfig(lc)
+		if err != nil {
+			return err
+		}
 		leLog := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		if elector, err = leader.New(leader.Options{Client: cs, Namespace: *leaseNS, Identity: *identity, Logger: leLog}); err != nil {
+		if elector, err = leader.New(leader.Options{Client: leaseClient, Namespace: *leaseNS, Identity: *identity, Logger: leLog}); err != nil {
 			return err
 		}
 	}
