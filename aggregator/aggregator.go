@@ -311,7 +311,13 @@ func New(opts Options) (*Aggregator, error) {
 		}
 	}
 	if cfg.Sandwich.Enabled {
-		if a.sandwich, err = newSandwich(opts, sandwichTargets); err != nil {
+		// The sandwich's config changes and commits are fenced like the
+		// pushers' calls.
+		var deadline func() time.Time
+		if a.elector != nil {
+			deadline = a.elector.LeaseDeadline
+		}
+		if a.sandwich, err = newSandwich(opts, sandwichTargets, deadline); err != nil {
 			return nil, err
 		}
 	}
@@ -426,7 +432,7 @@ func (a *Aggregator) lead(ctx context.Context) {
 		if a.elector != nil {
 			// Fencing: no call once the Lease may have passed to another
 			// replica, even if this one has not noticed yet.
-			fw = fencedFirewall{Firewall: fw, deadline: a.elector.LeaseDeadline, now: time.Now}
+			fw = fencedFirewall{Firewall: fw, leaseFence: leaseFence{deadline: a.elector.LeaseDeadline, now: time.Now}}
 		}
 		p, err := a.core.Pusher(t.name, fw, ready)
 		if err != nil { // validated in New: cannot happen

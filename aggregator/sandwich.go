@@ -51,7 +51,10 @@ type sandwichTarget struct {
 	admin  string
 }
 
-func newSandwich(opts Options, targets []sandwichTarget) (*sandwichPart, error) {
+// newSandwich builds the sandwich over targets; with deadline set (the
+// Lease's, leader.Elector.LeaseDeadline) every config change and commit is
+// fenced on it.
+func newSandwich(opts Options, targets []sandwichTarget, deadline func() time.Time) (*sandwichPart, error) {
 	cfg := opts.Config
 	sc := cfg.Sandwich
 	p := &sandwichPart{cluster: cfg.Cluster, meterName: "kubedag/aggregator/sandwich"}
@@ -63,6 +66,9 @@ func newSandwich(opts Options, targets []sandwichTarget) (*sandwichPart, error) 
 		c, ok := t.client.(sandwich.Client)
 		if !ok {
 			return nil, fmt.Errorf("aggregator: sandwich target %s: its client cannot change config (%T)", t.cfg.Name, t.client)
+		}
+		if deadline != nil {
+			c = fencedSandwichClient{Client: c, leaseFence: leaseFence{deadline: deadline, now: time.Now}}
 		}
 		tcs = append(tcs, sandwich.TargetClient{Target: sc.Target(t.cfg, t.admin), Client: c})
 	}
