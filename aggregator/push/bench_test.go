@@ -179,8 +179,8 @@ func BenchmarkMemoryPerIP(b *testing.B) {
 		e.ipBuf, e.desBuf, e.itemBuf, e.callDes, e.callItems, d.buf = nil, nil, nil, nil, nil, nil
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if len(e.actual) != nIPs {
-			b.Fatalf("pushed %d IPs, want %d", len(e.actual), nIPs)
+		if e.actual.Len() != nIPs {
+			b.Fatalf("pushed %d IPs, want %d", e.actual.Len(), nIPs)
 		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/nIPs, "bytes/IP")
 		runtime.KeepAlive(st)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubedag/kubedag/aggregator/diff"
+	"github.com/kubedag/kubedag/aggregator/ipmap"
 	"github.com/kubedag/kubedag/aggregator/store"
 	"github.com/kubedag/kubedag/tags"
 )
@@ -78,12 +79,12 @@ type retryRec struct {
 }
 
 // inflightBatch is what the Engine remembers of the batch a Send carries,
-// to apply its result and to link its span.
+// to apply its result and to link its span: des[k] and items[k] are those
+// of b.Ops[k].
 type inflightBatch struct {
 	b     diff.Batch
 	des   []store.Desired
 	items []diff.Item
-	idx   map[netip.Addr]int
 }
 
 // Engine is the pure per-target state machine under a Pusher: it holds
@@ -102,9 +103,9 @@ type Engine struct {
 	log   *slog.Logger
 
 	start        time.Time
-	actual       map[netip.Addr]actualRec
-	pending      map[netip.Addr]struct{}
-	retry        map[netip.Addr]retryRec
+	actual       ipmap.Dense[actualRec]
+	pending      ipmap.Set
+	retry        ipmap.Map[retryRec]
 	ready        bool
 	synced       bool
 	failures     int
@@ -163,9 +164,9 @@ func newEngine(state DesiredState, opts Options) *Engine {
 // (LastReconcile, Reboots) survive.
 func (e *Engine) Reset(now time.Time) {
 	e.start = now
-	e.actual = make(map[netip.Addr]actualRec)
-	e.pending = make(map[netip.Addr]struct{})
-	e.retry = make(map[netip.Addr]retryRec)
+	e.actual = ipmap.Dense[actualRec]{}
+	e.pending = ipmap.Set{}
+	e.retry = ipmap.Map[retryRec]{}
 	e.ready = e.opts.Ready == nil
 	e.synced = false
 	e.failures = 0
@@ -188,7 +189,7 @@ func (e *Engine) Reset(now time.Time) {
 func (e *Engine) Dirty(_ time.Time, ips []netip.Addr) {
 	for _, ip := range ips {
 		if !e.reserved(ip) {
-			e.pending[ip] = struct{}{}
+			e.pending.Add(ip)
 		}
 	}
 }
@@ -214,8 +215,8 @@ func (e *Engine) OpenGate(why string) {
 	}
 	e.ready = true
 	e.log.Info("unregister gate open", "reason", why)
-	for ip := range e.actual {
-		e.pending[ip] = struct{}{}
+	for ip := range e.actual.Keys() {
+		e.pending.Add(ip)
 	}
 }
 
@@ -265,7 +266,7 @@ func (e *Engine) Next(now time.Time) Action {
 		// No call is in flight here (every action is answered before
 		// Next), so pending IPs go at once: they coalesced while the last
 		// call was out.
-		if len(e.pending) > 0 && !now.Before(e.sendAt()) {
+		if e.pending.Len() > 0 && !now.Before(e.sendAt()) {
 			e.flushing = true
 			if a, ok := e.planBatch(now); ok {
 				return a
@@ -297,10 +298,10 @@ func (e *Engine) wake(now time.Time) time.Time {
 			earlier(later(e.nextCanary, e.backoffUntil))
 		}
 		earlier(e.nextSweep)
-		if len(e.retry) > 0 {
+		if e.retry.Len() > 0 {
 			earlier(e.nextRetry)
 		}
-		if len(e.pending) > 0 {
+		if e.pending.Len() > 0 {
 			earlier(e.sendAt())
 		}
 	}
@@ -319,8 +320,8 @@ func later(a, b time.Time) time.Time {
 
 func (e *Engine) endFlush() {
 	e.flushing = false
-	if len(e.pending) == 0 {
-		e.pending = make(map[netip.Addr]struct{}) // drop a burst's high-water memory
+	if e.pending.Len() == 0 {
+		e.pending = ipmap.Set{} // drop a burst's high-water memory
 	}
 }
 
@@ -431,9 +432,9 @@ func (e *Engine) Status() Status {
 		s.LastError = ""
 	}
 	s.CapacityFull = e.capFull
-	s.Registered = len(e.actual)
-	s.Pending = len(e.pending)
-	s.Retrying = len(e.retry)
+	s.Registered = e.actual.Len()
+	s.Pending = e.pending.Len()
+	s.Retrying = e.retry.Len()
 	return s
 }
 
@@ -449,7 +450,7 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 	for i := range des {
 		des[i].Tags = e.want(des[i].Tags)
 	}
-	next := make(map[netip.Addr]actualRec, len(regs))
+	var next ipmap.Dense[actualRec]
 	drift := 0
 	floor := e.listedFloor(now, regs)
 	inherited := 0
@@ -491,7 +492,7 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 		} else {
 			shared[set.Key()] = set
 		}
-		old, had := e.actual[ip]
+		old, had := e.actual.Get(ip)
 		if !had || !old.tags.Equal(set) {
 			drift++
 		}
@@ -508,26 +509,28 @@ func (e *Engine) reconcile(now time.Time, regs []RegisteredIP) {
 				exp = uncertainExpiry
 			}
 		}
-		next[ip] = actualRec{tags: set, expires: exp}
+		next.Set(ip, actualRec{tags: set, expires: exp})
 	}
-	for ip := range e.actual {
-		if _, ok := next[ip]; !ok {
+	for ip := range e.actual.Keys() {
+		if !next.Has(ip) {
 			drift++
 		}
 	}
 	e.actual = next
 	e.distrust = false
-	e.ipBuf, e.desBuf = ips[:0], des[:0]
-	for ip := range next {
-		e.pending[ip] = struct{}{}
+	e.ipBuf, e.desBuf = trim(ips), trim(des)
+	for ip := range next.Keys() {
+		e.pending.Add(ip)
 	}
-	for _, ip := range e.state.AppendIPs(e.ipBuf[:0]) {
+	all := e.state.AppendIPs(e.ipBuf[:0])
+	for _, ip := range all {
 		if !e.reserved(ip) {
-			e.pending[ip] = struct{}{}
+			e.pending.Add(ip)
 		}
 	}
+	e.ipBuf = trim(all)
 	e.status.LastReconcile = now
-	e.log.Info("reconciled", "listed", len(regs), "owned_ips", len(next), "drift", drift, "ttl_floor_ips", inherited)
+	e.log.Info("reconciled", "listed", len(regs), "owned_ips", next.Len(), "drift", drift, "ttl_floor_ips", inherited)
 	if e.opts.Hooks.Reconciled != nil {
 		e.opts.Hooks.Reconciled(e.opts.Name, len(regs), drift)
 	}
@@ -564,9 +567,9 @@ func (e *Engine) canaryListed(regs []RegisteredIP) {
 
 // sweepRefresh marks IPs whose tags need a TTL refresh.
 func (e *Engine) sweepRefresh(now time.Time) {
-	for ip, rec := range e.actual {
+	for ip, rec := range e.actual.All() {
 		if e.refreshDue(rec, now) {
-			e.pending[ip] = struct{}{}
+			e.pending.Add(ip)
 		}
 	}
 }
@@ -592,9 +595,9 @@ func minExpiry(a, b int64) int64 {
 
 // sweepRetry marks IPs whose entry retry is due.
 func (e *Engine) sweepRetry(now time.Time) {
-	for ip, r := range e.retry {
+	for ip, r := range e.retry.All() {
 		if !now.Before(r.notBefore) {
-			e.pending[ip] = struct{}{}
+			e.pending.Add(ip)
 		}
 	}
 }
@@ -609,21 +612,20 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 		acc   diff.Batch
 		des   = e.callDes[:0]
 		items = e.callItems[:0]
-		idx   map[netip.Addr]int
 	)
 	// IPs in the call are taken out of pending while more are examined
 	// (so they are not examined twice) and put back at the end: the answer
 	// decides whether they are done.
 	defer func() {
 		for _, op := range acc.Ops {
-			e.pending[op.IP] = struct{}{}
+			e.pending.Add(op.IP)
 		}
 	}()
-	for len(e.pending) > 0 && e.opts.MaxBatch-acc.Entries >= min(2, e.opts.MaxBatch) {
+	for e.pending.Len() > 0 && e.opts.MaxBatch-acc.Entries >= min(2, e.opts.MaxBatch) {
 		ips := e.ipBuf[:0]
-		for ip := range e.pending {
-			if r, ok := e.retry[ip]; ok && now.Before(r.notBefore) {
-				delete(e.pending, ip) // sweepRetry brings it back
+		for ip := range e.pending.All() {
+			if r, ok := e.retry.Get(ip); ok && now.Before(r.notBefore) {
+				e.pending.Delete(ip) // sweepRetry brings it back
 				continue
 			}
 			ips = append(ips, ip)
@@ -642,7 +644,7 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 		e.desBuf = cdes
 		citems := e.itemBuf[:0]
 		for i, ip := range ips {
-			rec := e.actual[ip]
+			rec, _ := e.actual.Get(ip)
 			citems = append(citems, diff.Item{
 				IP:           ip,
 				Desired:      cdes[i].Tags,
@@ -655,37 +657,29 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 		batches := diff.Plan(citems, e.opts.Owns, e.opts.MaxBatch-acc.Entries)
 		if len(batches) == 0 {
 			for _, ip := range ips {
-				delete(e.pending, ip)
+				e.pending.Delete(ip)
 			}
 			continue
 		}
 		b := batches[0]
 		// IPs that planned nothing are done; IPs in later batches stay
 		// pending; IPs in this call leave pending until the deferred put.
-		inBatch := make(map[netip.Addr]struct{}, len(b.Ops))
-		for _, op := range b.Ops {
-			inBatch[op.IP] = struct{}{}
-		}
-		deferred := make(map[netip.Addr]struct{})
-		for _, lb := range batches[1:] {
-			for _, op := range lb.Ops {
-				deferred[op.IP] = struct{}{}
-			}
-		}
-		if idx == nil {
-			idx = make(map[netip.Addr]int, len(b.Ops))
-		}
+		// Plan keeps the order of items and gives each IP at most one op,
+		// so one walk over ips and the batches' ops tells them apart.
+		bi, oi := 0, 0 // the next op: batches[bi].Ops[oi]
 		for i, ip := range ips {
-			if _, ok := inBatch[ip]; ok {
-				idx[ip] = len(des)
-				des = append(des, cdes[i])
-				items = append(items, citems[i])
-				delete(e.pending, ip)
+			if bi < len(batches) && batches[bi].Ops[oi].IP == ip {
+				if bi == 0 {
+					des = append(des, cdes[i])
+					items = append(items, citems[i])
+					e.pending.Delete(ip)
+				}
+				if oi++; oi == len(batches[bi].Ops) {
+					bi, oi = bi+1, 0
+				}
 				continue
 			}
-			if _, ok := deferred[ip]; !ok {
-				delete(e.pending, ip)
-			}
+			e.pending.Delete(ip)
 		}
 		acc.Ops = append(acc.Ops, b.Ops...)
 		acc.Entries += b.Entries
@@ -697,7 +691,7 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 	if len(acc.Ops) == 0 {
 		return Action{}, false
 	}
-	e.batch = inflightBatch{b: acc, des: des, items: items, idx: idx}
+	e.batch = inflightBatch{b: acc, des: des, items: items}
 	e.lastSend = now
 	return e.issue(now, Action{Kind: Send, Update: e.update(acc)}), true
 }
@@ -728,12 +722,12 @@ func (e *Engine) update(b diff.Batch) Update {
 // (register and unregister are idempotent on the target).
 func (e *Engine) sendFailed(now time.Time, err error) {
 	for _, op := range e.batch.b.Ops {
-		rec := e.actual[op.IP]
+		rec, _ := e.actual.Get(op.IP)
 		if len(op.Register) > 0 {
 			rec.tags = union(rec.tags, op.Register)
 		}
 		rec.expires = uncertainExpiry
-		e.actual[op.IP] = rec
+		e.actual.Set(op.IP, rec)
 	}
 	e.batch = inflightBatch{}
 	e.fail(now, fmt.Errorf("update %s: %w", e.opts.Name, err))
@@ -741,7 +735,7 @@ func (e *Engine) sendFailed(now time.Time, err error) {
 }
 
 func (e *Engine) applyResult(now time.Time, res UpdateResult) {
-	b, des, items, idx := e.batch.b, e.batch.des, e.batch.items, e.batch.idx
+	b, des, items := e.batch.b, e.batch.des, e.batch.items
 	e.batch = inflightBatch{}
 	type fails struct{ unreg, reg, capFull bool }
 	var failed map[netip.Addr]fails
@@ -768,10 +762,9 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 	// step, however many IPs wait), so clusters sharing a full target
 	// probe it rarely instead of fighting over each freed slot.
 	var capRetry time.Time
-	for _, op := range b.Ops {
-		i := idx[op.IP]
+	for i, op := range b.Ops {
 		d := des[i]
-		rec := e.actual[op.IP]
+		rec, _ := e.actual.Get(op.IP)
 		f := failed[op.IP]
 		next := rec.tags
 		switch {
@@ -798,12 +791,12 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 			next = d.Tags
 		}
 		if next.Len() == 0 {
-			delete(e.actual, op.IP)
+			e.actual.Delete(op.IP)
 		} else {
-			e.actual[op.IP] = actualRec{tags: next, expires: exp}
+			e.actual.Set(op.IP, actualRec{tags: next, expires: exp})
 		}
 		if f.unreg || f.reg {
-			r := e.retry[op.IP]
+			r, _ := e.retry.Get(op.IP)
 			r.attempts++
 			base := e.opts.EntryRetryBase
 			if f.capFull {
@@ -823,12 +816,12 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 			default:
 				r.notBefore = capRetry
 			}
-			e.retry[op.IP] = r
-			delete(e.pending, op.IP)
+			e.retry.Set(op.IP, r)
+			e.pending.Delete(op.IP)
 			continue
 		}
-		delete(e.retry, op.IP)
-		delete(e.pending, op.IP)
+		e.retry.Delete(op.IP)
+		e.pending.Delete(op.IP)
 		// Applied marks new tags reaching the target, not TTL refreshes.
 		if len(op.Register) > 0 && e.opts.Hooks.Applied != nil {
 			if added := tags.Minus(d.Tags, rec.tags); len(added) > 0 {
@@ -846,6 +839,14 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 		e.capFull = false
 		e.log.Info("target accepts registrations again")
 	}
+}
+
+// trim empties a scratch buffer for reuse, or drops it if it is large.
+func trim[T any](b []T) []T {
+	if cap(b) > keepBufAbove {
+		return nil
+	}
+	return b[:0]
 }
 
 func union(s tags.Set, add []string) tags.Set {

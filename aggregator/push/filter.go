@@ -53,11 +53,11 @@ func (e *Engine) SetFilter(now time.Time, f TagFilter) {
 	marked := 0
 	for i, ip := range ips {
 		if !e.reserved(ip) && touches(des[i].Tags) {
-			e.pending[ip] = struct{}{}
+			e.pending.Add(ip)
 			marked++
 		}
 	}
-	e.ipBuf, e.desBuf = ips[:0], des[:0]
+	e.ipBuf, e.desBuf = trim(ips), trim(des)
 	if marked > 0 {
 		// Tags a new filter adds were waiting on the filter, not on the
 		// claim: their latency counts from now (Hooks.Applied).

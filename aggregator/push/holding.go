@@ -42,7 +42,7 @@ type Holding struct {
 // Holding returns what e believes its target holds for ip.
 func (e *Engine) Holding(ip netip.Addr) Holding {
 	ip = ip.Unmap()
-	rec := e.actual[ip]
+	rec, _ := e.actual.Get(ip)
 	h := Holding{Tags: rec.tags, Synced: e.synced, LastReconcile: e.status.LastReconcile}
 	switch {
 	case rec.expires == uncertainExpiry:
@@ -52,8 +52,9 @@ func (e *Engine) Holding(ip netip.Addr) Holding {
 	}
 	d := e.state.DesiredBatch([]netip.Addr{ip}, nil)
 	h.Want, h.Pruning = e.want(d[0].Tags), e.filter != nil
-	_, h.Pending = e.pending[ip]
-	h.RetryAttempts = e.retry[ip].attempts
+	h.Pending = e.pending.Has(ip)
+	r, _ := e.retry.Get(ip)
+	h.RetryAttempts = r.attempts
 	return h
 }
 

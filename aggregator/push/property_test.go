@@ -242,7 +242,7 @@ func checkConvergesAndNeverOverTags(rt *rapid.T, pruned bool) {
 		for range 20 {
 			clk.Advance(11 * time.Second)
 			d.step()
-			if len(p.eng.pending) == 0 && d.sub.Len() == 0 && len(p.eng.retry) == 0 {
+			if p.eng.pending.Len() == 0 && d.sub.Len() == 0 && p.eng.retry.Len() == 0 {
 				break
 			}
 		}

@@ -44,6 +44,11 @@ type Status struct {
 	Reboots             int
 }
 
+// keepBufAbove is the capacity (in IPs) above which a scratch buffer is
+// dropped after use instead of kept for the next, so a burst or a large
+// listing does not pin its high-water memory.
+const keepBufAbove = 4096
+
 // Pusher keeps one target in step with the desired state: an Engine that
 // decides, under a loop (Run) that does the I/O. Create it with New.
 type Pusher struct {
@@ -124,6 +129,9 @@ func (p *Pusher) Run(ctx context.Context) error {
 		case <-sub.C():
 			dirty = sub.Take(dirty[:0])
 			e.Dirty(now(), dirty)
+			if cap(dirty) > keepBufAbove {
+				dirty = nil // a burst's buffer is not kept
+			}
 		case <-readyC:
 			readyC = nil
 			e.OpenGate("ready")

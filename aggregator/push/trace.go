@@ -46,13 +46,9 @@ func (p *Pusher) startBatchSpan(ctx context.Context, u Update) (context.Context,
 		return ctx, span
 	}
 	ib := &p.eng.batch
-	b, items, idx, des := ib.b, ib.items, ib.idx, ib.des
+	b, items, des := ib.b, ib.items, ib.des
 	links, dropped := 0, 0
-	for _, op := range b.Ops {
-		i, ok := idx[op.IP]
-		if !ok {
-			continue
-		}
+	for i, op := range b.Ops {
 		it := &items[i]
 		if len(op.Unregister) == 0 && it.Actual.Equal(it.Desired) {
 			continue // a refresh

@@ -87,7 +87,7 @@ func TestBatchSpans(t *testing.T) {
 			name: "a narrowed set links to the new claim",
 			setup: func(f *traceFixture) {
 				f.fw.set(ipN(0), "k8s.a", "k8s.b")
-				f.p.eng.actual[ipN(0)] = actualRec{tags: tags.NewSet("k8s.a", "k8s.b")}
+				f.p.eng.actual.Set(ipN(0), actualRec{tags: tags.NewSet("k8s.a", "k8s.b")})
 				f.claim(ipN(0), 5, "k8s.a")
 			},
 			want: []wantSpan{{unregister: 1, links: 1, result: resultOK}},
@@ -96,7 +96,7 @@ func TestBatchSpans(t *testing.T) {
 			name: "a TTL refresh carries no change, so no link",
 			setup: func(f *traceFixture) {
 				f.fw.set(ipN(0), "k8s.a")
-				f.p.eng.actual[ipN(0)] = actualRec{tags: tags.NewSet("k8s.a"), expires: uncertainExpiry}
+				f.p.eng.actual.Set(ipN(0), actualRec{tags: tags.NewSet("k8s.a"), expires: uncertainExpiry})
 				f.claim(ipN(0), 0, "k8s.a")
 			},
 			want: []wantSpan{{register: 1, links: 0, result: resultOK}},

@@ -99,7 +99,7 @@ func (e *Engine) floorUpdate(now time.Time, u *Update) {
 		return
 	}
 	f := now.Add(e.opts.TagTTL).UnixNano()
-	for _, rec := range e.actual {
+	for _, rec := range e.actual.All() {
 		if rec.expires == uncertainExpiry {
 			return
 		}

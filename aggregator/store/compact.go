@@ -7,22 +7,23 @@ import (
 )
 
 // owner is a claim's owner UID: a canonical (lowercase) UUID, as
-// Kubernetes UIDs are, is kept in 16 bytes; anything else as a string.
+// Kubernetes UIDs are, is kept in 16 bytes; anything else is interned in
+// the Store's owner table and kept as its id.
 type owner struct {
 	uuid [16]byte
-	s    string
+	str  uint32 // id in Store.owners; 0 for a UUID or the empty owner
 }
 
-func ownerOf(s string) owner {
-	if u, ok := parseUUID(s); ok {
+func (s *Store) ownerOf(o string) owner {
+	if u, ok := parseUUID(o); ok {
 		return owner{uuid: u}
 	}
-	return owner{s: s}
+	return owner{str: s.owners.intern(o)}
 }
 
-func (o owner) String() string {
-	if o.s != "" || o.uuid == ([16]byte{}) {
-		return o.s
+func (s *Store) ownerString(o owner) string {
+	if o.str != 0 || o.uuid == ([16]byte{}) {
+		return s.owners.get(o.str)
 	}
 	var b [36]byte
 	hex.Encode(b[0:8], o.uuid[0:4])

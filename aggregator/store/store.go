@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/kubedag/kubedag/aggregator/ipmap"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -44,43 +45,18 @@ type Stats struct {
 	InternedSets   int
 }
 
-// key is an IP as stored: its 16-byte form (IPv4 as 4in6), pointer-free
-// and 8 bytes smaller than netip.Addr.
-type key [16]byte
-
-func keyOf(ip netip.Addr) key { return ip.Unmap().As16() }
-
-func (k key) addr() netip.Addr { return netip.AddrFrom16(k).Unmap() }
-
-// claimRec is the compact stored form of a Claim: no pointers but the tag
-// set (interned) and, for owners that are not UUIDs, the owner string.
+// claimRec is the stored form of a Claim. It holds no pointer (the tag
+// set and a non-UUID owner are ids in the Store's tables), so the records
+// are never scanned by the garbage collector; 64 bytes.
 type claimRec struct {
-	tags  tags.Set
-	owner owner
 	seen  int64 // unix nanoseconds, 0 = unknown
-	span  span
+	tags  uint32
 	src   uint32
-}
-
-// ipState holds an IP's claims: one inline, further ones (conflicts, rare)
-// behind a pointer, to keep the common case small.
-type ipState struct {
-	claimRec
-	more *[]claimRec
-}
-
-func (st *ipState) n() int {
-	if st.more == nil {
-		return 1
-	}
-	return 1 + len(*st.more)
-}
-
-func (st *ipState) at(i int) *claimRec {
-	if i == 0 {
-		return &st.claimRec
-	}
-	return &(*st.more)[i-1]
+	owner owner
+	span  span
+	// more (on an IP's first claim only): the IP has further claims, in
+	// Store.more.
+	more bool
 }
 
 type source struct {
@@ -92,12 +68,16 @@ type source struct {
 type Store struct {
 	opts Options
 
-	mu       sync.RWMutex
-	ips      map[key]ipState
-	sources  map[string]*source
-	nextSrc  uint32
-	interned *tags.Interner
-	subs     map[*Subscription]struct{}
+	mu sync.RWMutex
+	// recs holds every claimed IP's first claim; further claims (IP
+	// reuse, rare) are in more.
+	recs    ipmap.Dense[claimRec]
+	more    ipmap.Map[[]claimRec]
+	sources map[string]*source
+	nextSrc uint32
+	sets    *table[tags.Set] // interned tag sets
+	owners  *table[string]   // owners that are not UUIDs
+	subs    map[*Subscription]struct{}
 
 	conflicts      int
 	conflictsTotal uint64
@@ -106,20 +86,26 @@ type Store struct {
 // New returns an empty Store.
 func New(opts Options) *Store {
 	return &Store{
-		opts:     opts,
-		ips:      make(map[key]ipState),
-		sources:  make(map[string]*source),
-		interned: tags.NewInterner(),
-		subs:     make(map[*Subscription]struct{}),
+		opts:    opts,
+		sources: make(map[string]*source),
+		sets:    newTable(tags.Set.Key),
+		owners:  newTable(func(s string) string { return s }),
+		subs:    make(map[*Subscription]struct{}),
 	}
 }
 
 func (s *Store) rec(src uint32, c Claim) claimRec {
-	r := claimRec{tags: s.interned.Intern(c.Tags), owner: ownerOf(c.Owner), span: spanOf(c.Span), src: src}
+	r := claimRec{tags: s.sets.intern(c.Tags), owner: s.ownerOf(c.Owner), span: spanOf(c.Span), src: src}
 	if !c.FirstSeen.IsZero() {
 		r.seen = c.FirstSeen.UnixNano()
 	}
 	return r
+}
+
+// drop releases what r holds in the tables.
+func (s *Store) drop(r *claimRec) {
+	s.sets.release(r.tags)
+	s.owners.release(r.owner.str)
 }
 
 func (s *Store) source(name string) *source {
@@ -132,69 +118,97 @@ func (s *Store) source(name string) *source {
 	return src
 }
 
+// claims is one IP's claims, as stored.
+type claims struct {
+	first *claimRec
+	more  []claimRec
+}
+
+// claimsOf returns ip's claims given its first (non-nil).
+func (s *Store) claimsOf(ip netip.Addr, first *claimRec) claims {
+	c := claims{first: first}
+	if first.more {
+		c.more, _ = s.more.Get(ip)
+	}
+	return c
+}
+
+func (c claims) n() int { return 1 + len(c.more) }
+
+func (c claims) at(i int) *claimRec {
+	if i == 0 {
+		return c.first
+	}
+	return &c.more[i-1]
+}
+
 // desiredOf is the intersection of all claims' tags.
-func desiredOf(st *ipState) tags.Set {
-	d := st.tags
-	for i := 1; i < st.n(); i++ {
-		d = tags.Intersect(d, st.at(i).tags)
+func (s *Store) desiredOf(c claims) tags.Set {
+	d := s.sets.get(c.first.tags)
+	for i := range c.more {
+		d = tags.Intersect(d, s.sets.get(c.more[i].tags))
 	}
 	return d
 }
 
-func conflicted(st *ipState) bool {
-	for i := 1; i < st.n(); i++ {
-		if st.at(i).owner != st.owner {
+func conflicted(c claims) bool {
+	for i := range c.more {
+		if c.more[i].owner != c.first.owner {
 			return true
 		}
 	}
 	return false
 }
 
-// upsert sets src's claim on ip and reports whether desired changed.
-func (s *Store) upsert(src *source, ip key, c Claim) {
-	st, ok := s.ips[ip]
-	if !ok {
-		s.ips[ip] = ipState{claimRec: s.rec(src.id, c)}
+// upsert sets src's claim on ip (unmapped) and marks ip dirty if its
+// desired state changed.
+func (s *Store) upsert(src *source, ip netip.Addr, c Claim) {
+	first := s.recs.Ptr(ip)
+	if first == nil {
+		s.recs.Set(ip, s.rec(src.id, c))
 		src.n++
 		s.markDirty(ip)
 		return
 	}
-	before := desiredOf(&st)
-	wasConflict := conflicted(&st)
+	cs := s.claimsOf(ip, first)
+	before := s.desiredOf(cs)
+	wasConflict := conflicted(cs)
 	found := false
-	for i := 0; i < st.n(); i++ {
-		r := st.at(i)
+	for i := range cs.n() {
+		r := cs.at(i)
 		if r.src == src.id {
-			s.interned.Release(r.tags)
-			*r = s.rec(src.id, c)
+			// Intern the new claim before dropping the old one, so an
+			// unchanged tag set keeps its entry.
+			nr := s.rec(src.id, c)
+			nr.more = r.more
+			s.drop(r)
+			*r = nr
 			found = true
 			break
 		}
 	}
 	if !found {
-		more := []claimRec{s.rec(src.id, c)}
-		if st.more != nil {
-			more = append(*st.more, more[0])
-		}
-		st.more = &more
+		cs.more = append(cs.more, s.rec(src.id, c))
+		s.more.Set(ip, cs.more)
+		first.more = true
 		src.n++
 	}
-	s.ips[ip] = st
-	s.conflictChange(ip, wasConflict, conflicted(&st))
-	if !desiredOf(&st).Equal(before) {
+	s.conflictChange(ip, wasConflict, conflicted(cs))
+	if !s.desiredOf(cs).Equal(before) {
 		s.markDirty(ip)
 	}
 }
 
-// remove drops src's claim on ip.
-func (s *Store) remove(src *source, ip key) {
-	st, ok := s.ips[ip]
-	if !ok {
+// remove drops src's claim on ip (unmapped).
+func (s *Store) remove(src *source, ip netip.Addr) {
+	first := s.recs.Ptr(ip)
+	if first == nil {
 		return
 	}
+	cs := s.claimsOf(ip, first)
 	idx := -1
-	for i := 0; i < st.n(); i++ {
-		if st.at(i).src == src.id {
+	for i := range cs.n() {
+		if cs.at(i).src == src.id {
 			idx = i
 			break
 		}
@@ -203,35 +217,38 @@ func (s *Store) remove(src *source, ip key) {
 		return
 	}
 	src.n--
-	s.interned.Release(st.at(idx).tags)
-	if st.n() == 1 {
-		delete(s.ips, ip)
+	if cs.n() == 1 {
+		s.drop(first)
+		s.recs.Delete(ip)
 		s.markDirty(ip)
 		return
 	}
-	before := desiredOf(&st)
-	wasConflict := conflicted(&st)
-	more := *st.more
+	before := s.desiredOf(cs)
+	wasConflict := conflicted(cs)
+	s.drop(cs.at(idx))
+	more := cs.more
 	if idx == 0 {
-		st.claimRec = more[0]
+		*first = more[0]
 		more = more[1:]
 	} else {
 		more = append(more[:idx-1:idx-1], more[idx:]...)
 	}
 	if len(more) == 0 {
-		st.more = nil
+		s.more.Delete(ip)
+		first.more = false
 	} else {
-		more = append([]claimRec(nil), more...)
-		st.more = &more
+		more = slices.Clone(more)
+		s.more.Set(ip, more)
+		first.more = true
 	}
-	s.ips[ip] = st
-	s.conflictChange(ip, wasConflict, conflicted(&st))
-	if !desiredOf(&st).Equal(before) {
+	cs.more = more
+	s.conflictChange(ip, wasConflict, conflicted(cs))
+	if !s.desiredOf(cs).Equal(before) {
 		s.markDirty(ip)
 	}
 }
 
-func (s *Store) conflictChange(ip key, was, is bool) {
+func (s *Store) conflictChange(ip netip.Addr, was, is bool) {
 	switch {
 	case !was && is:
 		s.conflicts++
@@ -242,7 +259,7 @@ func (s *Store) conflictChange(ip key, was, is bool) {
 		return
 	}
 	if s.opts.OnConflict != nil {
-		s.opts.OnConflict(ip.addr(), is)
+		s.opts.OnConflict(ip, is)
 	}
 }
 
@@ -250,7 +267,7 @@ func (s *Store) conflictChange(ip key, was, is bool) {
 func (s *Store) Upsert(source string, ip netip.Addr, c Claim) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.upsert(s.source(source), keyOf(ip), c)
+	s.upsert(s.source(source), ip.Unmap(), c)
 }
 
 // Delete withdraws source's claim on ip (no-op if there is none).
@@ -258,7 +275,7 @@ func (s *Store) Delete(source string, ip netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if src, ok := s.sources[source]; ok {
-		s.remove(src, keyOf(ip))
+		s.remove(src, ip.Unmap())
 	}
 }
 
@@ -271,22 +288,23 @@ func (s *Store) Replace(source string, claims map[netip.Addr]Claim) {
 	defer s.mu.Unlock()
 	src := s.source(source)
 	if src.n > 0 {
-		s.forSource(src, func(ip key) {
-			if _, ok := claims[ip.addr()]; !ok {
+		s.forSource(src, func(ip netip.Addr) {
+			if _, ok := claims[ip]; !ok {
 				s.remove(src, ip)
 			}
 		})
 	}
 	for ip, c := range claims {
-		s.upsert(src, keyOf(ip), c)
+		s.upsert(src, ip.Unmap(), c)
 	}
 }
 
 // forSource calls fn for every IP src claims; fn may remove that claim.
-func (s *Store) forSource(src *source, fn func(ip key)) {
-	for ip, st := range s.ips {
-		for i := 0; i < st.n(); i++ {
-			if st.at(i).src == src.id {
+func (s *Store) forSource(src *source, fn func(ip netip.Addr)) {
+	for ip := range s.recs.Keys() {
+		cs := s.claimsOf(ip, s.recs.Ptr(ip))
+		for i := range cs.n() {
+			if cs.at(i).src == src.id {
 				fn(ip)
 				break
 			}
@@ -303,7 +321,7 @@ func (s *Store) RemoveSource(source string) {
 		return
 	}
 	if src.n > 0 {
-		s.forSource(src, func(ip key) { s.remove(src, ip) })
+		s.forSource(src, func(ip netip.Addr) { s.remove(src, ip) })
 	}
 	delete(s.sources, source)
 }
@@ -321,13 +339,21 @@ type Desired struct {
 	Span      trace.SpanContext
 }
 
-func (s *Store) desired(ip key) Desired {
-	st, ok := s.ips[ip]
-	if !ok {
+func (s *Store) desired(ip netip.Addr) Desired {
+	first := s.recs.Ptr(ip.Unmap())
+	if first == nil {
 		return Desired{}
 	}
-	d := Desired{Tags: desiredOf(&st), Claimed: true, Conflict: conflicted(&st)}
-	last := st.at(st.n() - 1)
+	if !first.more { // the common case, without the intersection's work
+		d := Desired{Tags: s.sets.get(first.tags), Claimed: true, Span: first.span.context()}
+		if first.seen != 0 {
+			d.FirstSeen = time.Unix(0, first.seen)
+		}
+		return d
+	}
+	cs := s.claimsOf(ip.Unmap(), first)
+	d := Desired{Tags: s.desiredOf(cs), Claimed: true, Conflict: conflicted(cs)}
+	last := cs.at(cs.n() - 1)
 	if last.seen != 0 {
 		d.FirstSeen = time.Unix(0, last.seen)
 	}
@@ -339,7 +365,7 @@ func (s *Store) desired(ip key) Desired {
 func (s *Store) Desired(ip netip.Addr) Desired {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.desired(keyOf(ip))
+	return s.desired(ip)
 }
 
 // DesiredBatch appends the desired state of each of ips to out, in order,
@@ -348,7 +374,7 @@ func (s *Store) DesiredBatch(ips []netip.Addr, out []Desired) []Desired {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, ip := range ips {
-		out = append(out, s.desired(keyOf(ip)))
+		out = append(out, s.desired(ip))
 	}
 	return out
 }
@@ -357,18 +383,19 @@ func (s *Store) DesiredBatch(ips []netip.Addr, out []Desired) []Desired {
 func (s *Store) Claims(ip netip.Addr) map[string]Claim {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st, ok := s.ips[keyOf(ip)]
-	if !ok {
+	first := s.recs.Ptr(ip.Unmap())
+	if first == nil {
 		return nil
 	}
+	cs := s.claimsOf(ip.Unmap(), first)
 	names := make(map[uint32]string, len(s.sources))
 	for n, src := range s.sources {
 		names[src.id] = n
 	}
-	out := make(map[string]Claim, st.n())
-	for i := 0; i < st.n(); i++ {
-		r := st.at(i)
-		c := Claim{Tags: r.tags, Owner: r.owner.String(), Span: r.span.context()}
+	out := make(map[string]Claim, cs.n())
+	for i := range cs.n() {
+		r := cs.at(i)
+		c := Claim{Tags: s.sets.get(r.tags), Owner: s.ownerString(r.owner), Span: r.span.context()}
 		if r.seen != 0 {
 			c.FirstSeen = time.Unix(0, r.seen)
 		}
@@ -381,10 +408,7 @@ func (s *Store) Claims(ip netip.Addr) map[string]Claim {
 func (s *Store) AppendIPs(dst []netip.Addr) []netip.Addr {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for ip := range s.ips {
-		dst = append(dst, ip.addr())
-	}
-	return dst
+	return s.recs.AppendKeys(dst)
 }
 
 // Stats returns the store's counters.
@@ -392,11 +416,11 @@ func (s *Store) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return Stats{
-		IPs:            len(s.ips),
+		IPs:            s.recs.Len(),
 		Sources:        len(s.sources),
 		Conflicts:      s.conflicts,
 		ConflictsTotal: s.conflictsTotal,
-		InternedSets:   s.interned.Len(),
+		InternedSets:   s.sets.len(),
 	}
 }
 

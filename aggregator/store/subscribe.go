@@ -1,6 +1,10 @@
 package store
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/kubedag/kubedag/aggregator/ipmap"
+)
 
 // shrinkAbove is the dirty-set size above which Take drops the map instead
 // of clearing it, so a burst does not pin its high-water memory.
@@ -10,7 +14,7 @@ const shrinkAbove = 4096
 // desired state may have changed since the last Take, and a poke channel.
 type Subscription struct {
 	s     *Store
-	dirty map[key]struct{} // guarded by s.mu
+	dirty ipmap.Set // guarded by s.mu
 	poke  chan struct{}
 }
 
@@ -19,21 +23,21 @@ type Subscription struct {
 func (s *Store) Subscribe() *Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sub := &Subscription{s: s, dirty: make(map[key]struct{}, len(s.ips)), poke: make(chan struct{}, 1)}
-	for ip := range s.ips {
-		sub.dirty[ip] = struct{}{}
+	sub := &Subscription{s: s, dirty: ipmap.MakeSet(s.recs.Len()), poke: make(chan struct{}, 1)}
+	for ip := range s.recs.Keys() {
+		sub.dirty.Add(ip)
 	}
 	s.subs[sub] = struct{}{}
-	if len(sub.dirty) > 0 {
+	if sub.dirty.Len() > 0 {
 		sub.poke <- struct{}{}
 	}
 	return sub
 }
 
 // markDirty marks ip in every subscription; s.mu must be held for writing.
-func (s *Store) markDirty(ip key) {
+func (s *Store) markDirty(ip netip.Addr) {
 	for sub := range s.subs {
-		sub.dirty[ip] = struct{}{}
+		sub.dirty.Add(ip)
 		select {
 		case sub.poke <- struct{}{}:
 		default:
@@ -48,13 +52,11 @@ func (sub *Subscription) C() <-chan struct{} { return sub.poke }
 func (sub *Subscription) Take(dst []netip.Addr) []netip.Addr {
 	sub.s.mu.Lock()
 	defer sub.s.mu.Unlock()
-	for ip := range sub.dirty {
-		dst = append(dst, ip.addr())
-	}
-	if len(sub.dirty) > shrinkAbove {
-		sub.dirty = make(map[key]struct{})
+	dst = sub.dirty.AppendTo(dst)
+	if sub.dirty.Len() > shrinkAbove {
+		sub.dirty = ipmap.Set{}
 	} else {
-		clear(sub.dirty)
+		sub.dirty.Clear()
 	}
 	return dst
 }
@@ -63,7 +65,7 @@ func (sub *Subscription) Take(dst []netip.Addr) []netip.Addr {
 func (sub *Subscription) Len() int {
 	sub.s.mu.RLock()
 	defer sub.s.mu.RUnlock()
-	return len(sub.dirty)
+	return sub.dirty.Len()
 }
 
 // Close unregisters the subscription; it is safe to call twice.
@@ -71,5 +73,5 @@ func (sub *Subscription) Close() {
 	sub.s.mu.Lock()
 	defer sub.s.mu.Unlock()
 	delete(sub.s.subs, sub)
-	sub.dirty = nil
+	sub.dirty = ipmap.Set{}
 }

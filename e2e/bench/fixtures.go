@@ -40,9 +40,24 @@ func podIdentity(i, r int) tags.Identity {
 	}
 }
 
-// podUID is a Kubernetes-shaped (lowercase UUID) UID for slot i, round r.
+// podUID is a Kubernetes-shaped (lowercase UUID) UID for slot i, round r:
+// fmt.Sprintf("%08x-%04x-4000-8000-%012x", i, r&0xffff, i) for i < 2^32,
+// without fmt (the throughput phase makes one per change).
 func podUID(i, r int) string {
-	return fmt.Sprintf("%08x-%04x-4000-8000-%012x", i, r&0xffff, i)
+	b := []byte("00000000-0000-4000-8000-000000000000")
+	putHex(b[0:8], uint64(i))
+	putHex(b[9:13], uint64(r&0xffff))
+	putHex(b[24:36], uint64(i))
+	return string(b)
+}
+
+// putHex writes the low 4*len(b) bits of v into b as lowercase hex.
+func putHex(b []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for j := len(b) - 1; j >= 0; j-- {
+		b[j] = digits[v&0xf]
+		v >>= 4
+	}
 }
 
 // tagSets returns the tag sets of the apps workloads in round r, derived

@@ -158,9 +158,15 @@ type ThroughputReport struct {
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	IPs        int    `json:"ips"`
 	// Changes = IPs registers (new pods) + IPs unregisters (pods gone).
-	Changes          int     `json:"changes"`
-	Seconds          float64 `json:"seconds"`
-	ChangesPerSec    float64 `json:"changesPerSec"`
+	Changes       int     `json:"changes"`
+	Seconds       float64 `json:"seconds"`
+	ChangesPerSec float64 `json:"changesPerSec"` // per wall-clock second
+	// CPUSeconds is the process's CPU time over the same spans (its one
+	// core's busy time: GOMAXPROCS is 1), and ChangesPerCPUSec the
+	// changes per CPU second, the measure that a loaded machine does not
+	// skew (0 where the system reports no CPU time).
+	CPUSeconds       float64 `json:"cpuSeconds"`
+	ChangesPerCPUSec float64 `json:"changesPerCpuSec"`
 	RegisterPerSec   float64 `json:"registerPerSec"`
 	UnregisterPerSec float64 `json:"unregisterPerSec"`
 	Calls            int     `json:"calls"`
@@ -249,8 +255,14 @@ func (r *Report) Goals() []Goal {
 		}
 	}
 	if t := r.Throughput; t != nil {
+		// Judged per second of the core's time: on a loaded machine the
+		// wall-clock rate also counts waiting for the core.
+		rate, per := t.ChangesPerSec, "wall-clock s"
+		if t.ChangesPerCPUSec > 0 {
+			rate, per = t.ChangesPerCPUSec, "CPU s"
+		}
 		out = append(out,
-			Goal{">= 1,000,000 mapping changes/s on one core (no-op firewall)", fmt.Sprintf("%.0f/s", t.ChangesPerSec), t.ChangesPerSec >= 1e6})
+			Goal{">= 1,000,000 mapping changes/s on one core (no-op firewall)", fmt.Sprintf("%.0f/%s", rate, per), rate >= 1e6})
 	}
 	if m := r.Memory; m != nil {
 		out = append(out, Goal{fmt.Sprintf("<= 150 B of aggregator memory per registered IP (%d IPs; the goal is at 500,000)", m.IPs), fmt.Sprintf("%.0f B", m.BytesPerIP), m.BytesPerIP <= 150})
@@ -306,8 +318,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if t := r.Throughput; t != nil {
 		fmt.Fprintf(&b, "Throughput (GOMAXPROCS %d, %s): %d IPs registered then unregistered through store + pusher:\n", t.GOMAXPROCS, t.Firewall, t.IPs)
-		fmt.Fprintf(&b, "  %d changes in %.2fs = %.0f changes/s (register %.0f/s, unregister %.0f/s); %d calls, %.0f mappings/call\n\n",
+		fmt.Fprintf(&b, "  %d changes in %.2fs = %.0f changes/s (register %.0f/s, unregister %.0f/s); %d calls, %.0f mappings/call\n",
 			t.Changes, t.Seconds, t.ChangesPerSec, t.RegisterPerSec, t.UnregisterPerSec, t.Calls, t.MappingsPerCall)
+		if t.CPUSeconds > 0 {
+			fmt.Fprintf(&b, "  CPU time %.2fs (GOMAXPROCS 1: one core) = %.0f changes per CPU second\n", t.CPUSeconds, t.ChangesPerCPUSec)
+		}
+		b.WriteString("\n")
 	}
 	if mm := r.Memory; mm != nil {
 		fmt.Fprintf(&b, "Memory at %d IPs (store + one pusher, %d interned tag sets): HeapInuse +%d B = %.0f B/IP (HeapAlloc %.0f B/IP)\n\n",

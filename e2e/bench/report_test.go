@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,15 @@ func TestGoalsAndText(t *testing.T) {
 	for _, s := range []string{">=9000ms", "MISSED", "p99"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("text lacks %q:\n%s", s, b.String())
+		}
+	}
+}
+
+func TestPodUID(t *testing.T) {
+	for _, c := range []struct{ i, r int }{{0, 0}, {1, 0}, {499999, 3}, {0xdeadbeef, 0x1ffff}, {12345678, 65535}} {
+		want := fmt.Sprintf("%08x-%04x-4000-8000-%012x", c.i, c.r&0xffff, c.i)
+		if got := podUID(c.i, c.r); got != want {
+			t.Errorf("podUID(%d, %d) = %q, want %q", c.i, c.r, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -19,7 +20,9 @@ const throughputFirewall = "no-op in-process firewall: measures our side only"
 
 // runThroughput registers ThroughputIPs new IPs through store and pusher
 // with GOMAXPROCS 1, measures memory per IP once they are all pushed, then
-// unregisters them all.
+// unregisters them all. It measures wall-clock time and the process's CPU
+// time: with GOMAXPROCS 1 they agree on an idle machine, and on a loaded
+// one the CPU time is what the work took on its core.
 func runThroughput(ctx context.Context, cfg Config) (*ThroughputReport, *MemoryReport, error) {
 	d, err := newDeriver()
 	if err != nil {
@@ -72,16 +75,20 @@ func runThroughput(ctx context.Context, cfg Config) (*ThroughputReport, *MemoryR
 	// FirstSeen, a sampled span context), tags already derived.
 	tid := trace.TraceID{0x6b, 0x75, 0x62, 0x65, 0x64, 0x61, 0x67}
 	seen := time.Now()
+	var nodes [100]string
+	for i := range nodes {
+		nodes[i] = aggregator.NodeSource(fmt.Sprint(i))
+	}
 	done := fw.expect(n, 0)
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	for i := range n {
 		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{1, byte(i >> 16), byte(i >> 8), byte(i)}, TraceFlags: trace.FlagsSampled})
-		st.Upsert(aggregator.NodeSource(fmt.Sprint(i%100)), podIP(i), store.Claim{Tags: sets[i%apps], Owner: podUID(i, 0), FirstSeen: seen, Span: sc})
+		st.Upsert(nodes[i%len(nodes)], podIP(i), store.Claim{Tags: sets[i%apps], Owner: podUID(i, 0), FirstSeen: seen, Span: sc})
 	}
 	if err := wait(done, "registers"); err != nil {
 		return nil, nil, err
 	}
-	regDur := time.Since(t0)
+	regDur, regCPU := time.Since(t0), cpuTime()-c0
 	if err := waitFor(runCtx, time.Millisecond, time.Minute, "pusher idle", func() bool {
 		s := p.Status()
 		return s.Pending == 0 && s.Registered == n
@@ -101,14 +108,14 @@ func runThroughput(ctx context.Context, cfg Config) (*ThroughputReport, *MemoryR
 
 	// Unregisters: every pod gone.
 	done = fw.expect(n, n)
-	t1 := time.Now()
+	t1, c1 := time.Now(), cpuTime()
 	for i := range n {
-		st.Delete(aggregator.NodeSource(fmt.Sprint(i%100)), podIP(i))
+		st.Delete(nodes[i%len(nodes)], podIP(i))
 	}
 	if err := wait(done, "unregisters"); err != nil {
 		return nil, nil, err
 	}
-	unregDur := time.Since(t1)
+	unregDur, unregCPU := time.Since(t1), cpuTime()-c1
 	calls, entries := fw.counts()
 	t := &ThroughputReport{
 		Firewall: throughputFirewall, GOMAXPROCS: runtime.GOMAXPROCS(0), IPs: n, Changes: 2 * n,
@@ -116,9 +123,23 @@ func runThroughput(ctx context.Context, cfg Config) (*ThroughputReport, *MemoryR
 		RegisterPerSec: float64(n) / regDur.Seconds(), UnregisterPerSec: float64(n) / unregDur.Seconds(),
 	}
 	t.ChangesPerSec = float64(t.Changes) / t.Seconds
+	if cpu := (regCPU + unregCPU).Seconds(); cpu > 0 {
+		t.CPUSeconds = cpu
+		t.ChangesPerCPUSec = float64(t.Changes) / cpu
+	}
 	if calls > 0 {
 		t.MappingsPerCall = float64(entries) / float64(calls)
 	}
 	runtime.KeepAlive(st)
 	return t, mem, nil
+}
+
+// cpuTime is the process's user and system CPU time so far (0 if the
+// system does not tell).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
