@@ -105,6 +105,10 @@ type request struct {
 	// keygen, idempotent User-ID updates).
 	safe   bool
 	noAuth bool // keygen: no key header
+	// fast, when set, reads a 200 answer's body itself and reports
+	// whether it could; when it could not, the body is parsed the
+	// generic way.
+	fast func(body []byte) bool
 }
 
 // do sends req, retrying where that is safe, and returns the parsed
@@ -218,6 +222,9 @@ func (c *Client) once(ctx context.Context, req request, key string) (*response, 
 	}
 	if int64(len(data)) > c.cfg.MaxResponseBytes {
 		return nil, hresp.StatusCode, fmt.Errorf("pan-os %s: %w: response larger than %d bytes", req.op, ErrMalformed, c.cfg.MaxResponseBytes)
+	}
+	if req.fast != nil && hresp.StatusCode == http.StatusOK && req.fast(data) {
+		return &response{Status: "success"}, hresp.StatusCode, nil
 	}
 	resp, err := c.check(req.op, hresp.StatusCode, data)
 	return resp, hresp.StatusCode, err

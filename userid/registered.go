@@ -35,9 +35,9 @@ type RegisteredIP struct {
 // fraction of the round trips' sum; pages are merged in order. Entries that
 // are not single IPs (PAN-OS 10.0+ ranges and subnets) are skipped. The
 // answer is sorted by IP; an IP reported twice (the set changed while
-// paging) keeps its last answer.
+// paging) keeps its last answer. Equal tag names share one string.
 func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP, error) {
-	byIP := make(map[netip.Addr]RegisteredIP)
+	var m registeredMerge
 	skipped := 0
 	window := c.cfg.ListConcurrency
 	pages := make([]registeredPage, window)
@@ -56,24 +56,102 @@ func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP,
 		}
 		for i, p := range pages {
 			skipped += p.skipped
-			added := 0
-			for _, r := range p.entries {
-				if _, ok := byIP[r.IP]; !ok {
-					added++
-				}
-				byIP[r.IP] = r
-			}
+			added := m.add(p.entries)
 			if p.n != RegisteredIPPage {
 				// A short page ends the list (later pages of the window
 				// are empty); a longer one means the device ignores limit
 				// (no paging before PAN-OS 8.0) and sent it all.
-				return c.sortedRegistered(ctx, byIP, skipped), nil
+				if skipped > 0 {
+					c.log.DebugContext(ctx, "skipped registered entries that are not single IPs", "count", skipped)
+				}
+				return m.result(), nil
 			}
 			if added == 0 && len(p.entries) > 0 {
 				return nil, fmt.Errorf("list registered IPs: page at %d repeats earlier entries; the device ignores start-point", first+i*RegisteredIPPage)
 			}
 		}
 	}
+}
+
+// registeredMerge gathers a listing's pages. Devices list in address
+// order, so while every page continues after the last one the entries are
+// simply appended; out of order, a set of the IPs seen finds repeats, and
+// the result is sorted at the end.
+type registeredMerge struct {
+	all      []RegisteredIP
+	seen     map[netip.Addr]struct{} // nil while in order
+	names    map[string]string       // the listing's interned tag names
+	unsorted bool
+}
+
+// add appends a page's entries and returns how many IPs were new.
+func (m *registeredMerge) add(entries []RegisteredIP) (added int) {
+	if m.names == nil {
+		m.names = make(map[string]string)
+	}
+	for i := range entries {
+		// Pages intern their own names (in parallel); one string per
+		// name over the whole listing.
+		for j := range entries[i].Tags {
+			t := &entries[i].Tags[j]
+			if s, ok := m.names[t.Name]; ok {
+				t.Name = s
+			} else {
+				m.names[t.Name] = t.Name
+			}
+		}
+	}
+	if m.seen == nil && inOrderAfter(m.all, entries) {
+		m.all = append(m.all, entries...)
+		return len(entries)
+	}
+	if m.seen == nil {
+		m.seen = make(map[netip.Addr]struct{}, len(m.all)+len(entries))
+		for _, r := range m.all {
+			m.seen[r.IP] = struct{}{}
+		}
+		m.unsorted = true
+	}
+	for _, r := range entries {
+		if _, ok := m.seen[r.IP]; !ok {
+			m.seen[r.IP] = struct{}{}
+			added++
+		}
+	}
+	m.all = append(m.all, entries...)
+	return added
+}
+
+// inOrderAfter reports whether page is strictly increasing and after all.
+func inOrderAfter(all, page []RegisteredIP) bool {
+	if len(page) == 0 {
+		return true
+	}
+	if len(all) > 0 && all[len(all)-1].IP.Compare(page[0].IP) >= 0 {
+		return false
+	}
+	for i := 1; i < len(page); i++ {
+		if page[i-1].IP.Compare(page[i].IP) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// result returns the entries sorted by IP, the last answer for each.
+func (m *registeredMerge) result() []RegisteredIP {
+	if !m.unsorted {
+		return m.all
+	}
+	slices.SortStableFunc(m.all, func(a, b RegisteredIP) int { return a.IP.Compare(b.IP) })
+	out := m.all[:0]
+	for i, r := range m.all {
+		if i+1 < len(m.all) && m.all[i+1].IP == r.IP {
+			continue // a later answer for the same IP follows
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // registeredPage is one page of a registered-IP listing.
@@ -91,27 +169,27 @@ func (c *Client) registeredPage(ctx context.Context, tag string, start int) (reg
 	if c.cfg.Target != "" {
 		params.Set("target", c.cfg.Target)
 	}
-	resp, err := c.do(ctx, request{op: "show registered-ip", params: params, safe: true})
+	var (
+		page registeredPage
+		read bool // by the last attempt's fast path
+	)
+	names := make(map[string]string)
+	fast := func(body []byte) bool {
+		page, read = fastRegisteredPage(body, names)
+		return read
+	}
+	resp, err := c.do(ctx, request{op: "show registered-ip", params: params, safe: true, fast: fast})
 	if err != nil {
 		return registeredPage{}, fmt.Errorf("list registered IPs from %d: %w", start, err)
+	}
+	if read {
+		return page, nil
 	}
 	entries, n, skipped, err := parseRegisteredIPs(resp.Result)
 	if err != nil {
 		return registeredPage{}, fmt.Errorf("list registered IPs from %d: %w", start, err)
 	}
 	return registeredPage{entries: entries, n: n, skipped: skipped}, nil
-}
-
-func (c *Client) sortedRegistered(ctx context.Context, byIP map[netip.Addr]RegisteredIP, skipped int) []RegisteredIP {
-	if skipped > 0 {
-		c.log.DebugContext(ctx, "skipped registered entries that are not single IPs", "count", skipped)
-	}
-	out := make([]RegisteredIP, 0, len(byIP))
-	for _, r := range byIP {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b RegisteredIP) int { return a.IP.Compare(b.IP) })
-	return out
 }
 
 // registeredIPCmd builds the op command for one page; start is 1-based.
