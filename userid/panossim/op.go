@@ -292,39 +292,71 @@ func (s *Sim) showRegisteredLocked(w http.ResponseWriter, q *node, scopeKey stri
 	var b strings.Builder
 	b.WriteString(`<response status="success"><result>`)
 	count := 0
-	if sc := s.reg.scope(scopeKey, false); sc != nil {
-		seen, all := 0, sc.ordered()
-		if tag == "" && ip == "" {
-			// Unfiltered: jump straight to the page.
-			seen = min(start-1, len(all))
-			all = all[seen:]
+	var names []string
+	write := func(e *ipEntry) {
+		count++
+		b.WriteString(`<entry ip="`)
+		b.WriteString(e.addr.key)
+		b.WriteString(`" from_agent="0" persistent="`)
+		if e.persistent() {
+			b.WriteString(`1">`)
+		} else {
+			b.WriteString(`0">`)
 		}
-		for _, e := range all {
-			if ip != "" && e.addr.key != ip {
-				continue
+		b.WriteString(`<tag>`)
+		names = e.appendLiveTags(names[:0], now)
+		for _, t := range names {
+			b.WriteString(`<member>`)
+			b.WriteString(escape(t))
+			b.WriteString(`</member>`)
+		}
+		b.WriteString(`</tag></entry>`)
+	}
+	sc := s.reg.scope(scopeKey, false)
+	switch {
+	case sc == nil:
+	case ip != "":
+		// One address at most: no paging to speak of.
+		if e := sc.entries[ip]; e != nil && start == 1 && (tag == "" || e.find(tag) >= 0) {
+			write(e)
+		}
+	case tag == "":
+		// Unfiltered: start-point is a rank in the order.
+		sc.order.from(start-1, func(e *ipEntry) bool {
+			if count == limit {
+				return false
 			}
-			if tag != "" && e.find(tag) < 0 {
-				continue
+			write(e)
+			return true
+		})
+	default:
+		// By tag: continue where an earlier page of the same listing
+		// ended when the table has not changed since, else count the
+		// matches from the beginning.
+		seen := 0
+		var last *ipEntry
+		visit := func(e *ipEntry) bool {
+			if e.find(tag) < 0 {
+				return true
 			}
-			seen++
-			if seen < start {
-				continue
+			if seen++; seen < start {
+				return true
 			}
 			if count == limit {
-				break
+				return false
 			}
-			count++
-			b.WriteString(`<entry ip="` + e.addr.key + `" from_agent="0" persistent="`)
-			if e.persistent() {
-				b.WriteString(`1">`)
-			} else {
-				b.WriteString(`0">`)
-			}
-			b.WriteString(`<tag>`)
-			for _, t := range e.liveTags(now) {
-				b.WriteString(`<member>` + escape(t) + `</member>`)
-			}
-			b.WriteString(`</tag></entry>`)
+			write(e)
+			last = e
+			return true
+		}
+		if c := sc.cursor(tag, start); c != nil {
+			seen = c.next - 1
+			sc.order.after(c.last, visit)
+		} else {
+			sc.order.from(0, visit)
+		}
+		if last != nil {
+			sc.saveCursor(tag, start+count, last)
 		}
 	}
 	b.WriteString(`<count>` + strconv.Itoa(count) + `</count></result></response>`)

@@ -3,7 +3,7 @@ package panossim
 import (
 	"errors"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -88,13 +88,18 @@ func (e *ipEntry) find(name string) int {
 
 // liveTags returns the sorted names of the unexpired tags.
 func (e *ipEntry) liveTags(now time.Time) []string {
-	out := make([]string, 0, len(e.tags))
+	return e.appendLiveTags(make([]string, 0, len(e.tags)), now)
+}
+
+// appendLiveTags appends the sorted names of the unexpired tags to out.
+func (e *ipEntry) appendLiveTags(out []string, now time.Time) []string {
+	from := len(out)
 	for i := range e.tags {
 		if e.tags[i].live(now) {
 			out = append(out, e.tags[i].name)
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out[from:])
 	return out
 }
 
@@ -110,24 +115,42 @@ func (e *ipEntry) persistent() bool {
 
 type scope struct {
 	entries map[string]*ipEntry
-	sorted  []*ipEntry // listing order; nil when stale
+	order   order // listing order
+	// gen changes with every change of which entries exist or which tags
+	// they carry: a tag-filtered listing's cursors are only good for the
+	// generation they were left at.
+	gen     uint64
+	cursors [8]tagCursor
+	nextCur int // the cursor to replace next
 }
 
-func (sc *scope) ordered() []*ipEntry {
-	if sc.sorted == nil {
-		sc.sorted = make([]*ipEntry, 0, len(sc.entries))
-		for _, e := range sc.entries {
-			sc.sorted = append(sc.sorted, e)
+// tagCursor is where a tag-filtered listing page ended: the entry that was
+// its last, the rank (1-based) of the next match and the filter. A page
+// that starts there continues after last instead of counting the table's
+// matches from the beginning again.
+type tagCursor struct {
+	tag  string
+	next int
+	last *ipEntry
+	gen  uint64
+}
+
+// cursor returns the furthest cursor of the current generation for tag
+// not beyond start, or nil.
+func (sc *scope) cursor(tag string, start int) *tagCursor {
+	var best *tagCursor
+	for i := range sc.cursors {
+		c := &sc.cursors[i]
+		if c.last != nil && c.gen == sc.gen && c.tag == tag && c.next <= start && (best == nil || c.next > best.next) {
+			best = c
 		}
-		sort.Slice(sc.sorted, func(i, j int) bool {
-			a, b := sc.sorted[i].addr, sc.sorted[j].addr
-			if c := a.start.Compare(b.start); c != 0 {
-				return c < 0
-			}
-			return a.key < b.key
-		})
 	}
-	return sc.sorted
+	return best
+}
+
+func (sc *scope) saveCursor(tag string, next int, last *ipEntry) {
+	sc.cursors[sc.nextCur] = tagCursor{tag: tag, next: next, last: last, gen: sc.gen}
+	sc.nextCur = (sc.nextCur + 1) % len(sc.cursors)
 }
 
 // registry holds the registered addresses of every scope. Not safe for
@@ -188,26 +211,33 @@ func (r *registry) filter(keep func(*regTag) bool) {
 					kept = append(kept, e.tags[i])
 				}
 			}
+			if len(kept) != len(e.tags) {
+				sc.gen++
+			}
 			e.tags = kept
 			if len(e.tags) == 0 {
-				delete(sc.entries, k)
-				sc.sorted = nil
-				r.total--
+				r.removeEntry(sc, k)
 			}
 		}
 	}
 }
 
 func (r *registry) removeEntry(sc *scope, key string) {
+	e := sc.entries[key]
+	if e == nil {
+		return
+	}
 	delete(sc.entries, key)
-	sc.sorted = nil
+	sc.order.remove(e)
+	sc.gen++
 	r.total--
 }
 
 func (r *registry) addEntry(sc *scope, a regAddr) *ipEntry {
 	e := &ipEntry{addr: a}
 	sc.entries[a.key] = e
-	sc.sorted = nil
+	sc.order.insert(e)
+	sc.gen++
 	r.total++
 	return e
 }

@@ -180,6 +180,7 @@ func (s *Sim) unregisterLocked(sc *scope, in *uidEntry, out []uidResult) []uidRe
 			continue
 		}
 		e.tags = append(e.tags[:i], e.tags[i+1:]...)
+		sc.gen++
 	}
 	if len(e.tags) == 0 {
 		s.reg.removeEntry(sc, a.key)
@@ -275,6 +276,7 @@ func (s *Sim) registerLocked(sc *scope, in *uidEntry, now time.Time, out []uidRe
 			continue
 		}
 		e.tags = append(e.tags, regTag{name: t.name, expires: exp, persistent: persistent})
+		sc.gen++
 	}
 	return out
 }
