@@ -609,9 +609,9 @@ func TestRegisteredIPsPaging(t *testing.T) {
 	}
 }
 
-// TestRegisteredIPsConcurrentPaging: with ListConcurrency 4 the pages of a
-// window are in flight together, merged in order, and the listing stops at
-// the first short page (later pages of that window are empty).
+// TestRegisteredIPsConcurrentPaging: with ListConcurrency 4, four pages are
+// in flight together, merged in order, and the listing stops at the first
+// short page.
 func TestRegisteredIPsConcurrentPaging(t *testing.T) {
 	limitRe := regexp.MustCompile(`<limit>(\d+)</limit><start-point>(\d+)</start-point>`)
 	for _, total := range []int{1234, 2500, 499} {
@@ -661,10 +661,11 @@ func TestRegisteredIPsConcurrentPaging(t *testing.T) {
 			if m := maxInFlight.Load(); m != 4 {
 				t.Errorf("at most %d pages in flight, want 4", m)
 			}
-			// Whole windows of 4 pages until the first short page.
-			wantWindows := total/(4*RegisteredIPPage) + 1
-			if n := len(ts.requests()); n != 4*wantWindows {
-				t.Errorf("%d requests, want %d (%d windows of 4)", n, 4*wantWindows, wantWindows)
+			// Every page up to the first short one, and at most the 3
+			// after it that were in flight when it answered.
+			pages := total/RegisteredIPPage + 1
+			if n := len(ts.requests()); n < pages || n > pages+3 {
+				t.Errorf("%d requests, want %d to %d", n, pages, pages+3)
 			}
 		})
 	}

@@ -8,9 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // RegisteredIPPage is how many entries RegisteredIPs asks for per call, the
@@ -30,45 +29,73 @@ type RegisteredIP struct {
 
 // RegisteredIPs lists the device's registered IPs (op show object
 // registered-ip), all of them or only those carrying tag, paging 500 at a
-// time until a short page. Config.ListConcurrency pages are requested at
-// once (a window of consecutive start-points), so a large listing takes a
-// fraction of the round trips' sum; pages are merged in order. Entries that
-// are not single IPs (PAN-OS 10.0+ ranges and subnets) are skipped. The
-// answer is sorted by IP; an IP reported twice (the set changed while
-// paging) keeps its last answer. Equal tag names share one string.
+// time until a short page. Config.ListConcurrency pages are in flight at
+// once (consecutive start-points; as one answers the next is asked), so a
+// large listing takes a fraction of the round trips' sum; pages are merged
+// in order. Entries that are not single IPs (PAN-OS 10.0+ ranges and
+// subnets) are skipped. The answer is sorted by IP; an IP reported twice
+// (the set changed while paging) keeps its last answer. Equal tag names
+// share one string.
 func (c *Client) RegisteredIPs(ctx context.Context, tag string) ([]RegisteredIP, error) {
-	var m registeredMerge
-	skipped := 0
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }() // pages still in flight are not needed
+	type answer struct {
+		i   int // page index: start-point 1 + i*RegisteredIPPage
+		p   registeredPage
+		err error
+	}
 	window := c.cfg.ListConcurrency
-	pages := make([]registeredPage, window)
-	for first := 1; ; first += window * RegisteredIPPage {
-		g, gctx := errgroup.WithContext(ctx)
-		for i := range pages {
-			start := first + i*RegisteredIPPage
-			g.Go(func() error {
-				p, err := c.registeredPage(gctx, tag, start)
-				pages[i] = p
-				return err
-			})
+	answers := make(chan answer, window) // never more in flight: sends do not block
+	ready := make(map[int]registeredPage)
+	var m registeredMerge
+	skipped, next, merged, inFlight := 0, 0, 0, 0
+	short := -1 // the first short page answered: the last one to ask for
+	for {
+		// Keep window pages in flight, at most 2*window pages ahead of
+		// the merge (answers out of order wait in ready), none after a
+		// short page.
+		for inFlight < window && next < merged+2*window && (short < 0 || next <= short) {
+			i := next
+			next++
+			inFlight++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p, err := c.registeredPage(ctx, tag, 1+i*RegisteredIPPage)
+				answers <- answer{i, p, err}
+			}()
 		}
-		if err := g.Wait(); err != nil {
-			return nil, err
+		a := <-answers
+		inFlight--
+		if a.err != nil {
+			return nil, a.err
 		}
-		for i, p := range pages {
+		ready[a.i] = a.p
+		if a.p.n != RegisteredIPPage && (short < 0 || a.i < short) {
+			short = a.i
+		}
+		for {
+			p, ok := ready[merged]
+			if !ok {
+				break
+			}
+			delete(ready, merged)
 			skipped += p.skipped
 			added := m.add(p.entries)
 			if p.n != RegisteredIPPage {
-				// A short page ends the list (later pages of the window
-				// are empty); a longer one means the device ignores limit
-				// (no paging before PAN-OS 8.0) and sent it all.
+				// A short page ends the list (later pages are empty); a
+				// longer one means the device ignores limit (no paging
+				// before PAN-OS 8.0) and sent it all.
 				if skipped > 0 {
 					c.log.DebugContext(ctx, "skipped registered entries that are not single IPs", "count", skipped)
 				}
 				return m.result(), nil
 			}
 			if added == 0 && len(p.entries) > 0 {
-				return nil, fmt.Errorf("list registered IPs: page at %d repeats earlier entries; the device ignores start-point", first+i*RegisteredIPPage)
+				return nil, fmt.Errorf("list registered IPs: page at %d repeats earlier entries; the device ignores start-point", 1+merged*RegisteredIPPage)
 			}
+			merged++
 		}
 	}
 }
