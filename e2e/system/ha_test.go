@@ -47,12 +47,15 @@ func (a *haAgg) metric(ctx context.Context, name string) float64 {
 // TestHAKillAndFreeze runs a second cluster's aggregators as a hot-standby
 // pair of processes (own tag prefix, own Lease) on the real kube-apiserver,
 // with agent processes that resolve one DNS name (e2e/dnstest standing in
-// for the headless Service) and stream to both. Under pod churn it kills
-// the leader with SIGKILL and measures the time until the new leader's
-// first registration shows on the emulator; no live tag may go missing.
-// Then it freezes the new leader with SIGSTOP until the other replica
-// leads, resumes it, and checks it made no successful firewall call after
-// it was frozen (its Lease had lapsed: fencing).
+// for the headless Service) and stream to both. Under pod churn, and with
+// IPs handed from pod to pod across two VPC-style nodes all along (see
+// reuser), it kills the leader with SIGKILL and measures the time until
+// the new leader's first registration shows on the emulator. Then it
+// freezes the new leader with SIGSTOP until the other replica leads,
+// resumes it, and checks it made no successful firewall call after it was
+// frozen (its Lease had lapsed: fencing). haWatch samples the emulator
+// every 25 ms throughout: no live tag unregistered, no reused IP with a
+// tag its owner lacks.
 func TestHAKillAndFreeze(t *testing.T) {
 	ctx := t.Context()
 	bin := e2eBinary(t)
@@ -69,11 +72,14 @@ func TestHAKillAndFreeze(t *testing.T) {
 	}
 	dns.Set("aggregator.ha.test", aggs["ha-a"].ip, aggs["ha-b"].ip)
 
+	addr := fmt.Sprintf("dns://%s/aggregator.ha.test:%d", dns.Addr(), port)
 	nodes := sys.webNodes[:2]
 	for _, node := range nodes {
-		a := haAgent(ctx, t, bin, node, fmt.Sprintf("dns://%s/aggregator.ha.test:%d", dns.Addr(), port))
+		a := haAgent(ctx, t, bin, node, addr)
 		t.Cleanup(func() { _ = a.kill() })
 	}
+	vpc := vpcNodes(ctx, t, "sys-havpc-kill", 2, addr)
+	agents := float64(len(nodes) + len(vpc))
 	leaderOf := func() (*haAgg, *haAgg) {
 		for id, a := range aggs {
 			if a.metric(ctx, "kubedag_leader") == 1 {
@@ -86,46 +92,35 @@ func TestHAKillAndFreeze(t *testing.T) {
 		}
 		return nil, nil
 	}
-	poll(ctx, t, time.Minute, "a leader, and both replicas streamed by both agents", func() bool {
+	poll(ctx, t, time.Minute, "a leader, and both replicas streamed by every agent", func() bool {
 		l, s := leaderOf()
-		return l != nil && l.metric(ctx, "kubedag_stream_connections") == 2 && s.metric(ctx, "kubedag_stream_connections") == 2
+		return l != nil && l.metric(ctx, "kubedag_stream_connections") == agents && s.metric(ctx, "kubedag_stream_connections") == agents
 	})
 
 	ns := sys.newNamespace(t, "ha")
-	haTag := haPrefix + ".ns_" + sanitize(ns)
 	ch := startChurn(ctx, t, ns, nodes)
+	re := startReuse(ctx, t, sys.newNamespace(t, "hareuse"), vpc, []string{"10.251.1.1", "10.251.1.2", "10.251.1.3"})
+	w := startWatch(ctx, t, ns, re)
 	// Pods exist and are tagged before the kill: they must stay tagged.
-	poll(ctx, t, time.Minute, "churned pods tagged", func() bool { return len(ch.tagged(ctx, t, haTag)) >= 5 })
-	live := state{}
-	for _, ip := range ch.tagged(ctx, t, haTag) {
-		live[ip] = []string{haTag}
-	}
-	sm := sys.startSampler(ctx, keepsLive(live))
+	poll(ctx, t, time.Minute, "churned pods tagged", func() bool { return len(ch.tagged(ctx, t, haPrefix+".ns_"+sanitize(ns))) >= 5 })
 
 	leader, standby := leaderOf()
 	// A standby holds the same state as the leader: report both (the
 	// 10k-pod comparison issue 15 asks for is not measured here).
-	t.Logf("before the kill, %d churned pods: leader %s, standby %s", len(ch.tagged(ctx, t, haTag)), procUsage(leader.Pid()), procUsage(standby.Pid()))
-	before := ch.tagged(ctx, t, haTag)
+	t.Logf("before the kill: leader %s, standby %s", procUsage(leader.Pid()), procUsage(standby.Pid()))
 	killed := time.Now()
 	if err := leader.kill(); err != nil {
 		t.Fatal(err)
 	}
-	// The first IP tagged after the kill was registered by the new leader.
-	var firstPush time.Duration
+	// The first churned pod tagged after the kill was registered by the new leader.
+	var firstPush time.Time
 	poll(ctx, t, 30*time.Second, "a registration by the new leader", func() bool {
-		if len(ch.tagged(ctx, t, haTag)) > len(before) {
-			firstPush = time.Since(killed)
-			return true
-		}
-		return false
+		firstPush = w.firstPushAfter(killed)
+		return !firstPush.IsZero()
 	})
-	if n, err := sm.stop(); err != nil {
-		t.Errorf("after %d samples: %v", n, err)
-	}
-	t.Logf("kill -9 of the leader: new leader's first registration on the emulator %s after the kill (goal 5s; includes up to 100ms of sampling)", firstPush.Round(time.Millisecond))
-	if firstPush > 15*time.Second {
-		t.Errorf("takeover took %s", firstPush)
+	took := firstPush.Sub(killed)
+	if took > 15*time.Second {
+		t.Errorf("takeover took %s", took)
 	}
 
 	// The killed replica comes back as a standby; then the leader freezes.
@@ -133,10 +128,11 @@ func TestHAKillAndFreeze(t *testing.T) {
 		t.Fatal(err)
 	}
 	leader, standby = standby, leader
-	poll(ctx, t, time.Minute, "the restarted replica streamed by both agents", func() bool {
-		return standby.metric(ctx, "kubedag_stream_connections") == 2
+	poll(ctx, t, time.Minute, "the restarted replica streamed by every agent", func() bool {
+		return standby.metric(ctx, "kubedag_stream_connections") == agents
 	})
 	ch.pause(true)
+	re.pause(true)
 	okCalls := func(a *haAgg) float64 { return metricWhere(ctx, a.health, "kubedag_api_calls_total", `result="ok"`) }
 	var frozenCalls float64
 	poll(ctx, t, 30*time.Second, "the leader idle", func() bool {
@@ -150,10 +146,14 @@ func TestHAKillAndFreeze(t *testing.T) {
 	}
 	frozen := time.Now()
 	ch.pause(false)
+	re.pause(false)
 	poll(ctx, t, 30*time.Second, "the standby leads", func() bool { return standby.metric(ctx, "kubedag_leader") == 1 })
-	took := time.Since(frozen)
-	n := len(ch.tagged(ctx, t, haTag))
-	poll(ctx, t, 30*time.Second, "the new leader registers churn", func() bool { return len(ch.tagged(ctx, t, haTag)) > n })
+	led := time.Since(frozen)
+	var pushed time.Time
+	poll(ctx, t, 30*time.Second, "the new leader registers churn", func() bool {
+		pushed = w.firstPushAfter(frozen)
+		return !pushed.IsZero()
+	})
 	if err := syscall.Kill(leader.Pid(), syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,36 @@ func TestHAKillAndFreeze(t *testing.T) {
 		t.Errorf("the frozen leader made %v successful firewall calls after it resumed with its Lease lapsed", c-frozenCalls)
 	}
 	fenced := strings.Count(readFile(t, leader.logPath), "fenced")
-	t.Logf("SIGSTOP of the leader: the standby led %s after the freeze; the resumed replica made no successful call (%d fenced attempts logged)", took.Round(time.Millisecond), fenced)
 	ch.stop()
+	re.stop(ctx, t)
+	w.stop()
+	all := w.reuseStats(time.Time{}, time.Now())
+	t.Logf("kill -9 of the leader: the new leader's first registration showed on the emulator %s after the kill (goal 5s; sampled every %s); in the takeover: %s",
+		took.Round(time.Millisecond), haSampleEvery, w.reuseStats(killed, firstPush))
+	t.Logf("SIGSTOP of the leader: the standby led %s after the freeze, its first registration showed %s after it; the resumed replica's fence refused %d calls (logged); in the takeover: %s",
+		led.Round(time.Millisecond), pushed.Sub(frozen).Round(time.Millisecond), fenced, w.reuseStats(frozen, pushed))
+	t.Logf("whole scenario: %d samples: %d with a live tag missing, %d with a reused IP carrying a tag its owner lacks, %d with a reused IP still carrying an earlier owner's tags; %s",
+		all.samples, all.lost, all.wrong, all.stale, all)
+	w.mustHold(t)
+	checkReuse(t, w, all, [][2]time.Time{{killed, firstPush}, {frozen, pushed}})
+}
+
+// checkReuse fails the test if the reuse proved nothing (no reuse in a
+// takeover window, no new owner's tags ever shown) or an earlier owner's
+// tags outlived a takeover by far.
+func checkReuse(t *testing.T, w *haWatch, all reuseStats, windows [][2]time.Time) {
+	t.Helper()
+	for _, win := range windows {
+		if st := w.reuseStats(win[0], win[1]); st.reuses == 0 {
+			t.Errorf("no IP was reused in the takeover from %s to %s", win[0].Format("15:04:05.000"), win[1].Format("15:04:05.000"))
+		}
+	}
+	if all.shown == 0 {
+		t.Error("no reused IP's new owner was ever shown on the emulator: the reuse checks proved nothing")
+	}
+	if all.exp > 15*time.Second {
+		t.Errorf("a reused IP kept an earlier owner's tags for %s", all.exp)
+	}
 }
 
 func readFile(t *testing.T, p string) string {
@@ -407,9 +435,10 @@ func haPort(t *testing.T) int {
 
 // TestHARollingUpdate replaces both replicas of the HA pair one at a time,
 // as the chart's rolling update does (a new replica up and streamed by
-// the agents, then an old one stopped with SIGTERM), under pod churn, and
-// measures the longest gap between registrations: at most about one Lease
-// retry period at the leader's handover.
+// the agents, then an old one stopped with SIGTERM), under pod churn and
+// IP reuse, and measures the longest gap between registrations: at most
+// about one Lease retry period at the leader's handover. haWatch checks
+// every sample as in TestHAKillAndFreeze.
 func TestHARollingUpdate(t *testing.T) {
 	ctx := t.Context()
 	bin := e2eBinary(t)
@@ -426,42 +455,28 @@ func TestHARollingUpdate(t *testing.T) {
 	}
 	aggs := []*haAgg{startHAAgg(t, bin, "ru-a", ips[0], port, cfgPath), startHAAgg(t, bin, "ru-b", ips[1], port, cfgPath)}
 	dns.Set("aggregator.ha.test", ips[0], ips[1])
+	addr := fmt.Sprintf("dns://%s/aggregator.ha.test:%d", dns.Addr(), port)
 	nodes := sys.webNodes[:2]
 	for _, node := range nodes {
-		a := haAgent(ctx, t, bin, node, fmt.Sprintf("dns://%s/aggregator.ha.test:%d", dns.Addr(), port))
+		a := haAgent(ctx, t, bin, node, addr)
 		t.Cleanup(func() { _ = a.kill() })
 	}
+	vpc := vpcNodes(ctx, t, "sys-havpc-roll", 2, addr)
+	agents := float64(len(nodes) + len(vpc))
 	streamed := func(a *haAgg) func() bool {
-		return func() bool { return a.metric(ctx, "kubedag_stream_connections") == 2 }
+		return func() bool { return a.metric(ctx, "kubedag_stream_connections") == agents }
 	}
 	poll(ctx, t, time.Minute, "both replicas streamed", func() bool { return streamed(aggs[0])() && streamed(aggs[1])() })
 
 	ns := sys.newNamespace(t, "harollout")
-	haTag := haPrefix + ".ns_" + sanitize(ns)
 	ch := startChurn(ctx, t, ns, nodes)
-	poll(ctx, t, time.Minute, "churned pods tagged", func() bool { return len(ch.tagged(ctx, t, haTag)) >= 5 })
-	// Watch the registrations: the longest time without a new one.
-	var (
-		mu      sync.Mutex
-		maxGap  time.Duration
-		gapDone = make(chan struct{})
-	)
-	gctx, stopGaps := context.WithCancel(ctx)
-	go func() {
-		defer close(gapDone)
-		last, n := time.Now(), len(ch.tagged(gctx, t, haTag))
-		for gctx.Err() == nil {
-			if m := len(ch.tagged(gctx, t, haTag)); m > n {
-				mu.Lock()
-				maxGap = max(maxGap, time.Since(last))
-				mu.Unlock()
-				last, n = time.Now(), m
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	re := startReuse(ctx, t, sys.newNamespace(t, "hareuse"), vpc, []string{"10.251.2.1", "10.251.2.2", "10.251.2.3"})
+	w := startWatch(ctx, t, ns, re)
+	poll(ctx, t, time.Minute, "churned pods tagged", func() bool { return len(ch.tagged(ctx, t, haPrefix+".ns_"+sanitize(ns))) >= 5 })
 	// Roll: for each old replica, a new one joins (the headless Service
 	// lists it once Ready), the agents stream to it, then the old one goes.
+	rolled := time.Now()
+	var stops [][2]time.Time
 	for i, old := range aggs {
 		nu := startHAAgg(t, bin, fmt.Sprintf("ru-new-%d", i), ips[2+i], port, cfgPath)
 		if i == 0 {
@@ -475,18 +490,26 @@ func TestHARollingUpdate(t *testing.T) {
 		} else {
 			dns.Set("aggregator.ha.test", ips[2], ips[3])
 		}
+		stopped := time.Now()
 		if err := old.Stop(10 * time.Second); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3 * time.Second) // churn under the new set: no event marks "enough"
+		stops = append(stops, [2]time.Time{stopped, time.Now()})
 	}
-	stopGaps()
-	<-gapDone
+	end := time.Now()
 	ch.stop()
-	t.Logf("rolling update of both replicas under churn (a pod every 150ms): longest gap between registrations %s (Lease retry period 1s)", maxGap.Round(time.Millisecond))
+	re.stop(ctx, t)
+	w.stop()
+	maxGap := w.maxGap(rolled, end)
+	all := w.reuseStats(time.Time{}, time.Now())
+	t.Logf("rolling update of both replicas under churn (a pod every 150ms): longest gap between registrations %s (Lease retry period 1s); %d samples: %d with a live tag missing, %d with a reused IP carrying a tag its owner lacks; %s",
+		maxGap.Round(time.Millisecond), all.samples, all.lost, all.wrong, all)
+	w.mustHold(t)
 	if maxGap > 3*time.Second {
 		t.Errorf("a %s gap in pushing during the rolling update", maxGap)
 	}
+	checkReuse(t, w, all, stops)
 }
 
 // procUsage reports a process's resident memory and CPU time so far.
