@@ -10,15 +10,54 @@ import (
 // (to unregister) and the tags of desired that actual lacks (to register),
 // both sorted. owns may be nil, meaning every tag is owned.
 func Tags(desired, actual tags.Set, owns func(tag string) bool) (unregister, register []string) {
+	unregister, register, _ = appendTags(nil, desired, actual, owns)
+	return unregister, register
+}
+
+// appendTags is Tags with the results appended to buf (each with its
+// capacity clipped, so later appends to buf never write into them); it
+// returns the grown buf. A side that is a whole set is returned as that
+// set's own slice, without copying (Sets are immutable).
+func appendTags(buf []string, desired, actual tags.Set, owns func(tag string) bool) (unregister, register, out []string) {
 	if desired.Equal(actual) {
-		return nil, nil
+		return nil, nil, buf
 	}
-	for _, t := range actual.Slice() {
-		if !desired.Has(t) && (owns == nil || owns(t)) {
-			unregister = append(unregister, t)
+	if actual.Len() == 0 {
+		return nil, desired.Slice(), buf
+	}
+	d, a := desired.Slice(), actual.Slice()
+	start := len(buf)
+	buf = appendMinus(buf, a, d, owns)
+	switch n := len(buf) - start; {
+	case n == len(a):
+		unregister, buf = a, buf[:start]
+	case n > 0:
+		unregister = buf[start:len(buf):len(buf)]
+	}
+	start = len(buf)
+	buf = appendMinus(buf, d, a, nil)
+	switch n := len(buf) - start; {
+	case n == len(d):
+		register, buf = d, buf[:start]
+	case n > 0:
+		register = buf[start:len(buf):len(buf)]
+	}
+	return unregister, register, buf
+}
+
+// appendMinus appends the tags of x that are not in y (both sorted and
+// duplicate-free) and that owns accepts (nil: all), in one merge pass.
+func appendMinus(buf, x, y []string, owns func(string) bool) []string {
+	j := 0
+	for _, t := range x {
+		for j < len(y) && y[j] < t {
+			j++
+		}
+		if (j == len(y) || y[j] != t) && (owns == nil || owns(t)) {
+			buf = append(buf, t)
 		}
 	}
-	return unregister, tags.Minus(desired, actual)
+	return buf
 }
 
 // Item is one IP to plan.
@@ -58,14 +97,20 @@ func (o Op) Empty() bool { return len(o.Unregister) == 0 && len(o.Register) == 0
 
 // OpFor returns the Op for one item.
 func OpFor(it Item, owns func(tag string) bool) Op {
-	unreg, reg := Tags(it.Desired, it.Actual, owns)
+	op, _ := appendOp(nil, it, owns)
+	return op
+}
+
+// appendOp is OpFor with the tag lists appended to buf (see appendTags).
+func appendOp(buf []string, it Item, owns func(tag string) bool) (Op, []string) {
+	unreg, reg, buf := appendTags(buf, it.Desired, it.Actual, owns)
 	if it.NoUnregister {
 		unreg = nil
 	}
 	if it.Refresh {
 		reg = it.Desired.Slice()
 	}
-	return Op{IP: it.IP, Unregister: unreg, Register: reg}
+	return Op{IP: it.IP, Unregister: unreg, Register: reg}, buf
 }
 
 // Batch is one call's worth of operations. An IP appears at most once in a
@@ -84,8 +129,13 @@ type Batch struct {
 func Plan(items []Item, owns func(tag string) bool, maxEntries int) []Batch {
 	var out []Batch
 	var cur Batch
+	// The ops' tag lists share one backing array, and the first batch's
+	// ops one slice sized for every item: a few allocations per call, not
+	// per IP.
+	var buf []string
 	for _, it := range items {
-		op := OpFor(it, owns)
+		var op Op
+		op, buf = appendOp(buf, it, owns)
 		if op.Empty() {
 			continue
 		}
@@ -93,6 +143,9 @@ func Plan(items []Item, owns func(tag string) bool, maxEntries int) []Batch {
 		if maxEntries > 0 && len(cur.Ops) > 0 && cur.Entries+n > maxEntries {
 			out = append(out, cur)
 			cur = Batch{}
+		}
+		if cur.Ops == nil && out == nil {
+			cur.Ops = make([]Op, 0, len(items))
 		}
 		cur.Ops = append(cur.Ops, op)
 		cur.Entries += n

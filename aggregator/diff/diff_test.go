@@ -1,8 +1,10 @@
 package diff
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,5 +101,73 @@ func TestPlan(t *testing.T) {
 				t.Fatalf("Plan batches = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestTagsMatchesNaive compares Tags and Plan's shared-buffer tag lists
+// with a naive computation on random sets, and checks that the lists of a
+// Plan are independent (appending to one never changes another).
+func TestTagsMatchesNaive(t *testing.T) {
+	universe := []string{"k8s.a", "k8s.b", "k8s.c", "k8s.d", "other.x", "other.y"}
+	r := rand.New(rand.NewPCG(1, 2))
+	randomSet := func() tags.Set {
+		var ts []string
+		for _, u := range universe {
+			if r.IntN(2) == 0 {
+				ts = append(ts, u)
+			}
+		}
+		return tags.NewSet(ts...)
+	}
+	naive := func(d, a tags.Set) (unreg, reg []string) {
+		for _, x := range a.Slice() {
+			if !d.Has(x) && owned(x) {
+				unreg = append(unreg, x)
+			}
+		}
+		for _, x := range d.Slice() {
+			if !a.Has(x) {
+				reg = append(reg, x)
+			}
+		}
+		return unreg, reg
+	}
+	for round := range 200 {
+		var items []Item
+		for i := range 20 {
+			items = append(items, Item{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Desired: randomSet(), Actual: randomSet()})
+		}
+		for _, it := range items {
+			u, g := Tags(it.Desired, it.Actual, owned)
+			wu, wg := naive(it.Desired, it.Actual)
+			if !slices.Equal(u, wu) || !slices.Equal(g, wg) {
+				t.Fatalf("round %d: Tags(%v, %v) = %v %v, want %v %v", round, it.Desired, it.Actual, u, g, wu, wg)
+			}
+		}
+		bs := Plan(items, owned, 0)
+		var ops []Op
+		for _, b := range bs {
+			ops = append(ops, b.Ops...)
+		}
+		want := map[netip.Addr][2][]string{}
+		for _, it := range items {
+			u, g := naive(it.Desired, it.Actual)
+			want[it.IP] = [2][]string{u, g}
+		}
+		for _, op := range ops {
+			op.Unregister = append(op.Unregister, "scribble")
+			op.Register = append(op.Register, "scribble")
+		}
+		for _, op := range ops {
+			w := want[op.IP]
+			if !slices.Equal(op.Unregister, w[0]) || !slices.Equal(op.Register, w[1]) {
+				t.Fatalf("round %d: Plan op for %v = %v %v, want %v %v", round, op.IP, op.Unregister, op.Register, w[0], w[1])
+			}
+		}
+		for _, it := range items { // the sets themselves are untouched
+			if slices.Contains(it.Desired.Slice(), "scribble") || slices.Contains(it.Actual.Slice(), "scribble") {
+				t.Fatalf("round %d: a set was written through an op's list", round)
+			}
+		}
 	}
 }

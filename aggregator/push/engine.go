@@ -681,7 +681,11 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 			}
 			e.pending.Delete(ip)
 		}
-		acc.Ops = append(acc.Ops, b.Ops...)
+		if len(acc.Ops) == 0 {
+			acc.Ops = b.Ops // Plan's own: no copy
+		} else {
+			acc.Ops = append(acc.Ops, b.Ops...)
+		}
 		acc.Entries += b.Entries
 		if len(batches) > 1 {
 			break // the call is full
@@ -696,22 +700,36 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 	return e.issue(now, Action{Kind: Send, Update: e.update(acc)}), true
 }
 
+// update builds the call's Update: its entries and their tags in three
+// allocations sized up front, not one per entry.
 func (e *Engine) update(b diff.Batch) Update {
 	var u Update
+	nUnreg, nReg, nTags := 0, 0, 0
+	for _, op := range b.Ops {
+		nUnreg += min(len(op.Unregister), 1)
+		nReg += min(len(op.Register), 1)
+		nTags += len(op.Unregister) + len(op.Register)
+	}
+	if nUnreg > 0 {
+		u.Unregister = make([]Entry, 0, nUnreg)
+	}
+	if nReg > 0 {
+		u.Register = make([]Entry, 0, nReg)
+	}
+	buf := make([]Tag, 0, nTags)
+	entry := func(ip netip.Addr, names []string, ttl time.Duration) Entry {
+		start := len(buf)
+		for _, t := range names {
+			buf = append(buf, Tag{Name: t, Timeout: ttl})
+		}
+		return Entry{IP: ip, Tags: buf[start:len(buf):len(buf)]}
+	}
 	for _, op := range b.Ops {
 		if len(op.Unregister) > 0 {
-			en := Entry{IP: op.IP, Tags: make([]Tag, len(op.Unregister))}
-			for i, t := range op.Unregister {
-				en.Tags[i] = Tag{Name: t}
-			}
-			u.Unregister = append(u.Unregister, en)
+			u.Unregister = append(u.Unregister, entry(op.IP, op.Unregister, 0))
 		}
 		if len(op.Register) > 0 {
-			en := Entry{IP: op.IP, Tags: make([]Tag, len(op.Register))}
-			for i, t := range op.Register {
-				en.Tags[i] = Tag{Name: t, Timeout: e.opts.TagTTL}
-			}
-			u.Register = append(u.Register, en)
+			u.Register = append(u.Register, entry(op.IP, op.Register, e.opts.TagTTL))
 		}
 	}
 	return u

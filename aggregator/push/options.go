@@ -72,6 +72,9 @@ type Hooks struct {
 	// an IP (a pod deleted, a label changed): span is the IP's latest
 	// claim's, invalid when nothing claims the IP any more.
 	Removed func(target string, ip netip.Addr, removed []string, span trace.SpanContext)
+	// The tag slices hooks are given are shared with the pusher's state:
+	// read them, never modify them.
+	//
 	// Reconciled is called after a reconcile listing: IPs listed and IPs
 	// whose owned tags differed from what the pusher believed.
 	Reconciled func(target string, listed, drift int)
