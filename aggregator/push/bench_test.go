@@ -176,7 +176,7 @@ func BenchmarkMemoryPerIP(b *testing.B) {
 			}
 		}
 		d.flush()
-		e.ipBuf, e.desBuf, e.itemBuf, e.callDes, e.callItems, d.buf = nil, nil, nil, nil, nil, nil
+		e.ipBuf, e.desBuf, e.itemBuf, e.callDes, e.callItems = nil, nil, nil, nil, nil
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		if e.actual.Len() != nIPs {

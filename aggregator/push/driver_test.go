@@ -2,7 +2,6 @@ package push
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/kubedag/kubedag/aggregator/store"
@@ -29,7 +28,6 @@ type driver struct {
 	wake   time.Time // the engine's last Wait
 	nexts  int       // Next calls, to catch busy loops
 	woke   func()    // if set, called after each step that ran
-	buf    []netip.Addr
 }
 
 // newDriver starts p's engine at the clock's time, as Run does. Close the
@@ -67,8 +65,7 @@ func (d *driver) step() bool {
 	}
 	select {
 	case <-d.sub.C():
-		d.buf = d.sub.Take(d.buf[:0])
-		e.Dirty(d.clk.Now(), d.buf)
+		e.DirtySet(d.clk.Now(), d.sub.TakeSet()) // as Run does
 		woke = true
 	default:
 	}

@@ -194,6 +194,26 @@ func (e *Engine) Dirty(_ time.Time, ips []netip.Addr) {
 	}
 }
 
+// DirtySet is Dirty for a set the Engine may keep as its own (Run hands
+// it the store subscription's dirty set, store.Subscription.TakeSet): with
+// nothing pending, the set becomes the pending set without a copy.
+func (e *Engine) DirtySet(now time.Time, s ipmap.Set) {
+	if e.pending.Len() > 0 {
+		for ip := range s.All() {
+			if !e.reserved(ip) {
+				e.pending.Add(ip)
+			}
+		}
+		return
+	}
+	for _, ip := range []netip.Addr{e.opts.Canary.IP, e.opts.Canary.FloorIP} {
+		if ip.IsValid() {
+			s.Delete(ip)
+		}
+	}
+	e.pending = s
+}
+
 // sendAt is the earliest start of the next Send: after a failed call's
 // backoff and, with MaxCallsPerSecond, one call interval after the last.
 func (e *Engine) sendAt() time.Time {

@@ -3,7 +3,6 @@ package push
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,7 +111,6 @@ func (p *Pusher) Run(ctx context.Context) error {
 		filterC = p.opts.Filter.Changed()
 		e.SetFilter(now(), p.opts.Filter.Get())
 	}
-	var dirty []netip.Addr
 	e.log.Info("pusher started")
 	for ctx.Err() == nil {
 		p.answerQueries()
@@ -127,11 +125,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-timer.C:
 		case <-sub.C():
-			dirty = sub.Take(dirty[:0])
-			e.Dirty(now(), dirty)
-			if cap(dirty) > keepBufAbove {
-				dirty = nil // a burst's buffer is not kept
-			}
+			e.DirtySet(now(), sub.TakeSet())
 		case <-readyC:
 			readyC = nil
 			e.OpenGate("ready")

@@ -182,3 +182,20 @@ func TestClaimRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestTakeSet(t *testing.T) {
+	s := New(Options{})
+	sub := s.Subscribe()
+	defer sub.Close()
+	s.Upsert("n1", ip1, claim("a", "x"))
+	s.Upsert("n1", ip2, claim("b", "x"))
+	got := sub.TakeSet()
+	if got.Len() != 2 || !got.Has(ip1) || !got.Has(ip2) || sub.Len() != 0 {
+		t.Fatalf("TakeSet = %v (len %d), left %d", got.AppendTo(nil), got.Len(), sub.Len())
+	}
+	// The taken set is the caller's: later changes go to a new one.
+	s.Upsert("n1", ip3, claim("c", "x"))
+	if got.Has(ip3) || sub.Len() != 1 {
+		t.Fatalf("a change after TakeSet reached the taken set (%v) or not the subscription (%d)", got.AppendTo(nil), sub.Len())
+	}
+}

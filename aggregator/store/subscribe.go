@@ -61,6 +61,17 @@ func (sub *Subscription) Take(dst []netip.Addr) []netip.Addr {
 	return dst
 }
 
+// TakeSet returns the dirty set itself and leaves the subscription a new,
+// empty one: the caller owns the set (a consumer that keeps a set of its
+// own can adopt it instead of copying every IP out and back in).
+func (sub *Subscription) TakeSet() ipmap.Set {
+	sub.s.mu.Lock()
+	defer sub.s.mu.Unlock()
+	d := sub.dirty
+	sub.dirty = ipmap.Set{}
+	return d
+}
+
 // Len returns the number of dirty IPs.
 func (sub *Subscription) Len() int {
 	sub.s.mu.RLock()
