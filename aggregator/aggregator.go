@@ -204,7 +204,8 @@ func New(opts Options) (*Aggregator, error) {
 			}
 			a.gate, err = verify.New(verify.Options{View: a.pods, Sink: sink, Wait: opts.ClaimWait,
 				AllowHostNetwork: opts.AllowNodeIP, Logger: opts.Logger,
-				OnRefuse: func(r verify.Refusal) { a.ins.rejections.Add(ctx, 1, metricReason(string(r.Reason))) }})
+				Streaming: func(node string) bool { _, ok := a.server.StreamingSince(node); return ok },
+				OnRefuse:  func(r verify.Refusal) { a.ins.rejections.Add(ctx, 1, metricReason(string(r.Reason))) }})
 			return a.gate, err
 		},
 		OnConflict: func(ip netip.Addr, started bool) {

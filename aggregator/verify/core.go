@@ -34,6 +34,9 @@ type Core struct {
 	out       Sink
 	wait      time.Duration
 	allowHost bool
+	// streaming, if set, tells whether node's agent has an open stream;
+	// nil means every node's has.
+	streaming func(node string) bool
 
 	synced  bool
 	nodes   map[string]map[netip.Addr]*entry
@@ -299,6 +302,25 @@ func (c *Core) evaluate(e *entry, now time.Time, emit bool) {
 			}
 		}
 		return
+	}
+	// The agent is not streaming (gone, or cut off from this replica): no
+	// update will come from it, so a forwarded claim whose pod is still
+	// there follows the view's identity of it (a relabel) instead of
+	// waiting to be refused.
+	if e.stored != nil && c.streaming != nil && !c.streaming(e.node) {
+		if id, ok := Orphan(e.node, e.stored.Identity, holders, c.allowHost); ok {
+			c.settle(e)
+			e.refused = ""
+			if id.Equal(e.stored.Identity) {
+				e.asserted = *e.stored
+				return
+			}
+			e.adopt(id)
+			if emit {
+				c.out.Upsert(e.node, *e.stored)
+			}
+			return
+		}
 	}
 	drop := func() {
 		if e.stored != nil {

@@ -19,13 +19,15 @@
 // whatever the agent says; when only the pod's identity changed (a relabel
 // the agent has not reported yet) it is kept for at most Wait.
 //
-// When a node's agent has been gone past the stream's grace period
-// (NodeGone), its forwarded claims that the view still confirms are not
-// withdrawn: they stay as orphans, vouched for by the API server alone,
-// until the view stops confirming them (the pod is deleted, terminating or
-// its IP moves: withdrawn at once) or the node streams again (its snapshot
-// replaces them). An orphan follows its pod's identity in the view (a
-// relabel), since no agent is left to report it (Orphan is the decision).
+// While a node's agent has no open stream (Options.Streaming), no update
+// can come from it, so a forwarded claim whose pod's identity changed
+// follows the view's identity (a relabel) instead of being refused for
+// want of the agent's update. When the agent has been gone past the
+// stream's grace period (NodeGone), its forwarded claims that the view
+// still confirms are not withdrawn either: they stay as orphans, vouched
+// for by the API server alone, until the view stops confirming them (the
+// pod is deleted, terminating or its IP moves: withdrawn at once) or the
+// node streams again (its snapshot replaces them). Orphan is the decision.
 // So a replica cut off from the agents but not from the API server, which
 // may hold the Lease, never unregisters the tags of pods that are alive,
 // and a freed IP still loses its tags as soon as the API frees it.

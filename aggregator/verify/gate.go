@@ -35,6 +35,12 @@ type Options struct {
 	// AllowHostNetwork lets nodes claim their hostNetwork pods' IPs (their
 	// own node IPs). Default false.
 	AllowHostNetwork bool
+	// Streaming, if set, tells whether a node's agent has an open stream
+	// (stream.Server.StreamingSince): while it has none, the node's
+	// forwarded claims follow the view's identity of their pods (see
+	// Orphan) rather than being refused for lack of the agent's update.
+	// nil: every node is taken as streaming until NodeGone.
+	Streaming func(node string) bool
 	// OnRefuse, if set, is called for every refusal (metrics).
 	OnRefuse func(Refusal)
 	// Logger, default slog.Default().
@@ -81,6 +87,7 @@ func New(opts Options) (*Gate, error) {
 	}
 	g := &Gate{opts: opts, syncedCh: make(chan struct{}), logged: map[string]map[Reason]bool{}, dirty: map[netip.Addr]struct{}{}, poke: make(chan struct{}, 1)}
 	g.core = NewCore(opts.View.Holders, opts.Sink, opts.Wait, opts.AllowHostNetwork)
+	g.core.streaming = opts.Streaming
 	return g, nil
 }
 

@@ -3,6 +3,7 @@ package verify
 import (
 	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,6 +151,93 @@ func TestCoreNodeGone(t *testing.T) {
 			}
 			if c.Orphans() != tt.orphans {
 				t.Fatalf("%d orphans, want %d", c.Orphans(), tt.orphans)
+			}
+			if c.Pending() != 0 {
+				t.Fatalf("%d claims left pending", c.Pending())
+			}
+		})
+	}
+}
+
+// TestCoreAgentDown: while a node's agent has no open stream (gone, or cut
+// off from this replica, within its grace period), the node's forwarded
+// claims follow the view: no update can come from the agent, so a relabel
+// is taken from the API server rather than refused for want of one.
+func TestCoreAgentDown(t *testing.T) {
+	web := ident("shop", "web", nil)
+	webDB := ident("shop", "web", func(i *tags.Identity) { i.Labels = map[string]string{"app": "web", "tier": "db"} })
+	ip := netip.MustParseAddr("10.0.0.5")
+	tests := []struct {
+		name        string
+		run         func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool)
+		want        *tags.Identity // n1's forwarded claim on ip at the end
+		wantRefused []Reason
+	}{
+		{"relabel while the agent is down: follows the view at once", func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool) {
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			c.Upsert("n1", claim("10.0.0.5", web), at(0))
+			*down = true
+			v[ip] = []podview.Pod{{Node: "n1", Identity: webDB}}
+			c.Recheck([]netip.Addr{ip}, at(time.Second))
+			c.Expire(at(time.Hour))
+		}, &webDB, nil},
+		{"relabel in flight when the stream ended: follows the view at its deadline", func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool) {
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			c.Upsert("n1", claim("10.0.0.5", web), at(0))
+			v[ip] = []podview.Pod{{Node: "n1", Identity: webDB}}
+			c.Recheck([]netip.Addr{ip}, at(time.Second))
+			*down = true
+			c.Expire(at(time.Second + wait))
+		}, &webDB, nil},
+		{"agent streaming: an unreported relabel is still refused", func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool) {
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			c.Upsert("n1", claim("10.0.0.5", web), at(0))
+			v[ip] = []podview.Pod{{Node: "n1", Identity: webDB}}
+			c.Recheck([]netip.Addr{ip}, at(time.Second))
+			c.Expire(at(time.Second + wait))
+		}, nil, []Reason{ReasonLabels}},
+		{"pod deleted while the agent is down: withdrawn at once", func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool) {
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			c.Upsert("n1", claim("10.0.0.5", web), at(0))
+			*down = true
+			delete(v, ip)
+			c.Recheck([]netip.Addr{ip}, at(time.Second))
+			if _, ok := s.has("n1", "10.0.0.5"); ok {
+				t.Fatal("kept after the pod's deletion")
+			}
+			c.Expire(at(time.Second + wait))
+		}, nil, []Reason{ReasonUnknownIP}},
+		{"a claim never confirmed is refused as before", func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool) {
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			c.Upsert("n1", claim("10.0.0.5", webDB), at(0))
+			*down = true
+			c.Expire(at(wait))
+		}, nil, []Reason{ReasonLabels}},
+		{"agent back: its snapshot is checked as usual", func(t *testing.T, c *Core, v fakeView, s *recSink, down *bool) {
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			c.Upsert("n1", claim("10.0.0.5", web), at(0))
+			*down = true
+			v[ip] = []podview.Pod{{Node: "n1", Identity: webDB}}
+			c.Recheck([]netip.Addr{ip}, at(time.Second))
+			*down = false
+			c.ReplaceNode("n1", []stream.Claim{claim("10.0.0.5", webDB)}, at(2*time.Second))
+		}, &webDB, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, v, s := newTestCore()
+			down := false
+			c.streaming = func(node string) bool { return node != "n1" || !down }
+			tt.run(t, c, v, s, &down)
+			if got := reasons(c.TakeRefusals()); !slices.Equal(got, tt.wantRefused) {
+				t.Fatalf("refusals %v, want %v", got, tt.wantRefused)
+			}
+			id, ok := s.has("n1", "10.0.0.5")
+			switch {
+			case tt.want == nil && ok:
+				t.Fatalf("forwarded %+v, want nothing", id)
+			case tt.want != nil && (!ok || !id.Equal(*tt.want)):
+				t.Fatalf("forwarded %+v (%v), want %+v", id, ok, *tt.want)
 			}
 			if c.Pending() != 0 {
 				t.Fatalf("%d claims left pending", c.Pending())
