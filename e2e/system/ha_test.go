@@ -494,7 +494,9 @@ func TestHARollingUpdate(t *testing.T) {
 		if err := old.Stop(10 * time.Second); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(3 * time.Second) // churn under the new set: no event marks "enough"
+		// Churn under the new set: ten registrations after the stop (the
+		// Lease handed over, the new leader pushing).
+		poll(ctx, t, 30*time.Second, "ten registrations after the stop", func() bool { return w.pushesAfter(stopped) >= 10 })
 		stops = append(stops, [2]time.Time{stopped, time.Now()})
 	}
 	end := time.Now()

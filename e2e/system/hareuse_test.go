@@ -482,6 +482,20 @@ func (w *haWatch) firstPushAfter(t0 time.Time) time.Time {
 	return time.Time{}
 }
 
+// pushesAfter counts the samples sent after t0 (the one before each
+// also sent after t0) that showed more churned pods tagged.
+func (w *haWatch) pushesAfter(t0 time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, g := range w.grows {
+		if g.prevSent.After(t0) {
+			n++
+		}
+	}
+	return n
+}
+
 // maxGap is the longest time between registrations of churned pods seen
 // in [from, to].
 func (w *haWatch) maxGap(from, to time.Time) time.Duration {
