@@ -18,7 +18,8 @@ import (
 // TestEndToEnd runs the wired aggregator against a real API server and the
 // PAN-OS emulator, fed by real agent stream clients that authenticate with
 // pod-bound projected ServiceAccount tokens: pod and Service tags reach
-// the emulator exactly, deleted claims unregister, someone else's tags
+// the emulator exactly (the pods' Service tags from the aggregator's own
+// view, whatever the agents claim), deleted claims unregister, someone else's tags
 // survive reconcile while our stale ones are repaired, a claim on another
 // node's pod IP is refused before it reaches the firewall, and a departed
 // agent's claims outlive NodeGrace only while the API server confirms them.
@@ -53,8 +54,15 @@ func TestEndToEnd(t *testing.T) {
 	})
 	agentA := e.startAgent(nodeA, agg.addr)
 	agentB := e.startAgent(nodeB, agg.addr)
-	for _, p := range web {
-		agentA.state.Set(podClaim(p, "web"))
+	// Services are the aggregator's to derive (from its own view of the
+	// EndpointSlices): today's agents claim none, older ones claimed
+	// theirs, and both end up with the Service's tag.
+	for i, p := range web {
+		if i == 0 {
+			agentA.state.Set(podClaim(p, "web")) // an older agent's claim
+		} else {
+			agentA.state.Set(podClaim(p))
+		}
 	}
 	agentB.state.Set(podClaim(other[0]))
 	// Node A's agent also claims node B's pod IP under a forged identity.
@@ -113,10 +121,10 @@ func TestEndToEnd(t *testing.T) {
 	if err := testCluster.Client.CoreV1().Services(e.ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// The Service's EndpointSlices go with it: the agent (played here)
-	// reports the pods without it, as the API now says.
+	// The Service's EndpointSlices go with it, and with them its tag on
+	// the pods, with no word from the agent (web[0]'s older-agent claim
+	// still names the Service: it is ignored).
 	for _, p := range web[:2] {
-		agentA.state.Set(podClaim(p))
 		want[ip(p)] = []string{ns, ns + ".app.web", ns + ".tier.front"}
 	}
 	delete(want, ip(web[2]))

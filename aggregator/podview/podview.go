@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -113,7 +114,7 @@ func New(opts Options) (*View, error) {
 	}
 	if err := add(v.slices, cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { v.changed(v.sliceAddrs(obj)) },
-		UpdateFunc: func(old, obj any) { v.changed(append(v.sliceAddrs(old), v.sliceAddrs(obj)...)) },
+		UpdateFunc: func(old, obj any) { v.changed(v.sliceUpdateAddrs(old, obj)) },
 		DeleteFunc: func(obj any) { v.changed(v.sliceAddrs(obj)) },
 	}, "EndpointSlice"); err != nil {
 		return nil, err
@@ -232,6 +233,51 @@ func (v *View) sliceAddrs(obj any) []netip.Addr {
 		if o, ok, err := v.pods.GetIndexer().GetByKey(k); err == nil && ok {
 			out = append(out, podAddrs(o)...)
 		}
+	}
+	return out
+}
+
+// sliceUpdateAddrs returns the IPs of the pods whose Services an
+// EndpointSlice's update may change: those it starts or stops listing, or
+// all it lists if its Service changed. An endpoint's readiness or address
+// moving (trimmed away anyway) changes no pod's Services, so a large
+// Service's slice churning does not re-check every pod it lists.
+func (v *View) sliceUpdateAddrs(old, obj any) []netip.Addr {
+	o, ok1 := old.(*discoveryv1.EndpointSlice)
+	n, ok2 := obj.(*discoveryv1.EndpointSlice)
+	if !ok1 || !ok2 || o.Labels[podidentity.ServiceNameLabel] != n.Labels[podidentity.ServiceNameLabel] || o.Namespace != n.Namespace {
+		return append(v.sliceAddrs(old), v.sliceAddrs(obj)...)
+	}
+	before, after := podRefs(o), podRefs(n)
+	var out []netip.Addr
+	for _, side := range [2][2]map[podRef]struct{}{{before, after}, {after, before}} {
+		for r := range side[0] {
+			if _, ok := side[1][r]; ok {
+				continue
+			}
+			if p, ok, err := v.pods.GetIndexer().GetByKey(r.key); err == nil && ok {
+				out = append(out, podAddrs(p)...)
+			}
+		}
+	}
+	return out
+}
+
+// podRef is an endpoint's pod reference, as identity matches it.
+type podRef struct{ key, uid string }
+
+func podRefs(s *discoveryv1.EndpointSlice) map[podRef]struct{} {
+	out := make(map[podRef]struct{}, len(s.Endpoints))
+	for i := range s.Endpoints {
+		r := s.Endpoints[i].TargetRef
+		if r == nil || r.Kind != "Pod" || r.Name == "" {
+			continue
+		}
+		ns := r.Namespace
+		if ns == "" {
+			ns = s.Namespace
+		}
+		out[podRef{key: ns + "/" + r.Name, uid: string(r.UID)}] = struct{}{}
 	}
 	return out
 }

@@ -280,3 +280,54 @@ func TestTrimIdempotent(t *testing.T) {
 		t.Fatalf("DeepCopyObject = %+v", c)
 	}
 }
+
+// TestViewSliceUpdateAnnouncesChangedPods: an EndpointSlice update
+// announces the IPs of the pods it starts or stops listing (their Services
+// change), not those of every pod it lists; a Service rename announces all.
+func TestViewSliceUpdateAnnouncesChangedPods(t *testing.T) {
+	a := pod("shop", "a", "n1", "10.0.1.1", nil)
+	b := pod("shop", "b", "n1", "10.0.1.2", nil)
+	c := pod("shop", "c", "n2", "10.0.1.3", nil)
+	v, client, ch := startView(t, a, b, c, slice("shop", "front", a, b))
+	ctx := t.Context()
+	eventually(t, "a in front", func() bool { id, _, _ := holder(v, "10.0.1.1"); return slices.Equal(id.Services, []string{"front"}) })
+	update := func(s *discoveryv1.EndpointSlice) {
+		t.Helper()
+		if _, err := client.DiscoveryV1().EndpointSlices("shop").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() [3]int { return [3]int{ch.count("10.0.1.1"), ch.count("10.0.1.2"), ch.count("10.0.1.3")} }
+
+	// c joins, b leaves: only they are announced.
+	before := count()
+	update(slice("shop", "front", a, c))
+	eventually(t, "c joined", func() bool { return count()[2] > before[2] })
+	if got := count(); got[0] != before[0] || got[1] <= before[1] {
+		t.Fatalf("announcements before %v after %v: want b and c, not a", before, got)
+	}
+	if id, _, _ := holder(v, "10.0.1.2"); len(id.Services) != 0 {
+		t.Fatalf("b still in %v", id.Services)
+	}
+
+	// Only an endpoint's readiness changes: no pod's Services do.
+	before = count()
+	s := slice("shop", "front", a, c)
+	no := false
+	s.Endpoints[0].Conditions.Ready = &no
+	update(s)
+	// A later change of c's slice membership orders after it.
+	update(slice("shop", "front", a))
+	eventually(t, "c left", func() bool { return count()[2] > before[2] })
+	if got := count(); got[0] != before[0] || got[1] != before[1] {
+		t.Fatalf("announcements before %v after %v: want c only", before, got)
+	}
+
+	// The slice moves to another Service: every pod it lists changes.
+	before = count()
+	s = slice("shop", "front", a)
+	s.Labels[discoveryv1.LabelServiceName] = "back"
+	update(s)
+	eventually(t, "a announced", func() bool { return count()[0] > before[0] })
+	eventually(t, "a in back", func() bool { id, _, _ := holder(v, "10.0.1.1"); return slices.Equal(id.Services, []string{"back"}) })
+}

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"maps"
-	"slices"
 
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/tags"
@@ -27,10 +26,10 @@ const (
 	ReasonNamespace Reason = "namespace"
 	ReasonName      Reason = "name"
 	ReasonUID       Reason = "uid"
-	// The pod is the claimed one but its identity differs.
+	// The pod is the claimed one but its identity differs. (Services are
+	// not compared: a claim's Services are the view's, see Core.)
 	ReasonOwner           Reason = "owner"
 	ReasonLabels          Reason = "labels"
-	ReasonServices        Reason = "services"
 	ReasonNamespaceLabels Reason = "namespace-labels"
 	// ReasonNetwork: the IP is the pod's, but not on the claimed network:
 	// a secondary (Multus) interface's IP claimed as the pod's own or with
@@ -41,13 +40,13 @@ const (
 
 // Reasons is every Reason, so metrics can start each series at zero.
 var Reasons = []Reason{ReasonKind, ReasonUnknownIP, ReasonOtherNode, ReasonHostNetwork, ReasonNamespace, ReasonName,
-	ReasonUID, ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels, ReasonNetwork}
+	ReasonUID, ReasonOwner, ReasonLabels, ReasonNamespaceLabels, ReasonNetwork}
 
 // moved reports whether r means the IP is not (or no longer) the claimed
 // pod's on this node, as opposed to the pod's identity having changed.
 func (r Reason) moved() bool {
 	switch r {
-	case "", ReasonOwner, ReasonLabels, ReasonServices, ReasonNamespaceLabels, ReasonNetwork:
+	case "", ReasonOwner, ReasonLabels, ReasonNamespaceLabels, ReasonNetwork:
 		return false
 	}
 	return true
@@ -55,50 +54,58 @@ func (r Reason) moved() bool {
 
 // Check decides whether node may claim an IP for id, given the pods the API
 // server says hold that IP. It returns "" if the claim is confirmed, else
-// why not.
+// why not. id's Services play no part: which Services a pod backs is the
+// view's to say, not the node's (Core tags a confirmed claim with the
+// view's Services).
 func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) Reason {
+	r, _ := check(node, id, holders, allowHostNetwork)
+	return r
+}
+
+// check is Check that also returns the holder the claim is about: nil
+// unless a pod on node holds the IP.
+func check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) (Reason, *podview.Pod) {
 	if id.Kind != tags.KindPod || len(id.Selector) > 0 {
-		return ReasonKind
+		return ReasonKind, nil
 	}
 	mine := onNode(node, holders)
 	switch {
 	case len(holders) == 0:
-		return ReasonUnknownIP
+		return ReasonUnknownIP, nil
 	case len(mine) == 0:
-		return ReasonOtherNode
+		return ReasonOtherNode, nil
 	}
 	h := closest(id, mine)
 	if h.HostNetwork && !allowHostNetwork {
-		return ReasonHostNetwork
+		return ReasonHostNetwork, &h
 	}
 	api := h.Identity
 	switch {
 	case api.Namespace != id.Namespace:
-		return ReasonNamespace
+		return ReasonNamespace, &h
 	case api.Name != id.Name:
-		return ReasonName
+		return ReasonName, &h
 	case api.UID != id.UID:
-		return ReasonUID
+		return ReasonUID, &h
 	case api.OwnerKind != id.OwnerKind || api.OwnerName != id.OwnerName:
-		return ReasonOwner
+		return ReasonOwner, &h
 	case !maps.Equal(api.Labels, id.Labels):
-		return ReasonLabels
-	case !slices.Equal(api.Services, id.Services):
-		return ReasonServices
+		return ReasonLabels, &h
 	case !maps.Equal(api.NamespaceLabels, id.NamespaceLabels):
-		return ReasonNamespaceLabels
+		return ReasonNamespaceLabels, &h
 	case api.Network != id.Network:
-		return ReasonNetwork
+		return ReasonNetwork, &h
 	}
-	return ""
+	return "", &h
 }
 
 // Orphan decides the fate of a confirmed claim (node, IP, id) once node's
 // agent has been gone past the grace period, so only the API server still
 // vouches for it. It returns the identity to keep for the IP and true while
-// the IP is still the same pod's on node: id itself, or the view's identity
-// of that pod when only its identity changed (a relabel the agent can no
-// longer report, so its tags follow the API). It returns false once the
+// the IP is still the same pod's on node: the view's identity of that pod,
+// which is id with the view's Services unless its identity changed (a
+// relabel the agent can no longer report, so its tags follow the API). It
+// returns false once the
 // view moved the IP to another pod or node, or the pod is gone or
 // terminating: the claim goes at once, which keeps a reused IP clean.
 //
@@ -107,14 +114,12 @@ func Check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwor
 // Lease) unregister no live tag: the pods are still running, only this
 // replica cannot hear their agents.
 func Orphan(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) (tags.Identity, bool) {
-	switch r := Check(node, id, holders, allowHostNetwork); {
-	case r == "":
-		return id, true
-	case r.moved():
+	r, h := check(node, id, holders, allowHostNetwork)
+	if r.moved() {
 		return tags.Identity{}, false
 	}
 	// Not moved: the pod with id's UID holds the IP on node.
-	return closest(id, onNode(node, holders)).Identity, true
+	return h.Identity, true
 }
 
 // onNode returns the holders running on node.

@@ -42,8 +42,10 @@ func TestCheck(t *testing.T) {
 		{"forged owner", "n1", ident("shop", "web", func(i *tags.Identity) { i.OwnerKind, i.OwnerName = "DaemonSet", "kube-proxy" }), []podview.Pod{web}, false, ReasonOwner},
 		{"forged labels", "n1", ident("shop", "web", func(i *tags.Identity) { i.Labels = map[string]string{"app": "victim", "tier": "db"} }), []podview.Pod{web}, false, ReasonLabels},
 		{"extra label", "n1", ident("shop", "web", func(i *tags.Identity) { i.Labels["tier"] = "db" }), []podview.Pod{web}, false, ReasonLabels},
-		{"forged service", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = []string{"front", "payments"} }), []podview.Pod{web}, false, ReasonServices},
-		{"dropped service", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = nil }), []podview.Pod{web}, false, ReasonServices},
+		// Services are the view's (Core replaces a claim's): an agent's own
+		// (older agents sent them) neither confirm nor refute a claim.
+		{"claimed services ignored: none", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = nil }), []podview.Pod{web}, false, ""},
+		{"claimed services ignored: forged", "n1", ident("shop", "web", func(i *tags.Identity) { i.Services = []string{"front", "payments"} }), []podview.Pod{web}, false, ""},
 		{"forged namespace labels", "n1", ident("shop", "web", func(i *tags.Identity) { i.NamespaceLabels = map[string]string{"team": "sec"} }), []podview.Pod{web}, false, ReasonNamespaceLabels},
 		{"secondary (Multus) IP with its network", "n1", ident("shop", "web", func(i *tags.Identity) { i.Network = "shop/macvlan" }), []podview.Pod{webNet}, false, ""},
 		{"secondary IP claimed as the pod's own", "n1", ident("shop", "web", nil), []podview.Pod{webNet}, false, ReasonNetwork},

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/tags"
@@ -46,9 +48,12 @@ type Core struct {
 }
 
 type entry struct {
-	node     string
+	node string
+	// asserted is the node's claim without Services (the view's to say);
+	// an orphan's is the view's identity of its pod, Services included.
 	asserted stream.Claim
-	// stored is what the Sink holds for this node and IP (nil: nothing).
+	// stored is what the Sink holds for this node and IP (nil: nothing),
+	// with the view's Services.
 	stored *stream.Claim
 	// deadline is set while asserted awaits confirmation.
 	deadline time.Time
@@ -91,6 +96,7 @@ func (c *Core) ReplaceNode(node string, claims []stream.Claim, now time.Time) {
 	old := c.nodes[node]
 	m := make(map[netip.Addr]*entry, len(claims))
 	for _, cl := range claims {
+		cl.Identity.Services = nil // the view's to say
 		e := old[cl.IP]
 		if e == nil {
 			e = &entry{node: node}
@@ -119,6 +125,7 @@ func (c *Core) ReplaceNode(node string, claims []stream.Claim, now time.Time) {
 
 // Upsert sets node's asserted claim on cl.IP.
 func (c *Core) Upsert(node string, cl stream.Claim, now time.Time) {
+	cl.Identity.Services = nil // the view's to say
 	m := c.nodes[node]
 	if m == nil {
 		m = map[netip.Addr]*entry{}
@@ -290,17 +297,11 @@ func (c *Core) evaluate(e *entry, now time.Time, emit bool) {
 	}
 	ip := e.asserted.IP
 	holders := c.lookup(ip)
-	r := Check(e.node, e.asserted.Identity, holders, c.allowHost)
+	r, h := check(e.node, e.asserted.Identity, holders, c.allowHost)
 	if r == "" {
 		c.settle(e)
 		e.refused = ""
-		if e.stored == nil || !e.stored.Identity.Equal(e.asserted.Identity) {
-			cl := e.asserted
-			e.stored = &cl
-			if emit {
-				c.out.Upsert(e.node, cl)
-			}
-		}
+		c.put(e, e.asserted, h.Identity.Services, now, emit)
 		return
 	}
 	// The agent is not streaming (gone, or cut off from this replica): no
@@ -351,17 +352,45 @@ func (c *Core) evaluate(e *entry, now time.Time, emit bool) {
 	}
 	// Awaiting confirmation. What the Sink holds stays while it is still
 	// the truth, or while only the pod's identity changed (the agent's
-	// update is on its way); if the IP is no longer that pod's on this
-	// node it goes now.
+	// update is on its way), its Services following the view; if the IP
+	// is no longer that pod's on this node it goes now.
 	if e.stored != nil {
-		rs := r
-		if !e.stored.Identity.Equal(e.asserted.Identity) {
-			rs = Check(e.node, e.stored.Identity, holders, c.allowHost)
-		}
+		rs, hs := check(e.node, e.stored.Identity, holders, c.allowHost)
 		if rs.moved() {
 			drop()
+			return
+		}
+		c.put(e, *e.stored, hs.Identity.Services, now, emit)
+	}
+}
+
+// put makes cl, tagged with the view's services, what the Sink holds for
+// e. A claim the Sink holds already that differs only in its Services is
+// the view's change, not the agent's: its tag-latency clock starts now and
+// it carries no agent span.
+func (c *Core) put(e *entry, cl stream.Claim, services []string, now time.Time, emit bool) {
+	cl.Identity.Services = services
+	if e.stored != nil {
+		if e.stored.Identity.Equal(cl.Identity) {
+			return
+		}
+		if sameButServices(e.stored.Identity, cl.Identity) {
+			cl = *e.stored
+			cl.Identity.Services = services
+			cl.FirstSeen, cl.Span = now, trace.SpanContext{}
 		}
 	}
+	e.stored = &cl
+	if emit {
+		c.out.Upsert(e.node, cl)
+	}
+}
+
+// sameButServices reports whether a and b differ at most in their
+// Services.
+func sameButServices(a, b tags.Identity) bool {
+	a.Services, b.Services = nil, nil
+	return a.Equal(b)
 }
 
 // settle ends e's wait.

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ func (v fakeView) holders(ip netip.Addr) []podview.Pod { return v[ip] }
 type recSink struct {
 	nodes    map[string]map[netip.Addr]tags.Identity
 	replaces int
-	gone     int // NodeGone calls
+	gone     int            // NodeGone calls
+	upserts  []stream.Claim // every Upsert, in order
 }
 
 func (s *recSink) ReplaceNode(node string, cs []stream.Claim) {
@@ -34,6 +36,7 @@ func (s *recSink) ReplaceNode(node string, cs []stream.Claim) {
 }
 
 func (s *recSink) Upsert(node string, c stream.Claim) {
+	s.upserts = append(s.upserts, c)
 	if s.nodes[node] == nil {
 		s.nodes[node] = map[netip.Addr]tags.Identity{}
 	}
@@ -283,5 +286,82 @@ func TestCoreWaitsForSync(t *testing.T) {
 	c.Expire(at(2*time.Hour + wait))
 	if r := reasons(c.TakeRefusals()); !slices.Equal(r, []Reason{ReasonUnknownIP}) {
 		t.Fatalf("refusals %v", r)
+	}
+}
+
+// TestCoreServicesFromTheView: a forwarded claim carries the Services the
+// view gives its pod, whatever the agent claims (current agents claim none,
+// older ones their own view), and follows the view's changes with no agent
+// message, for the changed IP only.
+func TestCoreServicesFromTheView(t *testing.T) {
+	web := ident("shop", "web", nil) // the view's: Services [front]
+	noSvc := ident("shop", "web", func(i *tags.Identity) { i.Services = nil })
+	forged := ident("shop", "web", func(i *tags.Identity) { i.Services = []string{"admin", "front"} })
+	for _, claimed := range []tags.Identity{noSvc, web, forged} {
+		t.Run(strings.Join(claimed.Services, ","), func(t *testing.T) {
+			c, v, s := newTestCore()
+			ip, other := netip.MustParseAddr("10.0.0.5"), netip.MustParseAddr("10.0.0.6")
+			db := ident("shop", "db", nil)
+			v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+			v[other] = []podview.Pod{{Node: "n1", Identity: db}}
+			seen := at(-time.Second)
+			c.Upsert("n1", stream.Claim{IP: ip, Identity: claimed, FirstSeen: seen}, at(0))
+			c.Upsert("n1", claim("10.0.0.6", db), at(0))
+			if got, ok := s.has("n1", "10.0.0.5"); !ok || !got.Equal(web) {
+				t.Fatalf("forwarded %+v (%v), want the view's %+v", got, ok, web)
+			}
+			if s.upserts[0].FirstSeen != seen {
+				t.Fatalf("agent's clock lost: FirstSeen %v", s.upserts[0].FirstSeen)
+			}
+			// A Service starts selecting the pod: the view changes, the
+			// gate re-checks the IP, and the Sink gets the new Services.
+			joined := ident("shop", "web", func(i *tags.Identity) { i.Services = []string{"admin", "front"} })
+			v[ip] = []podview.Pod{{Node: "n1", Identity: joined}}
+			n := len(s.upserts)
+			c.Recheck([]netip.Addr{ip, other}, at(time.Second))
+			if len(s.upserts) != n+1 || s.upserts[n].IP != ip {
+				t.Fatalf("upserts after the change %v, want one for %v", s.upserts[n:], ip)
+			}
+			if got := s.upserts[n]; !got.Identity.Equal(joined) || got.FirstSeen != at(time.Second) || got.Span.IsValid() {
+				t.Fatalf("view's change forwarded as %+v, want %+v seen at the recheck", got, joined)
+			}
+			// The Service stops selecting it.
+			v[ip] = []podview.Pod{{Node: "n1", Identity: noSvc}}
+			c.Recheck([]netip.Addr{ip}, at(2*time.Second))
+			if got, _ := s.has("n1", "10.0.0.5"); !got.Equal(noSvc) {
+				t.Fatalf("forwarded %+v after the Service left, want %+v", got, noSvc)
+			}
+			// The agent repeating its claim changes nothing.
+			n = len(s.upserts)
+			c.Upsert("n1", stream.Claim{IP: ip, Identity: claimed}, at(3*time.Second))
+			if len(s.upserts) != n || c.Pending() != 0 {
+				t.Fatalf("repeated claim: %d upserts, %d pending", len(s.upserts)-n, c.Pending())
+			}
+			if r := c.TakeRefusals(); len(r) != 0 {
+				t.Fatalf("refusals %v", r)
+			}
+		})
+	}
+}
+
+// TestCoreServicesWhileRelabelAwaited: a claim kept while the agent's
+// relabel is on its way still follows the view's Services.
+func TestCoreServicesWhileRelabelAwaited(t *testing.T) {
+	c, v, s := newTestCore()
+	ip := netip.MustParseAddr("10.0.0.5")
+	web := ident("shop", "web", nil)
+	c.Upsert("n1", claim("10.0.0.5", web), at(0))
+	v[ip] = []podview.Pod{{Node: "n1", Identity: web}}
+	c.Recheck([]netip.Addr{ip}, at(0))
+	relabelled := ident("shop", "web", func(i *tags.Identity) { i.Labels = map[string]string{"app": "web2"}; i.Services = nil })
+	v[ip] = []podview.Pod{{Node: "n1", Identity: relabelled}}
+	c.Recheck([]netip.Addr{ip}, at(time.Second))
+	want := ident("shop", "web", func(i *tags.Identity) { i.Services = nil })
+	if got, ok := s.has("n1", "10.0.0.5"); !ok || !got.Equal(want) {
+		t.Fatalf("kept claim %+v (%v), want %+v", got, ok, want)
+	}
+	c.Upsert("n1", claim("10.0.0.5", relabelled), at(time.Second+time.Millisecond))
+	if got, _ := s.has("n1", "10.0.0.5"); !got.Equal(relabelled) {
+		t.Fatalf("forwarded %+v, want %+v", got, relabelled)
 	}
 }

@@ -5,9 +5,20 @@
 // A claim (node, IP, identity) is confirmed when the aggregator's own pod
 // view (aggregator/podview) has a pod that holds the IP, runs on that node,
 // and has exactly the claimed identity: namespace, name, UID, labels, owner,
-// Services and namespace labels. PodCIDRs play no part, so the rule is the
-// same whatever the CNI. The node's own IPs (hostNetwork pods) are refused
-// unless allowed.
+// namespace labels and (Multus) network. PodCIDRs play no part, so the rule
+// is the same whatever the CNI. The node's own IPs (hostNetwork pods) are
+// refused unless allowed.
+//
+// Services are not the agent's to claim: agents do not watch EndpointSlices
+// (every agent watching all of them cost the API server more than the rest
+// of kubedag together). A forwarded claim carries the Services the view
+// gives its pod, and when those change (an EndpointSlice starts or stops
+// listing the pod) the view's change notification re-checks that IP and
+// the Sink gets the claim with its new Services: no agent message is
+// needed. Services in an agent's claim (agents before this change sent
+// them) are ignored, not compared: the view's are the truth either way,
+// and an older agent's view of them, from its own EndpointSlice watch, is
+// only ever the same or behind.
 //
 // Check is the pure decision. Core keeps every node's claims as asserted and
 // forwards to its Sink only the confirmed ones: a claim the view does not
@@ -37,5 +48,6 @@
 // not a queue) and a timer for the earliest deadline.
 //
 // Agents keep what only they can know: the earliest moment an IP is live or
-// dead on the node (netlink) and the start of the tag-latency clock.
+// dead on the node (netlink) and the start of the tag-latency clock. A
+// change of Services alone starts its clock when the gate sees it.
 package verify
