@@ -32,8 +32,10 @@ import (
 // token bound to a pod on that node. Every forgery is refused, and the
 // victims' tags on the emulator, sampled as fast as it answers, never change:
 //
-//   - forged labels, namespace, owner and Services on the node's own pod's
-//     IP, and a forged identity on an unused IP of its podCIDR;
+//   - forged labels, namespace and owner on the node's own pod's IP, and a
+//     forged identity on an unused IP of its podCIDR; forged Services on
+//     its own pod's IP are not refused but ignored (the aggregator tags a
+//     pod with the Services its own view gives it), so they never show;
 //   - a claim for an IP the API gives to a pod of another node, with and
 //     without podCIDRs (the AWS VPC CNI case);
 //   - a claim kept after the API gave its IP to another node's pod (the
@@ -161,12 +163,17 @@ func TestForgedClaims(t *testing.T) {
 	forgedNS.Namespace = "kube-system"
 	forgedOwner := truth(own)
 	forgedOwner.OwnerKind, forgedOwner.OwnerName = "DaemonSet", "kube-proxy"
-	forgedSvc := truth(own)
-	forgedSvc.Services = []string{"payments"}
-	for _, id := range []tags.Identity{forgedNS, forgedOwner, forgedSvc} {
+	for _, id := range []tags.Identity{forgedNS, forgedOwner} {
 		a.delta(t, claim(own.Status.PodIP, id))
 		refused(1, fmt.Sprintf("forged identity %+v on its own pod's IP", id))
 	}
+	// Claimed Services are ignored: the claim is the truth otherwise, so it
+	// is accepted with the Services the API gives the pod (none), and the
+	// sampler never sees the forged one.
+	forgedSvc := truth(own)
+	forgedSvc.Services = []string{"payments"}
+	a.delta(t, claim(own.Status.PodIP, forgedSvc))
+	e.waitState(ctx, t, "the claim with forged Services accepted without them", state{own.Status.PodIP: tagsOf(own)})
 	a.delta(t, claim(own.Status.PodIP, truth(own)))
 	e.waitState(ctx, t, "the attacker's truthful claim accepted", state{own.Status.PodIP: tagsOf(own)})
 
