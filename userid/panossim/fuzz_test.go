@@ -25,6 +25,15 @@ func FuzzUIDMessage(f *testing.F) {
 		if err == nil && m == nil {
 			t.Fatal("nil message without error")
 		}
+		// The fast path answers only where the general decoder agrees.
+		if fm, ok := fastUIDMessage(data); ok {
+			if err != nil {
+				t.Fatalf("fast path read a message the decoder refuses (%v): %q", err, data)
+			}
+			if !reflect.DeepEqual(*fm, *m) {
+				t.Fatalf("fast path and decoder disagree:\n fast %+v\n dec  %+v", *fm, *m)
+			}
+		}
 		// Differential check against encoding/xml's reflective decoder on
 		// namespace-free documents both accept.
 		var ref uidMessage

@@ -42,9 +42,12 @@ type uidMember struct {
 
 // parseUIDMessage decodes and checks a uid-message.
 func parseUIDMessage(b []byte) (*uidMessage, error) {
-	m, err := decodeUIDMessage(b)
-	if err != nil {
-		return nil, fmt.Errorf("parse uid-message: %w", err)
+	m, ok := fastUIDMessage(b)
+	if !ok {
+		var err error
+		if m, err = decodeUIDMessage(b); err != nil {
+			return nil, fmt.Errorf("parse uid-message: %w", err)
+		}
 	}
 	switch v := strings.TrimSpace(m.Version); v {
 	case "", "1.0", "2.0":

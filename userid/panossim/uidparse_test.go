@@ -40,3 +40,43 @@ func TestDecodeUIDMessageMatchesUnmarshal(t *testing.T) {
 		}
 	}
 }
+
+// TestFastUIDMessage: the fast path reads what clients send, exactly as
+// decodeUIDMessage does, and leaves everything else to it.
+func TestFastUIDMessage(t *testing.T) {
+	cases := []struct {
+		doc  string
+		fast bool
+	}{
+		{regMsg(`<entry ip="10.0.0.1" persistent="0"><tag><member timeout="5">a</member><member> b </member></tag></entry>`), true},
+		{`<uid-message><version>2.0</version><type>update</type><payload><unregister><entry ip="10.0.0.1"><tag><member>a</member></tag></entry></unregister><register><entry ip="10.0.0.2"><tag><member>a</member></tag></entry></register></payload></uid-message>`, true},
+		{"<uid-message>\n <payload>\n  <register>\n   <entry ip=\"1.1.1.1\"><tag/></entry><entry ip=\"1.1.1.2\"/>\n  </register><register></register><register><entry ip=\"1.1.1.3\"><tag><member/><member></member></tag><tag><member>w</member></tag></entry></register>\n </payload>\n</uid-message>\n", true},
+		{`<uid-message><payload><register><entry ip="a" ip="b" persistent="1" other="x"><tag><member>m</member></tag></entry></register></payload></uid-message>`, true},
+		{`<?xml version="1.0"?><uid-message><payload/></uid-message>`, false},
+		{`<uid-message><payload><register><entry ip="1.1.1.1"><tag><member>a&amp;b</member></tag></entry></register></payload></uid-message>`, false},
+		{`<uid-message><payload><register><entry ip="1.1.1.1"><tag><member><![CDATA[x]]></member></tag></entry></register></payload></uid-message>`, false},
+		{`<uid-message><payload><register><entry ip="1.1.1.1">x<tag><member>m</member></tag></entry></register></payload></uid-message>`, false},
+		{`<uid-message><payload><login><entry name="u" ip="2.2.2.2"/></login></payload></uid-message>`, false},
+		{`<uid-message><payload></payload></uid-message>trailing`, false},
+		{`<uid-message><payload><register><entry x:ip="1.1.1.1"/></register></payload></uid-message>`, false},
+		{`<uid-message><payload><register><entry ip="1.1.1.1"><tag><member>é</member></tag></entry></register></payload></uid-message>`, false},
+		{`<uid-message><payload><register><entry ip="1.1.1.1"><tag><member>a</member>`, false},
+	}
+	for _, c := range cases {
+		got, ok := fastUIDMessage([]byte(c.doc))
+		if ok != c.fast {
+			t.Errorf("%s: fast path read it: %v, want %v", c.doc, ok, c.fast)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		want, err := decodeUIDMessage([]byte(c.doc))
+		if err != nil {
+			t.Fatalf("%s: decoder refuses it: %v", c.doc, err)
+		}
+		if !reflect.DeepEqual(*got, *want) {
+			t.Errorf("%s:\n fast %+v\n dec  %+v", c.doc, *got, *want)
+		}
+	}
+}
