@@ -55,6 +55,12 @@ func (d *Dense[V]) Set(ip netip.Addr, v V) *V {
 		*p = v
 		return p
 	}
+	return d.Add(ip, v)
+}
+
+// Add is Set for an ip the caller knows is not in the map (Ptr returned
+// nil and nothing was added since): it saves Set's lookup.
+func (d *Dense[V]) Add(ip netip.Addr, v V) *V {
 	if !ip.IsValid() {
 		return new(V)
 	}

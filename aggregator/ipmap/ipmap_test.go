@@ -83,8 +83,12 @@ func TestMapMatchesGoMap(t *testing.T) {
 				m.Set(ip, step)
 				ref[ip] = step
 				s.Add(ip)
-				if p := d.Set(ip, step); *p != step {
-					t.Fatalf("Dense.Set returned a pointer to %d, want %d", *p, step)
+				set := d.Set
+				if !d.Has(ip) && step%2 == 0 {
+					set = d.Add
+				}
+				if p := set(ip, step); *p != step {
+					t.Fatalf("Dense.Set/Add returned a pointer to %d, want %d", *p, step)
 				}
 			case 2:
 				m.Delete(ip)

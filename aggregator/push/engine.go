@@ -802,7 +802,11 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 	var capRetry time.Time
 	for i, op := range b.Ops {
 		d := des[i]
-		rec, _ := e.actual.Get(op.IP)
+		var rec actualRec
+		p := e.actual.Ptr(op.IP)
+		if p != nil {
+			rec = *p
+		}
 		f := failed[op.IP]
 		next := rec.tags
 		switch {
@@ -828,10 +832,13 @@ func (e *Engine) applyResult(now time.Time, res UpdateResult) {
 		if next.Equal(d.Tags) {
 			next = d.Tags
 		}
-		if next.Len() == 0 {
+		switch {
+		case next.Len() == 0:
 			e.actual.Delete(op.IP)
-		} else {
-			e.actual.Set(op.IP, actualRec{tags: next, expires: exp})
+		case p != nil:
+			*p = actualRec{tags: next, expires: exp}
+		default:
+			e.actual.Add(op.IP, actualRec{tags: next, expires: exp})
 		}
 		if f.unreg || f.reg {
 			r, _ := e.retry.Get(op.IP)

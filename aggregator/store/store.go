@@ -165,7 +165,7 @@ func conflicted(c claims) bool {
 func (s *Store) upsert(src *source, ip netip.Addr, c Claim) {
 	first := s.recs.Ptr(ip)
 	if first == nil {
-		s.recs.Set(ip, s.rec(src.id, c))
+		s.recs.Add(ip, s.rec(src.id, c))
 		src.n++
 		s.markDirty(ip)
 		return
