@@ -2,6 +2,7 @@ package verify
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/tags"
@@ -105,15 +106,22 @@ func check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwor
 // the IP is still the same pod's on node: the view's identity of that pod,
 // which is id with the view's Services unless its identity changed (a
 // relabel the agent can no longer report, so its tags follow the API). It
-// returns false once the
-// view moved the IP to another pod or node, or the pod is gone or
-// terminating: the claim goes at once, which keeps a reused IP clean.
+// returns false once the view moved the IP to another pod or node, or the
+// pod is gone or terminating: the claim goes at once, which keeps a reused
+// IP clean. It also returns false while a pod on another node holds the IP
+// too: with
+// the VPC CNI a dead node's IPs go to other nodes before the API evicts
+// its pods, and the new holder's agent vouches for it; kept, the claim
+// would leave the new owner only the tags both pods share.
 //
 // Keeping such claims is what lets a replica that lost its agents but not
 // the API server (a leader partitioned from the agents, which keeps its
 // Lease) unregister no live tag: the pods are still running, only this
 // replica cannot hear their agents.
 func Orphan(node string, id tags.Identity, holders []podview.Pod, allowHostNetwork bool) (tags.Identity, bool) {
+	if slices.ContainsFunc(holders, func(h podview.Pod) bool { return h.Node != node }) {
+		return tags.Identity{}, false
+	}
 	r, h := check(node, id, holders, allowHostNetwork)
 	if r.moved() {
 		return tags.Identity{}, false

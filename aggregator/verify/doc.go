@@ -37,8 +37,9 @@
 // stream's grace period (NodeGone), its forwarded claims that the view
 // still confirms are not withdrawn either: they stay as orphans, vouched
 // for by the API server alone, until the view stops confirming them (the
-// pod is deleted, terminating or its IP moves: withdrawn at once) or the
-// node streams again (its snapshot replaces them). Orphan is the decision.
+// pod is deleted, terminating or its IP moves, or a pod on another node
+// holds the IP too: withdrawn at once) or the node streams again (its
+// snapshot replaces them). Orphan is the decision.
 // So a replica cut off from the agents but not from the API server, which
 // may hold the Lease, never unregisters the tags of pods that are alive,
 // and a freed IP still loses its tags as soon as the API frees it.

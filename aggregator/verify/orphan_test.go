@@ -34,7 +34,8 @@ func TestOrphan(t *testing.T) {
 		{"ip reused by another pod on the node", web, []podview.Pod{{Node: "n1", Identity: db}}, nil},
 		{"pod re-created under the same name (new uid)", web, []podview.Pod{{Node: "n1", Identity: reborn}}, nil},
 		{"ip now a node ip (hostNetwork)", web, []podview.Pod{{Node: "n1", HostNetwork: true, Identity: web}}, nil},
-		{"reuse in flight: old pod still holds it here", web, []podview.Pod{{Node: "n2", Identity: db}, {Node: "n1", Identity: web}}, &web},
+		{"ip also held by a pod on another node (VPC CNI reuse before eviction)", web, []podview.Pod{{Node: "n2", Identity: db}, {Node: "n1", Identity: web}}, nil},
+		{"two pods on the node hold it, the claimed one among them", web, []podview.Pod{{Node: "n1", Identity: web}, {Node: "n1", Identity: db}}, &web},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +89,16 @@ func TestCoreNodeGone(t *testing.T) {
 			c.ReplaceNode("n1", []stream.Claim{claim("10.0.0.1", web), claim("10.0.0.2", db)}, at(0))
 			c.NodeGone("n1")
 			delete(v, ip2)
+			c.Recheck([]netip.Addr{ip2}, at(time.Minute))
+		}, map[netip.Addr]tags.Identity{ip1: web}, 0, 1},
+		{"kept claim's IP handed to a pod on another node: withdrawn", func(c *Core, v fakeView) {
+			v[ip1] = []podview.Pod{{Node: "n1", Identity: web}}
+			v[ip2] = []podview.Pod{{Node: "n1", Identity: db}}
+			c.ReplaceNode("n1", []stream.Claim{claim("10.0.0.1", web), claim("10.0.0.2", db)}, at(0))
+			c.NodeGone("n1")
+			// n1 is dead; the API has not evicted its pods yet, but the
+			// CNI gave db's IP to a pod on n2.
+			v[ip2] = append(v[ip2], podview.Pod{Node: "n2", Identity: api})
 			c.Recheck([]netip.Addr{ip2}, at(time.Minute))
 		}, map[netip.Addr]tags.Identity{ip1: web}, 0, 1},
 		{"last kept claim withdrawn: the node goes", func(c *Core, v fakeView) {
