@@ -20,7 +20,7 @@ import (
 
 // Config configures an Agent.
 type Config struct {
-	// Source lists and watches pods, EndpointSlices and Namespaces
+	// Source lists and watches the node's pods and the Namespaces
 	// (agent/kubeapi in the agent binary). Required.
 	Source podwatch.Source
 	// NodeName is this node (downward API NODE_NAME). Required.

@@ -257,7 +257,7 @@ rules:
 			"create authentication.k8s.io/tokenreviews", "list pods",
 			"create authorization.k8s.io/subjectaccessreviews", "get services",
 			"get coordination.k8s.io/leases", "create coordination.k8s.io/leases"},
-		agentUser: {"watch pods", "watch namespaces", "watch discovery.k8s.io/endpointslices"},
+		agentUser: {"watch pods", "watch namespaces"},
 	}
 	var seen map[string]map[string]bool
 	var problems []string

@@ -74,7 +74,9 @@ func (c *Client) AllPods() cache.ListerWatcher {
 	return cache.NewListWatchFromClient(c.core, "pods", metav1.NamespaceAll, fields.Everything())
 }
 
-// EndpointSlices lists and watches every EndpointSlice.
+// EndpointSlices lists and watches every EndpointSlice: like AllPods, for
+// e2e/bench/scale's cluster-wide model. The agent never uses it (which
+// Services a pod backs is the aggregator's to derive).
 func (c *Client) EndpointSlices() cache.ListerWatcher {
 	return cache.NewListWatchFromClient(c.discovery, "endpointslices", metav1.NamespaceAll, fields.Everything())
 }

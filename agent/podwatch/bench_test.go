@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkReconcile250 measures one full reconcile of a node with 250 pods
-// (each in one of 10 Services) after all of them were marked dirty, e.g. on
+// (owned by one of 10 ReplicaSets) after all of them were marked dirty, e.g. on
 // a namespace relabel, and one single-pod relabel. Informer caches are filled
 // directly, so only the reconcile is measured.
 func BenchmarkReconcile250(b *testing.B) {
@@ -20,15 +20,11 @@ func BenchmarkReconcile250(b *testing.B) {
 		b.Fatal(err)
 	}
 	pods := w.pods.GetIndexer()
-	slices := w.slices.GetIndexer()
 	var keys []string
 	for i := range n {
 		p := pod("default", fmt.Sprintf("p%d", i), fmt.Sprintf("uid-%d", i), node,
 			[]string{fmt.Sprintf("10.1.%d.%d", i/200, i%200+1)}, ownedBy("ReplicaSet", fmt.Sprintf("rs%d", i%10)))
-		if err := pods.Add(trim(p, node, false)); err != nil {
-			b.Fatal(err)
-		}
-		if err := slices.Add(trim(slice("default", fmt.Sprintf("s%d", i), fmt.Sprintf("svc%d", i%10), p), node, false)); err != nil {
+		if err := pods.Add(trim(p, false)); err != nil {
 			b.Fatal(err)
 		}
 		keys = append(keys, "default/"+p.Name)

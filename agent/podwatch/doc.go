@@ -1,6 +1,9 @@
 // Package podwatch derives the identities of the pod IPs on one node from the
-// Kubernetes API: its pods (field selector spec.nodeName), the EndpointSlices
-// that list them (which Services each pod backs) and their Namespaces' labels.
+// Kubernetes API: its pods (field selector spec.nodeName) and their
+// Namespaces' labels. Which Services a pod backs is not in its claims: the
+// aggregator derives that from its own cluster-wide view of the
+// EndpointSlices (aggregator/verify), so no agent watches them (each would
+// receive every EndpointSlice change of the cluster).
 //
 // # Usage
 //
@@ -27,16 +30,12 @@
 //     release their IPs.
 //   - hostNetwork pods share the node's IPs and claim nothing unless
 //     Config.AllowHostNetwork is set.
-//   - Services come from EndpointSlices (label kubernetes.io/service-name)
-//     whose endpoints point at the pod through targetRef (kind Pod, same
-//     name, and same UID when both are known). Endpoints are listed
-//     regardless of readiness, so a pod's tags do not flap with its probes.
 //   - When two local pods report the same IP, one wins deterministically
 //     (a Running pod over a Pending one, then the newest, then the larger
 //     UID); the conflict is logged and counted, never fatal.
 //
 // Informer caches hold trimmed objects (only the fields used here), so the
-// agent's memory stays small even with cluster-wide EndpointSlices. The maps
+// agent's memory stays small. The maps
 // in the Identities handed to the Sink are shared with those caches: they
 // must be treated as read-only.
 package podwatch

@@ -11,12 +11,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubedag/kubedag/tags"
-	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // Sink receives the per-IP results of the watcher. Calls come from one
@@ -37,16 +35,13 @@ type Source interface {
 	// Pods lists and watches the pods whose spec.nodeName is node, and
 	// only those.
 	Pods(node string) cache.ListerWatcher
-	// EndpointSlices lists and watches every EndpointSlice.
-	EndpointSlices() cache.ListerWatcher
 	// Namespaces lists and watches every Namespace.
 	Namespaces() cache.ListerWatcher
 }
 
 // Config configures a Watcher.
 type Config struct {
-	// Source is where pods, EndpointSlices and Namespaces come from.
-	// Required.
+	// Source is where pods and Namespaces come from. Required.
 	Source Source
 	// NodeName is this node's name (downward API NODE_NAME). Required.
 	NodeName string
@@ -87,16 +82,12 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// ServiceNameLabel is the EndpointSlice label naming its Service.
-const ServiceNameLabel = podidentity.ServiceNameLabel
-
 // Watcher watches the pods of one node and reports their IPs' identities.
 type Watcher struct {
 	cfg Config
 	log *slog.Logger
 
 	pods       cache.SharedIndexInformer
-	slices     cache.SharedIndexInformer
 	namespaces cache.SharedIndexInformer
 	regs       []cache.ResourceEventHandlerRegistration
 
@@ -130,7 +121,7 @@ func New(cfg Config) (*Watcher, error) {
 	w.rec = newReconciler(w)
 	node := cfg.NodeName
 	multus := cfg.Multus
-	transform := func(obj any) (any, error) { return trim(obj, node, multus), nil }
+	transform := func(obj any) (any, error) { return trim(obj, multus), nil }
 	informer := func(lw cache.ListerWatcher, example runtime.Object, ix cache.Indexers) (cache.SharedIndexInformer, error) {
 		inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{Indexers: ix})
 		if err := inf.SetTransform(transform); err != nil {
@@ -141,10 +132,6 @@ func New(cfg Config) (*Watcher, error) {
 	var err error
 	if w.pods, err = informer(cfg.Source.Pods(node), &corev1.Pod{},
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}); err != nil {
-		return nil, err
-	}
-	if w.slices, err = informer(cfg.Source.EndpointSlices(), &discoveryv1.EndpointSlice{},
-		cache.Indexers{podidentity.SliceIndex: podidentity.SlicePodKeys}); err != nil {
 		return nil, err
 	}
 	if w.namespaces, err = informer(cfg.Source.Namespaces(), &corev1.Namespace{}, nil); err != nil {
@@ -164,13 +151,6 @@ func New(cfg Config) (*Watcher, error) {
 		UpdateFunc: func(_, obj any) { w.markObj(obj) },
 		DeleteFunc: func(obj any) { w.markObj(obj) },
 	}, "pod"); err != nil {
-		return nil, err
-	}
-	if err := add(w.slices, cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { w.markSlice(obj) },
-		UpdateFunc: func(old, obj any) { w.markSlice(old); w.markSlice(obj) },
-		DeleteFunc: func(obj any) { w.markSlice(obj) },
-	}, "EndpointSlice"); err != nil {
 		return nil, err
 	}
 	if err := add(w.namespaces, cache.ResourceEventHandlerFuncs{
@@ -207,7 +187,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer cancel()
 
-	for _, inf := range []cache.SharedIndexInformer{w.pods, w.slices, w.namespaces} {
+	for _, inf := range []cache.SharedIndexInformer{w.pods, w.namespaces} {
 		wg.Go(func() { inf.RunWithContext(ctx) })
 	}
 	syncs := make([]cache.InformerSynced, 0, len(w.regs))
@@ -262,16 +242,6 @@ func (w *Watcher) markObj(obj any) {
 		return
 	}
 	w.mark(key)
-}
-
-func (w *Watcher) markSlice(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	keys, _ := podidentity.SlicePodKeys(obj)
-	for _, k := range keys {
-		w.mark(k)
-	}
 }
 
 func (w *Watcher) markNamespace(obj any) {

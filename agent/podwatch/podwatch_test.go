@@ -134,7 +134,7 @@ func ownedBy(kind, name string) podOpt {
 
 func slice(ns, name, svc string, pods ...*corev1.Pod) *discoveryv1.EndpointSlice {
 	s := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{ServiceNameLabel: svc}},
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 	}
 	for _, p := range pods {
@@ -194,20 +194,6 @@ func (e *env) deletePod(p *corev1.Pod) {
 func (e *env) createSlice(s *discoveryv1.EndpointSlice) {
 	e.t.Helper()
 	if _, err := e.c.DiscoveryV1().EndpointSlices(s.Namespace).Create(e.ctx, s, metav1.CreateOptions{}); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) updateSlice(s *discoveryv1.EndpointSlice) {
-	e.t.Helper()
-	if _, err := e.c.DiscoveryV1().EndpointSlices(s.Namespace).Update(e.ctx, s, metav1.UpdateOptions{}); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) deleteSlice(s *discoveryv1.EndpointSlice) {
-	e.t.Helper()
-	if err := e.c.DiscoveryV1().EndpointSlices(s.Namespace).Delete(e.ctx, s.Name, metav1.DeleteOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -317,34 +303,12 @@ func TestWatcher(t *testing.T) {
 			}
 		},
 	}, {
-		name: "EndpointSlice membership add, second service, remove",
+		name: "claims carry no Services (the aggregator derives them)",
 		run: func(e *env) {
 			a := pod("shop", "a", "uid-a", node, []string{"10.0.0.1"})
-			b := pod("shop", "b", "uid-b", "node-b", []string{"10.0.0.2"})
+			e.createSlice(slice("shop", "web-x1", "web", a)) // not watched
 			e.createPod(a)
-			e.createPod(b)
-			web := slice("shop", "web-x1", "web", a, b)
-			e.createSlice(web)
-			e.want("web", map[string]tags.Identity{"10.0.0.1": ident(a, []string{"web"}, nil)})
-			api := slice("shop", "api-x1", "api", a)
-			e.createSlice(api)
-			e.want("web+api", map[string]tags.Identity{"10.0.0.1": ident(a, []string{"api", "web"}, nil)})
-			// Same service name in another namespace does not count.
-			e.createSlice(slice("other", "web-x1", "web", a))
-			web.Endpoints = web.Endpoints[1:] // a leaves web
-			e.updateSlice(web)
-			e.want("api only", map[string]tags.Identity{"10.0.0.1": ident(a, []string{"api"}, nil)})
-			e.deleteSlice(api)
-			e.want("none", map[string]tags.Identity{"10.0.0.1": ident(a, nil, nil)})
-		},
-	}, {
-		name: "stale EndpointSlice for a recreated pod (other UID) does not count",
-		run: func(e *env) {
-			old := pod("db", "db-0", "uid-old", node, []string{"10.0.0.1"}, ownedBy("StatefulSet", "db"))
-			e.createSlice(slice("db", "db-x", "db", old))
-			cur := pod("db", "db-0", "uid-new", node, []string{"10.0.0.1"}, ownedBy("StatefulSet", "db"))
-			e.createPod(cur)
-			e.want("created", map[string]tags.Identity{"10.0.0.1": ident(cur, nil, nil)})
+			e.want("created", map[string]tags.Identity{"10.0.0.1": ident(a, nil, nil)})
 		},
 	}, {
 		name: "namespace labels and relabel",

@@ -175,7 +175,7 @@ func (w *Watcher) computePod(key string) *podClaim {
 	if len(ips) == 0 {
 		return nil
 	}
-	id := podidentity.Of(pod, w.slices.GetIndexer(), w.namespaces.GetIndexer())
+	id := podidentity.Of(pod, w.namespaces.GetIndexer())
 	c := &podClaim{
 		key:     key,
 		ips:     ips,

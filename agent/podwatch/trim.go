@@ -2,19 +2,16 @@ package podwatch
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubedag/kubedag/tags/podidentity"
 )
 
 // trim is the informers' transform: it keeps only the fields the watcher
-// reads, so the caches of a node agent stay small. EndpointSlices keep only
-// the endpoints that may belong to this node's pods (nodeName equal to this
-// node, or unset), with their targetRef. Objects of other types (such as
-// tombstones) are returned unchanged. With multus, pods keep their
+// reads, so the caches of a node agent stay small. Objects of other types
+// (such as tombstones) are returned unchanged. With multus, pods keep their
 // network-status annotation (and no other). trim is idempotent.
-func trim(obj any, node string, multus bool) any {
+func trim(obj any, multus bool) any {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		p := &corev1.Pod{
@@ -45,11 +42,6 @@ func trim(obj any, node string, multus bool) any {
 			p.Annotations = map[string]string{podidentity.NetworkStatusAnnotation: v}
 		}
 		return p
-	case *discoveryv1.EndpointSlice:
-		// Only endpoints that may belong to this node's pods.
-		return podidentity.TrimSlice(o, func(e *discoveryv1.Endpoint) bool {
-			return e.NodeName == nil || *e.NodeName == node
-		})
 	case *corev1.Namespace:
 		return podidentity.TrimNamespace(o)
 	default:

@@ -8,7 +8,9 @@
 // Informer caches hold trimmed objects (only the fields identity needs) and
 // pods are indexed by IP, so a lookup is a map read and memory stays small
 // at cluster scale. Identities are derived the way the agent's podwatch
-// derives them, so an honest agent's claim equals the view's identity.
+// derives them, so an honest agent's claim equals the view's identity,
+// except for the Services, which only the view derives (agents do not
+// watch EndpointSlices; aggregator/verify adds them to confirmed claims).
 //
 // With Options.Multus, a pod also holds the IPs of its secondary (Multus)
 // interfaces, from its network-status annotation; their holder's identity

@@ -26,7 +26,8 @@ type Pod struct {
 	Node string
 	// HostNetwork pods hold their node's IPs.
 	HostNetwork bool
-	// Identity is the pod's identity as the agent derives it.
+	// Identity is the pod's identity as the agent derives it, plus the
+	// Services whose EndpointSlices list the pod.
 	Identity tags.Identity
 }
 
@@ -211,9 +212,12 @@ func (v *View) forgetMalformed(obj any) {
 	v.malMu.Unlock()
 }
 
-// identity derives a pod's identity exactly as the agent does.
+// identity derives a pod's identity exactly as the agent does, plus the
+// Services its EndpointSlices give it (which the agent leaves to us).
 func (v *View) identity(p *Facts) tags.Identity {
-	return podidentity.Of(p, v.slices.GetIndexer(), v.namespaces.GetIndexer())
+	id := podidentity.Of(p, v.namespaces.GetIndexer())
+	id.Services = podidentity.Services(v.slices.GetIndexer(), p)
+	return id
 }
 
 func (v *View) changed(ips []netip.Addr) {

@@ -51,7 +51,7 @@ func trim(obj any, secondary func(p *corev1.Pod, own []netip.Addr) []podidentity
 		}
 		return p
 	case *discoveryv1.EndpointSlice:
-		return podidentity.TrimSlice(o, nil)
+		return podidentity.TrimSlice(o)
 	case *corev1.Namespace:
 		return podidentity.TrimNamespace(o)
 	default:

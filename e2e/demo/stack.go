@@ -146,7 +146,6 @@ func (s *stack) agentObjects(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Name: agentRBACName},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 		},
 	}, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create ClusterRole %s: %w", agentRBACName, err)

@@ -15,10 +15,10 @@
 //     certificate for 127.0.0.1 signed by a CA the test generates; the
 //     admin kubeconfig.
 //   - one `kubedag agent --ip-source api` per kwok node, with the node's own
-//     kubelet identity as kubeconfig (plus RBAC for EndpointSlices and
-//     Namespaces for the system:nodes group, as the chart grants the agent
-//     ServiceAccount) and a real projected token (audience kubedag, bound
-//     by TokenRequest to a hostNetwork pod on that node).
+//     kubelet identity as kubeconfig (plus RBAC for Namespaces for the
+//     system:nodes group, as the chart grants the agent ServiceAccount)
+//     and a real projected token (audience kubedag, bound by TokenRequest
+//     to a hostNetwork pod on that node).
 //
 // Every scenario asserts what the emulator holds against the tags computed
 // independently from the API server's state (pods, owners, services by

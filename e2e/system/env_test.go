@@ -131,8 +131,8 @@ func owned(s state) state {
 // Running pod IP of the system's nodes (hostNetwork pods excluded: the
 // node IP never carries a pod's tags), and the namespace, service and label
 // tags on every ClusterIP. Service membership is the service's selector
-// over Ready pods, so it is ahead of the EndpointSlices the agents read and
-// equality is never reached early.
+// over Ready pods, so it is ahead of the EndpointSlices the aggregator reads
+// and equality is never reached early.
 func (e *env) expected(ctx context.Context) (state, error) {
 	cs := e.c.Client
 	pods, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{})

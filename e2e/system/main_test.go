@@ -290,14 +290,14 @@ func (e *env) setupKube(ctx context.Context) error {
 		return err
 	}
 	// The Node authorizer lets a kubelet identity list and watch the pods
-	// of its node; the agent also needs EndpointSlices and Namespaces,
-	// which the chart grants its ServiceAccount. Here the agent runs as the
-	// node, so the group system:nodes gets them.
+	// of its node; the agent also needs Namespaces, which the chart grants
+	// its ServiceAccount. Here the agent runs as the node, so the group
+	// system:nodes gets them. Not EndpointSlices: the aggregator derives
+	// the pods' Services, and an agent that tried would never sync.
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "kubedag-e2e-agent"},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 		},
 	}
 	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {

@@ -1,10 +1,12 @@
 // Package podidentity derives a pod's identity (tags.Identity) from what the
-// API server holds: the pod, the EndpointSlices that list it and its
-// Namespace. The agent derives the claims it sends with it and the
-// aggregator derives, with the same code, what it verifies them against, so
-// an honest claim always equals the aggregator's view (see
-// aggregator/verify). It also holds the informer pieces both sides share:
-// the EndpointSlice index and the trims of EndpointSlices and Namespaces.
+// API server holds: the pod and its Namespace (Of), and the Services whose
+// EndpointSlices list it (Services). The agent derives the claims it sends
+// with Of and the aggregator derives, with the same code, what it verifies
+// them against, so an honest claim always equals the aggregator's view (see
+// aggregator/verify). Services are the aggregator's alone: it adds them
+// from its own cluster-wide EndpointSlice view, so agents need not watch
+// EndpointSlices. It also holds the informer pieces: the EndpointSlice
+// index and the trims of EndpointSlices and Namespaces.
 package podidentity
 
 import (
@@ -27,17 +29,15 @@ const SliceIndex = "pod"
 // ServiceNameLabel is the EndpointSlice label naming its Service.
 const ServiceNameLabel = discoveryv1.LabelServiceName
 
-// Of returns the identity of pod, with the Services found in the
-// EndpointSlice indexer slices (indexed by SliceIndex) and the namespace
-// labels found in the Namespace indexer namespaces.
-func Of(pod metav1.Object, slices, namespaces cache.Indexer) tags.Identity {
+// Of returns the identity of pod without its Services (see Services), with
+// the namespace labels found in the Namespace indexer namespaces.
+func Of(pod metav1.Object, namespaces cache.Indexer) tags.Identity {
 	id := tags.Identity{
 		Kind:      tags.KindPod,
 		Namespace: pod.GetNamespace(),
 		Name:      pod.GetName(),
 		UID:       string(pod.GetUID()),
 		Labels:    pod.GetLabels(),
-		Services:  Services(slices, pod),
 	}
 	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
 		id.OwnerKind, id.OwnerName = ref.Kind, ref.Name
@@ -51,7 +51,10 @@ func Of(pod metav1.Object, slices, namespaces cache.Indexer) tags.Identity {
 }
 
 // Services returns the sorted names of the Services whose EndpointSlices
-// list the pod (by targetRef, the UID compared when both are known).
+// list the pod (by targetRef, the UID compared when both are known), found
+// in the EndpointSlice indexer sliceIndexer (indexed by SliceIndex).
+// Endpoints count regardless of readiness, so a pod's tags do not flap with
+// its probes.
 func Services(sliceIndexer cache.Indexer, pod metav1.Object) []string {
 	ns, name, uid := pod.GetNamespace(), pod.GetName(), pod.GetUID()
 	objs, err := sliceIndexer.ByIndex(SliceIndex, ns+"/"+name)
@@ -129,9 +132,8 @@ func SlicePodKeys(obj any) ([]string, error) {
 }
 
 // TrimSlice keeps of an EndpointSlice what identity needs: its Service name
-// label and its endpoints' pod targetRefs (with nodeName), for the
-// endpoints keep accepts (nil: all).
-func TrimSlice(o *discoveryv1.EndpointSlice, keep func(*discoveryv1.Endpoint) bool) *discoveryv1.EndpointSlice {
+// label and its endpoints' pod targetRefs (with nodeName).
+func TrimSlice(o *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
 	s := &discoveryv1.EndpointSlice{
 		TypeMeta: o.TypeMeta,
 		ObjectMeta: metav1.ObjectMeta{
@@ -147,7 +149,7 @@ func TrimSlice(o *discoveryv1.EndpointSlice, keep func(*discoveryv1.Endpoint) bo
 	}
 	for i := range o.Endpoints {
 		e := &o.Endpoints[i]
-		if e.TargetRef == nil || e.TargetRef.Kind != "Pod" || (keep != nil && !keep(e)) {
+		if e.TargetRef == nil || e.TargetRef.Kind != "Pod" {
 			continue
 		}
 		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{

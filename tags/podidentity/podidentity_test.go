@@ -69,7 +69,7 @@ func TestOf(t *testing.T) {
 		slice("other", "web-a", "elsewhere", &corev1.ObjectReference{Kind: "Pod", Name: "web-1"}),
 		slice("shop", "nolabel", "", &corev1.ObjectReference{Kind: "Pod", Name: "web-1"}),
 	} {
-		if err := slices.Add(TrimSlice(s, nil)); err != nil {
+		if err := slices.Add(TrimSlice(s)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,34 +80,38 @@ func TestOf(t *testing.T) {
 	want := tags.Identity{
 		Kind: tags.KindPod, Namespace: "shop", Name: "web-1", UID: "u1",
 		Labels: map[string]string{"app": "web"}, OwnerKind: "ReplicaSet", OwnerName: "web-abc",
-		Services: []string{"api", "web"}, NamespaceLabels: map[string]string{"team": "a"},
+		NamespaceLabels: map[string]string{"team": "a"},
 	}
-	if got := Of(pod, slices, namespaces); !got.Equal(want) {
+	if got := Of(pod, namespaces); !got.Equal(want) {
 		t.Errorf("Of = %+v\nwant %+v", got, want)
 	}
-	// A pod in a namespace the view has not seen has no namespace labels.
+	if got := Services(slices, pod); !reflect.DeepEqual(got, []string{"api", "web"}) {
+		t.Errorf("Services = %v, want [api web]", got)
+	}
+	// A pod in a namespace the view has not seen has no namespace labels
+	// and no Services.
 	pod.Namespace = "new"
-	if got := Of(pod, slices, namespaces); got.NamespaceLabels != nil || got.Services != nil {
+	if got := Of(pod, namespaces); got.NamespaceLabels != nil {
 		t.Errorf("unknown namespace: %+v", got)
+	}
+	if got := Services(slices, pod); got != nil {
+		t.Errorf("Services in an unknown namespace: %v", got)
 	}
 }
 
 func TestTrimSlice(t *testing.T) {
-	node, other := "n1", "n2"
+	node := "n1"
 	s := slice("shop", "web-a", "web",
 		&corev1.ObjectReference{Kind: "Pod", Name: "a", UID: types.UID("ua"), ResourceVersion: "9"},
 		&corev1.ObjectReference{Kind: "Pod", Name: "b"},
 		nil)
 	s.Endpoints[0].NodeName = &node
-	s.Endpoints[1].NodeName = &other
-	got := TrimSlice(s, func(e *discoveryv1.Endpoint) bool { return e.NodeName == nil || *e.NodeName == node })
-	if len(got.Endpoints) != 1 || got.Endpoints[0].TargetRef.Name != "a" || got.Endpoints[0].TargetRef.ResourceVersion != "" || got.Endpoints[0].Addresses != nil {
-		t.Errorf("endpoints not trimmed: %+v", got.Endpoints)
+	got := TrimSlice(s)
+	if len(got.Endpoints) != 2 || got.Endpoints[0].TargetRef.Name != "a" || got.Endpoints[0].TargetRef.ResourceVersion != "" ||
+		got.Endpoints[0].Addresses != nil || *got.Endpoints[0].NodeName != node {
+		t.Errorf("endpoints not trimmed (the nil targetRef dropped): %+v", got.Endpoints)
 	}
 	if !reflect.DeepEqual(got.Labels, map[string]string{ServiceNameLabel: "web"}) {
 		t.Errorf("labels = %v", got.Labels)
-	}
-	if all := TrimSlice(s, nil); len(all.Endpoints) != 2 {
-		t.Errorf("nil keep kept %d endpoints, want 2 (the nil targetRef dropped)", len(all.Endpoints))
 	}
 }

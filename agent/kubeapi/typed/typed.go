@@ -36,19 +36,6 @@ func (s Source) Pods(node string) cache.ListerWatcher {
 	})
 }
 
-// EndpointSlices lists and watches every EndpointSlice.
-func (s Source) EndpointSlices() cache.ListerWatcher {
-	c := s.cs.DiscoveryV1().EndpointSlices(metav1.NamespaceAll)
-	return s.wrap(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return c.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return c.Watch(ctx, o)
-		},
-	})
-}
-
 // Namespaces lists and watches every Namespace.
 func (s Source) Namespaces() cache.ListerWatcher {
 	c := s.cs.CoreV1().Namespaces()

@@ -1,5 +1,5 @@
 // Package apiservertest holds podwatch's tests against a real kube-apiserver
 // (e2e/cluster with kwok nodes): the field selector under the Node
-// authorizer, relabels, EndpointSlice membership made by the real
-// controller, deletion. It has no non-test code.
+// authorizer, relabels, claims without Services (the agent may not read
+// EndpointSlices), deletion. It has no non-test code.
 package apiservertest

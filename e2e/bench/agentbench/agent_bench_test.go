@@ -200,9 +200,9 @@ func buildBinaries(b *testing.B, dir string) string {
 	return dir
 }
 
-// grantWatch lets the node identity list and watch namespaces and
-// EndpointSlices (its own pods the Node authorizer allows with the
-// spec.nodeName field selector).
+// grantWatch lets the node identity list and watch namespaces, as the
+// chart's agent role does (its own pods the Node authorizer allows with the
+// spec.nodeName field selector; EndpointSlices the agent does not read).
 func (e *env) grantWatch(b *testing.B) {
 	b.Helper()
 	ctx := b.Context()
@@ -212,7 +212,6 @@ func (e *env) grantWatch(b *testing.B) {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		},
 	}
 	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {

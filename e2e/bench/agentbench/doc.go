@@ -11,7 +11,7 @@
 // The baseline, measured the same way in the same run, is the command
 // allpods: every pod, EndpointSlice and namespace of the cluster cached
 // whole (no field selector, no transform), as an agent without kubedag's
-// node scoping would. Compare RssAnon and the heap: RssFile is the part of
+// node scoping (and deriving Services itself) would. Compare RssAnon and the heap: RssFile is the part of
 // the binary's code and tables the process has mapped, which grows with the
 // binary (kubedag is one binary for every subcommand), not with the pods,
 // and with the kernel: where the page cache holds large folios (ext4 on

@@ -29,8 +29,8 @@
 //     and the firewall calls it made: a standby holds the leader's state
 //     and makes none.
 //   - The API server's watch load caused by the agents (every agent's pods of
-//     its node, plus all EndpointSlices and Namespaces, as each agent must
-//     watch them) compared, in the same run, with one cluster-wide informer
+//     its node, plus all Namespaces; not EndpointSlices, whose Services the
+//     aggregator derives) compared, in the same run, with one cluster-wide informer
 //     of pods, EndpointSlices and Namespaces (the Panorama plugins' model):
 //     watch requests opened, objects and events delivered, bytes received,
 //     all counted on the client side (protobuf for both).

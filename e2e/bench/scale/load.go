@@ -116,10 +116,6 @@ func (s countingSource) Pods(node string) cache.ListerWatcher {
 	return countLW(s.src.Pods(node), &s.l.by[0])
 }
 
-func (s countingSource) EndpointSlices() cache.ListerWatcher {
-	return countLW(s.src.EndpointSlices(), &s.l.by[1])
-}
-
 func (s countingSource) Namespaces() cache.ListerWatcher {
 	return countLW(s.src.Namespaces(), &s.l.by[2])
 }

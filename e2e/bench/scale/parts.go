@@ -29,9 +29,9 @@ import (
 	"github.com/kubedag/kubedag/e2e/pki"
 )
 
-// grantNodes lets every node identity list and watch Namespaces and
-// EndpointSlices, as the chart's agent ClusterRole does for the agents'
-// ServiceAccount (their own pods the Node authorizer allows).
+// grantNodes lets every node identity list and watch Namespaces, as the
+// chart's agent ClusterRole does for the agents' ServiceAccount (their own
+// pods the Node authorizer allows; EndpointSlices they do not read).
 func (r *run) grantNodes(ctx context.Context) error {
 	name := "kubedag-scale-" + r.ns
 	rbac := r.c.Client.RbacV1()
@@ -39,7 +39,6 @@ func (r *run) grantNodes(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		},
 	}
 	if _, err := rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
