@@ -173,12 +173,10 @@ func (c *Cluster) createNode(ctx context.Context, prefix, name string, podCIDRs 
 	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create node %s: %w", name, err)
 	}
-	// Status is ignored on create, so the address is patched in. kwok's
-	// node-initialize stage keeps addresses a node already has, but it may
-	// render from the node as it was before this patch and then replace
-	// status.addresses with its --node-ip (every such node would share
-	// it): so patch again until kwok has initialised the node (it has a
-	// Ready condition) and the InternalIP is still ours.
+	// Status is ignored on create, so the address is patched in. Our
+	// kwok stages write no addresses (see kwok-stages.yaml); the patch is
+	// still verified once kwok has initialised the node (it has a Ready
+	// condition), and repeated until the InternalIP is ours.
 	return c.setNodeAddress(ctx, name, addr)
 }
 
