@@ -104,7 +104,7 @@ type Engine struct {
 
 	start        time.Time
 	actual       ipmap.Dense[actualRec]
-	pending      ipmap.Set
+	pending      pendingSet // oldest cohort first (pending.go)
 	retry        ipmap.Map[retryRec]
 	ready        bool
 	synced       bool
@@ -165,7 +165,7 @@ func newEngine(state DesiredState, opts Options) *Engine {
 func (e *Engine) Reset(now time.Time) {
 	e.start = now
 	e.actual = ipmap.Dense[actualRec]{}
-	e.pending = ipmap.Set{}
+	e.pending = pendingSet{}
 	e.retry = ipmap.Map[retryRec]{}
 	e.ready = e.opts.Ready == nil
 	e.synced = false
@@ -211,7 +211,7 @@ func (e *Engine) DirtySet(now time.Time, s ipmap.Set) {
 			s.Delete(ip)
 		}
 	}
-	e.pending = s
+	e.pending.adopt(s)
 }
 
 // sendAt is the earliest start of the next Send: after a failed call's
@@ -341,7 +341,7 @@ func later(a, b time.Time) time.Time {
 func (e *Engine) endFlush() {
 	e.flushing = false
 	if e.pending.Len() == 0 {
-		e.pending = ipmap.Set{} // drop a burst's high-water memory
+		e.pending = pendingSet{} // drop a burst's high-water memory
 	}
 }
 
@@ -634,11 +634,13 @@ func (e *Engine) planBatch(now time.Time) (Action, bool) {
 		items = e.callItems[:0]
 	)
 	// IPs in the call are taken out of pending while more are examined
-	// (so they are not examined twice) and put back at the end: the answer
-	// decides whether they are done.
+	// (so they are not examined twice) and put back at the end, as the
+	// oldest: the answer decides whether they are done. The IPs left
+	// waiting go before any that arrive during the call (cut).
 	defer func() {
+		e.pending.cut()
 		for _, op := range acc.Ops {
-			e.pending.Add(op.IP)
+			e.pending.addOldest(op.IP)
 		}
 	}()
 	for e.pending.Len() > 0 && e.opts.MaxBatch-acc.Entries >= min(2, e.opts.MaxBatch) {
