@@ -109,10 +109,9 @@ func check(node string, id tags.Identity, holders []podview.Pod, allowHostNetwor
 // returns false once the view moved the IP to another pod or node, or the
 // pod is gone or terminating: the claim goes at once, which keeps a reused
 // IP clean. It also returns false while a pod on another node holds the IP
-// too: with
-// the VPC CNI a dead node's IPs go to other nodes before the API evicts
-// its pods, and the new holder's agent vouches for it; kept, the claim
-// would leave the new owner only the tags both pods share.
+// too: with the VPC CNI a dead node's IPs go to other nodes before the API
+// evicts its pods, and the new holder's agent vouches for it; kept, the
+// claim would leave the new owner only the tags both pods share.
 //
 // Keeping such claims is what lets a replica that lost its agents but not
 // the API server (a leader partitioned from the agents, which keeps its
