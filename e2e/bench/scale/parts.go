@@ -294,6 +294,14 @@ func (r *run) relabel() func(context.Context) {
 	k := key{ip: p.ip, tag: r.revTag(rev)}
 	r.tr.expect(k, KindRelabel, time.Now(), time.Time{})
 	return func(ctx context.Context) {
+		p.write.Lock()
+		defer p.write.Unlock()
+		r.mu.Lock()
+		cur := p.rev
+		r.mu.Unlock()
+		if cur != rev {
+			return // a later relabel took over (and superseded this one)
+		}
 		r.tr.restart(k, time.Now()) // the clock starts at the write
 		patch := fmt.Sprintf(`{"metadata":{"labels":{"rev":%q}}}`, strconv.Itoa(rev))
 		if _, err := r.writer.CoreV1().Pods(r.ns).Patch(ctx, p.name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {

@@ -134,6 +134,11 @@ type pod struct {
 	rev        int
 	ip         netip.Addr
 	sent       time.Time // when the create was sent
+	// write orders the pod's writes: writers run in parallel, and an
+	// older relabel's patch landing after a newer one's would leave the
+	// pod on a rev whose tag is no longer awaited, and the newer one's
+	// awaited for ever.
+	write sync.Mutex
 }
 
 type run struct {
