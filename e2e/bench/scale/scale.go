@@ -102,7 +102,12 @@ type Report struct {
 	// CreateRate and ChurnRate are the API writes per second achieved.
 	CreateRate, ChurnRate float64
 	WriteErrors           int
-	Latency               []Latency
+	// Outstanding describes each change still unacknowledged at the end:
+	// its kind, IP and tag, and the tags the firewall holds for the IP
+	// (whether the change reached the firewall and only its ack was
+	// missed, or it never did).
+	Outstanding []string
+	Latency     []Latency
 	// EarlyAcks counts creates acknowledged before this process's watch
 	// saw the pod Running (their latency counts as 0).
 	EarlyAcks int
@@ -355,7 +360,9 @@ func Run(ctx context.Context, c *cluster.Cluster, cfg Config) (*Report, error) {
 	rep.EarlyAcks, rep.Superseded = r.tr.early0, r.tr.superseded
 	r.tr.mu.Unlock()
 	rep.WriteErrors = int(r.errs.Load())
-	rep.Registered = len(em.Sim.Registered())
+	held := em.Sim.Registered()
+	rep.Registered = len(held)
+	rep.Outstanding = r.tr.describeOutstanding(held)
 	rep.Agents, rep.ClusterWide = agentLoad.stats(), clusterWide.stats()
 	rep.LoadAvg += " -> " + loadAvg()
 	if err := alive(aggs); err != nil {

@@ -65,6 +65,9 @@ func TestScale(t *testing.T) {
 	if !*strict {
 		return // a benchmark run: the report says what was missed
 	}
+	for _, o := range rep.Outstanding {
+		t.Logf("unacknowledged: %s", o)
+	}
 	if rep.WriteErrors != 0 {
 		t.Errorf("%d API writes failed", rep.WriteErrors)
 	}

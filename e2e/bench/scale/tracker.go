@@ -1,6 +1,7 @@
 package scale
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -168,4 +169,21 @@ func summarise(kind string, acked, unacked []time.Duration) Latency {
 		l.OldestUnackedWait = slices.Max(unacked)
 	}
 	return l
+}
+
+// describeOutstanding describes each change still due, with the tags the
+// firewall holds (held) for its IP.
+func (t *tracker) describeOutstanding(held map[netip.Addr][]string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.pending))
+	for k, e := range t.pending {
+		what := "add"
+		if k.removed {
+			what = "remove"
+		}
+		out = append(out, fmt.Sprintf("%s: %s %s on %s; the firewall holds %v", e.kind, what, k.tag, k.ip, held[k.ip]))
+	}
+	slices.Sort(out)
+	return out
 }
