@@ -272,16 +272,8 @@ type podRef struct{ key, uid string }
 
 func podRefs(s *discoveryv1.EndpointSlice) map[podRef]struct{} {
 	out := make(map[podRef]struct{}, len(s.Endpoints))
-	for i := range s.Endpoints {
-		r := s.Endpoints[i].TargetRef
-		if r == nil || r.Kind != "Pod" || r.Name == "" {
-			continue
-		}
-		ns := r.Namespace
-		if ns == "" {
-			ns = s.Namespace
-		}
-		out[podRef{key: ns + "/" + r.Name, uid: string(r.UID)}] = struct{}{}
+	for key, r := range podidentity.SlicePods(s) {
+		out[podRef{key: key, uid: string(r.UID)}] = struct{}{}
 	}
 	return out
 }

@@ -10,6 +10,7 @@
 package podidentity
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -117,18 +118,31 @@ func SlicePodKeys(obj any) ([]string, error) {
 		return nil, nil
 	}
 	var keys []string
-	for i := range s.Endpoints {
-		r := s.Endpoints[i].TargetRef
-		if r == nil || r.Kind != "Pod" || r.Name == "" {
-			continue
-		}
-		ns := r.Namespace
-		if ns == "" {
-			ns = s.Namespace
-		}
-		keys = append(keys, ns+"/"+r.Name)
+	for key := range SlicePods(s) {
+		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// SlicePods yields the pods an EndpointSlice's endpoints refer to: each
+// one's "namespace/name" key (the namespace defaults to the slice's) and
+// its targetRef.
+func SlicePods(s *discoveryv1.EndpointSlice) iter.Seq2[string, *corev1.ObjectReference] {
+	return func(yield func(string, *corev1.ObjectReference) bool) {
+		for i := range s.Endpoints {
+			r := s.Endpoints[i].TargetRef
+			if r == nil || r.Kind != "Pod" || r.Name == "" {
+				continue
+			}
+			ns := r.Namespace
+			if ns == "" {
+				ns = s.Namespace
+			}
+			if !yield(ns+"/"+r.Name, r) {
+				return
+			}
+		}
+	}
 }
 
 // TrimSlice keeps of an EndpointSlice what identity needs: its Service name
