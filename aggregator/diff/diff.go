@@ -26,23 +26,24 @@ func appendTags(buf []string, desired, actual tags.Set, owns func(tag string) bo
 		return nil, desired.Slice(), buf
 	}
 	d, a := desired.Slice(), actual.Slice()
-	start := len(buf)
-	buf = appendMinus(buf, a, d, owns)
-	switch n := len(buf) - start; {
-	case n == len(a):
-		unregister, buf = a, buf[:start]
-	case n > 0:
-		unregister = buf[start:len(buf):len(buf)]
-	}
-	start = len(buf)
-	buf = appendMinus(buf, d, a, nil)
-	switch n := len(buf) - start; {
-	case n == len(d):
-		register, buf = d, buf[:start]
-	case n > 0:
-		register = buf[start:len(buf):len(buf)]
-	}
+	unregister, buf = minus(buf, a, d, owns)
+	register, buf = minus(buf, d, a, nil)
 	return unregister, register, buf
+}
+
+// minus returns the tags of x not in y that owns accepts (appendMinus),
+// appended to buf with its capacity clipped, or x itself when that is all
+// of x (nil when none); and the grown buf.
+func minus(buf, x, y []string, owns func(string) bool) (diff, out []string) {
+	start := len(buf)
+	buf = appendMinus(buf, x, y, owns)
+	switch n := len(buf) - start; {
+	case n == len(x):
+		return x, buf[:start]
+	case n > 0:
+		return buf[start:len(buf):len(buf)], buf
+	}
+	return nil, buf
 }
 
 // appendMinus appends the tags of x that are not in y (both sorted and
