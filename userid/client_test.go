@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kubedag/kubedag/internal/syncbuf"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -493,7 +495,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		return l.Addr().String()
 	}()
 	var errs []string
-	var logs []*syncBuffer
+	var logs []*syncbuf.Buffer
 	for _, u := range []string{ts.URL, dead} {
 		for _, mod := range []func(*Config){
 			nil,

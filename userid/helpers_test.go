@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubedag/kubedag/internal/syncbuf"
 )
 
 const (
@@ -77,29 +79,11 @@ func respond(status int, body []byte) func(int, recorded, http.ResponseWriter) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newClient builds a client for url with fast retries and debug logging
 // into the returned buffer.
-func newClient(t testing.TB, url string, mod func(*Config)) (*Client, *syncBuffer) {
+func newClient(t testing.TB, url string, mod func(*Config)) (*Client, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cfg := Config{
 		URL:             url,
 		APIKey:          testKey,

@@ -1,35 +1,16 @@
 package podwatch
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubedag/kubedag/internal/syncbuf"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/tags/podidentity"
 )
-
-// syncBuffer is a log sink safe for the watcher's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestMultus: with Multus, a pod's secondary-interface IPs are claimed
 // with its identity plus the network; a malformed annotation is logged and
@@ -49,7 +30,7 @@ func TestMultus(t *testing.T) {
 		e.want("only the pod's own IP", map[string]tags.Identity{"10.1.0.5": own})
 	})
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	e := startEnv(t, Config{Multus: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, web.DeepCopy())
 	e.want("own and secondary IPs", map[string]tags.Identity{"10.1.0.5": own, "192.168.1.5": secondary})
 

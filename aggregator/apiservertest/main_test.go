@@ -1,7 +1,6 @@
 package apiservertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
 	"github.com/kubedag/kubedag/e2e/cluster"
 	"github.com/kubedag/kubedag/e2e/pki"
+	"github.com/kubedag/kubedag/internal/syncbuf"
 	"github.com/kubedag/kubedag/tags"
 	"github.com/kubedag/kubedag/telemetry"
 	"github.com/kubedag/kubedag/userid"
@@ -91,13 +91,13 @@ type env struct {
 	password string
 	tls      pki.TestTLS
 	calls    *callLog
-	logs     *syncBuffer // everything the aggregators and agents logged
+	logs     *syncbuf.Buffer // everything the aggregators and agents logged
 }
 
 func newEnv(t *testing.T, name string, nodes int) *env {
 	t.Helper()
 	ctx := t.Context()
-	e := &env{t: t, cidrs: map[string]netip.Prefix{}, tls: pki.NewTestTLS(t, streamtest.ServerName), calls: &callLog{}, logs: &syncBuffer{},
+	e := &env{t: t, cidrs: map[string]netip.Prefix{}, tls: pki.NewTestTLS(t, streamtest.ServerName), calls: &callLog{}, logs: &syncbuf.Buffer{},
 		password: "pw-" + name + "-" + fmt.Sprint(time.Now().UnixNano())}
 	ns, err := testCluster.CreateNamespace(ctx, name)
 	if err != nil {
@@ -152,23 +152,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // runPods creates n pods app=<name> (plus labels) on node and waits until

@@ -27,6 +27,7 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator"
 	"github.com/kubedag/kubedag/aggregator/verify"
+	"github.com/kubedag/kubedag/internal/syncbuf"
 )
 
 // TestTelemetry follows a claim's trace from the agent to the firewall's
@@ -262,7 +263,7 @@ func grepLines(text, sub string) string {
 func TestCountersFromZeroAndLogs(t *testing.T) {
 	e := newEnv(t, "zero", 1)
 	const target = "zero-fw"
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	agg := e.startAggregator("agg", e.config(target, ""), func(o *aggregator.Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

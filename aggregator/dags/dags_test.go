@@ -1,40 +1,22 @@
 package dags_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kubedag/kubedag/aggregator/dags"
+	"github.com/kubedag/kubedag/internal/syncbuf"
 	"github.com/kubedag/kubedag/tags/dagfilter"
 	"github.com/kubedag/kubedag/userid"
 	"github.com/kubedag/kubedag/userid/panossim"
 )
 
 const vsys1 = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func setup(t *testing.T, cfg panossim.Config) (*panossim.Server, *userid.Client) {
 	t.Helper()
@@ -76,7 +58,7 @@ func dag(name, filter string) string {
 
 // start runs a Watcher (Interval long, so only Kick drives it) and returns
 // it with the channel its OnChange feeds.
-func start(t *testing.T, c *userid.Client, panorama bool, log *syncBuffer) (*dags.Watcher, chan *dags.Set) {
+func start(t *testing.T, c *userid.Client, panorama bool, log *syncbuf.Buffer) (*dags.Watcher, chan *dags.Set) {
 	t.Helper()
 	changes := make(chan *dags.Set, 10)
 	w := dags.New(dags.Config{Reader: c, Panorama: panorama, Interval: time.Hour,
@@ -105,7 +87,7 @@ func TestWatcherFirewall(t *testing.T) {
 	ctx := t.Context()
 	setAndCommit(t, ctx, c, vsys1+"/address-group", dag("web", `'k8s.cl_prod.ns_shop' and 'k8s.cl_prod.ns_shop.app.web'`))
 
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	w, changes := start(t, c, false, log)
 	s := next(t, changes)
 	select {
@@ -171,7 +153,7 @@ func TestWatcherPanorama(t *testing.T) {
 	if err := srv.Sim.SetDeviceGroupParent("eks", "all-clusters"); err != nil {
 		t.Fatal(err)
 	}
-	_, changes := start(t, c, true, &syncBuffer{})
+	_, changes := start(t, c, true, &syncbuf.Buffer{})
 	s := next(t, changes)
 	if want := map[string]string{"all-clusters": "", "eks": "all-clusters"}; !maps.Equal(s.Parents, want) {
 		t.Fatalf("parents %v, want %v", s.Parents, want)
@@ -198,7 +180,7 @@ func TestPruningPanorama(t *testing.T) {
 	if err := srv.Sim.SetDeviceGroupParent("eks", "all-clusters"); err != nil {
 		t.Fatal(err)
 	}
-	_, changes := start(t, c, true, &syncBuffer{})
+	_, changes := start(t, c, true, &syncbuf.Buffer{})
 	p := dags.PruningOf(next(t, changes), nil)
 	for tag, want := range map[string]bool{
 		"k8s.cl_a.nodes": true, "k8s.cl_a.ns_x": true, "k8s.cl_b.ns_x": true, "k8s.cl_a.ns_x.app.web": true,

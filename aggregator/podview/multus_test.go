@@ -1,37 +1,19 @@
 package podview
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubedag/kubedag/internal/syncbuf"
 	"github.com/kubedag/kubedag/tags/podidentity"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestViewMultus: with Multus the view indexes a pod's secondary-interface
 // IPs, whose holder is the pod with the network; its own IPs carry no
@@ -48,7 +30,7 @@ func TestViewMultus(t *testing.T) {
 		t.Fatalf("without Multus the secondary IP has holders %v", hs)
 	}
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	client := fake.NewClientset(web.DeepCopy())
 	v, err := New(Options{Client: client, Multus: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
@@ -18,6 +17,7 @@ import (
 	"github.com/kubedag/kubedag/aggregator/podview"
 	"github.com/kubedag/kubedag/aggregator/stream"
 	"github.com/kubedag/kubedag/aggregator/stream/streamtest"
+	"github.com/kubedag/kubedag/internal/syncbuf"
 	"github.com/kubedag/kubedag/tags"
 )
 
@@ -135,7 +135,7 @@ func (v staticView) Synced() <-chan struct{}        { return v.synced }
 // refusals are logged once per reason, so a forging node cannot flood the
 // log.
 func TestGateLogsOncePerNodeAndReason(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	view := staticView{synced: make(chan struct{})}
 	close(view.synced)
 	rs := &refusals{}
@@ -161,15 +161,3 @@ func TestGateLogsOncePerNodeAndReason(t *testing.T) {
 		t.Fatalf("%d log lines for 10 refusals of 2 nodes with one reason, want 2:\n%s", n, logs.String())
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

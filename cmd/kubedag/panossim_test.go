@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,25 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubedag/kubedag/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the command goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestPanosSimServesKeygenAndStops(t *testing.T) {
 	api, out, errOut, stop := startPanosSim(t, "--tls=false", "--users", "alice:wonder", "--capacity", "10")
@@ -77,11 +60,11 @@ func TestPanosSimServesKeygenAndStops(t *testing.T) {
 // URL and the stdout and stderr so far. stop checks that the command
 // returned nil within 30s of its context's cancel; calling it again does
 // nothing.
-func startPanosSim(t *testing.T, args ...string) (api string, out, errOut *syncBuffer, stop func()) {
+func startPanosSim(t *testing.T, args ...string) (api string, out, errOut *syncbuf.Buffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := newRootCmd()
-	out, errOut = &syncBuffer{}, &syncBuffer{}
+	out, errOut = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SetArgs(append([]string{"panos-sim", "--listen", "127.0.0.1:0"}, args...))

@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,33 +17,16 @@ import (
 
 	"github.com/kubedag/kubedag/aggregator/sandwich"
 	"github.com/kubedag/kubedag/aggregator/sandwich/aws/awssim"
+	"github.com/kubedag/kubedag/internal/syncbuf"
 )
 
 const region = "eu-west-1"
-
-// syncBuffer is a log sink safe for the refresh goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type fixture struct {
 	sim    *awssim.Server
 	url    string
 	layout awssim.Layout
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -58,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	sim.Update(func(m *awssim.Model) {
 		l.AddNLB(m, "web", "web-0123.elb.eu-west-1.amazonaws.com", true)
 	})
-	return &fixture{sim: sim, url: srv.URL, layout: l, logs: &syncBuffer{}}
+	return &fixture{sim: sim, url: srv.URL, layout: l, logs: &syncbuf.Buffer{}}
 }
 
 func (f *fixture) config() Config {

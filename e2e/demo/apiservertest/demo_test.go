@@ -1,7 +1,6 @@
 package apiservertest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -9,30 +8,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kubedag/kubedag/e2e/demo"
+	"github.com/kubedag/kubedag/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the demo's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // processesUsing lists the processes whose command line mentions dir (the
 // control plane's components all name files in their cluster dir).
@@ -113,7 +94,7 @@ next:
 func TestDemoOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- demo.Run(ctx, demo.Options{Out: out, Nodes: 3, Once: true, StepTimeout: 90 * time.Second,
