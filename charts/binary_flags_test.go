@@ -2,13 +2,16 @@ package charts
 
 import (
 	"encoding/base64"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/kubedag/kubedag/aggregator/leader"
 	"github.com/kubedag/kubedag/e2e/pki"
 )
 
@@ -173,5 +176,28 @@ func TestBinariesStartWithRenderedValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLeaseTimingsAreTheBinarys: the chart's default Lease timings are the
+// aggregator's own defaults, whose takeover bound the READMEs state.
+func TestLeaseTimingsAreTheBinarys(t *testing.T) {
+	d := find(t, mustTemplate(t, "-f", minimalValues), "Deployment", "-aggregator")
+	want := map[string]time.Duration{"--lease-duration": leader.DefaultLeaseDuration,
+		"--renew-deadline": leader.DefaultRenewDeadline, "--retry-period": leader.DefaultRetryPeriod}
+	got := map[string]time.Duration{}
+	for _, a := range containerArgs(t, d) {
+		name, v, ok := strings.Cut(a, "=")
+		if _, timing := want[name]; !ok || !timing {
+			continue
+		}
+		dur, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+		got[name] = dur
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("chart passes %v, the aggregator's defaults are %v", got, want)
 	}
 }

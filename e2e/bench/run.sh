@@ -133,6 +133,10 @@ else
       go test -count=1 -run '^TestScale$' -timeout 60m ./e2e/bench/scale -args -scale.strict=false \
       -scale.nodes=50 -scale.pods=2500 -scale.services=25 -scale.rate=500 -scale.churn=30s -scale.report=REPORT
   fi
+  # HA: the whole-system test's kill rounds, many of them, for the
+  # distribution of the takeover time (make test kills 3 times).
+  run_section "Takeover: kill -9 of the leader 20 times (two aggregator processes, real kube-apiserver)" \
+    bash -c 'set -o pipefail; KUBEDAG_HA_KILLS=20 go test -count=1 -run "^TestHAKillAndFreeze$" -timeout 30m -v ./e2e/system | grep -E "ha_test.go|^(--- |ok|FAIL)"'
   if [ -n "$long" ]; then
     section "Restart, 500,000 IPs" bench --phases restart --restart-ips 500000
     run_section "Package benchmarks" go test -run '^$' -bench . -benchmem -benchtime=100x \
