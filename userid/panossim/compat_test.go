@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -358,5 +359,69 @@ func TestSystemInfoFollowsCommittedHostname(t *testing.T) {
 	h.commitAndWait(false, "<commit/>")
 	if _, body := h.op(`<show><system><info/></system></show>`); !strings.Contains(body, "<hostname>fw-renamed</hostname>") || !strings.Contains(body, "<devicename>fw-renamed</devicename>") {
 		t.Fatalf("committed hostname not reported: %s", body)
+	}
+}
+
+// show object dynamic-address-group as pan-python sends it (op with
+// vsys=, as pan-os-php's dynamicAddressGroup_get does too), read the way
+// PowerPAN's Get-PanDynamicAddressGroup reads a firewall's answer: the
+// entries of result/dyn-addr-grp, group-name, filter, member-list/entry
+// @name and @type, and the location from <vsys> (none: shared).
+func TestDAGMembershipAsClientsRead(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.mustCfg("set", vsysPrefix, `<tag><entry name="quarantine"/></tag>`+
+		`<address><entry name="H-1.2.3.4"><ip-netmask>1.2.3.4</ip-netmask><tag><member>quarantine</member></tag></entry></address>`+
+		`<address-group><entry name="DAG-Quarantine"><dynamic><filter>'infected' or 'quarantine'</filter></dynamic></entry></address-group>`, writeOK)
+	h.mustCfg("set", "/config/shared/address-group", `<entry name="DAG-Infected-Shared"><dynamic><filter>infected</filter></dynamic></entry>`, writeOK)
+	h.commitAndWait(false, "<commit></commit>")
+	h.uid(regMsg(`<entry ip="10.1.2.3"><tag><member timeout="3600">infected</member></tag></entry>`))
+
+	type dag struct{ location, name, filter, members string }
+	read := func(cmd string) []dag {
+		t.Helper()
+		resp, body := h.panPython(url.Values{"type": {"op"}, "cmd": {cmd}, "vsys": {"vsys1"}})
+		var r struct {
+			Status  string `xml:"status,attr"`
+			Entries []struct {
+				Vsys    string `xml:"vsys"`
+				Name    string `xml:"group-name"`
+				Filter  string `xml:"filter"`
+				Members []struct {
+					Name string `xml:"name,attr"`
+					Type string `xml:"type,attr"`
+				} `xml:"member-list>entry"`
+			} `xml:"result>dyn-addr-grp>entry"`
+		}
+		if err := xml.Unmarshal([]byte(body), &r); err != nil || resp.StatusCode != 200 || r.Status != "success" {
+			t.Fatalf("%s: %d %v %s", cmd, resp.StatusCode, err, body)
+		}
+		var out []dag
+		for _, e := range r.Entries {
+			d := dag{location: e.Vsys, name: e.Name, filter: e.Filter}
+			if d.location == "" {
+				d.location = "shared"
+			}
+			for _, m := range e.Members {
+				d.members += m.Name + "(" + m.Type + ") "
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	all := read(`<show><object><dynamic-address-group><all></all></dynamic-address-group></object></show>`)
+	want := []dag{
+		{"vsys1", "DAG-Quarantine", "'infected' or 'quarantine'", "H-1.2.3.4(address-object) 10.1.2.3(registered-ip) "},
+		{"shared", "DAG-Infected-Shared", "infected", "10.1.2.3(registered-ip) "},
+	}
+	if !reflect.DeepEqual(all, want) {
+		t.Fatalf("all:\n got %+v\nwant %+v", all, want)
+	}
+	if one := read(`<show><object><dynamic-address-group><name>DAG-Infected-Shared</name></dynamic-address-group></object></show>`); !reflect.DeepEqual(one, want[1:]) {
+		t.Fatalf("name:\n got %+v\nwant %+v", one, want[1:])
+	}
+	// XSOAR's Policy Optimizer reads entry[0]/member-list/entry and reports
+	// "not found" when the entry has none.
+	if none := read(`<show><object><dynamic-address-group><name>DAG-Missing</name></dynamic-address-group></object></show>`); len(none) != 1 || none[0].name != "" || none[0].members != "" {
+		t.Fatalf("unknown name: %+v", none)
 	}
 }

@@ -26,6 +26,19 @@
 //     AdvancedRouting (on Panorama with target=SERIAL: that managed
 //     firewall's); on Panorama, show devices all|connected lists the
 //     managed firewalls (Config.Devices), all connected.
+//     show object dynamic-address-group all|name N: every dynamic address
+//     group (address-group entry with dynamic/filter) of the running config
+//     in the request's vsys (vsys=, default vsys1) and in shared, with its
+//     members: the registered addresses of that vsys whose unexpired tags
+//     match the filter, and the address objects whose tags match (a vsys
+//     group sees its vsys's and shared objects, a vsys object hiding a
+//     shared one of the same name; a shared group sees shared objects).
+//     Filters follow PAN-OS (and tags/dagfilter's documented choices):
+//     tags quoted or bare, and/or in any case, and before or, parentheses;
+//     the emulator parses them itself. Panorama lists its shared and
+//     device-group dynamic groups without members (it does not populate
+//     them); with target=SERIAL it answers for that managed firewall (the
+//     groups pushed to it, the registrations made for that target).
 //     On Panorama, show dg-hierarchy nests the running config's device
 //     groups by the parents SetDeviceGroupParent gave them (also kept, as
 //     on a device, under readonly/.../device-group/entry/parent-dg).
@@ -134,6 +147,23 @@
 //   - Panorama's device-group hierarchy is flat (no parent groups), and the
 //     merged firewall config puts pushed objects in vsys1 instead of a
 //     separate Panorama section.
+//   - show object dynamic-address-group answers in the shape of devices'
+//     answers quoted by PowerPAN (firewall: result/dyn-addr-grp/entry with
+//     vsys, group-name, filter, member-list/entry name= type=
+//     "registered-ip"|"address-object", shared groups last without vsys,
+//     response cmd="status"; Panorama: result/device-groups/entry
+//     name=LOCATION/address-group name=G with an empty member-list) and by
+//     XSOAR's tests (a name no group has: one entry holding only an empty
+//     member-list). Not sourced, so chosen: "all" without dynamic groups
+//     answers an empty <dyn-addr-grp/> (Panorama <device-groups/>); the
+//     name form lists every group of that name (vsys, then shared); members
+//     are address objects (config order) then registered addresses
+//     (registered-ip order). Static or dynamic address groups carrying a
+//     matching tag are not members (the CLI's legend names such members,
+//     no XML answer shows their type); a group not referenced by any policy
+//     rule still lists its members (devices may show it "not in use"; no
+//     XML answer shows that either); a filter the emulator cannot parse
+//     (commits do not validate filters) lists no members.
 //   - Commit jobs do not queue behind each other; each moves on when polled.
 //     Not modelled: other op commands (answered as unknown commands),
 //     override and multi-config, and the ~5 concurrent API calls per device

@@ -12,7 +12,7 @@ import (
 // arguments its handler checks.
 var opGrammar = map[string]map[string]map[string]bool{
 	"show": {
-		"object":  {"registered-ip": true},
+		"object":  {"registered-ip": true, "dynamic-address-group": true},
 		"jobs":    {"id": true, "all": true},
 		"system":  {"info": true},
 		"devices": {"all": true, "connected": true}, // Panorama only
@@ -64,6 +64,8 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 			return writeUnknownTarget(w, target)
 		}
 		return s.showRegisteredLocked(w, n2, scopeKey(r.Form.Get("vsys"), target))
+	case "object/dynamic-address-group":
+		return s.showDAGLocked(w, r, n2)
 	case "jobs/id":
 		return s.showJobLocked(w, n2.text)
 	case "jobs/all":
