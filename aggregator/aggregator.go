@@ -382,7 +382,8 @@ func (a *Aggregator) Ready() error {
 func (a *Aggregator) Run(ctx context.Context) error {
 	// The gauges are observed only while Run runs: a stopped aggregator
 	// must not keep reporting (nor stay reachable from the global meter).
-	reg, err := a.ins.observe(a.Statuses, a.server.ActiveNodes, a.leading)
+	claims, _ := a.core.Validator().(claimCounts)
+	reg, err := a.ins.observe(a.Statuses, a.server.ActiveNodes, a.leading, claims)
 	if err != nil {
 		return fmt.Errorf("aggregator metrics: %w", err)
 	}

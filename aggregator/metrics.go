@@ -95,7 +95,14 @@ func (i *instruments) zero(targets []string) {
 
 // observe registers the gauges read from live state; the caller
 // unregisters them when it stops.
-func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int, leading func() bool) (metric.Registration, error) {
+// claimCounts is what a ClaimValidator that keeps counts (verify.Gate)
+// reports to the gauges.
+type claimCounts interface {
+	Pending() int
+	Orphans() int
+}
+
+func (i *instruments) observe(statuses func() []push.Status, activeNodes func() int, leading func() bool, claims claimCounts) (metric.Registration, error) {
 	m := otel.Meter("kubedag/aggregator")
 	mappings, err := m.Int64ObservableGauge("kubedag_mappings", metric.WithDescription("IPs carrying kubedag tags on each target, as the aggregator believes."))
 	if err != nil {
@@ -113,6 +120,18 @@ func (i *instruments) observe(statuses func() []push.Status, activeNodes func() 
 	if err != nil {
 		return nil, err
 	}
+	pending, err := m.Int64ObservableGauge("kubedag_claims_pending", metric.WithDescription("Agent claims waiting (at most 500 ms) for the API server's view to confirm them."))
+	if err != nil {
+		return nil, err
+	}
+	orphaned, err := m.Int64ObservableGauge("kubedag_claims_orphaned", metric.WithDescription("Claims kept from the API server's view alone because their node's agent has not streamed to this replica for longer than the node grace period (agent down or partitioned)."))
+	if err != nil {
+		return nil, err
+	}
+	instruments := []metric.Observable{mappings, healthy, streams, leader}
+	if claims != nil {
+		instruments = append(instruments, pending, orphaned)
+	}
 	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for _, st := range statuses() {
 			attrs := metric.WithAttributes(attribute.String("target", st.Target))
@@ -129,8 +148,12 @@ func (i *instruments) observe(statuses func() []push.Status, activeNodes func() 
 			l = 1
 		}
 		o.ObserveInt64(leader, l)
+		if claims != nil {
+			o.ObserveInt64(pending, int64(claims.Pending()))
+			o.ObserveInt64(orphaned, int64(claims.Orphans()))
+		}
 		return nil
-	}, mappings, healthy, streams, leader)
+	}, instruments...)
 }
 
 // hooks returns the pusher hooks that feed the metrics and end the

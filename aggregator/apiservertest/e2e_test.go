@@ -145,12 +145,24 @@ func TestEndToEnd(t *testing.T) {
 	if ok, state := converged(want)(); !ok {
 		t.Errorf("past NodeGrace, node B's pod lost its tags while the API server still runs it: %s", state)
 	}
+	orphaned := func() (float64, string) {
+		_, m := get(t, agg.health, "/metrics")
+		v, _ := metricValue(m, "kubedag_claims_orphaned")
+		return v, grepLines(m, "kubedag_claims_")
+	}
+	eventually(t, 30*time.Second, "node B's claim reported as kept from the view alone", func() (bool, string) {
+		v, m := orphaned()
+		return v == 1, m
+	})
 	deletedAt := time.Now()
 	if err := testCluster.Client.CoreV1().Pods(e.ns).Delete(ctx, other[0].Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
 		t.Fatal(err)
 	}
 	delete(want, ip(other[0]))
 	eventually(t, time.Minute, "node B's pod, deleted after its agent left, unregistered", converged(want))
+	if v, m := orphaned(); v != 0 {
+		t.Errorf("node B's only claim withdrawn, yet: %s", m)
+	}
 	for _, en := range e.calls.all() {
 		if en.Unregister && en.IP == ip(other[0]) && en.At.After(gone) && en.At.Before(deletedAt) {
 			t.Errorf("node B's pod %s unregistered at %s, before it was deleted: %v", en.IP, en.At.Format(time.StampMilli), en.Tags)

@@ -232,3 +232,12 @@ func (g *Gate) Pending() int {
 	defer g.mu.Unlock()
 	return g.core.Pending()
 }
+
+// Orphans returns the number of claims kept from the pod view alone for
+// nodes whose agent stream is gone past the node grace period. It walks
+// every claim: for metrics scrapes, not hot paths.
+func (g *Gate) Orphans() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.core.Orphans()
+}
