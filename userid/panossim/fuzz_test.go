@@ -20,6 +20,8 @@ func FuzzUIDMessage(f *testing.F) {
 	f.Add([]byte(`<uid-message><payload><unregister><entry ip="10.0.0.1"/></unregister><register><entry ip="10.0.0.0/8" persistent="0"><tag><member>x</member></tag></entry></register></payload></uid-message>`))
 	f.Add([]byte(`<uid-message><version>9</version></uid-message>`))
 	f.Add([]byte(`<uid-message><payload><register><entry ip="1.2.3.4-1.2.3.1"><tag><member timeout="-1"></member></tag></entry></register></payload>`))
+	f.Add([]byte(`<uid-message><version>1.0</version><type>update</type><payload><login><entry name="d\u" ip="10.1.1.1" timeout="10" /></login><logout><entry name="w" ip="10.1.1.1"/></logout><groups><entry name="g"><members><entry name="a"/></members></entry></groups><register-user><entry user="u"><tag><member timeout="5">t</member></tag></entry></register-user><unregister-user><entry user="u"/></unregister-user></payload></uid-message>`))
+	f.Add([]byte(`<uid-message><type>update<payload><login><entry name="u" ip="192.0.2.1" /></login></payload></type></uid-message>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := decodeUIDMessage(data)
 		if err == nil && m == nil {

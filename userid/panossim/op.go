@@ -12,7 +12,8 @@ import (
 // arguments its handler checks.
 var opGrammar = map[string]map[string]map[string]bool{
 	"show": {
-		"object":  {"registered-ip": true, "dynamic-address-group": true},
+		"object":  {"registered-ip": true, "dynamic-address-group": true, "registered-user": true},
+		"user":    {"ip-user-mapping": true, "ip-user-mapping-mp": true, "group": true},
 		"jobs":    {"id": true, "all": true},
 		"system":  {"info": true},
 		"devices": {"all": true, "connected": true}, // Panorama only
@@ -66,6 +67,12 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return s.showRegisteredLocked(w, n2, scopeKey(r.Form.Get("vsys"), target))
 	case "object/dynamic-address-group":
 		return s.showDAGLocked(w, r, n2)
+	case "object/registered-user", "user/ip-user-mapping", "user/ip-user-mapping-mp", "user/group":
+		target, ok := s.target(r)
+		if !ok {
+			return writeUnknownTarget(w, target)
+		}
+		return s.userOpLocked(w, n2, r.Form.Get("vsys"), target) // uidop.go
 	case "jobs/id":
 		return s.showJobLocked(w, n2.text)
 	case "jobs/all":

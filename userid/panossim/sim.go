@@ -195,6 +195,7 @@ type Sim struct {
 	reqNext                 int
 	reqFull                 bool
 	reg                     *registry
+	users                   map[string]*userScope // by scopeKey: mappings, user tags, groups
 	cfgTree                 configTrees
 	jobs                    map[int]*job
 	nextJob                 int

@@ -12,18 +12,41 @@ import (
 
 // uidMessage is a User-ID API document (uid-message version 1.0, 2.0 or none).
 type uidMessage struct {
-	XMLName xml.Name `xml:"uid-message"`
-	Version string   `xml:"version"`
-	Type    string   `xml:"type"`
-	Payload struct {
-		Register   *uidList `xml:"register"`
-		Unregister *uidList `xml:"unregister"`
-	} `xml:"payload"`
+	XMLName xml.Name   `xml:"uid-message"`
+	Version string     `xml:"version"`
+	Type    uidType    `xml:"type"`
+	Payload uidPayload `xml:"payload"`
 }
 
-type uidList struct {
-	Entries []uidEntry `xml:"entry"`
+// uidType is <type>: its text, and a payload nested in it, as pan-python's
+// live test suite builds its documents and a device applies them.
+type uidType struct {
+	Text    string      `xml:",chardata"`
+	Payload *uidPayload `xml:"payload"`
 }
+
+// uidPayload holds every section of a uid-message a device acts on.
+type uidPayload struct {
+	Register       *uidList      `xml:"register"`
+	Unregister     *uidList      `xml:"unregister"`
+	Login          *uidLoginList `xml:"login"`
+	Logout         *uidLoginList `xml:"logout"`
+	Groups         *uidGroupList `xml:"groups"`
+	RegisterUser   *uidUserList  `xml:"register-user"`
+	UnregisterUser *uidUserList  `xml:"unregister-user"`
+}
+
+// uidSection is one payload section: a list of entries.
+type uidSection[E any] struct {
+	Entries []E `xml:"entry"`
+}
+
+type (
+	uidList      = uidSection[uidEntry]     // register, unregister
+	uidLoginList = uidSection[uidLogin]     // login, logout
+	uidGroupList = uidSection[uidGroup]     // groups
+	uidUserList  = uidSection[uidUserEntry] // register-user, unregister-user
+)
 
 type uidEntry struct {
 	IP         string  `xml:"ip,attr"`
@@ -38,6 +61,64 @@ type uidTag struct {
 type uidMember struct {
 	Timeout string `xml:"timeout,attr"`
 	Name    string `xml:",chardata"`
+}
+
+// uidLogin maps a user to an IP address (login) or ends the mapping (logout).
+type uidLogin struct {
+	Name    string `xml:"name,attr"`
+	IP      string `xml:"ip,attr"`
+	Timeout string `xml:"timeout,attr"` // minutes
+}
+
+// uidGroup sets a group's whole membership.
+type uidGroup struct {
+	Name    string                      `xml:"name,attr"`
+	Members *uidSection[uidGroupMember] `xml:"members"`
+}
+
+type uidGroupMember struct {
+	Name string `xml:"name,attr"`
+}
+
+// uidUserEntry tags a user (register-user) or untags it (unregister-user;
+// without tags: all of them).
+type uidUserEntry struct {
+	User string  `xml:"user,attr"`
+	Tag  *uidTag `xml:"tag"`
+}
+
+func sectionLen[E any](l *uidSection[E]) int {
+	if l == nil {
+		return 0
+	}
+	return len(l.Entries)
+}
+
+// entries counts the entries of every section.
+func (p *uidPayload) entries() int {
+	return sectionLen(p.Register) + sectionLen(p.Unregister) + sectionLen(p.Login) + sectionLen(p.Logout) +
+		sectionLen(p.Groups) + sectionLen(p.RegisterUser) + sectionLen(p.UnregisterUser)
+}
+
+func mergeSection[E any](dst **uidSection[E], src *uidSection[E]) {
+	if src == nil {
+		return
+	}
+	if *dst == nil {
+		*dst = &uidSection[E]{}
+	}
+	(*dst).Entries = append((*dst).Entries, src.Entries...)
+}
+
+// merge appends q's sections to p's.
+func (p *uidPayload) merge(q *uidPayload) {
+	mergeSection(&p.Register, q.Register)
+	mergeSection(&p.Unregister, q.Unregister)
+	mergeSection(&p.Login, q.Login)
+	mergeSection(&p.Logout, q.Logout)
+	mergeSection(&p.Groups, q.Groups)
+	mergeSection(&p.RegisterUser, q.RegisterUser)
+	mergeSection(&p.UnregisterUser, q.UnregisterUser)
 }
 
 // parseUIDMessage decodes and checks a uid-message.
@@ -55,15 +136,31 @@ func parseUIDMessage(b []byte) (*uidMessage, error) {
 	default:
 		return nil, fmt.Errorf("unsupported uid-message version %q", v)
 	}
-	if t := strings.TrimSpace(m.Type); t != "" && t != "update" {
+	if t := strings.TrimSpace(m.Type.Text); t != "" && t != "update" {
 		return nil, fmt.Errorf("unsupported uid-message type %q", t)
+	}
+	if m.Type.Payload != nil {
+		m.Payload.merge(m.Type.Payload)
+		m.Type.Payload = nil
 	}
 	return m, nil
 }
 
-// uidResult is one entry-level answer of a user-id call.
+// uidResult is one entry-level answer of a user-id call. Its attributes
+// are written in the order devices write them: name (login, logout,
+// groups), user (user tags), ip, message; clients such as pan-os-python
+// match the end of the last entry's text ("..., ignore").
 type uidResult struct {
-	ip, message string
+	name, user, ip, message string
+}
+
+// uidAnswer collects the entry-level answers of one call by section.
+type uidAnswer struct {
+	login, logout, unreg, reg, groups, unregUser, regUser []uidResult
+}
+
+func (a *uidAnswer) failed() bool {
+	return len(a.login)+len(a.logout)+len(a.unreg)+len(a.reg)+len(a.groups)+len(a.unregUser)+len(a.regUser) > 0
 }
 
 func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) result {
@@ -75,23 +172,14 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 	m, err := parseUIDMessage([]byte(cmd))
 	n := 0
 	if err == nil {
-		if m.Payload.Register != nil {
-			n += len(m.Payload.Register.Entries)
-		}
-		if m.Payload.Unregister != nil {
-			n += len(m.Payload.Unregister.Entries)
-		}
+		n = m.Payload.entries()
 	}
 	rec.Entries = n
 	s.mu.Lock()
 	s.stats.UserIDCalls++
 	if err == nil {
-		if m.Payload.Register != nil {
-			s.stats.RegisterEntries += len(m.Payload.Register.Entries)
-		}
-		if m.Payload.Unregister != nil {
-			s.stats.UnregisterEntries += len(m.Payload.Unregister.Entries)
-		}
+		s.stats.RegisterEntries += sectionLen(m.Payload.Register)
+		s.stats.UnregisterEntries += sectionLen(m.Payload.Unregister)
 		s.stats.MaxEntriesPerCall = max(s.stats.MaxEntriesPerCall, n)
 	}
 	s.mu.Unlock()
@@ -104,8 +192,10 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 	}
 	key := scopeKey(r.Form.Get("vsys"), target)
 
+	var ans uidAnswer
 	s.mu.Lock()
-	unreg, reg := s.applyUIDLocked(key, m)
+	ans.unreg, ans.reg = s.applyUIDLocked(key, m)
+	s.applyUserIDLocked(key, &m.Payload, &ans)
 	s.mu.Unlock()
 
 	version := m.Version
@@ -113,32 +203,69 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 		version = "2.0"
 	}
 	var b strings.Builder
-	if len(unreg) == 0 && len(reg) == 0 {
+	status := "success"
+	if ans.failed() {
+		status = "error"
+		b.WriteString(`<response status="error"><msg><line><uid-response><version>`)
+	} else {
 		b.WriteString(`<response status="success"><result><uid-response><version>`)
-		b.WriteString(version)
-		b.WriteString(`</version><payload><unregister> </unregister><register> </register></payload></uid-response></result></response>`)
-		return writeXML(w, http.StatusOK, "success", 0, b.String())
 	}
-	b.WriteString(`<response status="error"><msg><line><uid-response><version>`)
 	b.WriteString(version)
 	b.WriteString(`</version><payload>`)
-	writeUIDResults(&b, "unregister", unreg)
-	writeUIDResults(&b, "register", reg)
-	b.WriteString(`</payload></uid-response></line></msg></response>`)
-	return writeXML(w, http.StatusOK, "error", 0, b.String())
+	writeUIDSections(&b, &m.Payload, &ans)
+	if status == "error" {
+		b.WriteString(`</payload></uid-response></line></msg></response>`)
+	} else {
+		b.WriteString(`</payload></uid-response></result></response>`)
+	}
+	return writeXML(w, http.StatusOK, status, 0, b.String())
 }
 
-func writeUIDResults(b *strings.Builder, section string, rs []uidResult) {
-	if len(rs) == 0 {
-		return
+// writeUIDSections writes the uid-response sections of the kinds of
+// section the message held, in pairs as devices answer them (success and
+// failure alike): <login>/<logout> for IP-user mappings, <unregister>/
+// <register> for IP tags (also the answer to an empty payload), <groups>,
+// and <unregister-user>/<register-user> for user tags.
+func writeUIDSections(b *strings.Builder, p *uidPayload, a *uidAnswer) {
+	ipUser := p.Login != nil || p.Logout != nil
+	users := p.RegisterUser != nil || p.UnregisterUser != nil
+	ipTag := p.Register != nil || p.Unregister != nil || !(ipUser || users || p.Groups != nil)
+	if ipUser {
+		writeUIDResults(b, "login", "", a.login)
+		writeUIDResults(b, "logout", "", a.logout)
 	}
+	if ipTag {
+		// The empty sections hold one space in every recorded answer.
+		writeUIDResults(b, "unregister", " ", a.unreg)
+		writeUIDResults(b, "register", " ", a.reg)
+	}
+	if p.Groups != nil {
+		writeUIDResults(b, "groups", "", a.groups)
+	}
+	if users {
+		writeUIDResults(b, "unregister-user", "", a.unregUser)
+		writeUIDResults(b, "register-user", "", a.regUser)
+	}
+}
+
+func writeUIDResults(b *strings.Builder, section, empty string, rs []uidResult) {
 	b.WriteString("<" + section + ">")
+	if len(rs) == 0 {
+		b.WriteString(empty)
+	}
+	withIP := section == "register" || section == "unregister" || section == "login" || section == "logout"
 	for _, r := range rs {
-		b.WriteString(`<entry ip="`)
-		b.WriteString(escapeAttr(r.ip))
-		b.WriteString(`" message="`)
-		b.WriteString(escapeAttr(r.message))
-		b.WriteString(`"/>`)
+		b.WriteString(`<entry`)
+		if r.name != "" || section == "login" || section == "logout" || section == "groups" {
+			b.WriteString(` name="` + escapeAttr(r.name) + `"`)
+		}
+		if r.user != "" || section == "register-user" || section == "unregister-user" {
+			b.WriteString(` user="` + escapeAttr(r.user) + `"`)
+		}
+		if withIP {
+			b.WriteString(` ip="` + escapeAttr(r.ip) + `"`)
+		}
+		b.WriteString(` message="` + escapeAttr(r.message) + `"/>`)
 	}
 	b.WriteString("</" + section + ">")
 }
@@ -148,6 +275,9 @@ func writeUIDResults(b *strings.Builder, section string, rs []uidResult) {
 func (s *Sim) applyUIDLocked(scopeKey string, m *uidMessage) (unreg, reg []uidResult) {
 	now := s.cfg.Now()
 	s.reg.sweep(now)
+	if m.Payload.Register == nil && m.Payload.Unregister == nil {
+		return nil, nil
+	}
 	sc := s.reg.scope(scopeKey, true)
 	if m.Payload.Unregister != nil {
 		for i := range m.Payload.Unregister.Entries {
@@ -165,11 +295,11 @@ func (s *Sim) applyUIDLocked(scopeKey string, m *uidMessage) (unreg, reg []uidRe
 func (s *Sim) unregisterLocked(sc *scope, in *uidEntry, out []uidResult) []uidResult {
 	a, err := parseRegAddr(in.IP)
 	if err != nil {
-		return append(out, uidResult{in.IP, "Failed to unregister ip " + in.IP + ": invalid ip address"})
+		return append(out, uidResult{ip: in.IP, message: "Failed to unregister ip " + in.IP + ": invalid ip address"})
 	}
 	e := sc.entries[a.key]
 	if e == nil {
-		return append(out, uidResult{in.IP, "ip " + a.key + " does not exist, ignore unreg"})
+		return append(out, uidResult{ip: in.IP, message: "ip " + a.key + " does not exist, ignore unreg"})
 	}
 	if in.Tag == nil || len(in.Tag.Members) == 0 {
 		s.reg.removeEntry(sc, a.key)
@@ -179,7 +309,7 @@ func (s *Sim) unregisterLocked(sc *scope, in *uidEntry, out []uidResult) []uidRe
 		name := strings.TrimSpace(m.Name)
 		i := e.find(name)
 		if i < 0 {
-			out = append(out, uidResult{in.IP, "tag " + name + " does not exist, ignore unreg"})
+			out = append(out, uidResult{ip: in.IP, message: "tag " + name + " does not exist, ignore unreg"})
 			continue
 		}
 		e.tags = append(e.tags[:i], e.tags[i+1:]...)
@@ -212,7 +342,7 @@ func parseTimeout(s string) (time.Duration, error) {
 
 func (s *Sim) registerLocked(sc *scope, in *uidEntry, now time.Time, out []uidResult) []uidResult {
 	fail := func(msg string) []uidResult {
-		return append(out, uidResult{in.IP, "Failed to register ip " + in.IP + ": " + msg})
+		return append(out, uidResult{ip: in.IP, message: "Failed to register ip " + in.IP + ": " + msg})
 	}
 	a, err := parseRegAddr(in.IP)
 	if err != nil {
@@ -275,7 +405,7 @@ func (s *Sim) registerLocked(sc *scope, in *uidEntry, now time.Time, out []uidRe
 		if i := e.find(t.name); i >= 0 {
 			// Re-registering refreshes the timeout and persistence.
 			e.tags[i].expires, e.tags[i].persistent = exp, persistent
-			out = append(out, uidResult{in.IP, "tag " + t.name + " already exists, ignore"})
+			out = append(out, uidResult{ip: in.IP, message: "tag " + t.name + " already exists, ignore"})
 			continue
 		}
 		e.tags = append(e.tags, regTag{name: t.name, expires: exp, persistent: persistent})

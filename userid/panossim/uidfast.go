@@ -37,7 +37,7 @@ func fastUIDMessage(b []byte) (m *uidMessage, ok bool) {
 		if !ok || !s.lit("</type>") {
 			return nil, false
 		}
-		m.Type = string(t)
+		m.Type.Text = string(t)
 		s.ws()
 	}
 	if !s.lit("<payload>") {

@@ -18,10 +18,18 @@ func decodeUIDMessage(b []byte) (*uidMessage, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	m := &uidMessage{}
 	var (
-		stack  []xml.Name // open elements, for nesting checks
-		path   []string   // known element names from the root; "" when unknown
+		stack []xml.Name // open elements, for nesting checks
+		path  []string   // known element kinds from the root
+		// The innermost open element of each kind that has one.
+		pl     *uidPayload
 		list   *uidList
+		logins *uidLoginList
+		groups *uidGroupList
+		users  *uidUserList
 		entry  *uidEntry
+		group  *uidGroup
+		user   *uidUserEntry
+		tag    *uidTag
 		member *uidMember
 		text   *strings.Builder // chardata target of version/type
 		ver    strings.Builder
@@ -33,6 +41,11 @@ func decodeUIDMessage(b []byte) (*uidMessage, error) {
 			return ""
 		}
 		return path[len(path)-1]
+	}
+	attrs := func(se xml.StartElement, set func(name, value string)) {
+		for _, a := range se.Attr {
+			set(a.Name.Local, a.Value)
+		}
 	}
 	for {
 		tok, err := d.RawToken()
@@ -51,66 +64,134 @@ func decodeUIDMessage(b []byte) (*uidMessage, error) {
 				return nil, fmt.Errorf("xml nested deeper than %d", maxDepth)
 			}
 			stack = append(stack, t.Name)
-			parent := known()
 			kind := ""
-			switch {
-			case len(stack) == 1:
+			if len(stack) == 1 {
 				if t.Name.Local != "uid-message" {
-					return nil, fmt.Errorf("expected element <uid-message> but have <%s>", t.Name.Local)
+					return nil, fmt.Errorf("expected element <%s> but have <%s>", "uid-message", t.Name.Local)
 				}
 				m.XMLName = xml.Name{Local: "uid-message"}
 				kind = "uid-message"
-			case parent == "uid-message" && len(path) == len(stack)-1:
-				switch t.Name.Local {
-				case "version":
-					ver.Reset() // a repeated element replaces the earlier one
-					kind, text = "version", &ver
-				case "type":
-					typ.Reset()
-					kind, text = "type", &typ
-				case "payload":
-					kind = "payload"
-				}
-			case parent == "payload" && len(path) == len(stack)-1:
-				switch t.Name.Local {
-				case "register":
-					if m.Payload.Register == nil {
-						m.Payload.Register = &uidList{}
+			} else if len(path) == len(stack)-1 {
+				kind = uidChild(known(), t.Name.Local)
+			}
+			switch kind {
+			case "version":
+				ver.Reset() // a repeated element replaces the earlier one
+				text = &ver
+			case "type":
+				typ.Reset()
+				text = &typ
+			case "payload":
+				pl = &m.Payload
+				if known() == "type" {
+					if m.Type.Payload == nil {
+						m.Type.Payload = &uidPayload{}
 					}
-					kind, list = "list", m.Payload.Register
-				case "unregister":
-					if m.Payload.Unregister == nil {
-						m.Payload.Unregister = &uidList{}
-					}
-					kind, list = "list", m.Payload.Unregister
+					pl = m.Type.Payload
 				}
-			case parent == "list" && len(path) == len(stack)-1 && t.Name.Local == "entry":
+			case "register", "unregister":
+				l := &pl.Register
+				if t.Name.Local == "unregister" {
+					l = &pl.Unregister
+				}
+				if *l == nil {
+					*l = &uidList{}
+				}
+				list = *l
+			case "login", "logout":
+				l := &pl.Login
+				if t.Name.Local == "logout" {
+					l = &pl.Logout
+				}
+				if *l == nil {
+					*l = &uidLoginList{}
+				}
+				logins = *l
+			case "groups":
+				if pl.Groups == nil {
+					pl.Groups = &uidGroupList{}
+				}
+				groups = pl.Groups
+			case "register-user", "unregister-user":
+				l := &pl.RegisterUser
+				if t.Name.Local == "unregister-user" {
+					l = &pl.UnregisterUser
+				}
+				if *l == nil {
+					*l = &uidUserList{}
+				}
+				users = *l
+			case "entry":
 				list.Entries = append(list.Entries, uidEntry{})
 				entry = &list.Entries[len(list.Entries)-1]
-				for _, a := range t.Attr {
-					switch a.Name.Local {
+				attrs(t, func(name, value string) {
+					switch name {
 					case "ip":
-						entry.IP = a.Value
+						entry.IP = value
 					case "persistent":
-						entry.Persistent = a.Value
+						entry.Persistent = value
 					}
+				})
+			case "login-entry":
+				logins.Entries = append(logins.Entries, uidLogin{})
+				e := &logins.Entries[len(logins.Entries)-1]
+				attrs(t, func(name, value string) {
+					switch name {
+					case "name":
+						e.Name = value
+					case "ip":
+						e.IP = value
+					case "timeout":
+						e.Timeout = value
+					}
+				})
+			case "group":
+				groups.Entries = append(groups.Entries, uidGroup{})
+				group = &groups.Entries[len(groups.Entries)-1]
+				attrs(t, func(name, value string) {
+					if name == "name" {
+						group.Name = value
+					}
+				})
+			case "members":
+				if group.Members == nil {
+					group.Members = &uidSection[uidGroupMember]{}
 				}
-				kind = "entry"
-			case parent == "entry" && len(path) == len(stack)-1 && t.Name.Local == "tag":
+			case "group-member":
+				group.Members.Entries = append(group.Members.Entries, uidGroupMember{})
+				e := &group.Members.Entries[len(group.Members.Entries)-1]
+				attrs(t, func(name, value string) {
+					if name == "name" {
+						e.Name = value
+					}
+				})
+			case "user-entry":
+				users.Entries = append(users.Entries, uidUserEntry{})
+				user = &users.Entries[len(users.Entries)-1]
+				attrs(t, func(name, value string) {
+					if name == "user" {
+						user.User = value
+					}
+				})
+			case "tag":
 				if entry.Tag == nil {
 					entry.Tag = &uidTag{}
 				}
-				kind = "tag"
-			case parent == "tag" && len(path) == len(stack)-1 && t.Name.Local == "member":
-				entry.Tag.Members = append(entry.Tag.Members, uidMember{})
-				member = &entry.Tag.Members[len(entry.Tag.Members)-1]
-				for _, a := range t.Attr {
-					if a.Name.Local == "timeout" {
-						member.Timeout = a.Value
-					}
+				tag = entry.Tag
+			case "user-tag":
+				if user.Tag == nil {
+					user.Tag = &uidTag{}
 				}
+				tag = user.Tag
+			case "member":
+				tag.Members = append(tag.Members, uidMember{})
+				member = &tag.Members[len(tag.Members)-1]
+				attrs(t, func(name, value string) {
+					if name == "timeout" {
+						member.Timeout = value
+					}
+				})
 				mtext.Reset()
-				kind = "member"
 			}
 			if kind != "" {
 				path = append(path, kind)
@@ -130,17 +211,13 @@ func decodeUIDMessage(b []byte) (*uidMessage, error) {
 					member = nil
 				case "version", "type":
 					text = nil
-				case "list":
-					list = nil
-				case "entry":
-					entry = nil
 				}
 				path = path[:len(path)-1]
 			}
 			stack = stack[:len(stack)-1]
 			if len(stack) == 0 {
 				// Like xml.Unmarshal: what follows the root is not read.
-				m.Version, m.Type = ver.String(), typ.String()
+				m.Version, m.Type.Text = ver.String(), typ.String()
 				return m, nil
 			}
 		case xml.CharData:
@@ -156,4 +233,62 @@ func decodeUIDMessage(b []byte) (*uidMessage, error) {
 		}
 	}
 	return nil, errors.New("unexpected EOF")
+}
+
+// uidChild is the kind of element name inside an element of kind parent,
+// "" for elements the emulator skips.
+func uidChild(parent, name string) string {
+	switch parent {
+	case "uid-message":
+		switch name {
+		case "version", "type", "payload":
+			return name
+		}
+	case "type":
+		if name == "payload" {
+			return name
+		}
+	case "payload":
+		switch name {
+		case "register", "unregister", "login", "logout", "groups", "register-user", "unregister-user":
+			return name
+		}
+	case "register", "unregister":
+		if name == "entry" {
+			return "entry"
+		}
+	case "login", "logout":
+		if name == "entry" {
+			return "login-entry"
+		}
+	case "groups":
+		if name == "entry" {
+			return "group"
+		}
+	case "group":
+		if name == "members" {
+			return name
+		}
+	case "members":
+		if name == "entry" {
+			return "group-member"
+		}
+	case "register-user", "unregister-user":
+		if name == "entry" {
+			return "user-entry"
+		}
+	case "entry":
+		if name == "tag" {
+			return "tag"
+		}
+	case "user-entry":
+		if name == "tag" {
+			return "user-tag"
+		}
+	case "tag", "user-tag":
+		if name == "member" {
+			return "member"
+		}
+	}
+	return ""
 }

@@ -17,6 +17,15 @@ func TestDecodeUIDMessageMatchesUnmarshal(t *testing.T) {
 		`<uid-message><payload><register><tag><member>stray</member></tag></register></payload></uid-message>`,
 		`<uid-message><version>1.0</version><version>2.0</version><payload/></uid-message>`,
 		`<uid-message><payload><register><entry ip="a" ip2="b" persistent="1">x<tag>y<member>m</member>z</tag></entry></register></payload></uid-message>`,
+		// Every other section, repeated sections and entries that mix kinds.
+		`<uid-message><version>1.0</version><type>update</type><payload><login><entry name="d\u" ip="10.1.1.1" timeout="10" /><entry name="v" ip="10.1.1.2"><tag><member>no</member></tag></entry></login>` +
+			`<logout><entry name="w" ip="10.1.1.3"/></logout><login><entry name="x" ip="10.1.1.4"/></login>` +
+			`<groups><entry name="g1"><members><entry name="a"/><entry name="b"/></members><members><entry name="c"/></members></entry><entry name="g2"><members/></entry><entry name="g3"/></groups>` +
+			`<register-user><entry user="u1"><tag><member timeout="60">t1</member><member>t2</member></tag></entry></register-user>` +
+			`<unregister-user><entry user="u2"/><entry user="u3"><tag><member>t3</member></tag><tag><member>t4</member></tag></entry></unregister-user></payload></uid-message>`,
+		// pan-python's live tests nest the payload in <type>.
+		`<?xml version='1.0' encoding='UTF-8'?>` + "\n" + `<uid-message><type>update<payload><login><entry name="user01" ip="192.0.2.1" /></login></payload></type></uid-message>`,
+		`<uid-message><type>up<payload><register><entry ip="1.1.1.1"><tag><member>a</member></tag></entry></register></payload>date</type><type><payload><register><entry ip="1.1.1.2"/></register></payload></type><payload><groups><entry name="g"><entry name="stray"/></entry></groups></payload></uid-message>`,
 	}
 	for _, doc := range docs {
 		got, err := decodeUIDMessage([]byte(doc))
