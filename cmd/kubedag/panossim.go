@@ -55,7 +55,8 @@ func newPanosSimCmd() *cobra.Command {
 		Short: "Run the PAN-OS XML API emulator",
 		Long: `panos-sim serves an emulated PAN-OS firewall (or, with --panorama, Panorama)
 XML API on /api/: keygen, User-ID IP-tag register/unregister with timeouts,
-show object registered-ip, show system info, config get/show/set/edit/delete/
+show object registered-ip and dynamic-address-group (what each committed
+DAG resolves to), show system info, config get/show/set/edit/delete/
 move/rename, commits (partial by admin, validated), Panorama device groups,
 templates and commit-all pushes to emulated firewalls, show jobs. It is what
 kubedag's tests, benchmarks and demo run against. TLS uses a throwaway
@@ -256,14 +257,15 @@ Get an API key:
 Register an IP-tag mapping:
   %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=user-id --data-urlencode cmd='<uid-message><version>2.0</version><type>update</type><payload><register><entry ip="10.1.2.3"><tag><member timeout="3600">k8s.ns_demo</member></tag></entry></register></payload></uid-message>'
 
-Show registered IPs:
+Show registered IPs, and the members of every committed Dynamic Address Group:
   %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=op --data-urlencode cmd='<show><object><registered-ip><all/></registered-ip></object></show>'
+  %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=op --data-urlencode cmd='<show><object><dynamic-address-group><all/></dynamic-address-group></object></show>'
 
 Add an address object and commit only your own changes (then poll: cmd='<show><jobs><id>N</id></jobs></show>'):
   %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=config --data-urlencode action=set --data-urlencode xpath="%s/address" --data-urlencode element='<entry name="web"><fqdn>web.example.com</fqdn></entry>'
   %s -H "X-PAN-KEY: $KEY" '%s' --data-urlencode type=commit --data-urlencode action=partial --data-urlencode cmd='<commit><partial><admin><member>%s</member></admin></partial></commit>'
 
-`, kind, api, curl, api, user, pass, curl, api, curl, api, curl, api, o.objectsXPath(), curl, api, user)
+`, kind, api, curl, api, user, pass, curl, api, curl, api, curl, api, curl, api, o.objectsXPath(), curl, api, user)
 }
 
 // objectsXPath is where the usage example puts an address object: vsys1,

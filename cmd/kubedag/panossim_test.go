@@ -27,7 +27,7 @@ func TestPanosSimServesKeygenAndStops(t *testing.T) {
 	if strings.Contains(out.String(), "wonder") {
 		t.Errorf("usage output leaks the configured password:\n%s", out.String())
 	}
-	for _, want := range []string{"type=keygen", "type=user-id", "registered-ip"} {
+	for _, want := range []string{"type=keygen", "type=user-id", "registered-ip", "dynamic-address-group"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage output lacks %q:\n%s", want, out.String())
 		}
