@@ -385,3 +385,23 @@ func TestShowDAGPanorama(t *testing.T) {
 		t.Errorf("unknown target: %s", body)
 	}
 }
+
+// Filters have only and/or, so every parsable filter matches an address
+// carrying every tag and none carrying no tag; parsing never panics.
+func FuzzDAGFilter(f *testing.F) {
+	for _, s := range []string{`'a'`, `'a' and ('b' or "c")`, `a or b and c`, `((x))`, `'a' 'b'`, `not a`, `('a'`, `'x and (y)' OR z`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := parseDAGFilter(s)
+		if err != nil {
+			return
+		}
+		if !e.match(func(string) bool { return true }) {
+			t.Errorf("%q does not match an address with every tag", s)
+		}
+		if e.match(func(string) bool { return false }) {
+			t.Errorf("%q matches an address without tags", s)
+		}
+	})
+}
