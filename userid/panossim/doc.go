@@ -18,9 +18,21 @@
 //   - type=user-id: uid-message register/unregister of IP-tag mappings with
 //     per-tag timeout (expiring against Config.Now), per-entry persistent="0"
 //     (dropped by Reboot), vsys= and Panorama target= scopes, a registered-IP
-//     capacity, 32 tags per IP and 127-character tag names.
-//   - type=op: show object registered-ip (all, tag filter, limit/start-point
-//     paging); show jobs id N and show jobs all; show system info with every
+//     capacity, 32 tags per IP and 127-character tag names. The other
+//     sections pan-os-python, pango and pan-python send are stored per
+//     scope as a device stores them: login (IP-user mapping; timeout in
+//     minutes, default the 45-minute User-ID timeout; a login replaces the
+//     address's user) and logout (of the mapped user), groups (each entry is
+//     the group's whole membership), register-user/unregister-user (tags on
+//     users, with the rules of IP tags; unregister-user without tags removes
+//     them all). Any mix of sections is one message.
+//   - type=op: show object registered-ip (all, tag filter, ip filter, both,
+//     limit/start-point paging; as pan-os-python's get_registered_ip and
+//     pango send it); show user ip-user-mapping all|ip X (and
+//     ip-user-mapping-mp: the mappings of the vsys= given, or of every vsys,
+//     by address); show object registered-user all [limit, start-point] |
+//     user U; show user group list [entry name=xmlapi|dynamic|custom-group]
+//     and show user group name G (text in CDATA); show jobs id N and show jobs all; show system info with every
 //     field a VM-Series (or a Panorama virtual appliance) on AWS reports,
 //     consistent with Config.Model, Serial, SWVersion, Hostname and
 //     AdvancedRouting (on Panorama with target=SERIAL: that managed
@@ -137,6 +149,47 @@
 //     benign "tag T already exists, ignore" (overall status="error");
 //     deleting a missing config node answers code 7. Registered-IP listings
 //     carry no remaining tag timeouts, as in the reference's example.
+//   - User-ID answers, sourced: success is result/uid-response with the
+//     message's version (2.0 when it names none) and the sections of the
+//     kinds sent, in pairs: <unregister> </unregister><register> </register>
+//     (one space, as recorded; also the answer to an empty payload) and
+//     <login></login><logout></logout> (as recorded for login-only
+//     messages). A failure is status="error" with the same uid-response in
+//     msg/line, the failing entries in their section and the empty sibling
+//     kept (recorded answers: "tag foo already exists, ignore" beside an
+//     empty unregister; "Delete mapping failed" for a logout the device does
+//     not hold, beside an empty login). Entry attributes come ip then
+//     message (name, ip, message for login/logout): pan-python joins them
+//     as "ip: X message: M" lines and pan-os-python ignores a failure whose
+//     last line ends in "already exists, ignore" or "does not exist, ignore
+//     unreg" ("ip X does not exist, ignore unreg" is also matched by other
+//     clients). A payload inside <type> is applied: pan-python's live test
+//     suite sends that form, with an XML declaration, and reads the mapping
+//     back. show user ip-user-mapping entries are ip, vsys, type XMLAPI,
+//     user, idle_timeout and timeout (remaining seconds, both alike), one a
+//     line, then count (recorded answers of XML API and AD mappings); no
+//     mapping answers an empty result. show object registered-user entries
+//     are entry user= with tag/member lines and count (pango's fixtures);
+//     show user group list and name print the text pan-os-python and
+//     pango's fixtures show ("NAME \n" lines, "Total: N", "* : Custom
+//     Group"; "source type: xmlapi", "Group type: Dynamic", "[1     ] user";
+//     "User group 'G' does not exist or does not have members").
+//   - User-ID choices where no source shows the device: sections are
+//     applied unregister before register (the answer's order), login before
+//     logout, unregister-user before register-user; sections answer in the
+//     order login/logout, unregister/register, groups,
+//     unregister-user/register-user. Failures other than the recorded ones
+//     are worded like the register ones ("Failed to login user U: invalid
+//     ip address", "Failed to register user U: ...", "user U does not
+//     exist, ignore unreg", "tag T does not exist, ignore unreg"); a login
+//     takes one address (no range or subnet), timeout="0" means the
+//     default, and timeouts above 30 days fail. User tags follow the IP-tag
+//     limits (32 a user, 127 characters, seconds up to 30 days). Mappings,
+//     tagged users and group members are each bounded by Config.Capacity.
+//     API groups are listed for the xmlapi and dynamic styles, never as
+//     custom groups. The ip= filter of registered-ip and ip-user-mapping
+//     matches the address as registered (not addresses inside a registered
+//     range or subnet). Reboot keeps mappings, user tags and groups.
 //   - Change attribution is per write (a replayable operation), not per
 //     config node as on a device: two admins editing the same node are
 //     committed in write order. The change log holds at most 100,000
