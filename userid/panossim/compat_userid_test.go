@@ -468,3 +468,61 @@ func TestPanxapiDynamicUpdate(t *testing.T) {
 		t.Fatalf("mapping in vsys2: %s", body)
 	}
 }
+
+// pan-python's userid-api.py (User-ID function, performance and capacity
+// tests) sends chunks of 1,024 entries in indented templates: login/logout
+// with names user-IP and an optional timeout in minutes, register/unregister
+// of tags with an optional persistent attribute.
+func TestPanPythonUseridAPIForms(t *testing.T) {
+	h := newHarness(t, Config{Now: newFakeClock().Now})
+	ips := make([]string, 1024)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("10.0.%d.%d", (i+1)/256, (i+1)%256) // ip_network('10.0.0.0/8').hosts()
+	}
+	doc := func(action, entries string) string {
+		return "<uid-message>\n  <type>update</type>\n  <payload>\n    <" + action + ">\n" + entries + "    </" + action + ">\n  </payload>\n</uid-message>\n"
+	}
+	loginLogout := func(action, attrs string) string {
+		var b strings.Builder
+		for _, ip := range ips {
+			fmt.Fprintf(&b, "      <entry name=\"user-%s\" ip=\"%s\"%s/>\n", ip, ip, attrs)
+		}
+		return doc(action, b.String())
+	}
+	regUnreg := func(action, attrs string) string {
+		var b strings.Builder
+		for _, ip := range ips {
+			fmt.Fprintf(&b, "      <entry ip=\"%s\"%s>\n        <tag>\n          <member>tag01</member>\n          <member>tag02</member>\n        </tag>\n      </entry>\n", ip, attrs)
+		}
+		return doc(action, b.String())
+	}
+	steps := []struct {
+		cmd, want string
+	}{
+		{loginLogout("login", ` timeout="30"`), `<response status="success"><result><uid-response><version>2.0</version><payload><login></login><logout></logout></payload></uid-response></result></response>`},
+		{regUnreg("register", ` persistent="0"`), `<response status="success"><result><uid-response><version>2.0</version><payload><unregister> </unregister><register> </register></payload></uid-response></result></response>`},
+	}
+	for _, st := range steps {
+		if _, body := h.panPython(url.Values{"type": {"user-id"}, "cmd": {st.cmd}}); body != st.want {
+			t.Fatalf("got  %s\nwant %s", body, st.want)
+		}
+	}
+	_, body := h.op(mappingsAll)
+	if n := strings.Count(body, "<type>XMLAPI</type>"); n != 1024 || !strings.Contains(body, mappingEntry("10.0.4.0", "vsys1", "user-10.0.4.0", 1800)) {
+		t.Fatalf("%d mappings after login; 10.0.4.0 missing or wrong: %.300s", n, body)
+	}
+	if l := h.list(`<show><object><registered-ip><tag><entry name="tag02"/></tag><limit>500</limit><start-point>1001</start-point></registered-ip></object></show>`); l.Count != 24 || l.Entries[0].Persistent != "0" {
+		t.Fatalf("third page of tag02: %+v", l)
+	}
+	for _, cmd := range []string{loginLogout("logout", ""), regUnreg("unregister", "")} {
+		if _, body := h.panPython(url.Values{"type": {"user-id"}, "cmd": {cmd}}); parseResp(t, body).Status != "success" {
+			t.Fatalf("%.60s: %s", cmd, body)
+		}
+	}
+	if _, body := h.op(mappingsAll); body != noResult {
+		t.Fatalf("after logout: %.300s", body)
+	}
+	if l := h.list(`<show><object><registered-ip><all/></registered-ip></object></show>`); l.Count != 0 {
+		t.Fatalf("after unregister: %d registered", l.Count)
+	}
+}

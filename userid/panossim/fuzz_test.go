@@ -82,6 +82,32 @@ func FuzzUIDMessage(f *testing.F) {
 		if total != sim.reg.total || total > 4 {
 			t.Fatalf("registry counts %d, holds %d (capacity 4)", sim.reg.total, total)
 		}
+		// The other User-ID tables stay within the same bounds.
+		if m, u, g := sim.userCountsLocked(); m > 4 || u > 4 || g > 4 {
+			t.Fatalf("user tables hold %d mappings, %d tagged users, %d group members (capacity 4)", m, u, g)
+		}
+		for _, us := range sim.users {
+			for ip, m := range us.mappings {
+				if a, ok := parseUserIP(ip); !ok || a != ip || m.user == "" {
+					t.Fatalf("mapping %q -> %q", ip, m.user)
+				}
+			}
+			for u, tags := range us.tags {
+				if u == "" || len(tags) == 0 || len(tags) > MaxTagsPerIP {
+					t.Fatalf("user %q: %d tags", u, len(tags))
+				}
+				for _, tg := range tags {
+					if tg.name == "" || len(tg.name) > MaxTagNameLen {
+						t.Fatalf("user %q holds tag %q", u, tg.name)
+					}
+				}
+			}
+			for g := range us.groups {
+				if g == "" {
+					t.Fatal("group without a name")
+				}
+			}
+		}
 	})
 }
 

@@ -151,7 +151,7 @@ type Stats struct {
 	CommitCalls       int         // type=commit
 	RegisterEntries   int         // uid-message register entries received
 	UnregisterEntries int         // uid-message unregister entries received
-	MaxEntriesPerCall int         // largest register+unregister entry count of one call
+	MaxEntriesPerCall int         // largest entry count (every section) of one user-id call
 	Dropped           int         // calls aborted without an answer (SetDrop)
 	Errors            map[int]int // error responses by PAN-OS code (HTTP status for non-XML failures)
 }
@@ -164,7 +164,7 @@ type Request struct {
 	Action     string // action= parameter
 	XPath      string // xpath= of config calls
 	User       string // authenticated user, if any
-	Entries    int    // register+unregister entries of a user-id call
+	Entries    int    // entries of a user-id call, every section
 	Status     string // "success" or "error"
 	Code       int    // PAN-OS code of the answer, 0 when none
 	HTTPStatus int
