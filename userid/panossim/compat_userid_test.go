@@ -70,8 +70,9 @@ func panPythonDetail(t testing.TB, body string) (status, detail string) {
 
 // panOS replays pan-os-python's UserId against the harness.
 type panOS struct {
-	h    *harness
-	vsys string // Firewall.vsys, sent with every call
+	h      *harness
+	vsys   string // Firewall.vsys, sent with every call
+	opVsys string // sent with op commands: Firewall.vsys, none on Panorama
 }
 
 var errIgnored = errors.New("ignored by pan-os-python")
@@ -95,7 +96,11 @@ func (c panOS) send(payload string) (string, error) {
 
 func (c panOS) op(cmd string) string {
 	c.h.t.Helper()
-	_, body := c.h.panPython(url.Values{"type": {"op"}, "cmd": {cmd}, "vsys": {c.vsys}})
+	q := url.Values{"type": {"op"}, "cmd": {cmd}}
+	if c.opVsys != "" {
+		q.Set("vsys", c.opVsys)
+	}
+	_, body := c.h.panPython(q)
 	if status, detail := panPythonDetail(c.h.t, body); status != "success" {
 		c.h.t.Fatalf("op %s: %s %s", cmd, status, detail)
 	}
@@ -252,7 +257,7 @@ func (c panOS) getGroupMembers(group string) []string {
 func TestPanOSPythonUserID(t *testing.T) {
 	clock := newFakeClock()
 	h := newHarness(t, Config{Now: clock.Now})
-	c := panOS{h: h, vsys: "vsys1"}
+	c := panOS{h: h, vsys: "vsys1", opVsys: "vsys1"}
 	ips := make([]string, 1203)
 	for i := range ips {
 		ips[i] = fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256)
@@ -524,5 +529,38 @@ func TestPanPythonUseridAPIForms(t *testing.T) {
 	}
 	if l := h.list(`<show><object><registered-ip><all/></registered-ip></object></show>`); l.Count != 0 {
 		t.Fatalf("after unregister: %d registered", l.Count)
+	}
+}
+
+// On Panorama pan-os-python sends vsys=shared (Panorama.DEFAULT_VSYS) with
+// user-id calls and drops vsys from op commands (Panorama.op), and reads
+// back what it registered: Panorama has no vsys. Through Panorama to a
+// firewall (target=SERIAL) the vsys is the firewall's.
+func TestPanOSPythonOnPanorama(t *testing.T) {
+	h := newHarness(t, Config{Panorama: true, Now: newFakeClock().Now})
+	c := panOS{h: h, vsys: "shared"}
+	if body, err := c.send(registerXML([]string{"10.3.0.1"}, []string{"web"}) + `<login><entry name="u" ip="10.3.0.1" /></login>`); err != nil {
+		t.Fatalf("register: %v\n%s", err, body)
+	}
+	if got, want := c.getRegisteredIP("", ""), map[string][]string{"10.3.0.1": {"web"}}; !equalTagMaps(got, want) {
+		t.Fatalf("get_registered_ip on Panorama: %v, want %v", got, want)
+	}
+	if body := c.op(mappingsAll); body != mappings(mappingEntry("10.3.0.1", "vsys1", "u", 2700)) {
+		t.Fatalf("mappings on Panorama: %s", body)
+	}
+	if got := h.sim.RegisteredIn("", ""); !slices.Equal(got["10.3.0.1"], []string{"web"}) {
+		t.Fatalf("RegisteredIn: %v", got)
+	}
+	// A firewall behind Panorama keeps its vsys apart.
+	q := url.Values{"type": {"user-id"}, "target": {DefaultSerial}, "vsys": {"vsys2"},
+		"cmd": {`<uid-message><version>1.0</version><type>update</type><payload>` + registerXML([]string{"10.3.0.2"}, []string{"db"}) + `</payload></uid-message>`}}
+	if _, body := h.panPython(q); parseResp(t, body).Status != "success" {
+		t.Fatalf("targeted register: %s", body)
+	}
+	if got := h.sim.RegisteredIn("vsys2", DefaultSerial); !slices.Equal(got["10.3.0.2"], []string{"db"}) {
+		t.Fatalf("firewall vsys2: %v", got)
+	}
+	if got := h.sim.RegisteredIn("", DefaultSerial); len(got) != 0 {
+		t.Fatalf("firewall vsys1: %v", got)
 	}
 }

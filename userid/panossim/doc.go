@@ -190,6 +190,10 @@
 //     custom groups. The ip= filter of registered-ip and ip-user-mapping
 //     matches the address as registered (not addresses inside a registered
 //     range or subnet). Reboot keeps mappings, user tags and groups.
+//   - Panorama itself has no vsys: without target= it ignores vsys= on
+//     user-id calls and their listings (pan-os-python sends vsys=shared with
+//     user-id calls and none with op commands, and reads back what it
+//     registered); with target=SERIAL the vsys is the managed firewall's.
 //   - Change attribution is per write (a replayable operation), not per
 //     config node as on a device: two admins editing the same node are
 //     committed in write order. The change log holds at most 100,000

@@ -64,7 +64,7 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		if !ok {
 			return writeUnknownTarget(w, target)
 		}
-		return s.showRegisteredLocked(w, n2, scopeKey(r.Form.Get("vsys"), target))
+		return s.showRegisteredLocked(w, n2, scopeKey(s.uidVsys(r, target), target))
 	case "object/dynamic-address-group":
 		return s.showDAGLocked(w, r, n2)
 	case "object/registered-user", "user/ip-user-mapping", "user/ip-user-mapping-mp", "user/group":
@@ -72,7 +72,7 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		if !ok {
 			return writeUnknownTarget(w, target)
 		}
-		return s.userOpLocked(w, n2, r.Form.Get("vsys"), target) // uidop.go
+		return s.userOpLocked(w, n2, s.uidVsys(r, target), target) // uidop.go
 	case "jobs/id":
 		return s.showJobLocked(w, n2.text)
 	case "jobs/all":

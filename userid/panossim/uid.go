@@ -190,7 +190,7 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 	if !ok {
 		return writeUnknownTarget(w, target)
 	}
-	key := scopeKey(r.Form.Get("vsys"), target)
+	key := scopeKey(s.uidVsys(r, target), target)
 
 	var ans uidAnswer
 	s.mu.Lock()
@@ -219,6 +219,17 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 		b.WriteString(`</payload></uid-response></result></response>`)
 	}
 	return writeXML(w, http.StatusOK, status, 0, b.String())
+}
+
+// uidVsys is the vsys= a User-ID call or listing is for. Panorama itself
+// has no vsys and ignores it: pan-os-python sends vsys=shared (its Panorama
+// default) with user-id calls and no vsys with op commands, and reads back
+// what it registered. With target= the request is the managed firewall's.
+func (s *Sim) uidVsys(r *http.Request, target string) string {
+	if s.cfg.Panorama && target == "" {
+		return ""
+	}
+	return r.Form.Get("vsys")
 }
 
 // writeUIDSections writes the uid-response sections of the kinds of
