@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
@@ -562,5 +563,53 @@ func TestPanOSPythonOnPanorama(t *testing.T) {
 	}
 	if got := h.sim.RegisteredIn("", DefaultSerial); len(got) != 0 {
 		t.Fatalf("firewall vsys1: %v", got)
+	}
+}
+
+// The two forms of Palo Alto's User-ID API documentation:
+//
+//	curl -F key=<apikey> --form file=@<filename> "https://<firewall>/api/?type=user-id"
+//	curl --data-urlencode key=<apikey> -d type=user-id --data-urlencode "cmd=xml-document" https://<firewall>/api/
+func TestDocumentedUserIDCurlForms(t *testing.T) {
+	h := newHarness(t, Config{Now: newFakeClock().Now})
+	file := "<uid-message>\n<version>1.0</version>\n<type>update</type>\n<payload>\n<login>\n<entry name=\"acme\\jparker\" ip=\"10.1.1.23\" timeout=\"20\"/>\n</login>\n</payload>\n</uid-message>\n"
+	var buf strings.Builder
+	mw := multipart.NewWriter(&buf)
+	if err := mw.WriteField("key", h.key); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := mw.CreateFormFile("file", "login.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(fw, file); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/api/?type=user-id", strings.NewReader(buf.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if _, body := h.do(req); body != okIPUser {
+		t.Fatalf("file upload: %s", body)
+	}
+	if _, body := h.op(mappingsAll); body != mappings(mappingEntry("10.1.1.23", "vsys1", `acme\jparker`, 1200)) {
+		t.Fatalf("after file upload: %s", body)
+	}
+
+	body := "key=" + url.QueryEscape(h.key) + "&type=user-id&cmd=" + url.QueryEscape(strings.Replace(file, "login", "logout", 2))
+	req, err = http.NewRequest(http.MethodPost, h.srv.URL+"/api/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if _, body := h.do(req); body != okIPUser {
+		t.Fatalf("cmd form: %s", body)
+	}
+	if _, body := h.op(mappingsAll); body != noResult {
+		t.Fatalf("after logout: %s", body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -164,12 +165,11 @@ func (a *uidAnswer) failed() bool {
 }
 
 func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) result {
-	cmd := r.Form.Get("cmd")
-	if cmd == "" {
-		// pan-python posts the document as file=; accept it in a form too.
-		cmd = r.Form.Get("file")
+	doc, err := uidDocument(r)
+	var m *uidMessage
+	if err == nil {
+		m, err = parseUIDMessage(doc)
 	}
-	m, err := parseUIDMessage([]byte(cmd))
 	n := 0
 	if err == nil {
 		n = m.Payload.entries()
@@ -219,6 +219,32 @@ func (s *Sim) userID(w http.ResponseWriter, r *http.Request, rec *Request) resul
 		b.WriteString(`</payload></uid-response></result></response>`)
 	}
 	return writeXML(w, http.StatusOK, status, 0, b.String())
+}
+
+// uidDocument is the uid-message of a user-id call: cmd=, or the file
+// Palo Alto's documentation uploads (curl -F key=KEY --form file=@FILE
+// ".../api/?type=user-id": a multipart file part; also taken from a plain
+// field named file). The body was read under Config.MaxBodyBytes.
+func uidDocument(r *http.Request) ([]byte, error) {
+	if cmd := r.Form.Get("cmd"); cmd != "" {
+		return []byte(cmd), nil
+	}
+	if f := r.Form.Get("file"); f != "" {
+		return []byte(f), nil
+	}
+	if r.MultipartForm == nil || len(r.MultipartForm.File["file"]) == 0 {
+		return nil, nil
+	}
+	f, err := r.MultipartForm.File["file"][0].Open()
+	if err != nil {
+		return nil, fmt.Errorf("open uploaded uid-message: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read uploaded uid-message: %w", err)
+	}
+	return b, nil
 }
 
 // uidVsys is the vsys= a User-ID call or listing is for. Panorama itself

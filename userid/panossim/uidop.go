@@ -36,15 +36,27 @@ func (s *Sim) showIPUserMappingLocked(w http.ResponseWriter, q *node, vsys, targ
 	if len(q.children) != 1 {
 		return unexpected(w, "show", "user", q.name)
 	}
-	var ip string
+	// ip takes an address or a prefix (pango's GetLogins: "IP/netmask");
+	// all takes a login type (XMLAPI is the only one the API makes).
+	var (
+		prefix   netip.Prefix
+		filtered bool
+		typ      string
+	)
 	switch c := q.children[0]; c.name {
 	case "all":
+		for _, f := range c.children {
+			if f.name != "type" {
+				return unexpected(w, "show", "user", q.name, "all", f.name)
+			}
+			typ = strings.TrimSpace(f.text)
+		}
 	case "ip":
-		a, ok := parseUserIP(c.text)
-		if !ok {
+		p, err := parseMappingFilter(c.text)
+		if err != nil {
 			return writeErrorCDATA(w, 17, " show -> user -> "+q.name+" -> ip '"+c.text+"' is not a valid IP address")
 		}
-		ip = a
+		prefix, filtered = p, true
 	default:
 		return unexpected(w, "show", "user", q.name, c.name)
 	}
@@ -60,11 +72,15 @@ func (s *Sim) showIPUserMappingLocked(w http.ResponseWriter, q *node, vsys, targ
 		if t != target || (vsys != "" && v != vsys) {
 			continue
 		}
+		if typ != "" && !strings.EqualFold(typ, "XMLAPI") {
+			continue
+		}
 		for a, m := range us.mappings {
-			if ip != "" && a != ip {
+			addr := netip.MustParseAddr(a)
+			if filtered && !prefix.Contains(addr) {
 				continue
 			}
-			rows = append(rows, row{addr: netip.MustParseAddr(a), ip: a, vsys: v, user: m.user,
+			rows = append(rows, row{addr: addr, ip: a, vsys: v, user: m.user,
 				remainSecs: int64((m.expires.Sub(now) + time.Second - 1) / time.Second)})
 		}
 	}
@@ -88,6 +104,24 @@ func (s *Sim) showIPUserMappingLocked(w http.ResponseWriter, q *node, vsys, targ
 	}
 	b.WriteString(`</result></response>`)
 	return writeXML(w, http.StatusOK, "success", 0, b.String())
+}
+
+// parseMappingFilter reads the ip of show user ip-user-mapping: one
+// address (a /32 or /128 prefix) or a prefix.
+func parseMappingFilter(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if a, ok := parseUserIP(s); ok {
+		addr := netip.MustParseAddr(a)
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, errBadIP
+	}
+	return p.Masked(), nil
 }
 
 func (s *Sim) showRegisteredUserLocked(w http.ResponseWriter, q *node, key string, now time.Time) result {

@@ -98,6 +98,18 @@ func TestUserIDBeyondIPTags(t *testing.T) {
 					`<entry name="" ip="10.1.1.3" message="Failed to login user : empty user name"/></login><logout></logout>`)},
 			{typ: "op", cmd: mappingsAll, want: mappings(mappingEntry("10.1.1.4", "vsys1", "c", 2700))},
 		}},
+		{"mapping filters: prefix and login type (pango's GetLogins)", []uidStep{
+			{typ: "uid", cmd: uidMsg("1.0", `<login><entry name="a" ip="10.1.1.1"/><entry name="b" ip="10.1.2.1"/><entry name="c" ip="2001:db8::1"/></login>`), want: okIPUser},
+			{typ: "op", cmd: `<show><user><ip-user-mapping><ip>10.1.1.0/24</ip></ip-user-mapping></user></show>`, want: mappings(mappingEntry("10.1.1.1", "vsys1", "a", 2700))},
+			{typ: "op", cmd: `<show><user><ip-user-mapping><ip>10.1.0.0/16</ip></ip-user-mapping></user></show>`,
+				want: mappings(mappingEntry("10.1.1.1", "vsys1", "a", 2700), mappingEntry("10.1.2.1", "vsys1", "b", 2700))},
+			{typ: "op", cmd: `<show><user><ip-user-mapping><ip>2001:db8::/64</ip></ip-user-mapping></user></show>`, want: mappings(mappingEntry("2001:db8::1", "vsys1", "c", 2700))},
+			{typ: "op", cmd: `<show><user><ip-user-mapping><all><type>XMLAPI</type></all></ip-user-mapping></user></show>`,
+				want: mappings(mappingEntry("10.1.1.1", "vsys1", "a", 2700), mappingEntry("10.1.2.1", "vsys1", "b", 2700), mappingEntry("2001:db8::1", "vsys1", "c", 2700))},
+			{typ: "op", cmd: `<show><user><ip-user-mapping><all><type>AD</type></all></ip-user-mapping></user></show>`, want: noResult},
+			{typ: "op", cmd: `<show><user><ip-user-mapping><all><bogus/></all></ip-user-mapping></user></show>`,
+				want: `<response status="error" code="17"><msg><line><![CDATA[ show -> user -> ip-user-mapping -> all -> bogus  is unexpected]]></line></msg></response>`},
+		}},
 		{"mappings are per vsys", []uidStep{
 			{typ: "uid", cmd: uidMsg("1.0", `<login><entry name="a" ip="10.1.1.1"/></login>`), extra: []string{"vsys", "vsys2"}, want: okIPUser},
 			{typ: "uid", cmd: uidMsg("1.0", `<login><entry name="b" ip="10.1.1.1"/></login>`), want: okIPUser},
