@@ -25,19 +25,23 @@
 //     address's user) and logout (of the mapped user), groups (each entry is
 //     the group's whole membership), register-user/unregister-user (tags on
 //     users, with the rules of IP tags; unregister-user without tags removes
-//     them all). Any mix of sections is one message.
+//     them all). Any mix of sections is one message. The document comes as
+//     cmd= or, as Palo Alto's documentation uploads it (curl -F key=KEY
+//     --form file=@FILE), as a multipart file named file.
 //   - type=op: show object registered-ip (all, tag filter, ip filter, both,
 //     limit/start-point paging; as pan-os-python's get_registered_ip and
-//     pango send it); show user ip-user-mapping all|ip X (and
-//     ip-user-mapping-mp: the mappings of the vsys= given, or of every vsys,
-//     by address); show object registered-user all [limit, start-point] |
-//     user U; show user group list [entry name=xmlapi|dynamic|custom-group]
-//     and show user group name G (text in CDATA); show jobs id N and show jobs all; show system info with every
-//     field a VM-Series (or a Panorama virtual appliance) on AWS reports,
-//     consistent with Config.Model, Serial, SWVersion, Hostname and
-//     AdvancedRouting (on Panorama with target=SERIAL: that managed
-//     firewall's); on Panorama, show devices all|connected lists the
-//     managed firewalls (Config.Devices), all connected.
+//     pango send it); show user ip-user-mapping all [type T] | ip
+//     ADDRESS-OR-PREFIX (and ip-user-mapping-mp; pango's GetLogins forms:
+//     the mappings of the vsys= given, or of every vsys, by address); show
+//     object registered-user all [limit, start-point] | user U; show user
+//     group list [entry name=xmlapi|dynamic|custom-group] and show user
+//     group name G (text in CDATA); show jobs id N and show jobs all; show
+//     system info with every field a VM-Series (or a Panorama virtual
+//     appliance) on AWS reports, consistent with Config.Model, Serial,
+//     SWVersion, Hostname and AdvancedRouting (on Panorama with
+//     target=SERIAL: that managed firewall's); on Panorama, show devices
+//     all|connected lists the managed firewalls (Config.Devices), all
+//     connected.
 //     show object dynamic-address-group all|name N: every dynamic address
 //     group (address-group entry with dynamic/filter) of the running config
 //     in the request's vsys (vsys=, default vsys1) and in shared, with its
