@@ -54,9 +54,10 @@ func newPanosSimCmd() *cobra.Command {
 		Use:   "panos-sim",
 		Short: "Run the PAN-OS XML API emulator",
 		Long: `panos-sim serves an emulated PAN-OS firewall (or, with --panorama, Panorama)
-XML API on /api/: keygen, User-ID IP-tag register/unregister with timeouts,
+XML API on /api/: keygen, User-ID IP-tag register/unregister with timeouts
+(and the login/logout, groups and user-tag sections other clients send),
 show object registered-ip and dynamic-address-group (what each committed
-DAG resolves to), show system info, config get/show/set/edit/delete/
+DAG resolves to), show user ip-user-mapping, show system info, config get/show/set/edit/delete/
 move/rename, commits (partial by admin, validated), Panorama device groups,
 templates and commit-all pushes to emulated firewalls, show jobs. It is what
 kubedag's tests, benchmarks and demo run against. TLS uses a throwaway
