@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -365,6 +366,36 @@ type newTag struct {
 
 var errTimeout = errors.New("invalid timeout")
 
+// newTags validates a register's tag members, IP or user alike: a name of
+// at most MaxTagNameLen characters and a timeout in seconds each; a tag
+// named twice takes its last timeout. It returns the failure reason, or
+// "" and the tags in first-named order.
+func newTags(t *uidTag) ([]newTag, string) {
+	if t == nil || len(t.Members) == 0 {
+		return nil, "no tag specified"
+	}
+	tags := make([]newTag, 0, len(t.Members))
+	for _, m := range t.Members {
+		name := strings.TrimSpace(m.Name)
+		switch {
+		case name == "":
+			return nil, "empty tag name"
+		case len(name) > MaxTagNameLen:
+			return nil, fmt.Sprintf("tag name too long (max %d)", MaxTagNameLen)
+		}
+		d, err := parseTimeout(m.Timeout)
+		if err != nil {
+			return nil, fmt.Sprintf("invalid timeout %q for tag %s (max %d)", m.Timeout, name, int64(MaxTagTimeout/time.Second))
+		}
+		if i := slices.IndexFunc(tags, func(t newTag) bool { return t.name == name }); i >= 0 {
+			tags[i].timeout = d
+			continue
+		}
+		tags = append(tags, newTag{name, d})
+	}
+	return tags, ""
+}
+
 func parseTimeout(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -385,31 +416,9 @@ func (s *Sim) registerLocked(sc *scope, in *uidEntry, now time.Time, out []uidRe
 	if err != nil {
 		return fail("invalid ip address")
 	}
-	if in.Tag == nil || len(in.Tag.Members) == 0 {
-		return fail("no tag specified")
-	}
-	tags := make([]newTag, 0, len(in.Tag.Members))
-	for _, m := range in.Tag.Members {
-		name := strings.TrimSpace(m.Name)
-		switch {
-		case name == "":
-			return fail("empty tag name")
-		case len(name) > MaxTagNameLen:
-			return fail(fmt.Sprintf("tag name too long (max %d)", MaxTagNameLen))
-		}
-		d, err := parseTimeout(m.Timeout)
-		if err != nil {
-			return fail(fmt.Sprintf("invalid timeout %q for tag %s (max %d)", m.Timeout, name, int64(MaxTagTimeout/time.Second)))
-		}
-		dup := false
-		for i := range tags {
-			if tags[i].name == name {
-				tags[i].timeout, dup = d, true
-			}
-		}
-		if !dup {
-			tags = append(tags, newTag{name, d})
-		}
+	tags, reason := newTags(in.Tag)
+	if reason != "" {
+		return fail(reason)
 	}
 	persistent := strings.TrimSpace(in.Persistent) != "0"
 

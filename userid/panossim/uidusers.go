@@ -218,27 +218,9 @@ func (s *Sim) tagUserLocked(us *userScope, e uidUserEntry, now time.Time, out []
 	if user == "" {
 		return fail("empty user name")
 	}
-	if e.Tag == nil || len(e.Tag.Members) == 0 {
-		return fail("no tag specified")
-	}
-	var add []newTag
-	for _, m := range e.Tag.Members {
-		name := strings.TrimSpace(m.Name)
-		switch {
-		case name == "":
-			return fail("empty tag name")
-		case len(name) > MaxTagNameLen:
-			return fail(fmt.Sprintf("tag name too long (max %d)", MaxTagNameLen))
-		}
-		d, err := parseTimeout(m.Timeout)
-		if err != nil {
-			return fail(fmt.Sprintf("invalid timeout %q for tag %s (max %d)", m.Timeout, name, int64(MaxTagTimeout/time.Second)))
-		}
-		if i := slices.IndexFunc(add, func(t newTag) bool { return t.name == name }); i >= 0 {
-			add[i].timeout = d
-			continue
-		}
-		add = append(add, newTag{name, d})
+	add, reason := newTags(e.Tag)
+	if reason != "" {
+		return fail(reason)
 	}
 	tags, found := us.tags[user]
 	fresh := 0
