@@ -181,6 +181,9 @@ func TestClassify(t *testing.T) {
 		{op("EKS", "DescribeCluster", api("ResourceNotFoundException")), KindClusterNotFound, ""},
 		{op("EC2", "DescribeSubnets", api("RequestLimitExceeded")), KindThrottled, "ec2:DescribeSubnets"},
 		{op("EC2", "DescribeSubnets", api("AuthFailure")), KindInvalidCredentials, "ec2:DescribeSubnets"},
+		// What EKS (REST-JSON) answers a wrong secret or a credential scoped to another region.
+		{op("EKS", "DescribeCluster", api("InvalidSignatureException")), KindInvalidCredentials, "eks:DescribeCluster"},
+		{op("EKS", "DescribeCluster", api("UnrecognizedClientException")), KindInvalidCredentials, "eks:DescribeCluster"},
 		{op("EC2", "DescribeSubnets", api("InternalError")), KindAPIError, "ec2:DescribeSubnets"},
 		{op("EC2", "DescribeSubnets", errors.New("connection refused")), KindAPIError, "ec2:DescribeSubnets"},
 	}

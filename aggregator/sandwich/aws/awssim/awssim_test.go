@@ -355,24 +355,47 @@ func TestSignatureChecked(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	good := sim.Credentials()
+	wrongSecret := credentials.NewStaticCredentialsProvider(good.AccessKeyID, "not-the-secret", "")
+	unknown := credentials.NewStaticCredentialsProvider("AKIAUNKNOWN000000000", good.SecretAccessKey, "")
+	// Each service answers a bad signature and an unknown key in its own way.
 	tests := []struct {
 		name  string
 		creds aws.CredentialsProvider
+		call  func(c *clients) error
 		code  string
 	}{
-		{"wrong secret", credentials.NewStaticCredentialsProvider(good.AccessKeyID, "not-the-secret", ""), "SignatureDoesNotMatch"},
-		{"unknown key", credentials.NewStaticCredentialsProvider("AKIAUNKNOWN000000000", good.SecretAccessKey, ""), "AuthFailure"},
-		{"anonymous", aws.AnonymousCredentials{}, "MissingAuthenticationToken"},
+		{"ec2 wrong secret", wrongSecret, describeSubnets, "AuthFailure"},
+		{"ec2 unknown key", unknown, describeSubnets, "AuthFailure"},
+		{"ec2 anonymous", aws.AnonymousCredentials{}, describeSubnets, "MissingAuthenticationToken"},
+		{"eks wrong secret", wrongSecret, describeCluster, "InvalidSignatureException"},
+		{"eks unknown key", unknown, describeCluster, "UnrecognizedClientException"},
+		{"elbv2 wrong secret", wrongSecret, describeLBs, "SignatureDoesNotMatch"},
+		{"elbv2 unknown key", unknown, describeLBs, "InvalidClientTokenId"},
+		{"elbv2 anonymous", aws.AnonymousCredentials{}, describeLBs, "MissingAuthenticationToken"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newClients(sim, srv.URL, tt.creds)
-			_, err := c.ec2.DescribeSubnets(t.Context(), &ec2.DescribeSubnetsInput{})
-			if code, _ := apiCode(t, err); code != tt.code {
+			if code, _ := apiCode(t, tt.call(c)); code != tt.code {
 				t.Fatalf("code %s, want %s", code, tt.code)
 			}
 		})
 	}
+}
+
+func describeSubnets(c *clients) error {
+	_, err := c.ec2.DescribeSubnets(context.Background(), &ec2.DescribeSubnetsInput{})
+	return err
+}
+
+func describeCluster(c *clients) error {
+	_, err := c.eks.DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String("prod")})
+	return err
+}
+
+func describeLBs(c *clients) error {
+	_, err := c.elb.DescribeLoadBalancers(context.Background(), &elbv2.DescribeLoadBalancersInput{})
+	return err
 }
 
 func TestAssumeRole(t *testing.T) {
@@ -406,7 +429,7 @@ func TestOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	_, err := c.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String("prod")})
-	if code, _ := apiCode(t, err); code != "ServiceUnavailable" {
+	if code, _ := apiCode(t, err); code != "ServiceUnavailableException" {
 		t.Fatalf("code %s", code)
 	}
 	_, err = c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})

@@ -1,24 +1,73 @@
 // Package awssim is a local stand-in for the AWS APIs that sandwich
-// discovery calls, speaking each one's real wire protocol so the real
-// aws-sdk-go-v2 clients can be pointed at it (BaseEndpoint) in tests and in
-// `kubedag demo`:
+// discovery calls, speaking each one's real wire protocol so real AWS
+// clients can be pointed at it (aws-sdk-go-v2's BaseEndpoint, the AWS CLI's
+// --endpoint-url) in tests and in `kubedag demo`:
 //
-//   - EKS DescribeCluster (REST-JSON, GET /clusters/{name});
+//   - EKS DescribeCluster and ListClusters (REST-JSON: GET /clusters/{name},
+//     GET /clusters with maxResults/nextToken; errors named by the
+//     X-Amzn-ErrorType header, with the shape's members such as clusterName);
 //   - EC2 DescribeSubnets, DescribeInstances, DescribeNetworkInterfaces
-//     (EC2 query protocol: form-encoded POST, XML answers), with EC2's
-//     filters, MaxResults/NextToken paging and its error envelope;
-//   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker paging);
-//   - STS AssumeRole (AWS query protocol) and AssumeRoleWithWebIdentity
-//     (IRSA's unsigned exchange of a ServiceAccount token), and the EKS Pod
-//     Identity agent's credentials endpoint (PodIdentityPath), all issuing
-//     session credentials that later calls must be signed with.
+//     (EC2 query protocol: form-encoded POST, XML answers of <item> lists),
+//     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value and
+//     the documented names the model can answer, legacy aliases included),
+//     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, and its
+//     <Response><Errors> envelope;
+//   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging);
+//   - STS GetCallerIdentity, AssumeRole (AWS query protocol) and
+//     AssumeRoleWithWebIdentity (IRSA's unsigned exchange of a ServiceAccount
+//     token), and the EKS Pod Identity agent's credentials endpoint
+//     (PodIdentityPath), all issuing session credentials that later calls
+//     must be signed with.
 //
-// Every request must carry a valid SigV4 signature from a known key: the
-// server recomputes it with the SDK's own signer, so a credential that did
-// not reach the request is caught here, as AWS would catch it.
+// The query protocols also take their parameters from a GET's URL, as AWS
+// does. An action the simulator does not implement is answered as AWS
+// answers an unknown one (InvalidAction, EKS's UnknownOperationException).
+//
+// Every request must carry a valid SigV4 signature from a known key. The
+// server verifies it as AWS does: over exactly the headers the client
+// listed in SignedHeaders (botocore signs content-type;host;x-amz-date, the
+// Go SDK adds content-length), the path normalised and encoded twice, the
+// query re-encoded and sorted, and the payload hash; the scope's region must
+// be the server's, and the signing time within 15 minutes of its clock. A
+// failure gets each service's own answer: EC2 AuthFailure (401) or
+// RequestExpired, EKS InvalidSignatureException or
+// UnrecognizedClientException, the query services SignatureDoesNotMatch or
+// InvalidClientTokenId; an unsigned request MissingAuthenticationToken in
+// the envelope of the service its path or Version names. One request ID is
+// in the X-Amzn-RequestId header and in the body.
 //
 // The model (cluster, subnets, instances, load balancers, roles) and faults
-// (throttling as AWS answers it, IAM denials per action, a full outage) are
-// editable while the server runs; a request log lets tests see which calls
-// were made and with which key.
+// (throttling as each service answers it: EC2 503 RequestLimitExceeded, EKS
+// 429 ThrottlingException, the query services 400 Throttling; IAM denials
+// per action naming it; a full outage) are editable while the server runs; a
+// request log lets tests see which calls were made and with which key.
+//
+// # Fidelity
+//
+// Besides aws-sdk-go-v2, the server has been checked against the AWS CLI v1
+// (aws-cli 1.45.11, botocore 1.43.11, a separate signer and parser): every
+// operation above, with filters, ID lists and paging (--page-size,
+// --max-items), and the error cases (unknown and malformed IDs, an unknown
+// filter, DryRun, throttling, access denied, a wrong secret, a wrong region,
+// an unsigned request, an unsupported action), each answer checked against
+// botocore's service models (result wrappers, list member names, enums,
+// timestamps). botocore_wire_test.go replays the requests the CLI sent
+// (testdata/botocore) and checks the answers' shape, so that does not
+// depend on the CLI being installed.
+//
+// What remains approximate:
+//   - Error messages are AWS's where known (not-found, filter, DryRun,
+//     signature, region, clock skew) and plausible otherwise; codes and
+//     HTTP statuses are what clients act on and follow AWS.
+//   - IDs are checked for their prefix only (subnet-, i-, eni-), not for
+//     AWS's 8 or 17 hex digits, so fixtures can use readable IDs.
+//   - Answers carry the members discovery and common tools read, not every
+//     member AWS sends (no security groups, MAC or DNS names, launch time,
+//     load balancer zones); paging tokens are opaque but not AWS's.
+//   - Filters the model has no data for are refused as unknown, as for a
+//     misspelt name, though AWS accepts them.
+//   - SigV4 presigned URLs (query-string auth) and SigV4a are not accepted.
+//   - The Pod Identity endpoint accepts the token the test registers; it
+//     does not validate a projected ServiceAccount token's claims.
+//   - One region and one account; no eventual consistency.
 package awssim

@@ -5,10 +5,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/netip"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // EC2 query protocol: every list in an answer is an element holding <item>s,
@@ -27,21 +27,21 @@ type ec2IPv6Assoc struct {
 }
 
 type ec2Subnet struct {
-	ID                 string         `xml:"subnetId"`
-	ARN                string         `xml:"subnetArn"`
-	State              string         `xml:"state"`
-	VPC                string         `xml:"vpcId"`
-	Owner              string         `xml:"ownerId"`
-	CIDR               string         `xml:"cidrBlock,omitempty"`
-	IPv6               []ec2IPv6Assoc `xml:"ipv6CidrBlockAssociationSet>item"`
-	Available          int            `xml:"availableIpAddressCount"`
-	Zone               string         `xml:"availabilityZone"`
-	ZoneID             string         `xml:"availabilityZoneId"`
-	DefaultForAz       bool           `xml:"defaultForAz"`
-	MapPublicIP        bool           `xml:"mapPublicIpOnLaunch"`
-	AssignIPv6OnCreate bool           `xml:"assignIpv6AddressOnCreation"`
-	IPv6Native         bool           `xml:"ipv6Native"`
-	Tags               []ec2Tag       `xml:"tagSet>item"`
+	ID                 string            `xml:"subnetId"`
+	ARN                string            `xml:"subnetArn"`
+	State              string            `xml:"state"`
+	VPC                string            `xml:"vpcId"`
+	Owner              string            `xml:"ownerId"`
+	CIDR               string            `xml:"cidrBlock,omitempty"`
+	IPv6               []ec2IPv6Assoc    `xml:"ipv6CidrBlockAssociationSet>item"`
+	Available          int               `xml:"availableIpAddressCount"`
+	Zone               string            `xml:"availabilityZone"`
+	ZoneID             string            `xml:"availabilityZoneId"`
+	DefaultForAz       bool              `xml:"defaultForAz"`
+	MapPublicIP        bool              `xml:"mapPublicIpOnLaunch"`
+	AssignIPv6OnCreate bool              `xml:"assignIpv6AddressOnCreation"`
+	IPv6Native         bool              `xml:"ipv6Native"`
+	Tags               *ec2Items[ec2Tag] `xml:"tagSet,omitempty"`
 }
 
 type ec2Attachment struct {
@@ -67,18 +67,18 @@ type ec2InstanceENI struct {
 }
 
 type ec2Instance struct {
-	ID        string           `xml:"instanceId"`
-	ImageID   string           `xml:"imageId"`
-	StateCode int              `xml:"instanceState>code"`
-	StateName string           `xml:"instanceState>name"`
-	Type      string           `xml:"instanceType"`
-	Zone      string           `xml:"placement>availabilityZone"`
-	Tenancy   string           `xml:"placement>tenancy"`
-	SubnetID  string           `xml:"subnetId,omitempty"`
-	VPC       string           `xml:"vpcId,omitempty"`
-	PrivateIP string           `xml:"privateIpAddress,omitempty"`
-	ENIs      []ec2InstanceENI `xml:"networkInterfaceSet>item"`
-	Tags      []ec2Tag         `xml:"tagSet>item"`
+	ID        string            `xml:"instanceId"`
+	ImageID   string            `xml:"imageId"`
+	StateCode int               `xml:"instanceState>code"`
+	StateName string            `xml:"instanceState>name"`
+	Type      string            `xml:"instanceType"`
+	Zone      string            `xml:"placement>availabilityZone"`
+	Tenancy   string            `xml:"placement>tenancy"`
+	SubnetID  string            `xml:"subnetId,omitempty"`
+	VPC       string            `xml:"vpcId,omitempty"`
+	PrivateIP string            `xml:"privateIpAddress,omitempty"`
+	ENIs      []ec2InstanceENI  `xml:"networkInterfaceSet>item"`
+	Tags      *ec2Items[ec2Tag] `xml:"tagSet,omitempty"`
 }
 
 type ec2Reservation struct {
@@ -98,23 +98,44 @@ type ec2ENI struct {
 	SrcDst     bool           `xml:"sourceDestCheck"`
 	Type       string         `xml:"interfaceType"`
 	Attachment *ec2Attachment `xml:"attachment,omitempty"`
-	Tags       []ec2Tag       `xml:"tagSet>item"`
+	Tags       []ec2Tag       `xml:"tagSet>item"` // always present for ENIs
 }
 
+// ec2Response is any of the three answers: each action sets its own list
+// (present, if empty, as EC2 sends <subnetSet/>) and leaves the others nil,
+// so an answer carries only its action's elements.
 type ec2Response struct {
 	XMLName      xml.Name
-	Xmlns        string           `xml:"xmlns,attr"`
-	RequestID    string           `xml:"requestId"`
-	Subnets      []ec2Subnet      `xml:"subnetSet>item,omitempty"`
-	Reservations []ec2Reservation `xml:"reservationSet>item,omitempty"`
-	ENIs         []ec2ENI         `xml:"networkInterfaceSet>item,omitempty"`
-	NextToken    string           `xml:"nextToken,omitempty"`
+	Xmlns        string                    `xml:"xmlns,attr"`
+	RequestID    string                    `xml:"requestId"`
+	Subnets      *ec2Items[ec2Subnet]      `xml:"subnetSet,omitempty"`
+	Reservations *ec2Items[ec2Reservation] `xml:"reservationSet,omitempty"`
+	ENIs         *ec2Items[ec2ENI]         `xml:"networkInterfaceSet,omitempty"`
+	NextToken    string                    `xml:"nextToken,omitempty"`
 }
 
-func marshalEC2(action string, r ec2Response) []byte {
-	r.XMLName = xml.Name{Local: action + "Response"}
+// ec2Items is an EC2 list: an element holding <item>s.
+type ec2Items[T any] struct {
+	Items []T `xml:"item"`
+}
+
+// tagSet is an EC2 tagSet; EC2 leaves it out of subnets and instances
+// that have no tags (nil here), but gives ENIs an empty one.
+func tagSet(tags map[string]string) *ec2Items[ec2Tag] {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := &ec2Items[ec2Tag]{}
+	for _, k := range sortedKeys(tags) {
+		out.Items = append(out.Items, ec2Tag{Key: k, Value: tags[k]})
+	}
+	return out
+}
+
+func marshalEC2(c *call, r ec2Response) []byte {
+	r.XMLName = xml.Name{Local: c.action + "Response"}
 	r.Xmlns = namespace("ec2")
-	r.RequestID = requestID()
+	r.RequestID = c.id
 	b, _ := xml.Marshal(r)
 	return append([]byte(xml.Header), b...)
 }
@@ -126,21 +147,26 @@ type ec2Filter struct {
 	values []string
 }
 
-// filterFields are the fields an item exposes to filters; tags are separate.
+// filterFields are the values an item shows each filter name it supports;
+// tag:<key>, tag-key and tag-value come from its tags.
 type filterFields map[string][]string
 
-func parseFilters(c *call, allowed ...string) ([]ec2Filter, *apiError) {
+// parseFilters reads Filter.N.Name/Value.M, refusing a name the action does
+// not support as EC2 does; names are those of fields (one item's, to list
+// the supported names).
+func parseFilters(c *call, fields filterFields) ([]ec2Filter, *apiError) {
 	var fs []ec2Filter
 	for i := 1; ; i++ {
-		name := c.form.Get(fmt.Sprintf("Filter.%d.Name", i))
-		if name == "" {
+		name, ok := c.form[fmt.Sprintf("Filter.%d.Name", i)]
+		if !ok {
 			break
 		}
-		if !strings.HasPrefix(name, "tag:") && name != "tag-key" && !slices.Contains(allowed, name) {
-			return nil, &apiError{status: 400, code: "InvalidParameterValue", msg: fmt.Sprintf("The filter '%s' is invalid", name)}
+		n := strings.Join(name, "")
+		_, known := fields[n]
+		if !known && !strings.HasPrefix(n, "tag:") && n != "tag-key" && n != "tag-value" {
+			return nil, &apiError{status: 400, code: "InvalidParameterValue", msg: fmt.Sprintf("The filter '%s' is invalid", n)}
 		}
-		f := ec2Filter{name: name, values: listParam(c, fmt.Sprintf("Filter.%d.Value", i))}
-		fs = append(fs, f)
+		fs = append(fs, ec2Filter{name: n, values: listParam(c, fmt.Sprintf("Filter.%d.Value", i))})
 	}
 	return fs, nil
 }
@@ -156,14 +182,17 @@ func listParam(c *call, prefix string) []string {
 	}
 }
 
-// matches applies EC2 filter semantics, including its * and ? wildcards.
+// matches applies EC2 filter semantics: filters ANDed, a filter's values
+// ORed, each value a pattern with EC2's * and ? wildcards.
 func matches(fs []ec2Filter, fields filterFields, tags map[string]string) bool {
 	for _, f := range fs {
 		var have []string
 		switch {
 		case f.name == "tag-key":
-			for k := range tags {
-				have = append(have, k)
+			have = sortedKeys(tags)
+		case f.name == "tag-value":
+			for _, k := range sortedKeys(tags) {
+				have = append(have, tags[k])
 			}
 		case strings.HasPrefix(f.name, "tag:"):
 			if v, ok := tags[strings.TrimPrefix(f.name, "tag:")]; ok {
@@ -182,8 +211,7 @@ func matches(fs []ec2Filter, fields filterFields, tags map[string]string) bool {
 func anyMatch(patterns, have []string) bool {
 	for _, p := range patterns {
 		for _, h := range have {
-			// path.Match's '/' rule does not matter for the values filtered here.
-			if ok, _ := path.Match(p, h); ok || p == h {
+			if wildcard(p, h) {
 				return true
 			}
 		}
@@ -191,12 +219,58 @@ func anyMatch(patterns, have []string) bool {
 	return false
 }
 
-func tagSet(tags map[string]string) []ec2Tag {
-	var out []ec2Tag
-	for _, k := range sortedKeys(tags) {
-		out = append(out, ec2Tag{Key: k, Value: tags[k]})
+// wildcard matches s against an EC2 filter value: * is any run of
+// characters ('/' included, unlike path.Match), ? one character, and a
+// backslash escapes the next character.
+func wildcard(p, s string) bool {
+	if p == "" {
+		return s == ""
 	}
-	return out
+	switch p[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if wildcard(p[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		_, n := utf8.DecodeRuneInString(s)
+		return n > 0 && wildcard(p[1:], s[n:])
+	case '\\':
+		if len(p) > 1 {
+			p = p[1:]
+		}
+	}
+	return s != "" && s[0] == p[0] && wildcard(p[1:], s[1:])
+}
+
+// wantIDs reads an action's ID list (SubnetId.N, ...), refusing an ID
+// without the resource's prefix as malformed, as EC2 does.
+func wantIDs(c *call, param, prefix, malformed string) ([]string, *apiError) {
+	ids := listParam(c, param)
+	for _, id := range ids {
+		if !strings.HasPrefix(id, prefix) {
+			return nil, &apiError{status: 400, code: malformed, msg: fmt.Sprintf("Invalid id: \"%s\"", id)}
+		}
+	}
+	return ids, nil
+}
+
+// missing is EC2's answer naming every requested ID that does not exist.
+func missing(code, kind string, ids []string) *apiError {
+	if len(ids) == 1 {
+		return &apiError{status: 400, code: code, msg: fmt.Sprintf("The %s ID '%s' does not exist", kind, ids[0])}
+	}
+	return &apiError{status: 400, code: code, msg: fmt.Sprintf("The %s IDs '%s' do not exist", kind, strings.Join(ids, ", "))}
+}
+
+// dryRun answers DryRun=true as EC2 does once the caller is allowed.
+func dryRun(c *call) *apiError {
+	if c.form.Get("DryRun") != "true" {
+		return nil
+	}
+	return &apiError{status: 412, code: "DryRunOperation", msg: "Request would have succeeded, but DryRun flag is set."}
 }
 
 // page cuts ids (sorted) at the token and the smaller of MaxResults and
@@ -229,20 +303,54 @@ func page(c *call, ids []string, tokenParam, sizeParam string, minSize, maxSize 
 	return ids[start:end], next, nil
 }
 
-func notFound(code, kind string, id string) *apiError {
-	return &apiError{status: 400, code: code, msg: fmt.Sprintf("The %s '%s' does not exist", kind, id)}
+// subnetFields are a subnet's values for DescribeSubnets' filters (the
+// documented names the model can answer, legacy aliases included).
+func subnetFields(c *call, id string, s *Subnet) filterFields {
+	f := filterFields{"subnet-id": {id}, "vpc-id": {s.VPC}, "availability-zone": {s.Zone}, "availabilityZone": {s.Zone},
+		"availability-zone-id": {zoneID(s.Zone)}, "cidr-block": {s.CIDR}, "cidr": {s.CIDR}, "cidrBlock": {s.CIDR},
+		"ipv6-cidr-block-association.ipv6-cidr-block": s.IPv6CIDRs, "ipv6-cidr-block-association.state": nil,
+		"ipv6-cidr-block-association.association-id": nil, "state": {"available"}, "owner-id": {Account},
+		"subnet-arn": {fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", c.region, Account, id)}, "default-for-az": {"false"},
+		"defaultForAz": {"false"}, "map-public-ip-on-launch": {"false"}, "ipv6-native": {strconv.FormatBool(s.CIDR == "")},
+		"available-ip-address-count": {strconv.Itoa(availableIPs(s.CIDR))}}
+	for i := range s.IPv6CIDRs {
+		f["ipv6-cidr-block-association.state"] = append(f["ipv6-cidr-block-association.state"], "associated")
+		f["ipv6-cidr-block-association.association-id"] = append(f["ipv6-cidr-block-association.association-id"], v6AssocID(id, i))
+	}
+	return f
+}
+
+func availableIPs(cidr string) int {
+	if p, err := netip.ParsePrefix(cidr); err == nil && p.Addr().Is4() {
+		return max(1<<(32-p.Bits())-5, 0)
+	}
+	return 0
+}
+
+func v6AssocID(subnet string, i int) string {
+	return fmt.Sprintf("subnet-cidr-assoc-%s%d", strings.TrimPrefix(subnet, "subnet-"), i)
 }
 
 func describeSubnets(c *call) ([]byte, *apiError) {
-	fs, err := parseFilters(c, "subnet-id", "vpc-id", "availability-zone", "cidr-block", "ipv6-cidr-block-association.ipv6-cidr-block", "state")
+	fs, err := parseFilters(c, subnetFields(c, "", &Subnet{}))
 	if err != nil {
 		return nil, err
 	}
-	want := listParam(c, "SubnetId")
+	want, err := wantIDs(c, "SubnetId", "subnet-", "InvalidSubnetID.Malformed")
+	if err != nil {
+		return nil, err
+	}
+	if err := dryRun(c); err != nil {
+		return nil, err
+	}
+	var gone []string
 	for _, id := range want {
 		if c.model.Subnets[id] == nil {
-			return nil, notFound("InvalidSubnetID.NotFound", "subnet ID", id)
+			gone = append(gone, id)
 		}
+	}
+	if len(gone) > 0 {
+		return nil, missing("InvalidSubnetID.NotFound", "subnet", gone)
 	}
 	var ids []string
 	for _, id := range sortedKeys(c.model.Subnets) {
@@ -250,8 +358,7 @@ func describeSubnets(c *call) ([]byte, *apiError) {
 		if len(want) > 0 && !slices.Contains(want, id) {
 			continue
 		}
-		if matches(fs, filterFields{"subnet-id": {id}, "vpc-id": {s.VPC}, "availability-zone": {s.Zone}, "cidr-block": {s.CIDR},
-			"ipv6-cidr-block-association.ipv6-cidr-block": s.IPv6CIDRs, "state": {"available"}}, s.Tags) {
+		if matches(fs, subnetFields(c, id, s), s.Tags) {
 			ids = append(ids, id)
 		}
 	}
@@ -259,28 +366,35 @@ func describeSubnets(c *call) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := ec2Response{NextToken: next}
+	r := ec2Response{NextToken: next, Subnets: &ec2Items[ec2Subnet]{}}
 	for _, id := range got {
 		s := c.model.Subnets[id]
 		out := ec2Subnet{ID: id, ARN: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", c.region, Account, id), State: "available",
-			VPC: s.VPC, Owner: Account, CIDR: s.CIDR, Zone: s.Zone, ZoneID: zoneID(s.Zone), Tags: tagSet(s.Tags), IPv6Native: s.CIDR == ""}
-		if p, err := netip.ParsePrefix(s.CIDR); err == nil {
-			out.Available = max(1<<(32-p.Bits())-5, 0)
-		}
+			VPC: s.VPC, Owner: Account, CIDR: s.CIDR, Zone: s.Zone, ZoneID: zoneID(s.Zone), Tags: tagSet(s.Tags), IPv6Native: s.CIDR == "",
+			Available: availableIPs(s.CIDR)}
 		for i, v6 := range s.IPv6CIDRs {
-			out.IPv6 = append(out.IPv6, ec2IPv6Assoc{CIDR: v6, ID: fmt.Sprintf("subnet-cidr-assoc-%s%d", strings.TrimPrefix(id, "subnet-"), i), State: "associated"})
+			out.IPv6 = append(out.IPv6, ec2IPv6Assoc{CIDR: v6, ID: v6AssocID(id, i), State: "associated"})
 		}
-		r.Subnets = append(r.Subnets, out)
+		r.Subnets.Items = append(r.Subnets.Items, out)
 	}
-	return marshalEC2(c.action, r), nil
+	return marshalEC2(c, r), nil
 }
 
-// zoneID is a plausible AZ ID for a zone name (us-east-1a -> use1-az1).
+// zoneID is an AZ ID in AWS's form for a zone name (us-east-1a ->
+// use1-az1, ap-southeast-2b -> apse2-az2); AWS maps names to IDs per
+// account, the simulator by letter.
 func zoneID(zone string) string {
-	if zone == "" {
+	if len(zone) < 2 {
 		return ""
 	}
-	return "sim-az" + strconv.Itoa(int(zone[len(zone)-1]-'a'+1))
+	region, letter := zone[:len(zone)-1], zone[len(zone)-1]
+	parts := strings.Split(region, "-")
+	if len(parts) < 3 {
+		return ""
+	}
+	short := map[string]string{"east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
+		"northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw"}[parts[len(parts)-2]]
+	return parts[0] + short + parts[len(parts)-1] + "-az" + strconv.Itoa(int(letter-'a'+1))
 }
 
 var stateCodes = map[string]int{"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
@@ -292,19 +406,54 @@ func instanceState(i *Instance) string {
 	return i.State
 }
 
+// instanceFields are an instance's values for DescribeInstances' filters.
+func instanceFields(id string, in *Instance) filterFields {
+	f := filterFields{"instance-id": {id}, "instance-state-name": {instanceState(in)},
+		"instance-state-code": {strconv.Itoa(stateCodes[instanceState(in)])}, "vpc-id": {in.VPC}, "availability-zone": {in.Zone},
+		"subnet-id": {primarySubnet(in)}, "instance-type": {"m5.xlarge"}, "image-id": {"ami-0sim0vmseries"}, "owner-id": {Account},
+		"reservation-id": {reservationID(id)}, "tenancy": {"default"}, "private-ip-address": nil,
+		"network-interface.subnet-id": nil, "network-interface.network-interface-id": nil, "network-interface.vpc-id": nil,
+		"network-interface.addresses.private-ip-address": nil, "network-interface.attachment.device-index": nil,
+		"network-interface.status": nil}
+	for _, e := range in.ENIs {
+		if e.DeviceIndex == 0 {
+			f["private-ip-address"] = []string{e.PrivateIP}
+		}
+		f["network-interface.subnet-id"] = append(f["network-interface.subnet-id"], e.SubnetID)
+		f["network-interface.network-interface-id"] = append(f["network-interface.network-interface-id"], e.ID)
+		f["network-interface.vpc-id"] = append(f["network-interface.vpc-id"], in.VPC)
+		f["network-interface.addresses.private-ip-address"] = append(f["network-interface.addresses.private-ip-address"], e.PrivateIP)
+		f["network-interface.attachment.device-index"] = append(f["network-interface.attachment.device-index"], strconv.Itoa(e.DeviceIndex))
+		f["network-interface.status"] = append(f["network-interface.status"], "in-use")
+	}
+	return f
+}
+
+func reservationID(instance string) string { return "r-" + strings.TrimPrefix(instance, "i-") }
+
 func describeInstances(c *call) ([]byte, *apiError) {
-	fs, err := parseFilters(c, "instance-id", "instance-state-name", "vpc-id", "availability-zone", "subnet-id", "network-interface.subnet-id")
+	fs, err := parseFilters(c, instanceFields("", &Instance{}))
 	if err != nil {
 		return nil, err
 	}
-	want := listParam(c, "InstanceId")
+	want, err := wantIDs(c, "InstanceId", "i-", "InvalidInstanceID.Malformed")
+	if err != nil {
+		return nil, err
+	}
 	if len(want) > 0 && c.form.Get("MaxResults") != "" {
 		return nil, &apiError{status: 400, code: "InvalidParameterCombination", msg: "The parameter instancesSet cannot be used with the parameter maxResults"}
 	}
+	if err := dryRun(c); err != nil {
+		return nil, err
+	}
+	var gone []string
 	for _, id := range want {
 		if c.model.Instances[id] == nil {
-			return nil, notFound("InvalidInstanceID.NotFound", "instance ID", id)
+			gone = append(gone, id)
 		}
+	}
+	if len(gone) > 0 {
+		return nil, missing("InvalidInstanceID.NotFound", "instance", gone)
 	}
 	var ids []string
 	for _, id := range sortedKeys(c.model.Instances) {
@@ -312,16 +461,7 @@ func describeInstances(c *call) ([]byte, *apiError) {
 		if len(want) > 0 && !slices.Contains(want, id) {
 			continue
 		}
-		var subnets []string
-		for _, e := range in.ENIs {
-			subnets = append(subnets, e.SubnetID)
-		}
-		primary := ""
-		if len(subnets) > 0 {
-			primary = primarySubnet(in)
-		}
-		if matches(fs, filterFields{"instance-id": {id}, "instance-state-name": {instanceState(in)}, "vpc-id": {in.VPC},
-			"availability-zone": {in.Zone}, "subnet-id": {primary}, "network-interface.subnet-id": subnets}, in.Tags) {
+		if matches(fs, instanceFields(id, in), in.Tags) {
 			ids = append(ids, id)
 		}
 	}
@@ -329,7 +469,7 @@ func describeInstances(c *call) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := ec2Response{NextToken: next}
+	r := ec2Response{NextToken: next, Reservations: &ec2Items[ec2Reservation]{}}
 	for _, id := range got {
 		in := c.model.Instances[id]
 		out := ec2Instance{ID: id, ImageID: "ami-0sim0vmseries", StateCode: stateCodes[instanceState(in)], StateName: instanceState(in),
@@ -342,9 +482,16 @@ func describeInstances(c *call) ([]byte, *apiError) {
 				PrivateIP: e.PrivateIP, Type: "interface", Attachment: attachment(id, e, false)})
 		}
 		// One reservation per instance: an ASG launches them one at a time.
-		r.Reservations = append(r.Reservations, ec2Reservation{ID: "r-" + strings.TrimPrefix(id, "i-"), Owner: Account, Instances: []ec2Instance{out}})
+		r.Reservations.Items = append(r.Reservations.Items, ec2Reservation{ID: reservationID(id), Owner: Account, Instances: []ec2Instance{out}})
 	}
-	return marshalEC2(c.action, r), nil
+	return marshalEC2(c, r), nil
+}
+
+func eniTags(tags map[string]string) []ec2Tag {
+	if t := tagSet(tags); t != nil {
+		return t.Items
+	}
+	return nil
 }
 
 func primarySubnet(in *Instance) string {
@@ -364,9 +511,26 @@ func attachment(instanceID string, e ENI, withInstance bool) ec2Attachment {
 	return a
 }
 
+// eniFields are an ENI's values for DescribeNetworkInterfaces' filters.
+func eniFields(id string, in *Instance, e ENI) filterFields {
+	a := attachment(in.ID, e, true)
+	return filterFields{"network-interface-id": {id}, "attachment.instance-id": {in.ID}, "attachment.instance-owner-id": {Account},
+		"attachment.device-index": {strconv.Itoa(e.DeviceIndex)}, "attachment.attachment-id": {a.ID}, "attachment.status": {"attached"},
+		"attachment.delete-on-termination": {strconv.FormatBool(a.DeleteOnTermination)}, "subnet-id": {e.SubnetID}, "vpc-id": {in.VPC},
+		"availability-zone": {in.Zone}, "status": {"in-use"}, "owner-id": {Account}, "private-ip-address": {e.PrivateIP},
+		"addresses.private-ip-address": {e.PrivateIP}, "interface-type": {"interface"}, "source-dest-check": {"false"}}
+}
+
 func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
-	fs, err := parseFilters(c, "network-interface-id", "attachment.instance-id", "attachment.device-index", "subnet-id", "vpc-id", "availability-zone", "status")
+	fs, err := parseFilters(c, eniFields("", &Instance{}, ENI{}))
 	if err != nil {
+		return nil, err
+	}
+	want, err := wantIDs(c, "NetworkInterfaceId", "eni-", "InvalidNetworkInterfaceID.Malformed")
+	if err != nil {
+		return nil, err
+	}
+	if err := dryRun(c); err != nil {
 		return nil, err
 	}
 	type owned struct {
@@ -379,11 +543,14 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 			all[e.ID] = owned{in, e}
 		}
 	}
-	want := listParam(c, "NetworkInterfaceId")
+	var gone []string
 	for _, id := range want {
 		if _, ok := all[id]; !ok {
-			return nil, notFound("InvalidNetworkInterfaceID.NotFound", "networkInterface ID", id)
+			gone = append(gone, id)
 		}
+	}
+	if len(gone) > 0 {
+		return nil, missing("InvalidNetworkInterfaceID.NotFound", "networkInterface", gone)
 	}
 	var ids []string
 	for _, id := range sortedKeys(all) {
@@ -391,8 +558,7 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 		if len(want) > 0 && !slices.Contains(want, id) {
 			continue
 		}
-		if matches(fs, filterFields{"network-interface-id": {id}, "attachment.instance-id": {o.in.ID}, "attachment.device-index": {strconv.Itoa(o.eni.DeviceIndex)},
-			"subnet-id": {o.eni.SubnetID}, "vpc-id": {o.in.VPC}, "availability-zone": {o.in.Zone}, "status": {"in-use"}}, o.eni.Tags) {
+		if matches(fs, eniFields(id, o.in, o.eni), o.eni.Tags) {
 			ids = append(ids, id)
 		}
 	}
@@ -400,12 +566,12 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	r := ec2Response{NextToken: next}
+	r := ec2Response{NextToken: next, ENIs: &ec2Items[ec2ENI]{}}
 	for _, id := range got {
 		o := all[id]
 		a := attachment(o.in.ID, o.eni, true)
-		r.ENIs = append(r.ENIs, ec2ENI{ID: id, SubnetID: o.eni.SubnetID, VPC: o.in.VPC, Zone: o.in.Zone, Owner: Account, Status: "in-use",
-			PrivateIP: o.eni.PrivateIP, Type: "interface", Attachment: &a, Tags: tagSet(o.eni.Tags)})
+		r.ENIs.Items = append(r.ENIs.Items, ec2ENI{ID: id, SubnetID: o.eni.SubnetID, VPC: o.in.VPC, Zone: o.in.Zone, Owner: Account, Status: "in-use",
+			PrivateIP: o.eni.PrivateIP, Type: "interface", Attachment: &a, Tags: eniTags(o.eni.Tags)})
 	}
-	return marshalEC2(c.action, r), nil
+	return marshalEC2(c, r), nil
 }

@@ -6,12 +6,25 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // apiError is an error answer before it is shaped for its protocol.
 type apiError struct {
 	status    int
 	code, msg string
+	// fields are the error shape's other members (REST-JSON only), e.g.
+	// EKS's clusterName.
+	fields map[string]string
+}
+
+// unavailable is the answer during an outage, as each service's model
+// names it.
+func unavailable(service string) *apiError {
+	if service == "eks" {
+		return &apiError{status: 503, code: "ServiceUnavailableException", msg: "Service is unavailable. Please try again later."}
+	}
+	return &apiError{status: http.StatusServiceUnavailable, code: "ServiceUnavailable", msg: "Service is unavailable. Please try again later."}
 }
 
 // throttled is the service's own throttling answer: EC2 answers 503
@@ -51,6 +64,43 @@ func invalidKey(service string) *apiError {
 	return &apiError{status: 403, code: "InvalidClientTokenId", msg: "The security token included in the request is invalid."}
 }
 
+// badSignature is the answer to a signature AWS cannot verify (wrong
+// secret, wrong region in the scope): EC2 answers it as it answers an
+// unknown key, REST-JSON services with InvalidSignatureException, the query
+// services with SignatureDoesNotMatch.
+func badSignature(service, msg string) *apiError {
+	switch service {
+	case "ec2":
+		return invalidKey(service)
+	case "eks":
+		return &apiError{status: 403, code: "InvalidSignatureException", msg: msg}
+	}
+	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
+}
+
+// clockSkew refuses a request signed more than 15 minutes from now, as
+// AWS does; the Go SDK corrects its clock from these answers and retries.
+func clockSkew(service string, signed time.Time, amzDate string, now time.Time) *apiError {
+	const skew = 15 * time.Minute
+	const f = "20060102T150405Z"
+	var msg string
+	switch {
+	case signed.Before(now.Add(-skew)):
+		msg = fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)", amzDate, now.Add(-skew).Format(f), now.Format(f))
+	case signed.After(now.Add(skew)):
+		msg = fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)", amzDate, now.Add(skew).Format(f), now.Format(f))
+	default:
+		return nil
+	}
+	switch service {
+	case "ec2":
+		return &apiError{status: 400, code: "RequestExpired", msg: "Request has expired."}
+	case "eks":
+		return &apiError{status: 403, code: "InvalidSignatureException", msg: msg}
+	}
+	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
+}
+
 type ec2ErrorResponse struct {
 	XMLName xml.Name `xml:"Response"`
 	Code    string   `xml:"Errors>Error>Code"`
@@ -68,15 +118,18 @@ type queryErrorResponse struct {
 }
 
 // writeError shapes e for service's protocol.
-func writeError(w http.ResponseWriter, service string, e *apiError) {
-	id := requestID()
+func writeError(w http.ResponseWriter, service string, e *apiError, id string) {
 	w.Header().Set("X-Amzn-RequestId", id)
 	var body []byte
 	switch service {
 	case "eks":
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Amzn-ErrorType", e.code)
-		body, _ = json.Marshal(map[string]string{"message": e.msg})
+		m := map[string]string{"message": e.msg}
+		for k, v := range e.fields {
+			m[k] = v
+		}
+		body, _ = json.Marshal(m)
 	case "ec2":
 		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 		body, _ = xml.Marshal(ec2ErrorResponse{Code: e.code, Message: e.msg, ID: id})

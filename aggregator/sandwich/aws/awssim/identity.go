@@ -1,6 +1,8 @@
 package awssim
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -48,8 +50,9 @@ func (s *Server) servePodIdentity(w http.ResponseWriter, r *http.Request) {
 // issue creates session credentials for role; called with s.mu held.
 func (s *Server) issue(role, session string, d time.Duration) (string, key) {
 	name := role[strings.LastIndex(role, "/")+1:]
-	k := key{secret: newKey("", 40), token: newKey("IQoJsim", 200), expires: time.Now().Add(d).UTC(),
-		arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", Account, name, session)}
+	k := key{secret: newKey("", 40), token: newKey("IQoJsim", 200), expires: s.clock().Add(d),
+		arn:    fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", Account, name, session),
+		userID: roleID(role) + ":" + session}
 	id := newKey("ASIA", 16)
 	s.keys[id] = k
 	return id, k
@@ -86,8 +89,32 @@ func (s *Server) assumeRoleWithWebIdentity(c *call) ([]byte, *apiError) {
 	}
 	id, k := s.issue(role, session, time.Hour)
 	b, _ := xml.Marshal(webIdentityResponse{Xmlns: namespace("sts"), Subject: "system:serviceaccount:kubedag:kubedag-aggregator",
-		Audience: "sts.amazonaws.com", UserARN: k.arn, UserID: "AROASIMULATEDROLE:" + session, KeyID: id, Secret: k.secret, Token: k.token,
+		Audience: "sts.amazonaws.com", UserARN: k.arn, UserID: k.userID, KeyID: id, Secret: k.secret, Token: k.token,
 		Expires: k.expires.Format(time.RFC3339), Provider: "arn:aws:iam::" + Account + ":oidc-provider/oidc.eks." + s.region + ".amazonaws.com/id/SIM",
-		RequestID: requestID()})
+		RequestID: c.id})
+	return b, nil
+}
+
+// roleID is a role's unique ID as IAM shows it (AROA and 17 characters),
+// stable for a role ARN.
+func roleID(role string) string {
+	sum := sha256.Sum256([]byte(role))
+	return "AROA" + base32.StdEncoding.EncodeToString(sum[:])[:17]
+}
+
+type callerIdentityResponse struct {
+	XMLName   xml.Name `xml:"GetCallerIdentityResponse"`
+	Xmlns     string   `xml:"xmlns,attr"`
+	Arn       string   `xml:"GetCallerIdentityResult>Arn"`
+	UserID    string   `xml:"GetCallerIdentityResult>UserId"`
+	Account   string   `xml:"GetCallerIdentityResult>Account"`
+	RequestID string   `xml:"ResponseMetadata>RequestId"`
+}
+
+// getCallerIdentity names the caller: the IAM user of the static key or
+// the assumed role of session credentials. Discovery does not call it, but
+// every AWS tool's "who am I" does, and it needs no permission.
+func getCallerIdentity(c *call) ([]byte, *apiError) {
+	b, _ := xml.Marshal(callerIdentityResponse{Xmlns: namespace("sts"), Arn: c.caller.arn, UserID: c.caller.userID, Account: Account, RequestID: c.id})
 	return b, nil
 }

@@ -1,12 +1,10 @@
 package awssim
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -66,7 +64,7 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 		err.code = "ValidationError"
 		return nil, err
 	}
-	r := describeLBsResponse{Xmlns: namespace("elasticloadbalancing"), NextMarker: next, RequestID: requestID()}
+	r := describeLBsResponse{Xmlns: namespace("elasticloadbalancing"), NextMarker: next, RequestID: c.id}
 	for _, arn := range got {
 		lb := c.model.LoadBalancers[arn]
 		state := lb.State
@@ -111,47 +109,7 @@ func (s *Server) assumeRole(c *call) ([]byte, *apiError) {
 		dur = n
 	}
 	id, k := s.issue(role, session, time.Duration(dur)*time.Second)
-	b, _ := xml.Marshal(assumeRoleResponse{Xmlns: namespace("sts"), UserARN: k.arn, UserID: "AROASIMULATEDROLE:" + session,
-		KeyID: id, Secret: k.secret, Token: k.token, Expires: k.expires.Format(time.RFC3339), RequestID: requestID()})
-	return b, nil
-}
-
-// describeCluster answers EKS's REST-JSON GET /clusters/{name}.
-func (s *Server) describeCluster(c *call) ([]byte, *apiError) {
-	name := strings.TrimPrefix(c.path, "/clusters/")
-	cl := c.model.Clusters[name]
-	if cl == nil {
-		return nil, &apiError{status: 404, code: "ResourceNotFoundException", msg: fmt.Sprintf("No cluster found for name: %s.", name)}
-	}
-	status, family := cl.Status, cl.IPFamily
-	if status == "" {
-		status = "ACTIVE"
-	}
-	if family == "" {
-		family = "ipv4"
-	}
-	arn := fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", s.region, Account, name)
-	out := map[string]any{"cluster": map[string]any{
-		"name":      name,
-		"arn":       arn,
-		"createdAt": 1767323045.0,
-		"version":   "1.34",
-		"endpoint":  "https://" + strings.ToUpper(newKey("", 32)) + ".gr7." + s.region + ".eks.amazonaws.com",
-		"roleArn":   "arn:aws:iam::" + Account + ":role/" + name + "-cluster",
-		"resourcesVpcConfig": map[string]any{
-			"subnetIds":              append([]string{}, cl.SubnetIDs...),
-			"securityGroupIds":       []string{},
-			"clusterSecurityGroupId": "sg-0sim" + name,
-			"vpcId":                  cl.VPC,
-			"endpointPublicAccess":   false,
-			"endpointPrivateAccess":  true,
-			"publicAccessCidrs":      []string{},
-		},
-		"kubernetesNetworkConfig": map[string]any{"serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": family},
-		"status":                  status,
-		"platformVersion":         "eks.1",
-		"tags":                    map[string]string{},
-	}}
-	b, _ := json.Marshal(out)
+	b, _ := xml.Marshal(assumeRoleResponse{Xmlns: namespace("sts"), UserARN: k.arn, UserID: k.userID,
+		KeyID: id, Secret: k.secret, Token: k.token, Expires: k.expires.Format(time.RFC3339), RequestID: c.id})
 	return b, nil
 }

@@ -1,10 +1,9 @@
 package awssim
 
 import (
-	"bytes"
-	"context"
+	"cmp"
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 // Account is the simulated AWS account ID.
@@ -43,10 +41,14 @@ type Server struct {
 	denied    map[string]bool
 	outage    bool
 	log       []Request
+	// now is the server's clock (time.Now unless a test sets it), for
+	// signature age and credential expiry.
+	now func() time.Time
 }
 
 type key struct {
 	secret, token, arn string
+	userID             string // what GetCallerIdentity answers as UserId
 	expires            time.Time
 }
 
@@ -59,15 +61,19 @@ const (
 // New returns a server for region with an empty model.
 func New(region string) *Server {
 	return &Server{
-		region:    region,
-		model:     NewModel(),
-		keys:      map[string]key{AccessKeyID: {secret: SecretAccessKey, arn: "arn:aws:iam::" + Account + ":user/kubedag"}},
+		region: region,
+		model:  NewModel(),
+		keys: map[string]key{AccessKeyID: {secret: SecretAccessKey, arn: "arn:aws:iam::" + Account + ":user/kubedag",
+			userID: "AIDAKUBEDAGSIMULATED0"}},
 		pageSize:  1000,
 		throttle:  map[string]int{},
 		podTokens: map[string]string{},
 		denied:    map[string]bool{},
+		now:       time.Now,
 	}
 }
+
+func (s *Server) clock() time.Time { return s.now().UTC() }
 
 // Region is the server's region.
 func (s *Server) Region() string { return s.region }
@@ -138,8 +144,11 @@ func (s *Server) Requests() []Request {
 type call struct {
 	service, action string
 	region          string
-	form            url.Values
+	form            url.Values // query protocols' parameters
+	query           url.Values // REST-JSON's query string
 	path            string
+	id              string // request ID, in the header and the body
+	now             time.Time
 	caller          key
 	model           *Model
 	pageSize        int
@@ -155,22 +164,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.servePodIdentity(w, r)
 		return
 	}
-	service, akid, authErr := s.authenticate(r, body)
-	if authErr != nil && r.Header.Get("Authorization") == "" {
-		// AssumeRoleWithWebIdentity (IRSA) is STS's one unsigned call.
-		if f, err := url.ParseQuery(string(body)); err == nil && f.Get("Action") == "AssumeRoleWithWebIdentity" {
-			service, authErr = "sts", nil
+	// One ID per request, in the header and in the body as AWS gives it.
+	id := requestID()
+	w.Header().Set("X-Amzn-RequestId", id)
+	eks := strings.HasPrefix(r.URL.Path, "/clusters")
+	var form url.Values
+	var formErr *apiError
+	if !eks {
+		// The query protocols take their parameters from a form body
+		// (what SDKs send) or from the URL of a GET.
+		form, err = url.ParseQuery(r.URL.RawQuery)
+		if err == nil && len(body) > 0 {
+			var f url.Values
+			if f, err = url.ParseQuery(string(body)); err == nil {
+				for k, v := range f {
+					form[k] = append(form[k], v...)
+				}
+			}
+		}
+		if err != nil {
+			formErr = &apiError{status: 404, code: "MalformedQueryString", msg: "The query string contains a syntax error: " + err.Error()}
 		}
 	}
-	c := &call{service: service, region: s.region, path: r.URL.Path}
-	if service != "eks" {
-		c.form, err = url.ParseQuery(string(body))
-		if err != nil {
-			authErr = &apiError{status: 400, code: "MalformedQueryString", msg: err.Error()}
+	service, akid, authErr := s.authenticate(r, body, form)
+	if authErr != nil && r.Header.Get("Authorization") == "" && service == "sts" && form.Get("Action") == "AssumeRoleWithWebIdentity" {
+		// AssumeRoleWithWebIdentity (IRSA) is STS's one unsigned call.
+		authErr = nil
+	}
+	c := &call{service: service, region: s.region, path: r.URL.Path, form: form, id: id, now: s.clock()}
+	switch {
+	case service == "eks":
+		switch {
+		case r.URL.Path == "/clusters" && r.Method == http.MethodGet:
+			c.action = "ListClusters"
+		case strings.HasPrefix(r.URL.Path, "/clusters/") && r.Method == http.MethodGet && !strings.Contains(strings.TrimPrefix(r.URL.Path, "/clusters/"), "/") && len(r.URL.Path) > len("/clusters/"):
+			c.action = "DescribeCluster"
 		}
-		c.action = c.form.Get("Action")
-	} else if name, ok := strings.CutPrefix(r.URL.Path, "/clusters/"); ok && r.Method == http.MethodGet && name != "" && !strings.Contains(name, "/") {
-		c.action = "DescribeCluster"
+		c.query = r.URL.Query()
+	case formErr != nil:
+		authErr = cmp.Or(authErr, formErr)
+	default:
+		c.action = form.Get("Action")
 	}
 
 	s.mu.Lock()
@@ -178,7 +212,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var answer *apiError
 	switch {
 	case s.outage:
-		answer = &apiError{status: http.StatusServiceUnavailable, code: "ServiceUnavailable", msg: "Service is unavailable. Please try again later."}
+		answer = unavailable(service)
 	case authErr != nil:
 		answer = authErr
 	default:
@@ -188,7 +222,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case s.throttle[iam] > 0:
 			s.throttle[iam]--
 			answer = throttled(service)
-		case s.denied[iam]:
+		case s.denied[iam] && iam != "sts:GetCallerIdentity": // needs no permission
 			answer = denied(service, c.caller.arn, iam)
 		}
 	}
@@ -205,15 +239,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if answer != nil {
-		writeError(w, service, answer)
+		writeError(w, service, answer, id)
 		return
 	}
-	if service == "eks" {
+	switch service {
+	case "eks":
 		w.Header().Set("Content-Type", "application/json")
-	} else {
+	case "ec2":
 		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	default:
+		w.Header().Set("Content-Type", "text/xml")
 	}
-	w.Header().Set("X-Amzn-RequestId", requestID())
 	w.WriteHeader(http.StatusOK)
 	w.Write(out)
 }
@@ -223,6 +259,8 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 	switch c.service + ":" + c.action {
 	case "eks:DescribeCluster":
 		return s.describeCluster(c)
+	case "eks:ListClusters":
+		return listClusters(c)
 	case "ec2:DescribeSubnets":
 		return describeSubnets(c)
 	case "ec2:DescribeInstances":
@@ -235,40 +273,41 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 		return s.assumeRole(c)
 	case "sts:AssumeRoleWithWebIdentity":
 		return s.assumeRoleWithWebIdentity(c)
+	case "sts:GetCallerIdentity":
+		return getCallerIdentity(c)
 	}
-	if c.service == "eks" {
+	switch {
+	case c.service == "eks":
 		return nil, &apiError{status: 404, code: "UnknownOperationException", msg: "Unknown operation " + c.path}
+	case c.action == "":
+		return nil, &apiError{status: 400, code: "MissingAction", msg: "Missing Action"}
+	case c.service == "ec2":
+		return nil, &apiError{status: 400, code: "InvalidAction", msg: fmt.Sprintf("The action %s is not valid for this web service.", c.action)}
 	}
-	return nil, &apiError{status: 400, code: "InvalidAction", msg: fmt.Sprintf("The action %s is not valid for this web service.", c.action)}
+	return nil, &apiError{status: 400, code: "InvalidAction", msg: fmt.Sprintf("Could not find operation %s for version %s", c.action, c.form.Get("Version"))}
 }
 
-// authenticate checks the SigV4 signature by recomputing it with the SDK's
-// signer over the headers the client signed, and returns the signing service
-// and access key.
-func (s *Server) authenticate(r *http.Request, body []byte) (service, akid string, _ *apiError) {
+// authenticate checks the SigV4 signature as AWS does, over exactly the
+// headers the client signed, and returns the signing service and access key.
+func (s *Server) authenticate(r *http.Request, body []byte, form url.Values) (service, akid string, _ *apiError) {
 	auth := r.Header.Get("Authorization")
-	missing := &apiError{status: 403, code: "MissingAuthenticationToken", msg: "Request is missing Authentication Token"}
-	rest, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 ")
+	sig, ok, perr := parseAuthorization(auth)
 	if !ok {
-		return guessService(r), "", missing
+		return guessService(r, form), "", &apiError{status: 403, code: "MissingAuthenticationToken", msg: "Request is missing Authentication Token"}
 	}
-	var cred, signedHeaders string
-	for _, part := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Credential":
-			cred = v
-		case "SignedHeaders":
-			signedHeaders = v
-		}
+	if perr != nil {
+		return guessService(r, form), "", perr
 	}
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || scope[4] != "aws4_request" {
-		return guessService(r), "", &apiError{status: 400, code: "IncompleteSignature", msg: "Authorization header requires a valid Credential."}
+	service, akid = sig.service, sig.akid
+	if sig.region != s.region {
+		return service, akid, badSignature(service, fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", sig.region))
 	}
-	akid, region, service := scope[0], scope[2], scope[3]
-	if region != s.region {
-		return service, akid, &apiError{status: 400, code: "SignatureDoesNotMatch", msg: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'.", region)}
+	signingTime, amzDate, ok := requestTime(r)
+	if !ok {
+		return service, akid, &apiError{status: 400, code: "IncompleteSignature", msg: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + auth}
+	}
+	if e := clockSkew(service, signingTime, amzDate, s.clock()); e != nil {
+		return service, akid, e
 	}
 
 	s.mu.Lock()
@@ -277,42 +316,27 @@ func (s *Server) authenticate(r *http.Request, body []byte) (service, akid strin
 	if !known {
 		return service, akid, invalidKey(service)
 	}
-	if k.token != "" && (r.Header.Get("X-Amz-Security-Token") != k.token || time.Now().After(k.expires)) {
+	if k.token != "" && (r.Header.Get("X-Amz-Security-Token") != k.token || s.clock().After(k.expires)) {
 		return service, akid, &apiError{status: 403, code: "ExpiredToken", msg: "The security token included in the request is expired"}
 	}
-	signingTime, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
-		return service, akid, &apiError{status: 400, code: "IncompleteSignature", msg: "X-Amz-Date is missing or malformed."}
-	}
-
-	u := *r.URL
-	u.Scheme, u.Host = "http", r.Host
-	again, _ := http.NewRequest(r.Method, u.String(), bytes.NewReader(body))
-	again.Host = r.Host
-	again.ContentLength = r.ContentLength
-	for _, h := range strings.Split(signedHeaders, ";") {
-		if h == "host" || h == "content-length" {
-			continue
-		}
-		for _, v := range r.Header.Values(h) {
-			again.Header.Add(h, v)
-		}
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: akid, SecretAccessKey: k.secret, SessionToken: k.token}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), service, region, signingTime); err != nil {
-		return service, akid, &apiError{status: 500, code: "InternalFailure", msg: err.Error()}
-	}
-	if again.Header.Get("Authorization") != auth {
-		return service, akid, &apiError{status: 403, code: "SignatureDoesNotMatch", msg: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
+	if !hmac.Equal([]byte(expectedSignature(r, body, sig, k.secret, amzDate)), []byte(sig.signature)) {
+		return service, akid, badSignature(service, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return service, akid, nil
 }
 
-// guessService names the service of an unsigned request, for the error shape.
-func guessService(r *http.Request) string {
+// guessService names the service of an unsigned request, for the error
+// shape: AWS knows it from the host name, the simulator (one endpoint for
+// all) from the path or the API version the query protocols send.
+func guessService(r *http.Request, form url.Values) string {
 	if strings.HasPrefix(r.URL.Path, "/clusters") {
 		return "eks"
+	}
+	switch form.Get("Version") {
+	case "2011-06-15":
+		return "sts"
+	case "2015-12-01":
+		return "elasticloadbalancing"
 	}
 	return "ec2"
 }
