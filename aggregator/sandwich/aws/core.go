@@ -215,7 +215,8 @@ func Classify(err error) Problem {
 	case code == "ResourceNotFoundException" && action == "eks:DescribeCluster":
 		return Problem{Kind: KindClusterNotFound, Fatal: true, Message: fmt.Sprintf("EKS cluster not found in this region: %s", ae.ErrorMessage())}
 	case code == "AuthFailure" || code == "InvalidClientTokenId" || code == "UnrecognizedClientException" ||
-		code == "SignatureDoesNotMatch" || code == "InvalidSignatureException" || code == "ExpiredToken" || code == "InvalidIdentityToken":
+		code == "SignatureDoesNotMatch" || code == "InvalidSignatureException" || code == "ExpiredToken" ||
+		code == "ExpiredTokenException" || code == "RequestExpired" || code == "InvalidIdentityToken":
 		return Problem{Kind: KindInvalidCredentials, Subject: action, Fatal: true,
 			Message: fmt.Sprintf("%s: AWS refused the credentials (%s: %s)", action, code, ae.ErrorMessage())}
 	case retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool():

@@ -184,6 +184,9 @@ func TestClassify(t *testing.T) {
 		// What EKS (REST-JSON) answers a wrong secret or a credential scoped to another region.
 		{op("EKS", "DescribeCluster", api("InvalidSignatureException")), KindInvalidCredentials, "eks:DescribeCluster"},
 		{op("EKS", "DescribeCluster", api("UnrecognizedClientException")), KindInvalidCredentials, "eks:DescribeCluster"},
+		// Expired session credentials (or a skewed clock), as EKS and EC2 answer them.
+		{op("EKS", "DescribeCluster", api("ExpiredTokenException")), KindInvalidCredentials, "eks:DescribeCluster"},
+		{op("EC2", "DescribeInstances", api("RequestExpired")), KindInvalidCredentials, "ec2:DescribeInstances"},
 		{op("EC2", "DescribeSubnets", api("InternalError")), KindAPIError, "ec2:DescribeSubnets"},
 		{op("EC2", "DescribeSubnets", errors.New("connection refused")), KindAPIError, "ec2:DescribeSubnets"},
 	}

@@ -131,6 +131,9 @@ type wireCase struct {
 	want   map[string][]string
 	count  map[string]int
 	absent []string
+	// expiresAfter, for credentials answers, is how long after the signing
+	// time (the server's clock) Credentials/Expiration must be.
+	expiresAfter time.Duration
 	// requestID is the body path that must carry the X-Amzn-RequestId header's ID.
 	requestID string
 	// errorType is REST-JSON's X-Amzn-ErrorType; json checks its body.
@@ -160,6 +163,16 @@ func TestBotocoreWire(t *testing.T) {
 	later := func(d time.Duration) func(s *Server, at time.Time) {
 		return func(s *Server, at time.Time) { s.now = func() time.Time { return at.Add(d) } }
 	}
+	// session gives the server the session key the *_session requests were
+	// signed with, with token, expiring d after the signing time.
+	const sessionToken = "IQoJsimTESTSESSIONTOKEN"
+	session := func(d time.Duration, token string) func(s *Server, at time.Time) {
+		return func(s *Server, at time.Time) {
+			role := "arn:aws:iam::123456789012:role/kubedag"
+			s.keys["ASIAKUBEDAGSESSION01"] = key{secret: "session/secret/for/kubedag/tests/only00", token: token, expires: at.Add(d),
+				arn: "arn:aws:sts::123456789012:assumed-role/kubedag/clitest", userID: roleID(role) + ":clitest"}
+		}
+	}
 	eksErr := func(status int, typ string) wireCase {
 		return wireCase{status: status, errorType: typ}
 	}
@@ -173,11 +186,22 @@ func TestBotocoreWire(t *testing.T) {
 		"sts AssumeRole": {request: "sts_assume", status: 200, root: "AssumeRoleResponse",
 			want: map[string][]string{"AssumeRoleResult/AssumedRoleUser/Arn": {"arn:aws:sts::123456789012:assumed-role/kubedag/kubedag-test"}},
 			count: map[string]int{"AssumeRoleResult/Credentials/AccessKeyId": 1, "AssumeRoleResult/Credentials/SessionToken": 1,
-				"AssumeRoleResult/Credentials/Expiration": 1, "AssumeRoleResult/AssumedRoleUser/AssumedRoleId": 1},
-			requestID: "ResponseMetadata/RequestId"},
+				"AssumeRoleResult/AssumedRoleUser/AssumedRoleId": 1},
+			expiresAfter: 900 * time.Second, requestID: "ResponseMetadata/RequestId"},
 		"sts AssumeRoleWithWebIdentity, unsigned": {request: "sts_web", status: 200, root: "AssumeRoleWithWebIdentityResponse",
-			want:  map[string][]string{"AssumeRoleWithWebIdentityResult/AssumedRoleUser/Arn": {"arn:aws:sts::123456789012:assumed-role/kubedag/kubedag-irsa"}},
-			count: map[string]int{"AssumeRoleWithWebIdentityResult/Credentials/SessionToken": 1}, requestID: "ResponseMetadata/RequestId"},
+			want:         map[string][]string{"AssumeRoleWithWebIdentityResult/AssumedRoleUser/Arn": {"arn:aws:sts::123456789012:assumed-role/kubedag/kubedag-irsa"}},
+			count:        map[string]int{"AssumeRoleWithWebIdentityResult/Credentials/SessionToken": 1},
+			expiresAfter: time.Hour, requestID: "ResponseMetadata/RequestId"},
+		"sts AssumeRoleWithWebIdentity DurationSeconds": {request: "sts_web_long", status: 200, root: "AssumeRoleWithWebIdentityResponse",
+			expiresAfter: 1800 * time.Second},
+		"sts AssumeRole session name pattern": with(queryErr(400, "ValidationError",
+			`1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`),
+			"sts_assume_badname", nil),
+		"sts AssumeRole beyond the role's 1h maximum": with(queryErr(400, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."),
+			"sts_assume_long", nil),
+		"sts AssumeRole of a role not granted": with(queryErr(403, "AccessDenied",
+			"User: arn:aws:iam::123456789012:user/kubedag is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/other"),
+			"sts_assume_denied", nil),
 		"ec2 DescribeSubnets filters, only its own list": {request: "ec2_subnets_filter", status: 200, root: "DescribeSubnetsResponse",
 			want:   map[string][]string{"subnetSet/item/subnetId": {"subnet-0eks1", "subnet-0eks2", "subnet-0eks3"}},
 			count:  map[string]int{"subnetSet/item/tagSet/item": 3, "subnetSet/item/ipv6CidrBlockAssociationSet": 3},
@@ -227,6 +251,19 @@ func TestBotocoreWire(t *testing.T) {
 		"sts signed 20 minutes ahead": with(queryErr(403, "SignatureDoesNotMatch"), "sts_gci", later(-20*time.Minute)),
 		"sts GetCallerIdentity needs no permission": {request: "sts_gci", status: 200, root: "GetCallerIdentityResponse",
 			setup: func(s *Server, _ time.Time) { s.Deny("sts:GetCallerIdentity", true) }},
+		"sts session credentials": {request: "sts_session", setup: session(time.Hour, sessionToken), status: 200, root: "GetCallerIdentityResponse",
+			want: map[string][]string{"GetCallerIdentityResult/Arn": {"arn:aws:sts::123456789012:assumed-role/kubedag/clitest"},
+				"GetCallerIdentityResult/UserId": {roleID("arn:aws:iam::123456789012:role/kubedag") + ":clitest"}}},
+		"ec2 session credentials": {request: "ec2_session", setup: session(time.Hour, sessionToken), status: 200, root: "DescribeSubnetsResponse",
+			want: map[string][]string{"subnetSet/item/subnetId": {"subnet-0eks1"}}},
+		"sts expired session":   with(queryErr(403, "ExpiredToken", "The security token included in the request is expired"), "sts_session", session(-time.Minute, sessionToken)),
+		"elbv2 expired session": with(queryErr(403, "ExpiredToken"), "elb_session", session(-time.Minute, sessionToken)),
+		"ec2 expired session":   with(ec2Err(400, "RequestExpired"), "ec2_session", session(-time.Minute, sessionToken)),
+		"eks expired session":   with(eksErr(403, "ExpiredTokenException"), "eks_session", session(-time.Minute, sessionToken)),
+		"sts session key, other token": with(queryErr(403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+			"sts_session", session(time.Hour, "IQoJsimOTHER")),
+		"ec2 session key, other token": with(ec2Err(401, "AuthFailure"), "ec2_session", session(time.Hour, "IQoJsimOTHER")),
+		"eks session key, other token": with(eksErr(403, "UnrecognizedClientException"), "eks_session", session(time.Hour, "IQoJsimOTHER")),
 		"eks DescribeCluster": {request: "eks_describe", status: 200, json: func(t *testing.T, b map[string]any) {
 			cl, _ := b["cluster"].(map[string]any)
 			if cl["name"] != "prod" || cl["status"] != "ACTIVE" {
@@ -304,6 +341,12 @@ func TestBotocoreWire(t *testing.T) {
 			for _, path := range tt.absent {
 				if len(root.find(path)) > 0 {
 					t.Errorf("%s present; AWS does not send it here", path)
+				}
+			}
+			if tt.expiresAfter != 0 {
+				want := at.Add(tt.expiresAfter).UTC().Format(time.RFC3339)
+				if got := root.texts(strings.TrimSuffix(tt.root, "Response") + "Result/Credentials/Expiration"); len(got) != 1 || got[0] != want {
+					t.Errorf("Expiration %q, want %s", got, want)
 				}
 			}
 			if tt.requestID != "" {

@@ -17,7 +17,9 @@
 //     AssumeRoleWithWebIdentity (IRSA's unsigned exchange of a ServiceAccount
 //     token), and the EKS Pod Identity agent's credentials endpoint
 //     (PodIdentityPath), all issuing session credentials that later calls
-//     must be signed with.
+//     must be signed with; AssumeRole* check their parameters against STS's
+//     constraints (session name pattern, DurationSeconds up to the roles'
+//     default 1-hour maximum) and answer STS's ValidationError messages.
 //
 // The query protocols also take their parameters from a GET's URL, as AWS
 // does. An action the simulator does not implement is answered as AWS
@@ -32,7 +34,9 @@
 // failure gets each service's own answer: EC2 AuthFailure (401) or
 // RequestExpired, EKS InvalidSignatureException or
 // UnrecognizedClientException, the query services SignatureDoesNotMatch or
-// InvalidClientTokenId; an unsigned request MissingAuthenticationToken in
+// InvalidClientTokenId. A session key is known only with its token, and
+// past its expiry gets EC2 RequestExpired, EKS ExpiredTokenException or
+// ExpiredToken; an unsigned request MissingAuthenticationToken in
 // the envelope of the service its path or Version names. One request ID is
 // in the X-Amzn-RequestId header and in the body.
 //
@@ -47,7 +51,10 @@
 // Besides aws-sdk-go-v2, the server has been checked against the AWS CLI v1
 // (aws-cli 1.45.11, botocore 1.43.11, a separate signer and parser): every
 // operation above, with filters, ID lists and paging (--page-size,
-// --max-items), and the error cases (unknown and malformed IDs, an unknown
+// --max-items, --starting-token), botocore's own IRSA (AWS_ROLE_ARN,
+// AWS_WEB_IDENTITY_TOKEN_FILE) and Pod Identity
+// (AWS_CONTAINER_CREDENTIALS_FULL_URI) credential providers, session
+// credentials, and the error cases (unknown and malformed IDs, an unknown
 // filter, DryRun, throttling, access denied, a wrong secret, a wrong region,
 // an unsigned request, an unsupported action), each answer checked against
 // botocore's service models (result wrappers, list member names, enums,

@@ -101,6 +101,18 @@ func clockSkew(service string, signed time.Time, amzDate string, now time.Time) 
 	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
 }
 
+// expiredToken is the answer to session credentials past their expiry.
+func expiredToken(service string) *apiError {
+	const msg = "The security token included in the request is expired"
+	switch service {
+	case "ec2":
+		return &apiError{status: 400, code: "RequestExpired", msg: "Request has expired."}
+	case "eks":
+		return &apiError{status: 403, code: "ExpiredTokenException", msg: msg}
+	}
+	return &apiError{status: 403, code: "ExpiredToken", msg: msg}
+}
+
 type ec2ErrorResponse struct {
 	XMLName xml.Name `xml:"Response"`
 	Code    string   `xml:"Errors>Error>Code"`

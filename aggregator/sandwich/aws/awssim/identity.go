@@ -78,8 +78,9 @@ type webIdentityResponse struct {
 // role must be in Model.Roles. Called with s.mu held.
 func (s *Server) assumeRoleWithWebIdentity(c *call) ([]byte, *apiError) {
 	role, session, token := c.form.Get("RoleArn"), c.form.Get("RoleSessionName"), c.form.Get("WebIdentityToken")
-	if role == "" || session == "" || token == "" {
-		return nil, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: RoleArn, RoleSessionName and WebIdentityToken must not be null"}
+	dur, verr := validateAssume(c, true)
+	if verr != nil {
+		return nil, verr
 	}
 	if strings.Count(token, ".") != 2 {
 		return nil, &apiError{status: 400, code: "InvalidIdentityToken", msg: "Couldn't retrieve verification key from your identity provider"}
@@ -87,7 +88,7 @@ func (s *Server) assumeRoleWithWebIdentity(c *call) ([]byte, *apiError) {
 	if !c.model.Roles[role] {
 		return nil, &apiError{status: 403, code: "AccessDenied", msg: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
 	}
-	id, k := s.issue(role, session, time.Hour)
+	id, k := s.issue(role, session, dur)
 	b, _ := xml.Marshal(webIdentityResponse{Xmlns: namespace("sts"), Subject: "system:serviceaccount:kubedag:kubedag-aggregator",
 		Audience: "sts.amazonaws.com", UserARN: k.arn, UserID: k.userID, KeyID: id, Secret: k.secret, Token: k.token,
 		Expires: k.expires.Format(time.RFC3339), Provider: "arn:aws:iam::" + Account + ":oidc-provider/oidc.eks." + s.region + ".amazonaws.com/id/SIM",

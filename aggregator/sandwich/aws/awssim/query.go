@@ -3,8 +3,10 @@ package awssim
 import (
 	"encoding/xml"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -94,22 +96,66 @@ type assumeRoleResponse struct {
 // signed as the role; called with s.mu held.
 func (s *Server) assumeRole(c *call) ([]byte, *apiError) {
 	role, session := c.form.Get("RoleArn"), c.form.Get("RoleSessionName")
-	if role == "" || session == "" {
-		return nil, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: RoleArn and RoleSessionName must not be null"}
+	dur, verr := validateAssume(c, false)
+	if verr != nil {
+		return nil, verr
 	}
 	if !c.model.Roles[role] {
 		return nil, &apiError{status: 403, code: "AccessDenied", msg: fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.caller.arn, role)}
 	}
-	dur := 3600
-	if v := c.form.Get("DurationSeconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 900 || n > 43200 {
-			return nil, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint"}
-		}
-		dur = n
-	}
-	id, k := s.issue(role, session, time.Duration(dur)*time.Second)
+	id, k := s.issue(role, session, dur)
 	b, _ := xml.Marshal(assumeRoleResponse{Xmlns: namespace("sts"), UserARN: k.arn, UserID: k.userID,
 		KeyID: id, Secret: k.secret, Token: k.token, Expires: k.expires.Format(time.RFC3339), RequestID: c.id})
 	return b, nil
+}
+
+var sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]*$`)
+
+// validateAssume checks AssumeRole(WithWebIdentity)'s parameters against
+// STS's constraints, answering as STS does ("N validation errors detected:
+// Value ... at 'roleSessionName' failed to satisfy constraint: ..."), and
+// returns the session duration (1 hour unless asked; the roles have IAM's
+// default MaxSessionDuration of 1 hour).
+func validateAssume(c *call, webIdentity bool) (time.Duration, *apiError) {
+	var errs []string
+	check := func(param, member string, minLen, maxLen int, pattern *regexp.Regexp, patternText string) {
+		v, ok := c.form[param]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", member))
+		case len(v[0]) < minLen:
+			errs = append(errs, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must have length greater than or equal to %d", v[0], member, minLen))
+		case len(v[0]) > maxLen:
+			errs = append(errs, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", v[0], member, maxLen))
+		case pattern != nil && !pattern.MatchString(v[0]):
+			errs = append(errs, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", v[0], member, patternText))
+		}
+	}
+	check("RoleArn", "roleArn", 20, 2048, nil, "")
+	check("RoleSessionName", "roleSessionName", 2, 64, sessionNamePattern, `[\w+=,.@-]*`)
+	if webIdentity {
+		check("WebIdentityToken", "webIdentityToken", 4, 20000, nil, "")
+	}
+	dur := 3600
+	if v := c.form.Get("DurationSeconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			return 0, &apiError{status: 400, code: "MalformedInput", msg: fmt.Sprintf("Invalid value '%s' for DurationSeconds", v)}
+		case n < 900:
+			errs = append(errs, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", n))
+		case n > 43200:
+			errs = append(errs, fmt.Sprintf("Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", n))
+		}
+		dur = n
+	}
+	switch {
+	case len(errs) == 1:
+		return 0, &apiError{status: 400, code: "ValidationError", msg: "1 validation error detected: " + errs[0]}
+	case len(errs) > 1:
+		return 0, &apiError{status: 400, code: "ValidationError", msg: fmt.Sprintf("%d validation errors detected: %s", len(errs), strings.Join(errs, "; "))}
+	case dur > 3600:
+		return 0, &apiError{status: 400, code: "ValidationError", msg: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."}
+	}
+	return time.Duration(dur) * time.Second, nil
 }

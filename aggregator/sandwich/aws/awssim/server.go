@@ -316,8 +316,14 @@ func (s *Server) authenticate(r *http.Request, body []byte, form url.Values) (se
 	if !known {
 		return service, akid, invalidKey(service)
 	}
-	if k.token != "" && (r.Header.Get("X-Amz-Security-Token") != k.token || s.clock().After(k.expires)) {
-		return service, akid, &apiError{status: 403, code: "ExpiredToken", msg: "The security token included in the request is expired"}
+	if k.token != "" {
+		// A session key is only known with its token.
+		if r.Header.Get("X-Amz-Security-Token") != k.token {
+			return service, akid, invalidKey(service)
+		}
+		if s.clock().After(k.expires) {
+			return service, akid, expiredToken(service)
+		}
 	}
 	if !hmac.Equal([]byte(expectedSignature(r, body, sig, k.secret, amzDate)), []byte(sig.signature)) {
 		return service, akid, badSignature(service, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
