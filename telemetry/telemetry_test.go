@@ -142,7 +142,7 @@ func TestResourceFromEnvAndKubernetes(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range spans[0].Resource.Attributes() {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	for k, want := range map[string]string{
 		"service.name": "kubedag-agent-canary", "service.version": "v1", "service.instance.id": "0a1b",

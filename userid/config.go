@@ -173,18 +173,10 @@ func (cfg *Config) validate() error {
 	return nil
 }
 
-// httpClient builds the HTTP client for cfg: TLS verification on unless
-// explicitly skipped, a bounded number of connections to the device.
-func (cfg *Config) httpClient() (*http.Client, error) {
-	if cfg.HTTPClient != nil {
-		return cfg.HTTPClient, nil
-	}
-	hc, _, err := cfg.httpClientWithCA()
-	return hc, err
-}
-
-// httpClientWithCA is httpClient; it also returns the CAFile content it
-// trusts (nil without CAFile), so a reload can tell whether it changed.
+// httpClientWithCA builds the HTTP client for cfg (TLS verification on
+// unless explicitly skipped, a bounded number of connections to the
+// device) and returns the CAFile content it trusts (nil without CAFile),
+// so a reload can tell whether it changed.
 func (cfg *Config) httpClientWithCA() (*http.Client, []byte, error) {
 	var caPEM []byte
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // explicit opt-in

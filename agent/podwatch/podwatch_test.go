@@ -114,9 +114,8 @@ func pod(ns, name, uid, nodeName string, ips []string, opts ...podOpt) *corev1.P
 	return p
 }
 
-func withLabels(l map[string]string) podOpt { return func(p *corev1.Pod) { p.Labels = l } }
-func withPhase(ph corev1.PodPhase) podOpt   { return func(p *corev1.Pod) { p.Status.Phase = ph } }
-func hostNet(p *corev1.Pod)                 { p.Spec.HostNetwork = true }
+func withPhase(ph corev1.PodPhase) podOpt { return func(p *corev1.Pod) { p.Status.Phase = ph } }
+func hostNet(p *corev1.Pod)               { p.Spec.HostNetwork = true }
 func createdAt(min int) podOpt {
 	return func(p *corev1.Pod) {
 		p.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 1, 0, min, 0, 0, time.UTC))

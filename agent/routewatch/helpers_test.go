@@ -35,19 +35,6 @@ func (r *recorder) Observe(ip netip.Addr, l Liveness, at time.Time) {
 	r.events = append(r.events, fmt.Sprintf("%s %+v", ip, l))
 }
 
-func (r *recorder) get(ip string) Liveness {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.state[netip.MustParseAddr(ip)]
-}
-
-func (r *recorder) has(ip string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.state[netip.MustParseAddr(ip)]
-	return ok
-}
-
 func TestHostDst(t *testing.T) {
 	tests := []struct {
 		cidr string

@@ -181,7 +181,7 @@ func TestTelemetry(t *testing.T) {
 func attrMap(kvs []attribute.KeyValue) map[string]string {
 	m := map[string]string{}
 	for _, kv := range kvs {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -192,7 +192,7 @@ func spanText(s tracetest.SpanStub) string {
 	b.WriteString(s.Name + " " + s.Status.Description + " ")
 	write := func(kvs []attribute.KeyValue) {
 		for _, kv := range kvs {
-			b.WriteString(string(kv.Key) + "=" + kv.Value.Emit() + " ")
+			b.WriteString(string(kv.Key) + "=" + kv.Value.String() + " ")
 		}
 	}
 	write(s.Attributes)

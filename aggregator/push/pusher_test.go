@@ -81,7 +81,8 @@ func (h *harness) has(ip netip.Addr, want ...string) bool {
 }
 
 // assertIdle checks that, with the clock standing still and nothing
-// changing, the Run loop sleeps (no busy loop).
+// changing, the Run loop sleeps (no busy loop): two steps in a row (idle
+// runs one) both wait.
 func (h *harness) assertIdle() {
 	h.t.Helper()
 	if !h.d.idle() || !h.d.idle() {

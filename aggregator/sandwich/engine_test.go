@@ -16,8 +16,6 @@ import (
 	"github.com/kubedag/kubedag/userid/panossim"
 )
 
-const vsys = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
-
 // source is a Source whose inventory a test changes.
 type source struct {
 	mu  sync.Mutex
