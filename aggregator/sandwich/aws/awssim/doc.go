@@ -8,8 +8,9 @@
 //     X-Amzn-ErrorType header, with the shape's members such as clusterName);
 //   - EC2 DescribeSubnets, DescribeInstances, DescribeNetworkInterfaces
 //     (EC2 query protocol: form-encoded POST, XML answers of <item> lists),
-//     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value and
-//     the documented names the model can answer, legacy aliases included),
+//     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
+//     the documented names, legacy aliases included; an undocumented name is
+//     InvalidParameterValue),
 //     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, and its
 //     <Response><Errors> envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging);
@@ -71,8 +72,9 @@
 //   - Answers carry the members discovery and common tools read, not every
 //     member AWS sends (no security groups, MAC or DNS names, launch time,
 //     load balancer zones); paging tokens are opaque but not AWS's.
-//   - Filters the model has no data for are refused as unknown, as for a
-//     misspelt name, though AWS accepts them.
+//   - Documented filters the model has no data for (architecture,
+//     instance-lifecycle, ...) are accepted, as AWS accepts them, but match
+//     nothing.
 //   - SigV4 presigned URLs (query-string auth) and SigV4a are not accepted.
 //   - The Pod Identity endpoint accepts the token the test registers; it
 //     does not validate a projected ServiceAccount token's claims.

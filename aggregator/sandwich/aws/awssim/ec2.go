@@ -152,8 +152,8 @@ type ec2Filter struct {
 type filterFields map[string][]string
 
 // parseFilters reads Filter.N.Name/Value.M, refusing a name the action does
-// not support as EC2 does; names are those of fields (one item's, to list
-// the supported names).
+// not support as EC2 does: the names of fields (one item's, to list those
+// modelled) and the other documented ones, which match nothing here.
 func parseFilters(c *call, fields filterFields) ([]ec2Filter, *apiError) {
 	var fs []ec2Filter
 	for i := 1; ; i++ {
@@ -163,6 +163,7 @@ func parseFilters(c *call, fields filterFields) ([]ec2Filter, *apiError) {
 		}
 		n := strings.Join(name, "")
 		_, known := fields[n]
+		known = known || slices.Contains(documentedFilters[c.action], n)
 		if !known && !strings.HasPrefix(n, "tag:") && n != "tag-key" && n != "tag-value" {
 			return nil, &apiError{status: 400, code: "InvalidParameterValue", msg: fmt.Sprintf("The filter '%s' is invalid", n)}
 		}
