@@ -220,8 +220,14 @@ func TestBotocoreWire(t *testing.T) {
 		"ec2 unknown filter":       with(ec2Err(400, "InvalidParameterValue", "The filter 'colour' is invalid"), "ec2_subnets_badfilter", nil),
 		"ec2 unknown instance IDs": with(ec2Err(400, "InvalidInstanceID.NotFound", "The instance IDs 'i-0gone1, i-0gone2' do not exist"), "ec2_instances_notfound", nil),
 		"ec2 DescribeInstances filters": {request: "ec2_instances_filter", status: 200, root: "DescribeInstancesResponse",
-			want:  map[string][]string{"reservationSet/item/instancesSet/item/instanceId": {"i-0fw1", "i-0fw2"}},
-			count: map[string]int{"reservationSet/item/instancesSet/item/tagSet/item": 4}, absent: []string{"subnetSet", "networkInterfaceSet"}},
+			want: map[string][]string{"reservationSet/item/instancesSet/item/instanceId": {"i-0fw1", "i-0fw2"},
+				"reservationSet/item/instancesSet/item/privateDnsName": {"ip-10-0-100-10.ec2.internal", "ip-10-0-101-10.ec2.internal"},
+				"reservationSet/item/instancesSet/item/launchTime":     {"2026-01-02T03:04:05.000Z", "2026-01-02T03:04:05.000Z"},
+				"reservationSet/item/instancesSet/item/networkInterfaceSet/item/privateIpAddressesSet/item/primary": {
+					"true", "true", "true", "true", "true", "true"}},
+			count: map[string]int{"reservationSet/item/instancesSet/item/tagSet/item": 4, "reservationSet/item/groupSet": 2,
+				"reservationSet/item/instancesSet/item/networkInterfaceSet/item/macAddress": 6},
+			absent: []string{"subnetSet", "networkInterfaceSet"}},
 		"ec2 documented filter without data matches nothing": {request: "ec2_instances_docfilter", status: 200, root: "DescribeInstancesResponse",
 			count: map[string]int{"reservationSet": 1, "reservationSet/item": 0}},
 		"ec2 filter on an ENI's address": {request: "ec2_instances_privip", status: 200, root: "DescribeInstancesResponse",
@@ -378,5 +384,40 @@ func TestQueryParametersInURL(t *testing.T) {
 	var root xmlNode
 	if err := xml.Unmarshal(rec.Body.Bytes(), &root); rec.Code != 200 || err != nil || root.XMLName.Local != "GetCallerIdentityResponse" {
 		t.Fatalf("%d %v: %s", rec.Code, err, rec.Body)
+	}
+}
+
+// TestEC2UnknownParameter checks EC2 refuses a parameter its action does not
+// take (botocore cannot send one; this request is signed by the Go SDK).
+func TestEC2UnknownParameter(t *testing.T) {
+	tests := []struct{ body, code string }{
+		{"Action=DescribeSubnets&Version=2016-11-15&SubnetId.1=subnet-0eks1&Filter.1.Name=vpc-id&Filter.1.Value.1=vpc-0kubedag", ""},
+		{"Action=DescribeSubnets&Version=2016-11-15&SubnetIds.1=subnet-0eks1", "UnknownParameter"},
+		{"Action=DescribeSubnets&Version=2016-11-15&InstanceId.1=i-0fw1", "UnknownParameter"},
+		{"Action=DescribeInstances&Version=2016-11-15&InstanceId.0=i-0fw1", "UnknownParameter"},
+		{"Action=DescribeNetworkInterfaces&Version=2016-11-15&Filter.1.Values.1=x", "UnknownParameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			now := time.Now().UTC()
+			s := wireServer(now)
+			r := httptest.NewRequest(http.MethodPost, "http://ec2.local/", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+			sum := sha256.Sum256([]byte(tt.body))
+			creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey}
+			if err := v4.NewSigner().SignHTTP(t.Context(), creds, r, hex.EncodeToString(sum[:]), "ec2", "us-east-1", now); err != nil {
+				t.Fatal(err)
+			}
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, r)
+			var root xmlNode
+			if err := xml.Unmarshal(rec.Body.Bytes(), &root); err != nil {
+				t.Fatal(err)
+			}
+			code := strings.Join(root.texts("Errors/Error/Code"), "")
+			if code != tt.code {
+				t.Fatalf("code %q, want %q: %s", code, tt.code, rec.Body)
+			}
+		})
 	}
 }

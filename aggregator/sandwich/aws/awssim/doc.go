@@ -11,8 +11,8 @@
 //     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
 //     the documented names, legacy aliases included; an undocumented name is
 //     InvalidParameterValue),
-//     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, and its
-//     <Response><Errors> envelope;
+//     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, unknown
+//     parameters (UnknownParameter), and its <Response><Errors> envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging);
 //   - STS GetCallerIdentity, AssumeRole (AWS query protocol) and
 //     AssumeRoleWithWebIdentity (IRSA's unsigned exchange of a ServiceAccount
@@ -69,9 +69,11 @@
 //     HTTP statuses are what clients act on and follow AWS.
 //   - IDs are checked for their prefix only (subnet-, i-, eni-), not for
 //     AWS's 8 or 17 hex digits, so fixtures can use readable IDs.
-//   - Answers carry the members discovery and common tools read, not every
-//     member AWS sends (no security groups, MAC or DNS names, launch time,
-//     load balancer zones); paging tokens are opaque but not AWS's.
+//   - Answers carry the members AWS always sends (DNS names, MACs, private
+//     address sets, launch time, platform, group sets) and those discovery
+//     reads, not every one: group sets are empty, values such as the launch
+//     time and instance type are fixed, there are no block devices, metadata
+//     options or load balancer zones; paging tokens are opaque but not AWS's.
 //   - Documented filters the model has no data for (architecture,
 //     instance-lifecycle, ...) are accepted, as AWS accepts them, but match
 //     nothing.

@@ -1,10 +1,12 @@
 package awssim
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +43,30 @@ type ec2Subnet struct {
 	MapPublicIP        bool              `xml:"mapPublicIpOnLaunch"`
 	AssignIPv6OnCreate bool              `xml:"assignIpv6AddressOnCreation"`
 	IPv6Native         bool              `xml:"ipv6Native"`
+	MapCustomerOwned   bool              `xml:"mapCustomerOwnedIpOnLaunch"`
+	EnableDNS64        bool              `xml:"enableDns64"`
+	HostnameType       string            `xml:"privateDnsNameOptionsOnLaunch>hostnameType"`
+	DNSARecord         bool              `xml:"privateDnsNameOptionsOnLaunch>enableResourceNameDnsARecord"`
+	DNSAAAARecord      bool              `xml:"privateDnsNameOptionsOnLaunch>enableResourceNameDnsAAAARecord"`
 	Tags               *ec2Items[ec2Tag] `xml:"tagSet,omitempty"`
+}
+
+// ec2PrivateIP is one of an ENI's private addresses.
+type ec2PrivateIP struct {
+	IP      string `xml:"privateIpAddress"`
+	DNS     string `xml:"privateDnsName"`
+	Primary bool   `xml:"primary"`
+}
+
+type ec2IPv6Addr struct {
+	Addr string `xml:"ipv6Address"`
+}
+
+// ec2Group is a security group reference; the model has none, so groupSet
+// is sent empty (AWS sends it even so).
+type ec2Group struct {
+	ID   string `xml:"groupId"`
+	Name string `xml:"groupName"`
 }
 
 type ec2Attachment struct {
@@ -55,50 +80,80 @@ type ec2Attachment struct {
 }
 
 type ec2InstanceENI struct {
-	ID         string        `xml:"networkInterfaceId"`
-	SubnetID   string        `xml:"subnetId"`
-	VPC        string        `xml:"vpcId"`
-	Owner      string        `xml:"ownerId"`
-	Status     string        `xml:"status"`
-	PrivateIP  string        `xml:"privateIpAddress"`
-	SrcDst     bool          `xml:"sourceDestCheck"`
-	Type       string        `xml:"interfaceType"`
-	Attachment ec2Attachment `xml:"attachment"`
+	ID          string         `xml:"networkInterfaceId"`
+	SubnetID    string         `xml:"subnetId"`
+	VPC         string         `xml:"vpcId"`
+	Description string         `xml:"description"`
+	Owner       string         `xml:"ownerId"`
+	Status      string         `xml:"status"`
+	MAC         string         `xml:"macAddress"`
+	PrivateIP   string         `xml:"privateIpAddress"`
+	PrivateDNS  string         `xml:"privateDnsName"`
+	SrcDst      bool           `xml:"sourceDestCheck"`
+	Groups      []ec2Group     `xml:"groupSet>item"`
+	Attachment  ec2Attachment  `xml:"attachment"`
+	PrivateIPs  []ec2PrivateIP `xml:"privateIpAddressesSet>item"`
+	Type        string         `xml:"interfaceType"`
 }
 
 type ec2Instance struct {
-	ID        string            `xml:"instanceId"`
-	ImageID   string            `xml:"imageId"`
-	StateCode int               `xml:"instanceState>code"`
-	StateName string            `xml:"instanceState>name"`
-	Type      string            `xml:"instanceType"`
-	Zone      string            `xml:"placement>availabilityZone"`
-	Tenancy   string            `xml:"placement>tenancy"`
-	SubnetID  string            `xml:"subnetId,omitempty"`
-	VPC       string            `xml:"vpcId,omitempty"`
-	PrivateIP string            `xml:"privateIpAddress,omitempty"`
-	ENIs      []ec2InstanceENI  `xml:"networkInterfaceSet>item"`
-	Tags      *ec2Items[ec2Tag] `xml:"tagSet,omitempty"`
+	ID             string            `xml:"instanceId"`
+	ImageID        string            `xml:"imageId"`
+	StateCode      int               `xml:"instanceState>code"`
+	StateName      string            `xml:"instanceState>name"`
+	PrivateDNS     string            `xml:"privateDnsName"`
+	DNSName        string            `xml:"dnsName"`
+	LaunchIndex    int               `xml:"amiLaunchIndex"`
+	Type           string            `xml:"instanceType"`
+	LaunchTime     string            `xml:"launchTime"`
+	Zone           string            `xml:"placement>availabilityZone"`
+	Tenancy        string            `xml:"placement>tenancy"`
+	Monitoring     string            `xml:"monitoring>state"`
+	SubnetID       string            `xml:"subnetId,omitempty"`
+	VPC            string            `xml:"vpcId,omitempty"`
+	PrivateIP      string            `xml:"privateIpAddress,omitempty"`
+	SrcDst         bool              `xml:"sourceDestCheck"`
+	Groups         []ec2Group        `xml:"groupSet>item"`
+	Architecture   string            `xml:"architecture"`
+	RootDeviceType string            `xml:"rootDeviceType"`
+	RootDeviceName string            `xml:"rootDeviceName"`
+	Virtualization string            `xml:"virtualizationType"`
+	Tags           *ec2Items[ec2Tag] `xml:"tagSet,omitempty"`
+	Hypervisor     string            `xml:"hypervisor"`
+	ENIs           []ec2InstanceENI  `xml:"networkInterfaceSet>item"`
+	EBSOptimized   bool              `xml:"ebsOptimized"`
+	ENASupport     bool              `xml:"enaSupport"`
+	Platform       string            `xml:"platformDetails"`
+	UsageOperation string            `xml:"usageOperation"`
 }
 
 type ec2Reservation struct {
 	ID        string        `xml:"reservationId"`
 	Owner     string        `xml:"ownerId"`
+	Groups    []ec2Group    `xml:"groupSet>item"`
 	Instances []ec2Instance `xml:"instancesSet>item"`
 }
 
 type ec2ENI struct {
-	ID         string         `xml:"networkInterfaceId"`
-	SubnetID   string         `xml:"subnetId"`
-	VPC        string         `xml:"vpcId"`
-	Zone       string         `xml:"availabilityZone"`
-	Owner      string         `xml:"ownerId"`
-	Status     string         `xml:"status"`
-	PrivateIP  string         `xml:"privateIpAddress"`
-	SrcDst     bool           `xml:"sourceDestCheck"`
-	Type       string         `xml:"interfaceType"`
-	Attachment *ec2Attachment `xml:"attachment,omitempty"`
-	Tags       []ec2Tag       `xml:"tagSet>item"` // always present for ENIs
+	ID          string         `xml:"networkInterfaceId"`
+	SubnetID    string         `xml:"subnetId"`
+	VPC         string         `xml:"vpcId"`
+	Zone        string         `xml:"availabilityZone"`
+	ZoneID      string         `xml:"availabilityZoneId"`
+	Description string         `xml:"description"`
+	Owner       string         `xml:"ownerId"`
+	RequesterMg bool           `xml:"requesterManaged"`
+	Status      string         `xml:"status"`
+	MAC         string         `xml:"macAddress"`
+	PrivateIP   string         `xml:"privateIpAddress"`
+	PrivateDNS  string         `xml:"privateDnsName"`
+	SrcDst      bool           `xml:"sourceDestCheck"`
+	Groups      []ec2Group     `xml:"groupSet>item"`
+	Attachment  *ec2Attachment `xml:"attachment,omitempty"`
+	PrivateIPs  []ec2PrivateIP `xml:"privateIpAddressesSet>item"`
+	IPv6        []ec2IPv6Addr  `xml:"ipv6AddressesSet>item"`
+	Type        string         `xml:"interfaceType"`
+	Tags        []ec2Tag       `xml:"tagSet>item"` // always present for ENIs
 }
 
 // ec2Response is any of the three answers: each action sets its own list
@@ -266,6 +321,21 @@ func missing(code, kind string, ids []string) *apiError {
 	return &apiError{status: 400, code: code, msg: fmt.Sprintf("The %s IDs '%s' do not exist", kind, strings.Join(ids, ", "))}
 }
 
+var ec2Common = regexp.MustCompile(`^(Action|Version|DryRun|MaxResults|NextToken|Filter\.[1-9][0-9]*\.(Name|Value\.[1-9][0-9]*))$`)
+
+// unknownParameter refuses a parameter the action does not take, as EC2
+// does (the other query services ignore them); idList is the action's
+// ID list parameter (SubnetId, ...).
+func unknownParameter(c *call, idList string) *apiError {
+	for _, k := range sortedKeys(c.form) {
+		id, n, _ := strings.Cut(k, ".")
+		if _, err := strconv.ParseUint(n, 10, 31); !ec2Common.MatchString(k) && (id != idList || err != nil || n[0] == '0') {
+			return &apiError{status: 400, code: "UnknownParameter", msg: fmt.Sprintf("The parameter %s is not recognized", k)}
+		}
+	}
+	return nil
+}
+
 // dryRun answers DryRun=true as EC2 does once the caller is allowed.
 func dryRun(c *call) *apiError {
 	if c.form.Get("DryRun") != "true" {
@@ -333,6 +403,9 @@ func v6AssocID(subnet string, i int) string {
 }
 
 func describeSubnets(c *call) ([]byte, *apiError) {
+	if err := unknownParameter(c, "SubnetId"); err != nil {
+		return nil, err
+	}
 	fs, err := parseFilters(c, subnetFields(c, "", &Subnet{}))
 	if err != nil {
 		return nil, err
@@ -372,7 +445,7 @@ func describeSubnets(c *call) ([]byte, *apiError) {
 		s := c.model.Subnets[id]
 		out := ec2Subnet{ID: id, ARN: fmt.Sprintf("arn:aws:ec2:%s:%s:subnet/%s", c.region, Account, id), State: "available",
 			VPC: s.VPC, Owner: Account, CIDR: s.CIDR, Zone: s.Zone, ZoneID: zoneID(s.Zone), Tags: tagSet(s.Tags), IPv6Native: s.CIDR == "",
-			Available: availableIPs(s.CIDR)}
+			Available: availableIPs(s.CIDR), HostnameType: "ip-name"}
 		for i, v6 := range s.IPv6CIDRs {
 			out.IPv6 = append(out.IPv6, ec2IPv6Assoc{CIDR: v6, ID: v6AssocID(id, i), State: "associated"})
 		}
@@ -433,6 +506,9 @@ func instanceFields(id string, in *Instance) filterFields {
 func reservationID(instance string) string { return "r-" + strings.TrimPrefix(instance, "i-") }
 
 func describeInstances(c *call) ([]byte, *apiError) {
+	if err := unknownParameter(c, "InstanceId"); err != nil {
+		return nil, err
+	}
 	fs, err := parseFilters(c, instanceFields("", &Instance{}))
 	if err != nil {
 		return nil, err
@@ -474,16 +550,21 @@ func describeInstances(c *call) ([]byte, *apiError) {
 	for _, id := range got {
 		in := c.model.Instances[id]
 		out := ec2Instance{ID: id, ImageID: "ami-0sim0vmseries", StateCode: stateCodes[instanceState(in)], StateName: instanceState(in),
-			Type: "m5.xlarge", Zone: in.Zone, Tenancy: "default", VPC: in.VPC, SubnetID: primarySubnet(in), Tags: tagSet(in.Tags)}
+			Type: "m5.xlarge", LaunchTime: "2026-01-02T03:04:05.000Z", Zone: in.Zone, Tenancy: "default", Monitoring: "disabled",
+			VPC: in.VPC, SubnetID: primarySubnet(in), Tags: tagSet(in.Tags), Groups: []ec2Group{}, Architecture: "x86_64",
+			RootDeviceType: "ebs", RootDeviceName: "/dev/xvda", Virtualization: "hvm", Hypervisor: "xen", ENASupport: true,
+			Platform: "Linux/UNIX", UsageOperation: "RunInstances"}
 		for _, e := range in.ENIs {
 			if e.DeviceIndex == 0 {
-				out.PrivateIP = e.PrivateIP
+				out.PrivateIP, out.PrivateDNS = e.PrivateIP, privateDNS(c.region, e.PrivateIP)
 			}
+			dns := privateDNS(c.region, e.PrivateIP)
 			out.ENIs = append(out.ENIs, ec2InstanceENI{ID: e.ID, SubnetID: e.SubnetID, VPC: in.VPC, Owner: Account, Status: "in-use",
-				PrivateIP: e.PrivateIP, Type: "interface", Attachment: attachment(id, e, false)})
+				MAC: macAddress(e.ID), PrivateIP: e.PrivateIP, PrivateDNS: dns, Groups: []ec2Group{}, Type: "interface",
+				Attachment: attachment(id, e, false), PrivateIPs: []ec2PrivateIP{{IP: e.PrivateIP, DNS: dns, Primary: true}}})
 		}
 		// One reservation per instance: an ASG launches them one at a time.
-		r.Reservations.Items = append(r.Reservations.Items, ec2Reservation{ID: reservationID(id), Owner: Account, Instances: []ec2Instance{out}})
+		r.Reservations.Items = append(r.Reservations.Items, ec2Reservation{ID: reservationID(id), Owner: Account, Groups: []ec2Group{}, Instances: []ec2Instance{out}})
 	}
 	return marshalEC2(c, r), nil
 }
@@ -493,6 +574,25 @@ func eniTags(tags map[string]string) []ec2Tag {
 		return t.Items
 	}
 	return nil
+}
+
+// privateDNS is the name EC2 gives a private address (ip-10-0-1-5.ec2.internal
+// in us-east-1, ip-10-0-1-5.<region>.compute.internal elsewhere).
+func privateDNS(region, ip string) string {
+	if ip == "" {
+		return ""
+	}
+	host := "ip-" + strings.ReplaceAll(ip, ".", "-")
+	if region == "us-east-1" {
+		return host + ".ec2.internal"
+	}
+	return host + "." + region + ".compute.internal"
+}
+
+// macAddress is a stable locally administered MAC for an ENI, as EC2's are.
+func macAddress(eni string) string {
+	sum := sha256.Sum256([]byte(eni))
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", sum[0], sum[1], sum[2], sum[3], sum[4])
 }
 
 func primarySubnet(in *Instance) string {
@@ -523,6 +623,9 @@ func eniFields(id string, in *Instance, e ENI) filterFields {
 }
 
 func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
+	if err := unknownParameter(c, "NetworkInterfaceId"); err != nil {
+		return nil, err
+	}
 	fs, err := parseFilters(c, eniFields("", &Instance{}, ENI{}))
 	if err != nil {
 		return nil, err
@@ -571,8 +674,10 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 	for _, id := range got {
 		o := all[id]
 		a := attachment(o.in.ID, o.eni, true)
-		r.ENIs.Items = append(r.ENIs.Items, ec2ENI{ID: id, SubnetID: o.eni.SubnetID, VPC: o.in.VPC, Zone: o.in.Zone, Owner: Account, Status: "in-use",
-			PrivateIP: o.eni.PrivateIP, Type: "interface", Attachment: &a, Tags: eniTags(o.eni.Tags)})
+		dns := privateDNS(c.region, o.eni.PrivateIP)
+		r.ENIs.Items = append(r.ENIs.Items, ec2ENI{ID: id, SubnetID: o.eni.SubnetID, VPC: o.in.VPC, Zone: o.in.Zone, ZoneID: zoneID(o.in.Zone),
+			Owner: Account, Status: "in-use", MAC: macAddress(id), PrivateIP: o.eni.PrivateIP, PrivateDNS: dns, Groups: []ec2Group{},
+			Attachment: &a, PrivateIPs: []ec2PrivateIP{{IP: o.eni.PrivateIP, DNS: dns, Primary: true}}, Type: "interface", Tags: eniTags(o.eni.Tags)})
 	}
 	return marshalEC2(c, r), nil
 }
