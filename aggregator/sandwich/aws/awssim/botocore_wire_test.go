@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,9 +46,13 @@ func loadWire(t *testing.T, name string) wireRequest {
 	return w
 }
 
-// signedAt is the request's X-Amz-Date (now for an unsigned request).
+// signedAt is the request's X-Amz-Date, from its headers or a presigned
+// URL's query (now for an unsigned request).
 func (w wireRequest) signedAt(t *testing.T) time.Time {
 	v := w.Header["X-Amz-Date"]
+	if u, err := url.Parse(w.URI); v == "" && err == nil {
+		v = u.Query().Get("X-Amz-Date")
+	}
 	if v == "" {
 		return time.Now()
 	}
@@ -124,8 +129,10 @@ type wireCase struct {
 	request string
 	// setup changes the server before the replay (faults, clock).
 	setup func(s *Server, signedAt time.Time)
-	// edit changes the captured body before it is sent.
+	// edit changes the captured body before it is sent; header overrides
+	// its headers ("" removes one).
 	edit   func(body string) string
+	header map[string]string
 	status int
 	root   string
 	want   map[string][]string
@@ -259,6 +266,21 @@ func TestBotocoreWire(t *testing.T) {
 		"sts unsigned":                with(queryErr(403, "MissingAuthenticationToken"), "sts_unsigned", nil),
 		"sts wrong region":            with(queryErr(403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not 'eu-west-1'. "), "sts_region", nil),
 		"sts signed 20 minutes ahead": with(queryErr(403, "SignatureDoesNotMatch"), "sts_gci", later(-20*time.Minute)),
+		// `aws eks get-token` presigns GetCallerIdentity (X-Amz-* in the
+		// query, x-k8s-aws-id signed, 60 s): what EKS's authenticator GETs.
+		"sts presigned URL": {request: "sts_presigned_eks_token", status: 200, root: "GetCallerIdentityResponse",
+			want: map[string][]string{"GetCallerIdentityResult/Arn": {"arn:aws:iam::123456789012:user/kubedag"}}},
+		"sts presigned URL without its signed header": func() wireCase {
+			c := with(queryErr(403, "SignatureDoesNotMatch"), "sts_presigned_eks_token", nil)
+			c.header = map[string]string{"X-K8s-Aws-Id": ""}
+			return c
+		}(),
+		"sts presigned URL for another cluster": func() wireCase {
+			c := with(queryErr(403, "SignatureDoesNotMatch"), "sts_presigned_eks_token", nil)
+			c.header = map[string]string{"X-K8s-Aws-Id": "other"}
+			return c
+		}(),
+		"sts presigned URL past X-Amz-Expires": with(queryErr(403, "SignatureDoesNotMatch"), "sts_presigned_eks_token", later(61*time.Second)),
 		"sts GetCallerIdentity needs no permission": {request: "sts_gci", status: 200, root: "GetCallerIdentityResponse",
 			setup: func(s *Server, _ time.Time) { s.Deny("sts:GetCallerIdentity", true) }},
 		"sts session credentials": {request: "sts_session", setup: session(time.Hour, sessionToken), status: 200, root: "GetCallerIdentityResponse",
@@ -306,6 +328,13 @@ func TestBotocoreWire(t *testing.T) {
 			}
 			if tt.edit != nil {
 				w.Body = tt.edit(w.Body)
+			}
+			for k, v := range tt.header {
+				if v == "" {
+					delete(w.Header, k)
+				} else {
+					w.Header[k] = v
+				}
 			}
 			rec := w.send(s)
 			if rec.Code != tt.status {

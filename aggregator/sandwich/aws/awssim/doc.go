@@ -31,7 +31,10 @@
 // listed in SignedHeaders (botocore signs content-type;host;x-amz-date, the
 // Go SDK adds content-length), the path normalised and encoded twice, the
 // query re-encoded and sorted, and the payload hash; the scope's region must
-// be the server's, and the signing time within 15 minutes of its clock. A
+// be the server's, and the signing time within 15 minutes of its clock.
+// Presigned URLs (X-Amz-* query parameters, as `aws eks get-token` makes
+// for GetCallerIdentity with x-k8s-aws-id signed) are checked the same way
+// and until X-Amz-Expires. A
 // failure gets each service's own answer: EC2 AuthFailure (401) or
 // RequestExpired, EKS InvalidSignatureException or
 // UnrecognizedClientException, the query services SignatureDoesNotMatch or
@@ -77,7 +80,8 @@
 //   - Documented filters the model has no data for (architecture,
 //     instance-lifecycle, ...) are accepted, as AWS accepts them, but match
 //     nothing.
-//   - SigV4 presigned URLs (query-string auth) and SigV4a are not accepted.
+//   - SigV4a is not accepted; a presigned URL past X-Amz-Expires gets an
+//     answer of the expiry's kind with a plausible message.
 //   - The Pod Identity endpoint accepts the token the test registers; it
 //     does not validate a projected ServiceAccount token's claims.
 //   - One region and one account; no eventual consistency.

@@ -101,6 +101,19 @@ func clockSkew(service string, signed time.Time, amzDate string, now time.Time) 
 	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
 }
 
+// presignExpired is the answer to a presigned URL used after X-Amz-Expires.
+func presignExpired(service, amzDate string, expired, now time.Time) *apiError {
+	const f = "20060102T150405Z"
+	msg := fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - X-Amz-Expires).", expired.Format(f), now.Format(f), amzDate)
+	switch service {
+	case "ec2":
+		return &apiError{status: 400, code: "RequestExpired", msg: "Request has expired."}
+	case "eks":
+		return &apiError{status: 403, code: "InvalidSignatureException", msg: msg}
+	}
+	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
+}
+
 // expiredToken is the answer to session credentials past their expiry.
 func expiredToken(service string) *apiError {
 	const msg = "The security token included in the request is expired"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -187,6 +188,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	service, akid, authErr := s.authenticate(r, body, form)
+	for k := range form {
+		if strings.HasPrefix(k, "X-Amz-") { // a presigned URL's signature, not the action's parameters
+			delete(form, k)
+		}
+	}
 	if authErr != nil && r.Header.Get("Authorization") == "" && service == "sts" && form.Get("Action") == "AssumeRoleWithWebIdentity" {
 		// AssumeRoleWithWebIdentity (IRSA) is STS's one unsigned call.
 		authErr = nil
@@ -288,12 +294,21 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 }
 
 // authenticate checks the SigV4 signature as AWS does, over exactly the
-// headers the client signed, and returns the signing service and access key.
+// headers the client signed, whether in the Authorization header or in the
+// query of a presigned URL, and returns the signing service and access key.
 func (s *Server) authenticate(r *http.Request, body []byte, form url.Values) (service, akid string, _ *apiError) {
 	auth := r.Header.Get("Authorization")
-	sig, ok, perr := parseAuthorization(auth)
-	if !ok {
-		return guessService(r, form), "", &apiError{status: 403, code: "MissingAuthenticationToken", msg: "Request is missing Authentication Token"}
+	q := r.URL.Query()
+	presigned := auth == "" && q.Get("X-Amz-Algorithm") != ""
+	var sig sigV4
+	var perr *apiError
+	if presigned {
+		sig, perr = parsePresigned(q)
+	} else {
+		var ok bool
+		if sig, ok, perr = parseAuthorization(auth); !ok {
+			return guessService(r, form), "", &apiError{status: 403, code: "MissingAuthenticationToken", msg: "Request is missing Authentication Token"}
+		}
 	}
 	if perr != nil {
 		return guessService(r, form), "", perr
@@ -302,12 +317,34 @@ func (s *Server) authenticate(r *http.Request, body []byte, form url.Values) (se
 	if sig.region != s.region {
 		return service, akid, badSignature(service, fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", sig.region))
 	}
-	signingTime, amzDate, ok := requestTime(r)
-	if !ok {
-		return service, akid, &apiError{status: 400, code: "IncompleteSignature", msg: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + auth}
-	}
-	if e := clockSkew(service, signingTime, amzDate, s.clock()); e != nil {
-		return service, akid, e
+	var signingTime time.Time
+	var amzDate, token string
+	if presigned {
+		amzDate, token = q.Get("X-Amz-Date"), q.Get("X-Amz-Security-Token")
+		t, err := time.Parse("20060102T150405Z", amzDate)
+		expires, eerr := strconv.Atoi(q.Get("X-Amz-Expires"))
+		if err != nil || eerr != nil || expires < 1 || expires > 604800 {
+			return service, akid, &apiError{status: 400, code: "AuthorizationQueryParametersError",
+				msg: "X-Amz-Date must be in the ISO8601 Long Format and X-Amz-Expires an integer from 1 to 604800"}
+		}
+		// A presigned URL is good from its date until it expires.
+		if now := s.clock(); now.After(t.Add(time.Duration(expires) * time.Second)) {
+			return service, akid, presignExpired(service, amzDate, t.Add(time.Duration(expires)*time.Second), now)
+		}
+		signingTime = t
+		if e := clockSkew(service, signingTime, amzDate, s.clock()); e != nil && signingTime.After(s.clock()) {
+			return service, akid, e
+		}
+	} else {
+		var ok bool
+		signingTime, amzDate, ok = requestTime(r)
+		if !ok {
+			return service, akid, &apiError{status: 400, code: "IncompleteSignature", msg: "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=" + auth}
+		}
+		if e := clockSkew(service, signingTime, amzDate, s.clock()); e != nil {
+			return service, akid, e
+		}
+		token = r.Header.Get("X-Amz-Security-Token")
 	}
 
 	s.mu.Lock()
@@ -318,7 +355,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, form url.Values) (se
 	}
 	if k.token != "" {
 		// A session key is only known with its token.
-		if r.Header.Get("X-Amz-Security-Token") != k.token {
+		if token != k.token {
 			return service, akid, invalidKey(service)
 		}
 		if s.clock().After(k.expires) {

@@ -51,6 +51,22 @@ func parseAuthorization(auth string) (sig sigV4, ok bool, err *apiError) {
 	return sig, true, nil
 }
 
+// parsePresigned reads the X-Amz-* parameters of a presigned URL.
+func parsePresigned(q url.Values) (sig sigV4, _ *apiError) {
+	if q.Get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+		return sig, &apiError{status: 400, code: "IncompleteSignature", msg: "Unsupported AWS 'algorithm': '" + q.Get("X-Amz-Algorithm") + "'"}
+	}
+	scope := strings.Split(q.Get("X-Amz-Credential"), "/")
+	sig.signature = q.Get("X-Amz-Signature")
+	if len(scope) != 5 || scope[4] != "aws4_request" || sig.signature == "" || q.Get("X-Amz-SignedHeaders") == "" {
+		return sig, &apiError{status: 400, code: "AuthorizationQueryParametersError",
+			msg: "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."}
+	}
+	sig.akid, sig.date, sig.region, sig.service = scope[0], scope[1], scope[2], scope[3]
+	sig.signedHeaders = strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
+	return sig, nil
+}
+
 // expectedSignature recomputes a request's SigV4 signature as AWS does:
 // over exactly the headers the client listed in SignedHeaders (botocore
 // leaves out content-length and user-agent, the Go SDK signs
@@ -131,6 +147,9 @@ func canonicalQuery(raw string) string {
 		}
 		if dv, err := url.QueryUnescape(v); err == nil {
 			v = dv
+		}
+		if k == "X-Amz-Signature" {
+			continue // a presigned URL signs everything but its signature
 		}
 		pairs = append(pairs, uriEncode(k, true)+"="+uriEncode(v, true))
 	}
