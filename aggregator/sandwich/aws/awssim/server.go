@@ -53,6 +53,9 @@ type key struct {
 	expires            time.Time
 }
 
+// answerLatency is the least time an answer takes (see ServeHTTP).
+const answerLatency = time.Millisecond
+
 // Static credentials accepted by every new Server, as an IAM user's.
 const (
 	AccessKeyID     = "AKIAKUBEDAGSIMULATED"
@@ -244,6 +247,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log = append(s.log, rec)
 	s.mu.Unlock()
 
+	// An answer comes no sooner than a network round trip would bring it.
+	// Answered within microseconds, a retried call races in the client:
+	// net/http's writer is still reading the request body past its
+	// Content-Length when aws-sdk-go-v2, holding the answer, rewinds that
+	// body (shared by every attempt) or closes it, and the connection is torn
+	// down under the next answer ("use of closed network connection").
+	time.Sleep(answerLatency)
 	if answer != nil {
 		writeError(w, service, answer, id)
 		return
