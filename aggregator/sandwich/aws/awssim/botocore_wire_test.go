@@ -2,8 +2,11 @@ package awssim
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
@@ -296,10 +299,26 @@ func TestBotocoreWire(t *testing.T) {
 			"sts_session", session(time.Hour, "IQoJsimOTHER")),
 		"ec2 session key, other token": with(ec2Err(401, "AuthFailure"), "ec2_session", session(time.Hour, "IQoJsimOTHER")),
 		"eks session key, other token": with(eksErr(403, "UnrecognizedClientException"), "eks_session", session(time.Hour, "IQoJsimOTHER")),
+		// update-kubeconfig writes endpoint and certificateAuthority.data.
 		"eks DescribeCluster": {request: "eks_describe", status: 200, json: func(t *testing.T, b map[string]any) {
 			cl, _ := b["cluster"].(map[string]any)
 			if cl["name"] != "prod" || cl["status"] != "ACTIVE" {
 				t.Errorf("cluster %v", cl)
+			}
+			endpoint, _ := cl["endpoint"].(string)
+			id := strings.TrimSuffix(strings.TrimPrefix(endpoint, "https://"), ".gr7.us-east-1.eks.amazonaws.com")
+			issuer := cl["identity"].(map[string]any)["oidc"].(map[string]any)["issuer"]
+			if len(id) != 32 || strings.ToUpper(id) != id || issuer != "https://oidc.eks.us-east-1.amazonaws.com/id/"+id {
+				t.Errorf("endpoint %s, OIDC issuer %v", endpoint, issuer)
+			}
+			data, _ := cl["certificateAuthority"].(map[string]any)["data"].(string)
+			pemBytes, err := base64.StdEncoding.DecodeString(data)
+			block, _ := pem.Decode(pemBytes)
+			if err != nil || block == nil {
+				t.Fatalf("certificateAuthority.data %q is not base64 PEM", data)
+			}
+			if ca, err := x509.ParseCertificate(block.Bytes); err != nil || !ca.IsCA {
+				t.Errorf("certificateAuthority.data: %v", err)
 			}
 		}},
 		"eks unknown cluster": {request: "eks_notfound", status: 404, errorType: "ResourceNotFoundException", json: func(t *testing.T, b map[string]any) {
@@ -448,5 +467,16 @@ func TestEC2UnknownParameter(t *testing.T) {
 				t.Fatalf("code %q, want %q: %s", code, tt.code, rec.Body)
 			}
 		})
+	}
+}
+
+// TestClusterStable checks DescribeCluster answers the same endpoint and CA
+// each time, as AWS does (the endpoint used to be random per call).
+func TestClusterStable(t *testing.T) {
+	w := loadWire(t, "eks_describe")
+	s := wireServer(w.signedAt(t))
+	first, second := w.send(s).Body.String(), w.send(s).Body.String()
+	if first != second {
+		t.Fatalf("two answers differ:\n%s\n%s", first, second)
 	}
 }

@@ -6,6 +6,8 @@
 //   - EKS DescribeCluster and ListClusters (REST-JSON: GET /clusters/{name},
 //     GET /clusters with maxResults/nextToken; errors named by the
 //     X-Amzn-ErrorType header, with the shape's members such as clusterName);
+//     a cluster has a stable endpoint, a CA certificate and an OIDC issuer,
+//     so `aws eks update-kubeconfig` writes a usable kubeconfig entry;
 //   - EC2 DescribeSubnets, DescribeInstances, DescribeNetworkInterfaces
 //     (EC2 query protocol: form-encoded POST, XML answers of <item> lists),
 //     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
@@ -53,18 +55,19 @@
 // # Fidelity
 //
 // Besides aws-sdk-go-v2, the server has been checked against the AWS CLI v1
-// (aws-cli 1.45.11, botocore 1.43.11, a separate signer and parser): every
-// operation above, with filters, ID lists and paging (--page-size,
-// --max-items, --starting-token), botocore's own IRSA (AWS_ROLE_ARN,
-// AWS_WEB_IDENTITY_TOKEN_FILE) and Pod Identity
-// (AWS_CONTAINER_CREDENTIALS_FULL_URI) credential providers, session
-// credentials, and the error cases (unknown and malformed IDs, an unknown
-// filter, DryRun, throttling, access denied, a wrong secret, a wrong region,
-// an unsigned request, an unsupported action), each answer checked against
-// botocore's service models (result wrappers, list member names, enums,
-// timestamps). botocore_wire_test.go replays the requests the CLI sent
-// (testdata/botocore) and checks the answers' shape, so that does not
-// depend on the CLI being installed.
+// (aws-cli 1.45.11, botocore 1.43.11, a separate signer and parser), over
+// HTTP and HTTPS: every operation above, with filters, ID lists and paging
+// (--page-size, --max-items, --starting-token); eks update-kubeconfig and
+// get-token; botocore's own IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE)
+// and Pod Identity (AWS_CONTAINER_CREDENTIALS_FULL_URI) credential
+// providers; session credentials; and the error cases (unknown and
+// malformed IDs, an unknown filter, DryRun, throttling, access denied, a
+// wrong secret, a wrong region, an unsigned request, an unsupported action),
+// each answer checked against botocore's service models (result wrappers,
+// list member names, enums, timestamps). botocore_wire_test.go replays the
+// requests the CLI sent (testdata/botocore) and checks the answers' shape,
+// so that does not depend on the CLI being installed; TestAWSCLI runs the
+// CLI itself where it is installed.
 //
 // What remains approximate:
 //   - Error messages are AWS's where known (not-found, filter, DryRun,

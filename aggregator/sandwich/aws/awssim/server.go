@@ -42,6 +42,7 @@ type Server struct {
 	denied    map[string]bool
 	outage    bool
 	log       []Request
+	cas       map[string]string // cluster ARN -> its CA (certificateAuthority.data)
 	// now is the server's clock (time.Now unless a test sets it), for
 	// signature age and credential expiry.
 	now func() time.Time
@@ -74,6 +75,7 @@ func New(region string) *Server {
 		podTokens: map[string]string{},
 		denied:    map[string]bool{},
 		now:       time.Now,
+		cas:       map[string]string{},
 	}
 }
 
