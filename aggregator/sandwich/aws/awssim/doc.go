@@ -15,7 +15,8 @@
 //     InvalidParameterValue),
 //     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, unknown
 //     parameters (UnknownParameter), and its <Response><Errors> envelope;
-//   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging);
+//   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging,
+//     a load balancer's zones from its subnets);
 //   - STS GetCallerIdentity, AssumeRole (AWS query protocol) and
 //     AssumeRoleWithWebIdentity (IRSA's unsigned exchange of a ServiceAccount
 //     token), and the EKS Pod Identity agent's credentials endpoint
@@ -79,7 +80,8 @@
 //     address sets, launch time, platform, group sets) and those discovery
 //     reads, not every one: group sets are empty, values such as the launch
 //     time and instance type are fixed, there are no block devices, metadata
-//     options or load balancer zones; paging tokens are opaque but not AWS's.
+//     options or load balancer addresses; paging tokens are opaque but not
+//     AWS's.
 //   - Documented filters the model has no data for (architecture,
 //     instance-lifecycle, ...) are accepted, as AWS accepts them, but match
 //     nothing.

@@ -62,14 +62,18 @@ func (l Layout) Apply(m *Model) {
 
 // AddNLB adds a load balancer named name with DNS name dns (what the AWS
 // load balancer controller would create for a Service), internal and in
-// the VPC unless told otherwise.
+// the VPC unless told otherwise, with a node in each cluster subnet.
 func (l Layout) AddNLB(m *Model, name, dns string, internal bool) {
 	scheme := "internal"
 	if !internal {
 		scheme = "internet-facing"
 	}
 	arn := fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/net/%s/0123456789abcdef", l.region(), Account, name)
-	m.LoadBalancers[arn] = &LoadBalancer{ARN: arn, Name: name, DNSName: dns, Type: "network", Scheme: scheme, VPC: l.VPC}
+	var subnets []string
+	for i := range l.Zones {
+		subnets = append(subnets, ClusterSubnet(i))
+	}
+	m.LoadBalancers[arn] = &LoadBalancer{ARN: arn, Name: name, DNSName: dns, Type: "network", Scheme: scheme, VPC: l.VPC, Subnets: subnets}
 }
 
 func (l Layout) region() string {

@@ -68,6 +68,9 @@ type LoadBalancer struct {
 	VPC     string
 	// State is active unless set.
 	State string
+	// Subnets are the subnets it has a node in, one per zone (its
+	// AvailabilityZones).
+	Subnets []string
 }
 
 // NewModel returns an empty model.
@@ -106,6 +109,7 @@ func (m *Model) clone() *Model {
 	}
 	for k, v := range m.LoadBalancers {
 		x := *v
+		x.Subnets = slices.Clone(v.Subnets)
 		c.LoadBalancers[k] = &x
 	}
 	c.Roles = maps.Clone(m.Roles)

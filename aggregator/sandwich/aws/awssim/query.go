@@ -14,16 +14,22 @@ import (
 // UpperCamelCase, the answer is <ActionResponse><ActionResult>.
 
 type elbv2LB struct {
-	ARN         string `xml:"LoadBalancerArn"`
-	DNSName     string `xml:"DNSName"`
-	HostedZone  string `xml:"CanonicalHostedZoneId"`
-	CreatedTime string `xml:"CreatedTime"`
-	Name        string `xml:"LoadBalancerName"`
-	Scheme      string `xml:"Scheme"`
-	VPC         string `xml:"VpcId"`
-	State       string `xml:"State>Code"`
-	Type        string `xml:"Type"`
-	IPType      string `xml:"IpAddressType"`
+	ARN         string      `xml:"LoadBalancerArn"`
+	DNSName     string      `xml:"DNSName"`
+	HostedZone  string      `xml:"CanonicalHostedZoneId"`
+	CreatedTime string      `xml:"CreatedTime"`
+	Name        string      `xml:"LoadBalancerName"`
+	Scheme      string      `xml:"Scheme"`
+	VPC         string      `xml:"VpcId"`
+	State       string      `xml:"State>Code"`
+	Type        string      `xml:"Type"`
+	IPType      string      `xml:"IpAddressType"`
+	Zones       []elbv2Zone `xml:"AvailabilityZones>member"`
+}
+
+type elbv2Zone struct {
+	Zone   string `xml:"ZoneName"`
+	Subnet string `xml:"SubnetId"`
 }
 
 type describeLBsResponse struct {
@@ -73,8 +79,16 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 		if state == "" {
 			state = "active"
 		}
-		r.LoadBalancers = append(r.LoadBalancers, elbv2LB{ARN: arn, DNSName: lb.DNSName, HostedZone: "Z26RNL4JYFTOTI",
-			CreatedTime: "2026-01-02T03:04:05.000Z", Name: lb.Name, Scheme: lb.Scheme, VPC: lb.VPC, State: state, Type: lb.Type, IPType: "ipv4"})
+		out := elbv2LB{ARN: arn, DNSName: lb.DNSName, HostedZone: "Z26RNL4JYFTOTI",
+			CreatedTime: "2026-01-02T03:04:05.000Z", Name: lb.Name, Scheme: lb.Scheme, VPC: lb.VPC, State: state, Type: lb.Type, IPType: "ipv4"}
+		for _, id := range lb.Subnets {
+			zone := ""
+			if sn := c.model.Subnets[id]; sn != nil {
+				zone = sn.Zone
+			}
+			out.Zones = append(out.Zones, elbv2Zone{Zone: zone, Subnet: id})
+		}
+		r.LoadBalancers = append(r.LoadBalancers, out)
 	}
 	b, _ := xml.Marshal(r)
 	return b, nil
