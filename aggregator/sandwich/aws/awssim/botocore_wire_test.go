@@ -34,6 +34,9 @@ type wireRequest struct {
 	Method, URI, Host string
 	Header            map[string]string
 	Body              string
+	// Captured is when an unsigned request was sent (its tokens' claims
+	// are relative to it).
+	Captured string
 }
 
 func loadWire(t *testing.T, name string) wireRequest {
@@ -50,11 +53,14 @@ func loadWire(t *testing.T, name string) wireRequest {
 }
 
 // signedAt is the request's X-Amz-Date, from its headers or a presigned
-// URL's query (now for an unsigned request).
+// URL's query, or when it was captured (now if that is not known).
 func (w wireRequest) signedAt(t *testing.T) time.Time {
 	v := w.Header["X-Amz-Date"]
 	if u, err := url.Parse(w.URI); v == "" && err == nil {
 		v = u.Query().Get("X-Amz-Date")
+	}
+	if v == "" {
+		v = w.Captured
 	}
 	if v == "" {
 		return time.Now()
@@ -202,6 +208,19 @@ func TestBotocoreWire(t *testing.T) {
 			want:         map[string][]string{"AssumeRoleWithWebIdentityResult/AssumedRoleUser/Arn": {"arn:aws:sts::123456789012:assumed-role/kubedag/kubedag-irsa"}},
 			count:        map[string]int{"AssumeRoleWithWebIdentityResult/Credentials/SessionToken": 1},
 			expiresAfter: time.Hour, requestID: "ResponseMetadata/RequestId"},
+		"sts AssumeRoleWithWebIdentity answers the token's claims": {request: "sts_web_sa", status: 200, root: "AssumeRoleWithWebIdentityResponse",
+			want: map[string][]string{
+				"AssumeRoleWithWebIdentityResult/SubjectFromWebIdentityToken": {"system:serviceaccount:kubedag:kubedag-aggregator"},
+				"AssumeRoleWithWebIdentityResult/Audience":                    {"sts.amazonaws.com"},
+				"AssumeRoleWithWebIdentityResult/Provider": {
+					"arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/53F31A823F5B6D2E362EC02C6E1F6175"}}},
+		"sts expired web identity token": func() wireCase {
+			c := queryErr(400, "ExpiredTokenException")
+			c.request = "sts_web_expired"
+			return c
+		}(),
+		"sts web identity token for another audience": with(queryErr(400, "InvalidIdentityToken", "Incorrect token audience"), "sts_web_audience", nil),
+		"sts web identity token not a JWT":            with(queryErr(400, "InvalidIdentityToken"), "sts_web_notjwt", nil),
 		"sts AssumeRoleWithWebIdentity DurationSeconds": {request: "sts_web_long", status: 200, root: "AssumeRoleWithWebIdentityResponse",
 			expiresAfter: 1800 * time.Second},
 		"sts AssumeRole session name pattern": with(queryErr(400, "ValidationError",

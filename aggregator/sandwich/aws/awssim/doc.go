@@ -87,7 +87,10 @@
 //     nothing.
 //   - SigV4a is not accepted; a presigned URL past X-Amz-Expires gets an
 //     answer of the expiry's kind with a plausible message.
-//   - The Pod Identity endpoint accepts the token the test registers; it
-//     does not validate a projected ServiceAccount token's claims.
+//   - AssumeRoleWithWebIdentity reads the token's claims (sub, aud, iss,
+//     exp: SubjectFromWebIdentityToken, Audience, Provider, expiry and
+//     audience errors) but does not verify its signature against the
+//     issuer's keys, and accepts a token without aud or exp. The Pod
+//     Identity endpoint accepts the token the test registers.
 //   - One region and one account; no eventual consistency.
 package awssim

@@ -3,10 +3,12 @@ package awssim
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,17 +84,21 @@ func (s *Server) assumeRoleWithWebIdentity(c *call) ([]byte, *apiError) {
 	if verr != nil {
 		return nil, verr
 	}
-	if strings.Count(token, ".") != 2 {
-		return nil, &apiError{status: 400, code: "InvalidIdentityToken", msg: "Couldn't retrieve verification key from your identity provider"}
+	claims, cerr := tokenClaims(token, c.now)
+	if cerr != nil {
+		return nil, cerr
 	}
 	if !c.model.Roles[role] {
 		return nil, &apiError{status: 403, code: "AccessDenied", msg: "Not authorized to perform sts:AssumeRoleWithWebIdentity"}
 	}
 	id, k := s.issue(role, session, dur)
-	b, _ := xml.Marshal(webIdentityResponse{Xmlns: namespace("sts"), Subject: "system:serviceaccount:kubedag:kubedag-aggregator",
-		Audience: "sts.amazonaws.com", UserARN: k.arn, UserID: k.userID, KeyID: id, Secret: k.secret, Token: k.token,
-		Expires: k.expires.Format(time.RFC3339), Provider: "arn:aws:iam::" + Account + ":oidc-provider/oidc.eks." + s.region + ".amazonaws.com/id/SIM",
-		RequestID: c.id})
+	provider := "oidc.eks." + s.region + ".amazonaws.com/id/SIM"
+	if claims.iss != "" {
+		provider = strings.TrimPrefix(claims.iss, "https://")
+	}
+	b, _ := xml.Marshal(webIdentityResponse{Xmlns: namespace("sts"), Subject: claims.sub, Audience: claims.aud,
+		UserARN: k.arn, UserID: k.userID, KeyID: id, Secret: k.secret, Token: k.token, Expires: k.expires.Format(time.RFC3339),
+		Provider: "arn:aws:iam::" + Account + ":oidc-provider/" + provider, RequestID: c.id})
 	return b, nil
 }
 
@@ -118,4 +124,51 @@ type callerIdentityResponse struct {
 func getCallerIdentity(c *call) ([]byte, *apiError) {
 	b, _ := xml.Marshal(callerIdentityResponse{Xmlns: namespace("sts"), Arn: c.caller.arn, UserID: c.caller.userID, Account: Account, RequestID: c.id})
 	return b, nil
+}
+
+// jwtClaims are the claims of a web identity token STS answers with.
+type jwtClaims struct {
+	sub, aud, iss string
+}
+
+// tokenClaims reads a web identity token (a JWT, as a projected
+// ServiceAccount token is) as STS would, short of checking its signature
+// against the issuer's keys: it must be three base64url parts with a JSON
+// payload, unexpired if it has exp, for sts.amazonaws.com if it has aud.
+func tokenClaims(token string, now time.Time) (jwtClaims, *apiError) {
+	invalid := &apiError{status: 400, code: "InvalidIdentityToken", msg: "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)"}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return jwtClaims{}, invalid
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	var payload struct {
+		Sub string          `json:"sub"`
+		Iss string          `json:"iss"`
+		Exp *float64        `json:"exp"`
+		Aud json.RawMessage `json:"aud"`
+	}
+	if err != nil || json.Unmarshal(raw, &payload) != nil {
+		return jwtClaims{}, invalid
+	}
+	var auds []string
+	if len(payload.Aud) > 0 {
+		var one string
+		if json.Unmarshal(payload.Aud, &one) == nil {
+			auds = []string{one}
+		} else if json.Unmarshal(payload.Aud, &auds) != nil {
+			return jwtClaims{}, invalid
+		}
+	}
+	if payload.Exp != nil && now.Unix() >= int64(*payload.Exp) {
+		return jwtClaims{}, &apiError{status: 400, code: "ExpiredTokenException",
+			msg: fmt.Sprintf("Token expired: current date/time %d must be before the expiration date/time%d", now.Unix(), int64(*payload.Exp))}
+	}
+	c := jwtClaims{sub: payload.Sub, iss: payload.Iss, aud: "sts.amazonaws.com"}
+	if len(auds) > 0 {
+		if !slices.Contains(auds, "sts.amazonaws.com") {
+			return jwtClaims{}, &apiError{status: 400, code: "InvalidIdentityToken", msg: "Incorrect token audience"}
+		}
+	}
+	return c, nil
 }
