@@ -16,7 +16,9 @@
 //     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, unknown
 //     parameters (UnknownParameter), and its <Response><Errors> envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging,
-//     a load balancer's zones from its subnets);
+//     a load balancer's zones from its subnets); the Classic API's
+//     DescribeLoadBalancers (same signing name, Version 2012-06-01) lists
+//     none, the model's load balancers all being ELBv2 ones;
 //   - STS GetCallerIdentity, AssumeRole (AWS query protocol) and
 //     AssumeRoleWithWebIdentity (IRSA's unsigned exchange of a ServiceAccount
 //     token), and the EKS Pod Identity agent's credentials endpoint

@@ -173,3 +173,21 @@ func validateAssume(c *call, webIdentity bool) (time.Duration, *apiError) {
 	}
 	return time.Duration(dur) * time.Second, nil
 }
+
+type describeClassicLBsResponse struct {
+	XMLName   xml.Name  `xml:"DescribeLoadBalancersResponse"`
+	Xmlns     string    `xml:"xmlns,attr"`
+	LBs       *struct{} `xml:"DescribeLoadBalancersResult>LoadBalancerDescriptions"`
+	RequestID string    `xml:"ResponseMetadata>RequestId"`
+}
+
+// describeClassicLoadBalancers answers `aws elb describe-load-balancers`:
+// the model's load balancers are all ELBv2 ones, which the Classic API
+// does not list.
+func describeClassicLoadBalancers(c *call) ([]byte, *apiError) {
+	if names := listParam(c, "LoadBalancerNames.member"); len(names) > 0 {
+		return nil, &apiError{status: 400, code: "LoadBalancerNotFound", msg: fmt.Sprintf("There is no ACTIVE Load Balancer named '%s'", names[0])}
+	}
+	b, _ := xml.Marshal(describeClassicLBsResponse{Xmlns: "http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/", LBs: &struct{}{}, RequestID: c.id})
+	return b, nil
+}

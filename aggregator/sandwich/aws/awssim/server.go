@@ -274,6 +274,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // dispatch runs the handler for c; called with s.mu held.
 func (s *Server) dispatch(c *call) ([]byte, *apiError) {
+	// One signing name serves two APIs: ELBv2 (2015-12-01) and the Classic
+	// load balancers (2012-06-01), which hold none of the model's.
+	if c.service == "elasticloadbalancing" && c.form.Get("Version") == "2012-06-01" && c.action == "DescribeLoadBalancers" {
+		return describeClassicLoadBalancers(c)
+	}
+	if v, ok := apiVersion[c.service]; ok && c.form.Get("Version") != v {
+		return nil, &apiError{status: 400, code: "InvalidAction", msg: fmt.Sprintf("Could not find operation %s for version %s", c.action, c.form.Get("Version"))}
+	}
 	switch c.service + ":" + c.action {
 	case "eks:DescribeCluster":
 		return s.describeCluster(c)
@@ -379,6 +387,10 @@ func (s *Server) authenticate(r *http.Request, body []byte, form url.Values) (se
 	}
 	return service, akid, nil
 }
+
+// apiVersion is the one API version each query service here speaks (EC2
+// answers its older versions too, in the same shapes).
+var apiVersion = map[string]string{"sts": "2011-06-15", "elasticloadbalancing": "2015-12-01"}
 
 // guessService names the service of an unsigned request, for the error
 // shape: AWS knows it from the host name, the simulator (one endpoint for
