@@ -12,9 +12,9 @@
 //     (EC2 query protocol: form-encoded POST, XML answers of <item> lists),
 //     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
 //     the documented names, legacy aliases included; an undocumented name is
-//     InvalidParameterValue),
-//     MaxResults/NextToken paging, DryRun, malformed and unknown IDs, unknown
-//     parameters (UnknownParameter), and its <Response><Errors> envelope;
+//     InvalidParameterValue), MaxResults/NextToken paging, DryRun, malformed
+//     and unknown IDs, unknown parameters (UnknownParameter), and its
+//     <Response><Errors> envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging,
 //     a load balancer's zones from its subnets); the Classic API's
 //     DescribeLoadBalancers (same signing name, Version 2012-06-01) lists
@@ -39,15 +39,16 @@
 // be the server's, and the signing time within 15 minutes of its clock.
 // Presigned URLs (X-Amz-* query parameters, as `aws eks get-token` makes
 // for GetCallerIdentity with x-k8s-aws-id signed) are checked the same way
-// and until X-Amz-Expires. A
-// failure gets each service's own answer: EC2 AuthFailure (401) or
-// RequestExpired, EKS InvalidSignatureException or
+// and until X-Amz-Expires. A failure gets each service's own answer: EC2
+// AuthFailure (401) or RequestExpired, EKS InvalidSignatureException or
 // UnrecognizedClientException, the query services SignatureDoesNotMatch or
 // InvalidClientTokenId. A session key is known only with its token, and
 // past its expiry gets EC2 RequestExpired, EKS ExpiredTokenException or
-// ExpiredToken; an unsigned request MissingAuthenticationToken in
-// the envelope of the service its path or Version names. One request ID is
-// in the X-Amzn-RequestId header and in the body.
+// ExpiredToken; an unsigned request MissingAuthenticationToken in the
+// envelope of the service its path or Version names. One request ID is in
+// the X-Amzn-RequestId header and in the body. Every answer takes at least
+// a millisecond, as a network round trip would (an instant one makes
+// aws-sdk-go-v2's retries race in net/http; see ServeHTTP).
 //
 // The model (cluster, subnets, instances, load balancers, roles) and faults
 // (throttling as each service answers it: EC2 503 RequestLimitExceeded, EKS
