@@ -351,7 +351,7 @@ func page(c *call, ids []string, tokenParam, sizeParam string, minSize, maxSize 
 	if v := c.form.Get(sizeParam); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < minSize || n > maxSize {
-			return nil, "", &apiError{status: 400, code: "InvalidParameterValue", msg: fmt.Sprintf("Value ( %s ) for parameter %s is invalid. Expecting a value between %d and %d.", v, sizeParam, minSize, maxSize)}
+			return nil, "", &apiError{status: 400, code: "InvalidParameterValue", msg: fmt.Sprintf("Value ( %s ) for parameter %s is invalid. Expecting a value between %d and %d.", v, lowerFirst(sizeParam), minSize, maxSize)}
 		}
 		size = min(size, n)
 	}
@@ -680,4 +680,12 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 			Attachment: &a, PrivateIPs: []ec2PrivateIP{{IP: o.eni.PrivateIP, DNS: dns, Primary: true}}, Type: "interface", Tags: eniTags(o.eni.Tags)})
 	}
 	return marshalEC2(c, r), nil
+}
+
+// lowerFirst is a parameter's name as EC2's messages give it (maxResults).
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

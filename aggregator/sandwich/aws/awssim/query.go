@@ -67,6 +67,17 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 			ids = append(ids, arn)
 		}
 	}
+	// ELBv2 validates as STS does (Coral's "validation error detected").
+	if v := c.form.Get("PageSize"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && (n < 1 || n > 400) {
+			bound := "greater than or equal to 1"
+			if n > 400 {
+				bound = "less than or equal to 400"
+			}
+			return nil, &apiError{status: 400, code: "ValidationError", msg: fmt.Sprintf(
+				"1 validation error detected: Value '%d' at 'pageSize' failed to satisfy constraint: Member must have value %s", n, bound)}
+		}
+	}
 	got, next, err := page(c, ids, "Marker", "PageSize", 1, 400)
 	if err != nil {
 		err.code = "ValidationError"
