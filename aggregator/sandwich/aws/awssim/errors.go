@@ -92,38 +92,33 @@ func clockSkew(service string, signed time.Time, amzDate string, now time.Time) 
 	default:
 		return nil
 	}
-	switch service {
-	case "ec2":
-		return &apiError{status: 400, code: "RequestExpired", msg: "Request has expired."}
-	case "eks":
-		return &apiError{status: 403, code: "InvalidSignatureException", msg: msg}
-	}
-	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
+	return expired(service, "InvalidSignatureException", "SignatureDoesNotMatch", msg)
 }
 
-// presignExpired is the answer to a presigned URL used after X-Amz-Expires.
-func presignExpired(service, amzDate string, expired, now time.Time) *apiError {
-	const f = "20060102T150405Z"
-	msg := fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - X-Amz-Expires).", expired.Format(f), now.Format(f), amzDate)
+// expired is a request's answer once its signature or credentials are out
+// of time: EC2 has one code for every case, EKS (REST-JSON) and the query
+// services their own, with msg.
+func expired(service, eksCode, queryCode, msg string) *apiError {
 	switch service {
 	case "ec2":
 		return &apiError{status: 400, code: "RequestExpired", msg: "Request has expired."}
 	case "eks":
-		return &apiError{status: 403, code: "InvalidSignatureException", msg: msg}
+		return &apiError{status: 403, code: eksCode, msg: msg}
 	}
-	return &apiError{status: 403, code: "SignatureDoesNotMatch", msg: msg}
+	return &apiError{status: 403, code: queryCode, msg: msg}
+}
+
+// presignExpired is the answer to a presigned URL used after X-Amz-Expires
+// (at is when it expired).
+func presignExpired(service, amzDate string, at, now time.Time) *apiError {
+	const f = "20060102T150405Z"
+	msg := fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - X-Amz-Expires).", at.Format(f), now.Format(f), amzDate)
+	return expired(service, "InvalidSignatureException", "SignatureDoesNotMatch", msg)
 }
 
 // expiredToken is the answer to session credentials past their expiry.
 func expiredToken(service string) *apiError {
-	const msg = "The security token included in the request is expired"
-	switch service {
-	case "ec2":
-		return &apiError{status: 400, code: "RequestExpired", msg: "Request has expired."}
-	case "eks":
-		return &apiError{status: 403, code: "ExpiredTokenException", msg: msg}
-	}
-	return &apiError{status: 403, code: "ExpiredToken", msg: msg}
+	return expired(service, "ExpiredTokenException", "ExpiredToken", "The security token included in the request is expired")
 }
 
 type ec2ErrorResponse struct {
