@@ -49,7 +49,7 @@ mod-check:
 vet:
 	$(GO) vet ./...
 
-## host-deps: host packages the tests need (iproute2 for the netlink tests).
+## host-deps: host packages the tests need (iproute2 for the netlink tests, awscli for awssim's TestAWSCLI).
 host-deps:
 	e2e/tools/host-deps.sh
 

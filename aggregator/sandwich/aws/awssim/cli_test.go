@@ -20,7 +20,7 @@ import (
 func TestAWSCLI(t *testing.T) {
 	bin, err := exec.LookPath("aws")
 	if err != nil {
-		t.Skip("aws CLI not installed")
+		t.Skip("aws CLI not installed (make test installs it: e2e/tools/host-deps.sh)")
 	}
 	sim := awssim.New(region)
 	l := awssim.DefaultLayout(region, "prod")
