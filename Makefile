@@ -49,7 +49,8 @@ mod-check:
 vet:
 	$(GO) vet ./...
 
-## host-deps: host packages the tests need (iproute2 for the netlink tests, awscli for awssim's TestAWSCLI).
+## host-deps: host packages the tests need (iproute2 for the netlink tests, awscli for awssim's TestAWSCLI);
+## warns when TMPDIR or the Go build cache has under 3 GiB free.
 host-deps:
 	e2e/tools/host-deps.sh
 
