@@ -58,6 +58,12 @@
 //     On Panorama, show dg-hierarchy nests the running config's device
 //     groups by the parents SetDeviceGroupParent gave them (also kept, as
 //     on a device, under readonly/.../device-group/entry/parent-dg).
+//     Device state, as clients ask it around connection set-up, commits
+//     and facts gathering (opdevice.go): check pending-changes (yes when
+//     the candidate config differs from the running one, whoever changed
+//     it; on Panorama with target=SERIAL, the managed firewall's: no),
+//     check full-commit-required (no), show clock (Config.Now) and show
+//     high-availability state|all (a standalone device: enabled no).
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst), rename
 //     (newname) and clone (from, newname) on an XML config tree addressed
@@ -225,10 +231,26 @@
 //     rule still lists its members (devices may show it "not in use"; no
 //     XML answer shows that either); a filter the emulator cannot parse
 //     (commits do not validate filters) lists no members.
+//   - Device-state answers (opdevice.go) are in the shapes clients parse:
+//     result text yes/no for the checks (pan-os-python's pending_changes,
+//     panos_facts and PowerPAN read response/result), enabled no with a
+//     local-info holding only encrypt-imported no for high availability
+//     (XSOAR's recorded show_ha_state_disabled.xml; pan-os-python,
+//     panos_facts and PowerPAN read enabled "no" as standalone and look no
+//     further) and the date(1) line with its newline for show clock
+//     (pango's Client.Clock parses time.UnixDate+"\n"). Chosen where no
+//     source shows the device: the clock is UTC (the default config sets no
+//     timezone); full commits are never required (every partial commit is
+//     possible here); pending changes are device-wide, a set undone by a
+//     delete leaves none; the commands take no arguments, and anything else
+//     under check, show clock or show high-availability is unexpected (code
+//     17, naming the first unexpected element).
 //   - Commit jobs do not queue behind each other; each moves on when polled.
-//     Not modelled: other op commands (answered as unknown commands),
-//     override and multi-config, and the ~5 concurrent API calls per device
-//     that Palo Alto recommends.
+//     Not modelled: other op commands (answered as unknown commands, among
+//     them what panos_facts' other default subsets send: show session
+//     info, show session meter, show routing route; and config and commit
+//     locks), override and multi-config, and the ~5 concurrent API calls
+//     per device that Palo Alto recommends.
 //
 // # Usage
 //

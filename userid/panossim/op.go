@@ -29,6 +29,9 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 		return writeError(w, http.StatusOK, 18, "Malformed Request")
 	}
 	root := nodes[0]
+	if res, ok := s.deviceOp(w, r, root); ok { // opdevice.go
+		return res
+	}
 	l1, ok := opGrammar[root.name]
 	if !ok {
 		return unexpected(w, root.name)

@@ -1,0 +1,155 @@
+package panossim
+
+import (
+	"encoding/xml"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// Device-state op commands, sent as the clients put them on the wire and
+// read back as those clients read them.
+
+// opResult is what pan-os-python's PanConfig(element_result).python()
+// ["result"], panos_facts' find("./result").text and PowerPAN's
+// $Response.result read: the text of response/result.
+type opResult struct {
+	Status string `xml:"status,attr"`
+	Result string `xml:"result"`
+}
+
+func (h *harness) opText(cmd string, extra ...string) opResult {
+	h.t.Helper()
+	q := url.Values{"type": {"op"}, "cmd": {cmd}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		q.Set(extra[i], extra[i+1])
+	}
+	_, body := h.panPython(q)
+	var r opResult
+	if err := xml.Unmarshal([]byte(body), &r); err != nil {
+		h.t.Fatalf("%s: %v\n%s", cmd, err, body)
+	}
+	if r.Status != "success" {
+		h.t.Fatalf("%s: %s", cmd, body)
+	}
+	return r
+}
+
+// pan-os-python's PanDevice.pending_changes and panos_facts send
+// "check pending-changes" (pan.xapi's cmd_xml form, the one PowerPAN
+// sends too); panos_facts then asks check full-commit-required when the
+// answer is yes.
+func TestCheckPendingChanges(t *testing.T) {
+	const check = "<check><pending-changes></pending-changes></check>"
+	const addr = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/address"
+	h := newHarness(t, Config{})
+	steps := []struct {
+		name string
+		do   func()
+		want string
+	}{
+		{"fresh device", func() {}, "no"},
+		{"after a set", func() { h.mustCfg("set", addr, `<entry name="a"><ip-netmask>10.0.0.1</ip-netmask></entry>`, writeOK) }, "yes"},
+		{"after the commit", func() { h.pollJob(h.mustJob("<commit></commit>", false)) }, "no"},
+		{"after a delete", func() { h.mustCfg("delete", addr+"/entry[@name='a']", "", writeOK) }, "yes"},
+		{"after setting it back", func() { h.mustCfg("set", addr, `<entry name="a"><ip-netmask>10.0.0.1</ip-netmask></entry>`, writeOK) }, "no"},
+	}
+	for _, st := range steps {
+		st.do()
+		if got := h.opText(check).Result; got != st.want {
+			t.Fatalf("%s: pending-changes %q, want %q", st.name, got, st.want)
+		}
+	}
+	h.mustCfg("set", addr, `<entry name="b"><fqdn>b.example</fqdn></entry>`, writeOK)
+	if got := h.opText(check).Result; got != "yes" {
+		t.Fatalf("pending-changes %q, want yes", got)
+	}
+	if got := h.opText("<check><full-commit-required></full-commit-required></check>").Result; got != "no" {
+		t.Fatalf("full-commit-required %q, want no", got)
+	}
+
+	pano := newHarness(t, Config{Panorama: true})
+	pano.mustCfg("set", "/config/devices/entry[@name='localhost.localdomain']/device-group", `<entry name="dg1"/>`, writeOK)
+	if got := pano.opText(check).Result; got != "yes" {
+		t.Fatalf("Panorama pending-changes %q, want yes", got)
+	}
+	// Asked of a managed firewall through Panorama.
+	if got := pano.opText(check, "target", DefaultSerial).Result; got != "no" {
+		t.Fatalf("targeted pending-changes %q, want no", got)
+	}
+	if _, body := pano.op(check, "target", "123"); parseResp(t, body).Code != "13" {
+		t.Fatalf("unknown target: %s", body)
+	}
+	if _, body := h.op(check, "target", DefaultSerial); parseResp(t, body).Code != "13" {
+		t.Fatalf("target on a firewall: %s", body)
+	}
+}
+
+// pan-os-python's show_highavailability_state (show high-availability
+// state) and panos_facts' ha subsets (show high-availability all) read
+// result/enabled; "no" means standalone, on a firewall as on Panorama.
+func TestHighAvailabilityStandalone(t *testing.T) {
+	for _, cfg := range []Config{{}, {Panorama: true}} {
+		h := newHarness(t, cfg)
+		for _, sub := range []string{"state", "all"} {
+			_, body := h.panPython(url.Values{"type": {"op"}, "cmd": {"<show><high-availability><" + sub + "></" + sub + "></high-availability></show>"}})
+			var r struct {
+				Status  string    `xml:"status,attr"`
+				Enabled string    `xml:"result>enabled"`
+				Group   *struct{} `xml:"result>group"`
+			}
+			if err := xml.Unmarshal([]byte(body), &r); err != nil || r.Status != "success" || r.Enabled != "no" || r.Group != nil {
+				t.Fatalf("panorama=%v show high-availability %s: %v %s", cfg.Panorama, sub, err, body)
+			}
+		}
+	}
+}
+
+// pango's Client.Clock marshals its request struct and parses the result
+// with time.UnixDate+"\n".
+func TestShowClockAsPangoParsesIt(t *testing.T) {
+	clock := newFakeClock()
+	h := newHarness(t, Config{Now: clock.Now})
+	type tReq struct {
+		XMLName xml.Name `xml:"show"`
+		Cmd     string   `xml:"clock"`
+	}
+	cmd, err := xml.Marshal(tReq{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{clock.Now(), clock.Now().Add(40 * 24 * time.Hour)} {
+		clock.Advance(at.Sub(clock.Now()))
+		got, err := time.Parse(time.UnixDate+"\n", h.opText(string(cmd)).Result)
+		if err != nil || !got.Equal(at) {
+			t.Fatalf("clock at %v: parsed %v, %v", at, got, err)
+		}
+	}
+	// A clock set in another zone still reads back as the same instant.
+	h2 := newHarness(t, Config{Now: func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.FixedZone("CEST", 7200)) }})
+	if r := h2.opText("<show><clock/></show>").Result; r != "Mon Jun  1 10:00:00 UTC 2026\n" {
+		t.Fatalf("clock %q", r)
+	}
+}
+
+// Malformed device-state commands are refused as unknown op commands are,
+// naming the first unexpected element.
+func TestDeviceOpStrictGrammar(t *testing.T) {
+	h := newHarness(t, Config{})
+	for cmd, want := range map[string]string{
+		"<check><bogus/></check>": " check -> bogus  is unexpected",
+		"<check/>":                " check  is unexpected",
+		"<check><pending-changes><x/></pending-changes></check>":              " check -> pending-changes -> x  is unexpected",
+		"<check><pending-changes>yes</pending-changes></check>":               " check -> pending-changes  is unexpected",
+		"<show><high-availability/></show>":                                   " show -> high-availability  is unexpected",
+		"<show><high-availability><bogus/></high-availability></show>":        " show -> high-availability -> bogus  is unexpected",
+		"<show><high-availability><all><x/></all></high-availability></show>": " show -> high-availability -> all -> x  is unexpected",
+		"<show><clock><more/></clock></show>":                                 " show -> clock -> more  is unexpected",
+	} {
+		_, body := h.op(cmd)
+		wantBody := `<response status="error" code="17"><msg><line><![CDATA[` + want + `]]></line></msg></response>`
+		if body != wantBody {
+			t.Errorf("%s:\n got %s\nwant %s", cmd, body, wantBody)
+		}
+	}
+}
