@@ -56,8 +56,20 @@
 //     them); with target=SERIAL it answers for that managed firewall (the
 //     groups pushed to it, the registrations made for that target).
 //     On Panorama, show dg-hierarchy nests the running config's device
-//     groups by the parents SetDeviceGroupParent gave them (also kept, as
-//     on a device, under readonly/.../device-group/entry/parent-dg).
+//     groups by their parents (dg name= dg_id=, children inside), the shape
+//     pango and pan-os-python read; request move-dg entry name=DG
+//     [new-parent-dg P] (none: to the top level, under shared) changes a
+//     parent as pango's AssignDeviceGroupParent (Terraform's
+//     panos_device_group_parent) and pan-os-python's DeviceGroupHierarchy
+//     update send it: a MoveDG job they poll with show jobs id until
+//     progress 100, the move made when accepted. Groups need only be in the
+//     candidate config (Terraform moves a group it has just created, before
+//     any commit); a move under the group itself, under one of its
+//     descendants or below the fourth level (Panorama's documented limit)
+//     fails the job (result FAIL, the reason as details line). Parents are
+//     kept, as on a device, under readonly/.../device-group/entry/parent-dg
+//     of the candidate and the running config at once. SetDeviceGroupParent
+//     is the same move for Go tests.
 //     Device state, as clients ask it around connection set-up, commits
 //     and facts gathering (opdevice.go): check pending-changes (yes when
 //     the candidate config differs from the running one, whoever changed
@@ -211,9 +223,23 @@
 //   - Validation covers what kubedag writes (above), not the whole schema;
 //     element children are stored in the order written, not in schema
 //     order, and defaults (e.g. a route's metric 10) are not filled in.
-//   - Panorama's device-group hierarchy is flat (no parent groups), and the
-//     merged firewall config puts pushed objects in vsys1 instead of a
-//     separate Panorama section.
+//   - Pushes do not merge a device group's ancestors (nor Panorama's
+//     shared objects and rules) into what its firewalls get, and the merged
+//     firewall config puts pushed objects in vsys1 instead of a separate
+//     Panorama section.
+//   - move-dg, chosen where no capture shows Panorama's answer: the
+//     accepted command answers result/msg/line "Move device group job
+//     enqueued with jobid N" and result/job N (clients read only the
+//     job); the job's type is MoveDG; it goes ACT then FIN like commit jobs
+//     (pan-os-python's author saw it finished at once; Config.JobPolls -1
+//     gives that), details "Device group DG moved under P|shared" or the
+//     failure's reason ("Device group DG cannot be its own parent",
+//     "... cannot move under its descendant P", "... cannot move under P:
+//     the hierarchy allows at most 4 levels"). A group or new parent the
+//     config lacks is refused at once with code 17 "request -> move-dg ->
+//     entry 'X' is not a valid reference" (new-parent-dg 'P' for the
+//     parent; "shared" is not a group name); on a firewall the command is
+//     unknown (" request -> move-dg  is unexpected").
 //   - show object dynamic-address-group answers in the shape of devices'
 //     answers quoted by PowerPAN (firewall: result/dyn-addr-grp/entry with
 //     vsys, group-name, filter, member-list/entry name= type=

@@ -20,7 +20,7 @@ var opGrammar = map[string]map[string]map[string]bool{
 	},
 }
 
-func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
+func (s *Sim) op(w http.ResponseWriter, r *http.Request, user string) result {
 	s.mu.Lock()
 	s.stats.OpCalls++
 	s.mu.Unlock()
@@ -31,6 +31,14 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request) result {
 	root := nodes[0]
 	if res, ok := s.deviceOp(w, r, root); ok { // opdevice.go
 		return res
+	}
+	if root.name == "request" && len(root.children) == 1 && root.children[0].name == "move-dg" {
+		if !s.cfg.Panorama { // a firewall has no device groups
+			return unexpected(w, root.name, "move-dg")
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.moveDGLocked(w, root.children[0], user) // dghierarchy.go
 	}
 	l1, ok := opGrammar[root.name]
 	if !ok {

@@ -137,8 +137,8 @@ func TestShowDGHierarchy(t *testing.T) {
 	h := newHarness(t, Config{Panorama: true})
 	dgs := "/config/devices/entry[@name='localhost.localdomain']/device-group"
 	h.mustCfg("set", dgs, `<entry name="a"><description>x</description></entry><entry name="b"><description>x</description></entry><entry name="c"><description>x</description></entry>`, writeOK)
-	if err := h.sim.SetDeviceGroupParent("b", "a"); err == nil {
-		t.Fatal("parent set for device groups not yet committed")
+	if err := h.sim.SetDeviceGroupParent("b", "nope"); err == nil {
+		t.Fatal("parent set to a device group the config lacks")
 	}
 	v := url.Values{"type": {"commit"}, "cmd": {"<commit></commit>"}}
 	if code, body := h.post(v, false); code != 200 || !strings.Contains(body, "success") {

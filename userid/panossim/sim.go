@@ -518,7 +518,7 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, rec *Request) result
 	case "user-id":
 		return s.userID(w, r, rec)
 	case "op":
-		return s.op(w, r)
+		return s.op(w, r, user)
 	case "config":
 		rec.XPath = r.Form.Get("xpath")
 		return s.config(w, r, user)
