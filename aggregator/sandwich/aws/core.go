@@ -113,6 +113,27 @@ func SubnetIDs(a Answers, t Trust) []string {
 	return slices.Compact(ids)
 }
 
+// ClusterVPC is the cluster's VPC: DescribeCluster's vpcId, or when the
+// answer lacks it (EKS always sends it; moto and some proxies do not) the
+// VPC of the first cluster subnet among the described subnets. "" when
+// neither says.
+func ClusterVPC(a Answers) string {
+	if a.Cluster == nil || a.Cluster.ResourcesVpcConfig == nil {
+		return ""
+	}
+	if v := awssdk.ToString(a.Cluster.ResourcesVpcConfig.VpcId); v != "" {
+		return v
+	}
+	for _, id := range a.Cluster.ResourcesVpcConfig.SubnetIds {
+		for _, s := range a.Subnets {
+			if awssdk.ToString(s.SubnetId) == id && awssdk.ToString(s.VpcId) != "" {
+				return awssdk.ToString(s.VpcId)
+			}
+		}
+	}
+	return ""
+}
+
 // Build turns one refresh's answers into the inventory and the problems
 // found. It is pure: the loop around it does the calls.
 func Build(a Answers, t Trust) (sandwich.Inventory, []Problem) {
@@ -121,7 +142,7 @@ func Build(a Answers, t Trust) (sandwich.Inventory, []Problem) {
 	if a.Cluster == nil || a.Cluster.ResourcesVpcConfig == nil {
 		return inv, []Problem{{Kind: KindClusterNotFound, Message: "the cluster has no VPC configuration", Fatal: true}}
 	}
-	inv.VPC = awssdk.ToString(a.Cluster.ResourcesVpcConfig.VpcId)
+	inv.VPC = ClusterVPC(a)
 	subnets := map[string]ec2types.Subnet{}
 	for _, s := range a.Subnets {
 		subnets[awssdk.ToString(s.SubnetId)] = s

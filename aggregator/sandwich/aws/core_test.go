@@ -165,6 +165,42 @@ func TestSubnetIDs(t *testing.T) {
 	}
 }
 
+func TestClusterVPC(t *testing.T) {
+	inVPC := func(id, vpc string) ec2types.Subnet {
+		sn := subnet(id, "10.0.0.0/24", "z")
+		sn.VpcId = s(vpc)
+		return sn
+	}
+	tests := []struct {
+		name string
+		a    Answers
+		want string
+	}{
+		{"from DescribeCluster", Answers{Cluster: cluster("vpc-1", "subnet-a"), Subnets: []ec2types.Subnet{inVPC("subnet-a", "vpc-2")}}, "vpc-1"},
+		{"no vpcId: first cluster subnet's", Answers{Cluster: cluster("", "subnet-b", "subnet-a"),
+			Subnets: []ec2types.Subnet{inVPC("subnet-t", "vpc-9"), inVPC("subnet-a", "vpc-3"), inVPC("subnet-b", "vpc-2")}}, "vpc-2"},
+		{"no vpcId, cluster subnet not described", Answers{Cluster: cluster("", "subnet-gone", "subnet-a"),
+			Subnets: []ec2types.Subnet{inVPC("subnet-a", "vpc-3")}}, "vpc-3"},
+		{"no vpcId, no subnets", Answers{Cluster: cluster("", "subnet-a")}, ""},
+		{"only a trust subnet", Answers{Cluster: cluster(""), Subnets: []ec2types.Subnet{inVPC("subnet-t", "vpc-9")}}, ""},
+		{"no cluster", Answers{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ClusterVPC(tt.a); got != tt.want {
+				t.Fatalf("ClusterVPC = %q, want %q", got, tt.want)
+			}
+			if tt.a.Cluster == nil {
+				return
+			}
+			inv, _ := Build(tt.a, Trust{DeviceIndex: 2})
+			if inv.VPC != tt.want {
+				t.Fatalf("Build: inventory VPC %q, want %q", inv.VPC, tt.want)
+			}
+		})
+	}
+}
+
 func TestClassify(t *testing.T) {
 	op := func(service, op string, err error) error {
 		return &smithy.OperationError{ServiceID: service, OperationName: op, Err: err}

@@ -284,9 +284,15 @@ func (d *Discovery) read(ctx context.Context) (sandwich.Inventory, []Problem) {
 		return sandwich.Inventory{}, []Problem{Classify(err)}
 	}
 	a.Cluster = cl.Cluster
-	vpc := ""
-	if a.Cluster != nil && a.Cluster.ResourcesVpcConfig != nil {
-		vpc = awssdk.ToString(a.Cluster.ResourcesVpcConfig.VpcId)
+	vpc := ClusterVPC(a)
+	if vpc == "" && a.Cluster != nil && a.Cluster.ResourcesVpcConfig != nil {
+		// No vpcId in the answer: learn it from the cluster's subnets
+		// first, so firewalls are still looked for in that VPC only.
+		subnets, p := d.describeSubnets(ctx, a.Cluster.ResourcesVpcConfig.SubnetIds)
+		if p != nil {
+			return sandwich.Inventory{}, []Problem{*p}
+		}
+		vpc = ClusterVPC(Answers{Cluster: a.Cluster, Subnets: subnets})
 	}
 
 	filters := []ec2types.Filter{{Name: awssdk.String("instance-state-name"), Values: []string{"running"}}}
@@ -332,19 +338,11 @@ func (d *Discovery) read(ctx context.Context) (sandwich.Inventory, []Problem) {
 		}
 	}
 
-	// Filtering by subnet-id (not SubnetIds) so a deleted subnet is missing
-	// from the answer, reported by Build, instead of failing the call.
-	for chunk := range slices.Chunk(SubnetIDs(a, trust), filterChunk) {
-		sp := ec2.NewDescribeSubnetsPaginator(d.ec2, &ec2.DescribeSubnetsInput{MaxResults: awssdk.Int32(1000),
-			Filters: []ec2types.Filter{{Name: awssdk.String("subnet-id"), Values: chunk}}})
-		for sp.HasMorePages() {
-			out, err := sp.NextPage(ctx)
-			if err != nil {
-				return sandwich.Inventory{}, []Problem{Classify(err)}
-			}
-			a.Subnets = append(a.Subnets, out.Subnets...)
-		}
+	subnets, p := d.describeSubnets(ctx, SubnetIDs(a, trust))
+	if p != nil {
+		return sandwich.Inventory{}, []Problem{*p}
 	}
+	a.Subnets = subnets
 
 	lp := elbv2.NewDescribeLoadBalancersPaginator(d.elb, &elbv2.DescribeLoadBalancersInput{PageSize: awssdk.Int32(400)})
 	for lp.HasMorePages() {
@@ -355,4 +353,24 @@ func (d *Discovery) read(ctx context.Context) (sandwich.Inventory, []Problem) {
 		a.LoadBalancers = append(a.LoadBalancers, out.LoadBalancers...)
 	}
 	return Build(a, trust)
+}
+
+// describeSubnets describes the subnets ids, filtering by subnet-id (not
+// SubnetIds) so a deleted subnet is missing from the answer, reported by
+// Build, instead of failing the call.
+func (d *Discovery) describeSubnets(ctx context.Context, ids []string) ([]ec2types.Subnet, *Problem) {
+	var subnets []ec2types.Subnet
+	for chunk := range slices.Chunk(ids, filterChunk) {
+		sp := ec2.NewDescribeSubnetsPaginator(d.ec2, &ec2.DescribeSubnetsInput{MaxResults: awssdk.Int32(1000),
+			Filters: []ec2types.Filter{{Name: awssdk.String("subnet-id"), Values: chunk}}})
+		for sp.HasMorePages() {
+			out, err := sp.NextPage(ctx)
+			if err != nil {
+				p := Classify(err)
+				return nil, &p
+			}
+			subnets = append(subnets, out.Subnets...)
+		}
+	}
+	return subnets, nil
 }

@@ -2,7 +2,8 @@
 // aws-sdk-go-v2, so a cluster entry needs only a cluster name, a region and
 // how to find the firewalls:
 //
-//   - EKS DescribeCluster: the cluster's subnets and VPC;
+//   - EKS DescribeCluster: the cluster's subnets and VPC (taken from
+//     the subnets when the answer has no vpcId, as moto's has none);
 //   - EC2 DescribeInstances: the running firewalls, by autoscaling group
 //     (Palo Alto's "<stack>-PANW-Firewall-ASG") or by tags, in the
 //     cluster's VPC, with their ENIs; DescribeNetworkInterfaces when the
