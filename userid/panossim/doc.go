@@ -75,7 +75,11 @@
 //     the candidate config differs from the running one, whoever changed
 //     it; on Panorama with target=SERIAL, the managed firewall's: no),
 //     check full-commit-required (no), show clock (Config.Now) and show
-//     high-availability state|all (a standalone device: enabled no).
+//     high-availability state|all (a standalone device: enabled no); on a
+//     firewall (or on Panorama with target=SERIAL), what panos_facts'
+//     default subsets add: show session info and show session meter (no
+//     traffic) and show routing route (the running config's IPv4 static
+//     routes of every virtual router).
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst), rename
 //     (newname) and clone (from, newname) on an XML config tree addressed
@@ -269,14 +273,27 @@
 //     timezone); full commits are never required (every partial commit is
 //     possible here); pending changes are device-wide, a set undone by a
 //     delete leaves none; the commands take no arguments, and anything else
-//     under check, show clock or show high-availability is unexpected (code
-//     17, naming the first unexpected element).
+//     under check, show clock, high-availability, session or routing is
+//     unexpected (code 17, naming the first unexpected element), as are the
+//     session and routing commands on Panorama itself and show routing
+//     route with advanced routing. show session info has the fields and
+//     order of a recorded answer (IrekRomaniuk/snap-plugin-collector-
+//     sessioninfo's test data) and its default timeouts, with counters and
+//     rates 0, hw-offload False and num-max 2000000 (Palo Alto's figure for
+//     a 16 GB VM-Series); show session meter, of which no recorded XML
+//     answer was found, is one entry with the elements panos_facts reads
+//     and the columns Palo Alto documents (vsys 1, maximum 0 "unlimited",
+//     current 0, throttled 0); show routing route has the shape of XSOAR's
+//     recorded show_routing_route.xml (flags legend, then per route
+//     virtual-router, destination, nexthop, metric, flags "A S   ", age,
+//     interface, route-table) but lists only configured static routes with
+//     a prefix destination (routes a device learns itself, connected, host
+//     and DHCP routes, are missing: the emulator assigns no interface
+//     addresses), in config order, metric 10 when unset.
 //   - Commit jobs do not queue behind each other; each moves on when polled.
 //     Not modelled: other op commands (answered as unknown commands, among
-//     them what panos_facts' other default subsets send: show session
-//     info, show session meter, show routing route; and config and commit
-//     locks), override and multi-config, and the ~5 concurrent API calls
-//     per device that Palo Alto recommends.
+//     them config and commit locks), override and multi-config, and the ~5
+//     concurrent API calls per device that Palo Alto recommends.
 //
 // # Usage
 //

@@ -3,6 +3,8 @@ package panossim
 import (
 	"encoding/xml"
 	"net/url"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -145,11 +147,103 @@ func TestDeviceOpStrictGrammar(t *testing.T) {
 		"<show><high-availability><bogus/></high-availability></show>":        " show -> high-availability -> bogus  is unexpected",
 		"<show><high-availability><all><x/></all></high-availability></show>": " show -> high-availability -> all -> x  is unexpected",
 		"<show><clock><more/></clock></show>":                                 " show -> clock -> more  is unexpected",
+		"<show><session><all/></session></show>":                              " show -> session -> all  is unexpected",
+		"<show><routing><route><type>static</type></route></routing></show>":  " show -> routing -> route -> type  is unexpected",
 	} {
 		_, body := h.op(cmd)
 		wantBody := `<response status="error" code="17"><msg><line><![CDATA[` + want + `]]></line></msg></response>`
 		if body != wantBody {
 			t.Errorf("%s:\n got %s\nwant %s", cmd, body, wantBody)
 		}
+	}
+}
+
+// panos_facts' default gather_subset (all but config) on a firewall sends,
+// besides show system info and the checks: show session info, show routing
+// route, show high-availability all and show session meter; it reads them as
+// below (Session, Routing, Ha and VsysFacts populate_facts).
+func TestPanosFactsDefaultSubsets(t *testing.T) {
+	h := newHarness(t, Config{})
+	const vr = "/config/devices/entry[@name='localhost.localdomain']/network/virtual-router/entry[@name='default']/routing-table/ip/static-route"
+	h.mustCfg("set", vr, `<entry name="to-spoke"><destination>10.9.0.0/16</destination><nexthop><ip-address>10.0.2.1</ip-address></nexthop>`+
+		`<interface>ethernet1/2</interface><metric>20</metric></entry><entry name="blackhole"><destination>192.0.2.0/24</destination></entry>`, writeOK)
+	h.pollJob(h.mustJob("<commit></commit>", false))
+
+	_, body := h.panPython(url.Values{"type": {"op"}, "cmd": {"<show><session><info></info></session></show>"}})
+	var sess struct {
+		Active string `xml:"result>num-active"`
+		Max    string `xml:"result>num-max"`
+		PPS    string `xml:"result>pps"`
+		Kbps   string `xml:"result>kbps"`
+	}
+	if err := xml.Unmarshal([]byte(body), &sess); err != nil || sess.Active != "0" || sess.Max != "2000000" || sess.PPS != "0" || sess.Kbps != "0" {
+		t.Fatalf("show session info: %+v %v\n%s", sess, err, body)
+	}
+
+	_, body = h.panPython(url.Values{"type": {"op"}, "cmd": {"<show><routing><route></route></routing></show>"}})
+	var routes struct {
+		Flags   string `xml:"result>flags"`
+		Entries []struct {
+			Inner []struct {
+				XMLName xml.Name
+				Text    string `xml:",chardata"`
+			} `xml:",any"`
+		} `xml:"result>entry"`
+	}
+	if err := xml.Unmarshal([]byte(body), &routes); err != nil || !strings.HasPrefix(routes.Flags, "flags: A:active") {
+		t.Fatalf("show routing route: %v\n%s", err, body)
+	}
+	// panos_facts: {route.tag.replace("-", "_"): route.text for route in entry}.
+	var table []map[string]string
+	for _, e := range routes.Entries {
+		m := map[string]string{}
+		for _, f := range e.Inner {
+			m[strings.ReplaceAll(f.XMLName.Local, "-", "_")] = f.Text
+		}
+		table = append(table, m)
+	}
+	want := []map[string]string{
+		{"virtual_router": "default", "destination": "10.9.0.0/16", "nexthop": "10.0.2.1", "metric": "20", "flags": "A S   ", "age": "", "interface": "ethernet1/2", "route_table": "unicast"},
+		{"virtual_router": "default", "destination": "192.0.2.0/24", "nexthop": "", "metric": "10", "flags": "A S   ", "age": "", "interface": "", "route_table": "unicast"},
+	}
+	if !reflect.DeepEqual(table, want) {
+		t.Fatalf("routing table:\n got %v\nwant %v", table, want)
+	}
+
+	// VsysFacts: session_root.find(".//entry/[vsys='1']"), then .//current
+	// and .//maximum.
+	_, body = h.panPython(url.Values{"type": {"op"}, "cmd": {"<show><session><meter></meter></session></show>"}})
+	var meter struct {
+		Entries []struct {
+			Vsys    string `xml:"vsys"`
+			Current string `xml:"current"`
+			Maximum string `xml:"maximum"`
+		} `xml:"result>entry"`
+	}
+	if err := xml.Unmarshal([]byte(body), &meter); err != nil || len(meter.Entries) != 1 ||
+		meter.Entries[0].Vsys != "1" || meter.Entries[0].Current != "0" || meter.Entries[0].Maximum != "0" {
+		t.Fatalf("show session meter: %+v %v\n%s", meter, err, body)
+	}
+
+	// Panorama has no sessions or routing table of its own (panos_facts
+	// runs only system, ha and config there); through it, a managed
+	// firewall answers.
+	pano := newHarness(t, Config{Panorama: true})
+	for cmd, head := range map[string]string{
+		"<show><session><info></info></session></show>":   "show -> session",
+		"<show><session><meter></meter></session></show>": "show -> session",
+		"<show><routing><route></route></routing></show>": "show -> routing",
+	} {
+		if _, body := pano.op(cmd); !strings.Contains(body, "<![CDATA[ "+head+"  is unexpected]]>") {
+			t.Errorf("Panorama %s: %s", cmd, body)
+		}
+		if r := pano.opText(cmd, "target", DefaultSerial); r.Status != "success" {
+			t.Errorf("Panorama %s for its firewall: %+v", cmd, r)
+		}
+	}
+	// Advanced routing has logical routers, not this command.
+	ar := newHarness(t, Config{AdvancedRouting: true})
+	if _, body := ar.op("<show><routing><route/></routing></show>"); !strings.Contains(body, "<![CDATA[ show -> routing  is unexpected]]>") {
+		t.Fatalf("show routing route with advanced routing: %s", body)
 	}
 }
