@@ -344,7 +344,8 @@ func TestShowDAGVsysScope(t *testing.T) {
 
 // Panorama lists its own dynamic groups by location without members, and
 // with target= answers for the managed firewall: the groups pushed to it
-// with the registrations made through Panorama for that target.
+// (its device group's and Panorama's shared ones) with the registrations
+// made through Panorama for that target.
 func TestShowDAGPanorama(t *testing.T) {
 	h := newHarness(t, Config{Panorama: true})
 	pano := "/config/devices/entry[@name='localhost.localdomain']"
@@ -376,9 +377,10 @@ func TestShowDAGPanorama(t *testing.T) {
 		t.Fatalf("groups on the firewall before a push: %+v", l)
 	}
 	h.push(`<commit-all><shared-policy><device-group><entry name="eks"/></device-group></shared-policy></commit-all>`)
-	h.uid(regMsg(`<entry ip="10.0.0.2"><tag><member>app.web</member></tag></entry>`), "target", DefaultSerial)
+	h.uid(regMsg(`<entry ip="10.0.0.2"><tag><member>app.web</member></tag></entry><entry ip="10.0.0.3"><tag><member>black</member></tag></entry>`), "target", DefaultSerial)
 	got := h.dags(showAllDAGs, "target", DefaultSerial).members()
-	if want := map[string][]string{"vsys1/web": {"10.0.0.2 registered-ip"}}; !reflect.DeepEqual(got, want) {
+	// Panorama's shared groups are pushed too, to the firewall's shared.
+	if want := map[string][]string{"vsys1/web": {"10.0.0.2 registered-ip"}, "shared/sh": {"10.0.0.3 registered-ip"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("target %s:\n got %v\nwant %v", DefaultSerial, got, want)
 	}
 	if _, body := h.post(url.Values{"type": {"op"}, "cmd": {showAllDAGs}, "target": {"999"}}, false); parseResp(t, body).Code != "13" {

@@ -79,17 +79,54 @@ func (s *Sim) checkMoveLocked(dg, parent string) string {
 	return ""
 }
 
-// dgAncestorsLocked is dg's ancestors, top level first, by the running
-// config's readonly parents; a loop (only a config write to readonly could
-// make one) ends the walk.
+// dgAncestorsLocked is dg's ancestors in the running config, top first.
 func (s *Sim) dgAncestorsLocked(dg string) []string {
-	var up []string
-	seen := map[string]bool{dg: true}
-	for p := s.dgParentLocked(dg); p != "" && !seen[p]; p = s.dgParentLocked(p) {
-		seen[p] = true
-		up = append([]string{p}, up...)
+	return dgAncestors(s.cfgTree.running, dg)
+}
+
+// dgMembersLocked is the device groups of the running config that firewall
+// serial belongs to: the group listing it under devices (Panorama assigns
+// a firewall to one group); when none does, every group listing no devices
+// (the emulator's default: such a group takes every unassigned firewall).
+func (s *Sim) dgMembersLocked(serial string) []string {
+	all, _ := lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("device-group", "")))
+	if all == nil {
+		return nil
 	}
-	return up
+	var listing, open []string
+	for _, e := range all.children {
+		name, _ := e.attr("name")
+		switch devs := e.child("devices"); {
+		case devs == nil || len(devs.children) == 0:
+			open = append(open, name)
+		case appliesTo(e, serial):
+			listing = append(listing, name)
+		}
+	}
+	if len(listing) > 0 {
+		return listing
+	}
+	return open
+}
+
+// policyLocked is what a push of device groups names gives a firewall:
+// Panorama's shared location and the groups with their ancestors, each
+// once, ancestors first (clones of the running config).
+func (s *Sim) policyLocked(names []string) *policy {
+	pol := &policy{}
+	if sh, _ := lookup(s.cfgTree.running, []xpathStep{step("config", ""), step("shared", "")}); sh != nil {
+		pol.shared = sh.clone()
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		for _, e := range dgChain(s.cfgTree.running, n) {
+			if name, _ := e.attr("name"); !seen[name] {
+				seen[name] = true
+				pol.dgs = append(pol.dgs, e.clone())
+			}
+		}
+	}
+	return pol
 }
 
 // dgHeightLocked is the number of levels of dg's subtree, dg included.
@@ -150,11 +187,41 @@ func (s *Sim) setDGParentLocked(dg, parent string) error {
 
 // dgParentLocked is dg's parent in the running config, "" for top level.
 func (s *Sim) dgParentLocked(dg string) string {
-	n, _ := lookup(s.cfgTree.running, withSteps(readonlyDGSteps, step("entry", dg), step("parent-dg", "")))
+	return dgParent(s.cfgTree.running, dg)
+}
+
+// dgParent is dg's parent in config root, "" for top level.
+func dgParent(root *node, dg string) string {
+	n, _ := lookup(root, withSteps(readonlyDGSteps, step("entry", dg), step("parent-dg", "")))
 	if n == nil {
 		return ""
 	}
 	return n.text
+}
+
+// dgAncestors is dg's ancestors in config root, top level first; a loop
+// (only a config write to readonly could make one) ends the walk.
+func dgAncestors(root *node, dg string) []string {
+	var up []string
+	seen := map[string]bool{dg: true}
+	for p := dgParent(root, dg); p != "" && !seen[p]; p = dgParent(root, p) {
+		seen[p] = true
+		up = append([]string{p}, up...)
+	}
+	return up
+}
+
+// dgChain is the device-group entries a firewall of dg inherits from in
+// config root: dg's ancestors, top level first, then dg; ancestors the
+// config lacks are skipped.
+func dgChain(root *node, dg string) []*node {
+	var out []*node
+	for _, name := range append(dgAncestors(root, dg), dg) {
+		if e, _ := lookup(root, withSteps(panoramaPrefix, step("device-group", ""), step("entry", name))); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // moveDGLocked answers <request><move-dg><entry name="DG">

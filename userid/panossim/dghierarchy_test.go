@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -390,4 +391,242 @@ func TestSetDeviceGroupParentKnob(t *testing.T) {
 		t.Fatalf("fifth level: %v", err)
 	}
 	h.mustCfg("get", "/config/readonly/devices/entry[@name='localhost.localdomain']/device-group/entry[@name='g3']/parent-dg", "", got19(`<parent-dg>g2</parent-dg>`))
+}
+
+// natRule is a NAT rule a firewall accepts (zones of its default config),
+// translating to addr when it is not "".
+func natRule(name, addr string) string {
+	r := `<entry name="` + name + `"><from><member>untrust</member></from><to><member>untrust</member></to>` +
+		`<source><member>any</member></source><destination><member>any</member></destination><service>any</service>`
+	if addr != "" {
+		r += `<dynamic-destination-translation><translated-address>` + addr + `</translated-address><translated-port>80</translated-port></dynamic-destination-translation>`
+	}
+	return r + `</entry>`
+}
+
+func secRule(name string) string {
+	return `<entry name="` + name + `"><from><member>any</member></from><to><member>any</member></to><source><member>any</member></source>` +
+		`<destination><member>any</member></destination><application><member>any</member></application><service><member>any</member></service><action>allow</action></entry>`
+}
+
+// setRules writes one NAT and one security rule named prefix+"-"+rb into
+// location loc's pre- and post-rulebase.
+func (h *harness) setRules(loc, prefix string) {
+	h.t.Helper()
+	for _, rb := range []string{"pre", "post"} {
+		h.mustCfg("set", loc+"/"+rb+"-rulebase/nat/rules", natRule(prefix+"-"+rb, ""), writeOK)
+		h.mustCfg("set", loc+"/"+rb+"-rulebase/security/rules", secRule(prefix+"-"+rb), writeOK)
+	}
+}
+
+// addLocalRules gives managed firewall serial its own NAT and security
+// rule "local", as its administrator would.
+func (h *harness) addLocalRules(serial string) {
+	h.t.Helper()
+	h.sim.mu.Lock()
+	defer h.sim.mu.Unlock()
+	ds := h.sim.devices[serial]
+	for typ, rule := range map[string]string{"nat": natRule("local", ""), "security": secRule("local")} {
+		rules, err := ensure(ds.base, withSteps(deviceSteps, step("vsys", ""), step("entry", "vsys1"), step("rulebase", ""), step(typ, ""), step("rules", "")))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n, err := parseNodes(rule)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rules.children = append(rules.children, n[0])
+	}
+	ds.running = ds.effective(ds.tmpl, ds.policy)
+}
+
+// fwView is what a test reads of a managed firewall's running config.
+type fwView struct {
+	nat, security []string          // rule names in order
+	vsysAddrs     map[string]string // vsys1 address name -> its value
+	sharedAddrs   []string
+}
+
+func (h *harness) fwView(serial string) fwView {
+	h.t.Helper()
+	cfg, ok := h.sim.DeviceConfig(serial)
+	if !ok {
+		h.t.Fatalf("no firewall %s", serial)
+	}
+	root := parseElem(h.t, cfg)
+	names := func(path string) []string {
+		var out []string
+		for _, e := range root.findAll(path) {
+			n, _ := e.attr("name")
+			out = append(out, n)
+		}
+		return out
+	}
+	v := fwView{
+		nat:         names("devices/entry/vsys/entry/rulebase/nat/rules/entry"),
+		security:    names("devices/entry/vsys/entry/rulebase/security/rules/entry"),
+		vsysAddrs:   map[string]string{},
+		sharedAddrs: names("shared/address/entry"),
+	}
+	for _, e := range root.findAll("devices/entry/vsys/entry/address/entry") {
+		n, _ := e.attr("name")
+		var vals []string
+		for _, c := range e.Children {
+			vals = append(vals, c.XMLName.Local+"="+c.Text)
+		}
+		v.vsysAddrs[n] = strings.Join(vals, ",")
+	}
+	return v
+}
+
+// A firewall in device group C, child of P, gets the objects of shared, P
+// and C (C's replacing P's of the same name) and its rules in Panorama's
+// evaluation order. A push of P reaches P's own firewalls only.
+func TestPushMergesAncestors(t *testing.T) {
+	const fwC, fwP, fwX = "007951000000011", "007951000000012", "007951000000013"
+	devs := []Device{{Serial: fwC, Name: "fw-c"}, {Serial: fwP, Name: "fw-p"}, {Serial: fwX, Name: "fw-x"}}
+	h := newHarness(t, Config{Panorama: true, Devices: devs, JobPolls: -1})
+	for _, d := range devs {
+		h.addLocalRules(d.Serial)
+	}
+	dg := func(name string) string { return pano + "/device-group/entry[@name='" + name + "']" }
+	h.mustCfg("set", sharedPrefix+"/address", `<entry name="sh-addr"><ip-netmask>10.9.9.9</ip-netmask></entry>`, writeOK)
+	h.setRules(sharedPrefix, "shared")
+	h.mustCfg("set", pano+"/device-group", `<entry name="P"><devices><entry name="`+fwP+`"/></devices></entry>`+
+		`<entry name="C"><devices><entry name="`+fwC+`"/></devices></entry><entry name="X"><devices><entry name="`+fwX+`"/></devices></entry>`, writeOK)
+	h.mustCfg("set", dg("P")+"/address", `<entry name="p-web"><fqdn>web.example</fqdn></entry><entry name="dup"><ip-netmask>10.0.0.1</ip-netmask></entry>`, writeOK)
+	h.mustCfg("set", dg("C")+"/address", `<entry name="dup"><ip-netmask>10.0.0.2</ip-netmask></entry><entry name="c-only"><fqdn>c.example</fqdn></entry>`, writeOK)
+	h.setRules(dg("P"), "P")
+	h.setRules(dg("C"), "C")
+	h.setRules(dg("X"), "X")
+	if _, err := h.pangoAssignParent("C", "P"); err != nil {
+		t.Fatal(err)
+	}
+	if j := h.commitAndWait(false, "<commit></commit>"); j.Job.Result != "OK" {
+		t.Fatalf("panorama commit: %+v", j.Job)
+	}
+
+	order := func(prefixes ...string) []string {
+		var out []string
+		for _, p := range prefixes {
+			out = append(out, p+"-pre")
+		}
+		out = append(out, "local")
+		for i := len(prefixes) - 1; i >= 0; i-- {
+			out = append(out, prefixes[i]+"-post")
+		}
+		return out
+	}
+	factory := []string{"local"}
+	underC := order("shared", "P", "C")
+	underP := order("shared", "P")
+	underX := order("shared", "X")
+	pushDG := func(name string) string {
+		return `<commit-all><shared-policy><device-group><entry name="` + name + `"/></device-group></shared-policy></commit-all>`
+	}
+	steps := []struct {
+		name    string
+		cmd     string
+		devices []string            // serials the push reaches
+		rules   map[string][]string // serial -> NAT (and security) rule order after it
+	}{
+		{"push C", pushDG("C"), []string{fwC}, map[string][]string{fwC: underC, fwP: factory, fwX: factory}},
+		// A push of the parent does not reach its descendants' firewalls.
+		{"push P", pushDG("P"), []string{fwP}, map[string][]string{fwC: underC, fwP: underP, fwX: factory}},
+		{"push all", `<commit-all><shared-policy/></commit-all>`, []string{fwC, fwP, fwX}, map[string][]string{fwC: underC, fwP: underP, fwX: underX}},
+	}
+	for _, st := range steps {
+		j := h.push(st.cmd)
+		var got []string
+		for _, d := range j.Job.Devices {
+			got = append(got, d.Serial)
+			if d.Result != "OK" {
+				t.Fatalf("%s: device %s: %+v", st.name, d.Serial, d)
+			}
+		}
+		if !reflect.DeepEqual(got, st.devices) {
+			t.Fatalf("%s reached %v, want %v", st.name, got, st.devices)
+		}
+		for serial, want := range st.rules {
+			v := h.fwView(serial)
+			if !reflect.DeepEqual(v.nat, want) || !reflect.DeepEqual(v.security, want) {
+				t.Errorf("%s: firewall %s rules\n nat %v\n sec %v\nwant %v", st.name, serial, v.nat, v.security, want)
+			}
+		}
+	}
+	v := h.fwView(fwC)
+	wantAddrs := map[string]string{"p-web": "fqdn=web.example", "dup": "ip-netmask=10.0.0.2", "c-only": "fqdn=c.example"}
+	if !reflect.DeepEqual(v.vsysAddrs, wantAddrs) || !reflect.DeepEqual(v.sharedAddrs, []string{"sh-addr"}) {
+		t.Errorf("firewall in C: vsys1 addresses %v, shared %v", v.vsysAddrs, v.sharedAddrs)
+	}
+	if v := h.fwView(fwP); v.vsysAddrs["dup"] != "ip-netmask=10.0.0.1" || v.vsysAddrs["c-only"] != "" {
+		t.Errorf("firewall in P: vsys1 addresses %v", v.vsysAddrs)
+	}
+}
+
+// A rule may reference objects of its device group, its ancestors and
+// shared, not of its descendants: Panorama's commit checks that, and the
+// firewall's commit of the merged push resolves the references.
+func TestDGParentObjectReference(t *testing.T) {
+	tests := []struct {
+		name      string
+		nest      bool   // C under P
+		ruleIn    string // location of the NAT rule
+		objIn     string // location of the address it translates to
+		wantLines []string
+	}{
+		{"child rule, parent object", true, "C", "P", nil},
+		{"child rule, shared object", true, "C", "shared", nil},
+		{"grandchild rule, grandparent object", true, "G", "P", nil},
+		{"child rule, parent object, not nested", false, "C", "P", []string{
+			"Validation Error:",
+			" device-group -> C -> pre-rulebase -> nat -> rules -> r1 -> dynamic-destination-translation -> translated-address 'obj' is not a valid reference",
+			" device-group -> C -> pre-rulebase -> nat -> rules -> r1 -> dynamic-destination-translation -> translated-address is invalid",
+			"Commit failed",
+		}},
+		{"parent rule, child object", true, "P", "C", []string{
+			"Validation Error:",
+			" device-group -> P -> pre-rulebase -> nat -> rules -> r1 -> dynamic-destination-translation -> translated-address 'obj' is not a valid reference",
+			" device-group -> P -> pre-rulebase -> nat -> rules -> r1 -> dynamic-destination-translation -> translated-address is invalid",
+			"Commit failed",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{Panorama: true, JobPolls: -1})
+			loc := func(name string) string {
+				if name == "shared" {
+					return sharedPrefix
+				}
+				return pano + "/device-group/entry[@name='" + name + "']"
+			}
+			// The firewall is assigned to G, the deepest group.
+			h.mustCfg("set", pano+"/device-group", `<entry name="P"/><entry name="C"/><entry name="G"><devices><entry name="`+DefaultSerial+`"/></devices></entry>`, writeOK)
+			h.mustCfg("set", loc(tc.objIn)+"/address", `<entry name="obj"><fqdn>web.example</fqdn></entry>`, writeOK)
+			h.mustCfg("set", loc(tc.ruleIn)+"/pre-rulebase/nat/rules", natRule("r1", "obj"), writeOK)
+			if tc.nest {
+				for _, m := range [][2]string{{"C", "P"}, {"G", "C"}} {
+					if _, err := h.pangoAssignParent(m[0], m[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			j := h.commitAndWait(false, "<commit></commit>")
+			if !reflect.DeepEqual(j.Job.Details, tc.wantLines) && (tc.wantLines != nil || j.Job.Result != "OK") {
+				t.Fatalf("panorama commit: %s %q\nwant %q", j.Job.Result, j.Job.Details, tc.wantLines)
+			}
+			if tc.wantLines != nil {
+				return
+			}
+			// The firewall of G commits the merged config: the reference
+			// resolves against the pushed ancestor object.
+			p := h.push(`<commit-all><shared-policy><device-group><entry name="G"/></device-group></shared-policy></commit-all>`)
+			if p.Job.Result != "OK" || len(p.Job.Devices) != 1 || p.Job.Devices[0].Result != "OK" {
+				t.Fatalf("push: %+v", p.Job)
+			}
+			if v := h.fwView(DefaultSerial); !slices.Contains(v.nat, "r1") {
+				t.Fatalf("rule not pushed: %v", v.nat)
+			}
+		})
+	}
 }

@@ -125,22 +125,34 @@
 //     interfaces, which live in templates) and template route shapes.
 //   - type=commit&action=all on Panorama: <shared-policy> (a device group,
 //     or without one every device group, each firewall getting the groups
-//     that apply to it; with <include-template>yes</include-template> their
+//     it belongs to; with <include-template>yes</include-template> their
 //     templates too; with <validate-only/> nothing is changed and devices
 //     report "Configuration is valid"),
 //     <template-stack><name>, <template><name>, each pushing Panorama's
-//     running config. Targets are the managed firewalls the device group or
-//     stack lists under devices (or, when it lists none, all of them:
-//     the emulator's default). Each firewall builds the config it would run
-//     (its own config, the template stacks' templates merged over it, the
-//     device group's objects in vsys1 and its pre-rulebase rules before, its
-//     post-rulebase rules after its own) and validates it as a firewall
-//     commit does; the job reports per device, in the shape of recorded
-//     Panorama answers: push_type, dgname, devices/entry with serial-no,
-//     devicename, multi-vsys, vsys, status ("commit succeeded" or "commit
-//     failed"), result, tstart, tfin and details/msg[@cmd="push-data"]
-//     with errors/line. The job's result is FAIL when any device failed.
-//     DeviceConfig returns a firewall's resulting config.
+//     running config. A firewall belongs to the device group that lists it
+//     under devices (Panorama assigns a firewall to one group) or, when no
+//     group lists it, to every group listing no devices (the emulator's
+//     default); a stack applies to the firewalls it lists, or to all when
+//     it lists none. A push of a device group reaches the firewalls that
+//     belong to it, not those of its descendants (they get its content when
+//     their own group is pushed). Each firewall builds the config it would
+//     run: its own config; the templates merged over it; Panorama's shared
+//     objects in its shared and the objects of its group and the group's
+//     ancestors in vsys1, a descendant's object replacing an ancestor's of
+//     the same name (Panorama's default precedence); and in each rulebase,
+//     in the evaluation order of Palo Alto's "Device Group Policies",
+//     shared pre-rules, the groups' pre-rules from the top level down, its
+//     own rules, the groups' post-rules from the deepest up, shared
+//     post-rules. It validates that config as a firewall commit does, so a
+//     rule may use objects of its group's ancestors and shared; Panorama's
+//     own commit checks a group's rules against shared, its ancestors and
+//     itself (not its descendants). The job reports per device, in the
+//     shape of recorded Panorama answers: push_type, dgname, devices/entry
+//     with serial-no, devicename, multi-vsys, vsys, status ("commit
+//     succeeded" or "commit failed"), result, tstart, tfin and
+//     details/msg[@cmd="push-data"] with errors/line. The job's result is
+//     FAIL when any device failed. DeviceConfig returns a firewall's
+//     resulting config.
 //   - Jobs go ACT (tfin "Still Active", progress 50, no devices yet) to FIN
 //     after Config.JobPolls polls; the commit itself is applied (or refused)
 //     when it is accepted.
@@ -227,10 +239,13 @@
 //   - Validation covers what kubedag writes (above), not the whole schema;
 //     element children are stored in the order written, not in schema
 //     order, and defaults (e.g. a route's metric 10) are not filled in.
-//   - Pushes do not merge a device group's ancestors (nor Panorama's
-//     shared objects and rules) into what its firewalls get, and the merged
-//     firewall config puts pushed objects in vsys1 instead of a separate
-//     Panorama section.
+//   - The merged firewall config puts pushed objects in vsys1 (shared ones
+//     in the firewall's shared) instead of a separate Panorama section, so
+//     a pushed object replaces a local one of the same name where a device
+//     fails the commit; "Ancestor Objects Take Precedence" is not modelled.
+//     That a push of a parent group leaves its descendants' firewalls alone
+//     is chosen (the push names a group; a pan-os-ansible user saw pushes
+//     reach only firewalls assigned to the named group, issue 400).
 //   - move-dg, chosen where no capture shows Panorama's answer: the
 //     accepted command answers result/msg/line "Move device group job
 //     enqueued with jobid N" and result/job N (clients read only the

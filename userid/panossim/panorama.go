@@ -3,6 +3,7 @@ package panossim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -12,9 +13,20 @@ type deviceState struct {
 	Device
 	base    *node   // the firewall's local config (the default firewall config)
 	tmpl    *node   // pushed template config: a <config> overlay, nil before any
-	dgs     []*node // pushed device groups (device-group entries), none before any
-	running *node   // base + tmpl + dgs
+	policy  *policy // pushed shared and device-group content, nil before any
+	running *node   // base + tmpl + policy
 }
+
+// policy is what a shared-policy push gives a firewall: Panorama's shared
+// location and the device groups it inherits from, ancestors before
+// descendants (clones of Panorama's running config at the push).
+type policy struct {
+	shared *node   // Panorama's <shared>, nil when it has none
+	dgs    []*node // device-group entries, top level first
+}
+
+// pushedObjects are the object kinds a push carries.
+var pushedObjects = []string{"tag", "address", "address-group", "service", "service-group"}
 
 // pushFail is a FailPush knob for one device.
 type pushFail struct {
@@ -37,52 +49,105 @@ func newDeviceState(cfg Config, d Device) *deviceState {
 }
 
 // effective returns the firewall's running config with template overlay
-// tmpl and device groups dgs pushed: template config merged over the local
-// config; device-group objects added to vsys1; pre-rulebase rules before
-// the local rules, post-rulebase rules after them.
-func (ds *deviceState) effective(tmpl *node, dgs []*node) *node {
+// tmpl and policy pol pushed: template config merged over the local
+// config; Panorama's shared objects in the firewall's shared, device-group
+// objects in vsys1, a descendant's object replacing an ancestor's of the
+// same name (Panorama's default precedence); and per rulebase, in
+// Panorama's evaluation order, shared pre-rules, the device groups'
+// pre-rules top level first, the firewall's own rules, the device groups'
+// post-rules deepest first, shared post-rules.
+func (ds *deviceState) effective(tmpl *node, pol *policy) *node {
 	out := ds.base.clone()
 	if tmpl != nil {
 		merge(out, cloneAll(tmpl.children))
 	}
-	if len(dgs) == 0 {
+	if pol == nil {
 		return out
 	}
-	vsys, err := ensure(out, []xpathStep{step("config", ""), step("devices", ""), step("entry", "localhost.localdomain"),
-		step("vsys", ""), step("entry", "vsys1")})
+	fwShared, err := ensure(out, []xpathStep{step("config", ""), step("shared", "")})
 	if err != nil {
 		return out
 	}
-	for _, dg := range dgs {
-		pushDeviceGroup(vsys, dg)
+	vsys, err := ensure(out, withSteps(deviceSteps, step("vsys", ""), step("entry", "vsys1")))
+	if err != nil {
+		return out
+	}
+	if pol.shared != nil {
+		overlayObjects(fwShared, pol.shared)
+	}
+	for _, dg := range pol.dgs {
+		overlayObjects(vsys, dg)
+	}
+	// The layers top down; the rulebase types they push, first seen first.
+	layers := append([]*node{pol.shared}, pol.dgs...)
+	var types []string
+	seen := map[string]bool{}
+	for _, l := range layers {
+		for _, rb := range []string{"pre-rulebase", "post-rulebase"} {
+			if l == nil || l.child(rb) == nil {
+				continue
+			}
+			for _, t := range l.child(rb).children {
+				if !seen[t.name] {
+					seen[t.name] = true
+					types = append(types, t.name)
+				}
+			}
+		}
+	}
+	for _, t := range types {
+		var pre, post []*node
+		for i := range layers {
+			pre = append(pre, pushedRules(layers[i], "pre-rulebase", t)...)
+			post = append(post, pushedRules(layers[len(layers)-1-i], "post-rulebase", t)...)
+		}
+		dst, err := ensure(vsys, []xpathStep{step("entry", "vsys1"), step("rulebase", ""), step(t, ""), step("rules", "")})
+		if err != nil {
+			continue
+		}
+		dst.text = ""
+		dst.children = append(append(pre, dst.children...), post...)
 	}
 	return out
 }
 
-// pushDeviceGroup adds a device group's objects and rules to a vsys.
-func pushDeviceGroup(vsys, dg *node) {
-	for _, kind := range []string{"tag", "address", "address-group", "service", "service-group"} {
-		if src := dg.child(kind); src != nil {
-			dst, _ := ensure(vsys, []xpathStep{step("entry", "vsys1"), step(kind, "")})
-			merge(dst, cloneAll(src.children))
-		}
+// pushedRules are clones of layer's rules of rulebase type typ in rb.
+func pushedRules(layer *node, rb, typ string) []*node {
+	if layer == nil || layer.child(rb) == nil || layer.child(rb).child(typ) == nil {
+		return nil
 	}
-	for _, rb := range []string{"pre-rulebase", "post-rulebase"} {
-		src := dg.child(rb)
-		if src == nil {
+	if rules := layer.child(rb).child(typ).child("rules"); rules != nil {
+		return cloneAll(rules.children)
+	}
+	return nil
+}
+
+// overlayObjects copies src's objects into dst, an entry replacing dst's
+// entry of the same name.
+func overlayObjects(dst, src *node) {
+	for _, kind := range pushedObjects {
+		from := src.child(kind)
+		if from == nil {
 			continue
 		}
-		for _, typ := range src.children {
-			rules := typ.child("rules")
-			if rules == nil {
-				continue
+		to := dst.child(kind)
+		if to == nil {
+			to = &node{name: kind}
+			dst.text = ""
+			dst.children = append(dst.children, to)
+		}
+		for _, e := range from.children {
+			name, _ := e.attr("name")
+			replaced := false
+			for i, old := range to.children {
+				if v, _ := old.attr("name"); v == name && old.name == e.name {
+					to.children[i], replaced = e.clone(), true
+					break
+				}
 			}
-			dst, _ := ensure(vsys, []xpathStep{step("entry", "vsys1"), step("rulebase", ""), step(typ.name, ""), step("rules", "")})
-			pushed := cloneAll(rules.children)
-			if rb == "pre-rulebase" {
-				dst.children = append(pushed, dst.children...)
-			} else {
-				dst.children = append(dst.children, pushed...)
+			if !replaced {
+				to.text = ""
+				to.children = append(to.children, e.clone())
 			}
 		}
 	}
@@ -138,9 +203,10 @@ func members(n *node, name string) []string {
 	return out
 }
 
-// appliesTo reports whether a device group or template stack entry applies
-// to serial: it lists the device under devices, or lists no devices at all
-// (the emulator's default: every managed firewall).
+// appliesTo reports whether a template or template stack entry applies to
+// serial: it lists the device under devices, or lists no devices at all
+// (the emulator's default: every managed firewall). Device groups use
+// dgMembersLocked, since a firewall belongs to one group.
 func appliesTo(entry *node, serial string) bool {
 	devs := entry.child("devices")
 	if devs == nil || len(devs.children) == 0 {
@@ -278,7 +344,6 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 
 	// Panorama pushes its running config: what was never committed to
 	// Panorama cannot be pushed.
-	var dgs []*node // the device groups pushed
 	var scopeEntry *node
 	switch {
 	case dgName != "":
@@ -286,14 +351,10 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 		if dg == nil {
 			return writeErrorCDATA(w, 17, " device-group "+dgName+" does not exist in the running configuration")
 		}
-		dgs, scopeEntry = []*node{dg}, dg
 	case kind.name == "shared-policy":
 		// No device group named: every device group (documented as the
 		// form of a whole shared-policy push or validation).
-		if all, _ := lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("device-group", ""))); all != nil {
-			dgs = all.children
-		}
-		if len(dgs) == 0 {
+		if all, _ := lookup(s.cfgTree.running, withSteps(panoramaPrefix, step("device-group", ""))); all == nil || len(all.children) == 0 {
 			return writeErrorCDATA(w, 17, " commit-all -> shared-policy: no device group in the running configuration")
 		}
 	case stackName != "":
@@ -324,24 +385,30 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 		}
 		ds := s.devices[d.Serial]
 		jd := jobDevice{serial: d.Serial, name: d.Name}
-		tmpl, pdg := ds.tmpl, ds.dgs
+		tmpl, pol := ds.tmpl, ds.policy
 		if kind.name == "shared-policy" {
-			pdg = nil
-			for _, dg := range dgs {
-				if appliesTo(dg, d.Serial) {
-					pdg = append(pdg, dg.clone())
+			// A push of a device group reaches the firewalls assigned to
+			// it, not those of its descendants (which get its content when
+			// their own group is pushed); each gets the group with its
+			// ancestors and shared.
+			members := s.dgMembersLocked(d.Serial)
+			if dgName != "" {
+				if !slices.Contains(members, dgName) {
+					continue
 				}
+				members = []string{dgName}
 			}
-			if len(pdg) == 0 {
+			if len(members) == 0 {
 				continue
 			}
+			pol = s.policyLocked(members)
 			if includeTemplate {
 				tmpl = s.templateOverlayLocked(d.Serial, "", "")
 			}
 		} else {
 			tmpl = s.templateOverlayLocked(d.Serial, stackName, tmplName)
 		}
-		next := ds.effective(tmpl, pdg)
+		next := ds.effective(tmpl, pol)
 		if pf := s.failPush[d.Serial]; pf != nil && pf.left > 0 {
 			pf.left--
 			msg := pf.details
@@ -358,7 +425,7 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 			if validateOnly {
 				jd.lines = []string{"Configuration is valid"}
 			} else {
-				ds.tmpl, ds.dgs, ds.running = tmpl, pdg, next
+				ds.tmpl, ds.policy, ds.running = tmpl, pol, next
 				jd.lines = []string{"Configuration committed successfully"}
 			}
 		}

@@ -121,7 +121,9 @@ func validatePanorama(root *node) []string {
 	if dgs != nil {
 		for _, dg := range dgs.children {
 			name, _ := dg.attr("name")
-			sc := newScope(shared, dg)
+			// A group's rules see shared objects, its ancestors' and its
+			// own (Panorama admin guide, Device Group Objects).
+			sc := newScope(append([]*node{shared}, dgChain(root, name)...)...)
 			path := []string{"device-group", name}
 			errs = append(errs, validateObjects(sc, dg, path)...)
 			for _, rb := range []string{"pre-rulebase", "post-rulebase"} {
