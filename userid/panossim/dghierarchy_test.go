@@ -248,7 +248,8 @@ func (h *harness) panOSPythonMove(child string, parent *string) (string, []strin
 
 func TestMoveDGAsPango(t *testing.T) {
 	h := newHarness(t, Config{Panorama: true})
-	// Terraform creates the groups and sets parents before any commit.
+	// Terraform (and pan-os-ansible's panos_device_group) creates the groups
+	// and sets parents before any commit.
 	h.mustCfg("set", dgsXPath, `<entry name="a"/><entry name="b"/><entry name="c"/><entry name="d"/><entry name="e"/>`, writeOK)
 	steps := []struct {
 		child, parent string

@@ -63,8 +63,8 @@
 //     panos_device_group_parent) and pan-os-python's DeviceGroupHierarchy
 //     update send it: a MoveDG job they poll with show jobs id until
 //     progress 100, the move made when accepted. Groups need only be in the
-//     candidate config (Terraform moves a group it has just created, before
-//     any commit); a move under the group itself, under one of its
+//     candidate config (Terraform and pan-os-ansible's panos_device_group
+//     move a group they have just created, before any commit); a move under the group itself, under one of its
 //     descendants or below the fourth level (Panorama's documented limit)
 //     fails the job (result FAIL, the reason as details line). Parents are
 //     kept, as on a device, under readonly/.../device-group/entry/parent-dg
