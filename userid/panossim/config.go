@@ -133,6 +133,13 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request, user string) result
 	if err != nil {
 		return writeError(w, http.StatusOK, 6, "Bad Xpath")
 	}
+	if action != "get" && action != "show" {
+		for _, p := range paths {
+			if holder := s.configLockHolderLocked(user, locationOf(p, s.cfg.Panorama)); holder != "" {
+				return writeError(w, http.StatusOK, 15, "Configuration is locked by "+holder) // oplocks.go
+			}
+		}
+	}
 
 	switch action {
 	case "get", "show":

@@ -80,6 +80,15 @@
 //     default subsets add: show session info and show session meter (no
 //     traffic) and show routing route (the running config's IPv4 static
 //     routes of every virtual router).
+//     Config and commit locks (oplocks.go), as pango and pan-os-python take
+//     them: request config-lock|commit-lock add [comment] | remove (commit
+//     locks: [admin A]) on the scope of vsys= (default shared), show
+//     config-locks|commit-locks [vsys all|NAME]. Another admin's config
+//     lock refuses a write in its scope (shared: everywhere; a vsys or
+//     device group: there) with code 15 "Configuration is locked by A";
+//     another admin's commit lock refuses commits with code 14 "Other
+//     administrators are holding device wide commit locks."; an accepted
+//     commit ends the committer's locks.
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst), rename
 //     (newname) and clone (from, newname) on an XML config tree addressed
@@ -305,10 +314,32 @@
 //     a prefix destination (routes a device learns itself, connected, host
 //     and DHCP routes, are missing: the emulator assigns no interface
 //     addresses), in config order, metric 10 when unset.
+//   - Locks answer as recorded in rautanen-io/netbox-panorama-configpump-
+//     plugin's tests (Panorama 11.1, an API admin): "Successfully acquired
+//     lock. Other administrators will not be able to modify|commit
+//     configuration until lock is released by A.", "Config|Commit lock is
+//     already held by A", "Config|Commit lock released for A", "Config|Commit
+//     is not currently locked for scope S" (status error, no code), the
+//     commit refusal above, and listings of entry name=A with type, name,
+//     created, last-activity, loggedin yes and comment in CDATA ("(null)"
+//     without one). Chosen where no source shows the device: the refusal of
+//     a config write (pan-os-python only shows its start, "Configuration is
+//     locked by", and the code is the emulator's "denied"); "You already own
+//     a config lock for scope S" (pan-os-python matches its start) when the
+//     holder asks again; any admin may remove a config lock (emulated admins
+//     are superusers) and a commit lock of any scope refuses every commit of
+//     other admins; the committer's config lock ends with its commit too
+//     (pan-os-python forgets both after a commit); type is shared, vsys or,
+//     on Panorama, dg; created and last-activity are the time of taking;
+//     a managed firewall through Panorama lists no locks and cannot be
+//     locked. pan-os-python's own error patterns for add ("Config for scope
+//     S is currently locked") and commit-lock remove ("Commit lock is not
+//     currently held") differ from the recorded answers; the emulator keeps
+//     the recorded ones.
 //   - Commit jobs do not queue behind each other; each moves on when polled.
-//     Not modelled: other op commands (answered as unknown commands, among
-//     them config and commit locks), override and multi-config, and the ~5
-//     concurrent API calls per device that Palo Alto recommends.
+//     Not modelled: other op commands (answered as unknown commands),
+//     override and multi-config, and the ~5 concurrent API calls per device
+//     that Palo Alto recommends.
 //
 // # Usage
 //

@@ -146,6 +146,9 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.commitLockedByOtherLocked(user) { // oplocks.go
+		return writeError(w, http.StatusOK, 14, "Other administrators are holding device wide commit locks.")
+	}
 	if all {
 		return s.commitAllLocked(w, cmd, user)
 	}
@@ -161,6 +164,8 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 		}
 		return writeErrorCDATA(w, 17, " commit -> partial  is missing (action=partial)")
 	}
+	// An accepted commit ends the committer's locks (oplocks.go).
+	s.releaseLocksLocked(user)
 
 	// The config the commit would make running.
 	var taken []int

@@ -200,6 +200,7 @@ type Sim struct {
 	jobs                    map[int]*job
 	nextJob                 int
 	changes                 []change                // candidate writes not yet committed, oldest first
+	locks                   []adminLock             // config and commit locks, oldest first (oplocks.go)
 	uuidSeed, uuidSeq       uint64                  // rule uuids
 	devices                 map[string]*deviceState // Panorama: managed firewalls by serial
 	failPush                map[string]*pushFail
