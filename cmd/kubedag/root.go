@@ -20,6 +20,7 @@ Panorama follow pods as their IPs change.
 
 Examples:
   kubedag panos-sim --listen 127.0.0.1:8443   # run the PAN-OS XML API emulator
+  kubedag aws-sim                             # run the AWS API emulator (EKS sandwich discovery)
   kubedag version`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -30,6 +31,7 @@ Examples:
 		newVersionCmd(),
 	)
 	root.AddCommand(newPanosSimCmd())
+	root.AddCommand(newAWSSimCmd())
 	root.AddCommand(newAggregatorCmd())
 	root.AddCommand(agentcmd.New(version))
 	root.AddCommand(newBenchCmd())
