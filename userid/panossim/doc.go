@@ -88,7 +88,11 @@
 //     device group: there) with code 15 "Configuration is locked by A";
 //     another admin's commit lock refuses commits with code 14 "Other
 //     administrators are holding device wide commit locks."; an accepted
-//     commit ends the committer's locks.
+//     commit ends the committer's locks. revert config and load config from
+//     running-config.xml (opconfig.go; pan-os-python's
+//     revert_to_running_configuration, pango's RevertToRunningConfig) drop
+//     every admin's uncommitted changes, unless another admin holds a
+//     config lock.
 //   - type=config: get (candidate), show (running), set (merge), edit
 //     (replace), delete, move (where=top|bottom|before|after, dst), rename
 //     (newname) and clone (from, newname) on an XML config tree addressed
@@ -335,7 +339,13 @@
 //     locked. pan-os-python's own error patterns for add ("Config for scope
 //     S is currently locked") and commit-lock remove ("Commit lock is not
 //     currently held") differ from the recorded answers; the emulator keeps
-//     the recorded ones.
+//     the recorded ones. revert config answers as recorded there ("All
+//     changes were reverted from configuration" in result/msg/line); load
+//     config from running-config.xml answers "Config loaded from
+//     running-config.xml" in the same shape (chosen: the recorded load
+//     answers are of partial loads, nested one msg/line deeper); other saved
+//     configs, partial reverts and both commands through Panorama to a
+//     managed firewall are unexpected.
 //   - Commit jobs do not queue behind each other; each moves on when polled.
 //     Not modelled: other op commands (answered as unknown commands),
 //     override and multi-config, and the ~5 concurrent API calls per device

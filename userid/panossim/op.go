@@ -35,6 +35,9 @@ func (s *Sim) op(w http.ResponseWriter, r *http.Request, user string) result {
 	if res, ok := s.lockOp(w, r, root, user); ok { // oplocks.go
 		return res
 	}
+	if res, ok := s.configOp(w, r, root, user); ok { // opconfig.go
+		return res
+	}
 	if root.name == "request" && len(root.children) == 1 && root.children[0].name == "move-dg" {
 		if !s.cfg.Panorama { // a firewall has no device groups
 			return unexpected(w, root.name, "move-dg")

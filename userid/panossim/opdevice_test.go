@@ -247,3 +247,54 @@ func TestPanosFactsDefaultSubsets(t *testing.T) {
 		t.Fatalf("show routing route with advanced routing: %s", body)
 	}
 }
+
+// pan-os-python's revert_to_running_configuration and pango's
+// RevertToRunningConfig send load config from running-config.xml; revert
+// config is the command recorded with its answer. Both drop every admin's
+// uncommitted changes; another admin's config lock forbids that.
+func TestRevertCandidate(t *testing.T) {
+	const addr = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/address"
+	const check = "<check><pending-changes></pending-changes></check>"
+	h := newHarness(t, Config{Users: map[string]string{"admin": "a", "ops": "o"}})
+	ops := h.as("ops")
+	for cmd, want := range map[string]string{
+		"<load><config><from>running-config.xml</from></config></load>": "Config loaded from running-config.xml",
+		"<revert><config></config></revert>":                            "All changes were reverted from configuration",
+	} {
+		h.mustCfg("set", addr, `<entry name="a"><ip-netmask>10.0.0.1</ip-netmask></entry>`, writeOK)
+		ops.mustCfg("set", addr, `<entry name="o"><ip-netmask>10.0.0.2</ip-netmask></entry>`, writeOK)
+		_, body := h.panPython(url.Values{"type": {"op"}, "cmd": {cmd}})
+		if body != `<response status="success"><result><msg><line>`+want+`</line></msg></result></response>` {
+			t.Fatalf("%s: %s", cmd, body)
+		}
+		if got := h.opText(check).Result; got != "no" {
+			t.Fatalf("%s: pending-changes %q after the revert", cmd, got)
+		}
+		if _, body := h.cfg("get", addr+"/entry", ""); parseResp(t, body).Code != "7" {
+			t.Fatalf("%s: candidate still holds the reverted entries: %s", cmd, body)
+		}
+		// Nothing is left for a commit.
+		if _, body := h.commit(false, "<commit></commit>"); !strings.Contains(body, "There are no changes to commit.") {
+			t.Fatalf("%s: commit after revert: %s", cmd, body)
+		}
+	}
+	ops.mustCfg("set", addr, `<entry name="o"><ip-netmask>10.0.0.2</ip-netmask></entry>`, writeOK)
+	if status, _, _ := ops.opLine("<request><config-lock><add /></config-lock></request>", "vsys1"); status != "success" {
+		t.Fatal("config lock refused")
+	}
+	if _, body := h.op("<revert><config/></revert>"); !strings.Contains(body, "Configuration is locked by ops") {
+		t.Fatalf("revert under another admin's config lock: %s", body)
+	}
+	if got := h.opText(check).Result; got != "yes" {
+		t.Fatalf("refused revert dropped changes: pending-changes %q", got)
+	}
+	for cmd, want := range map[string]string{
+		"<load><config><from>saved.xml</from></config></load>":                                   " load -> config -> from -> saved.xml  is unexpected",
+		"<load><config/></load>":                                                                 " load -> config  is unexpected",
+		"<revert><config><partial><admin><member>x</member></admin></partial></config></revert>": " revert -> config -> partial  is unexpected",
+	} {
+		if _, body := h.op(cmd); body != `<response status="error" code="17"><msg><line><![CDATA[`+want+`]]></line></msg></response>` {
+			t.Errorf("%s: %s", cmd, body)
+		}
+	}
+}
