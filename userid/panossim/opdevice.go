@@ -11,7 +11,7 @@ import (
 // show_highavailability_state, the Ansible collection's panos_facts, pango's
 // Client.Clock), answered in the shapes those clients parse.
 
-// deviceOp is one device-state command: its answer's <result> element, or
+// deviceOpFunc answers one device-state command: its answer's <result> element, or
 // ok false when this device does not have the command. dev is the managed
 // firewall a Panorama answers for (target=SERIAL), nil otherwise.
 type deviceOpFunc func(s *Sim, r *http.Request, dev *deviceState) (result string, ok bool)
