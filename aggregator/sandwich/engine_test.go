@@ -567,3 +567,48 @@ func TestEngineTwoClustersSamePort(t *testing.T) {
 		return slices.Contains(r, "kd.prod-eu.shop.web-82-inbound") && !slices.Contains(r, "kd.prod.shop.web-82-inbound")
 	})
 }
+
+// TestEngineWaitsOutAnotherAdminsLocks: an administrator holding a config
+// lock and a commit lock (a change window) blocks kubedag's writes and
+// commits; the engine reports it on the Service, keeps retrying, and
+// programs the Service once the locks are released, without touching the
+// locks itself.
+func TestEngineWaitsOutAnotherAdminsLocks(t *testing.T) {
+	srv, c := startSim(t, panossim.Config{Users: map[string]string{"admin": "admin", "alice": "alice-pw"}})
+	key, err := srv.Sim.APIKeyFor("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := fwTarget("fw")
+	e := startEngine(t, "prod", &source{inv: inventory()}, sandwich.TargetClient{Target: tg, Client: c})
+	eventually(t, "first sync", func() bool { ts := e.Targets(); return ts[0].LastCommit != nil }, e)
+
+	for _, cmd := range []string{
+		`<request><config-lock><add><comment>change window</comment></add></config-lock></request>`,
+		`<request><commit-lock><add><comment>change window</comment></add></commit-lock></request>`,
+	} {
+		if _, err := alice.Op(t.Context(), cmd); err != nil {
+			t.Fatalf("alice: %s: %v", cmd, err)
+		}
+	}
+	e.SetServices([]sandwich.Service{web(82, "a.elb.amazonaws.com")})
+	eventually(t, "the locked write reported on the Service", func() bool { return e.problems.has(sandwich.ReasonSetFailed, "shop/web") }, e)
+	if got := running(t, c, tg.Container(sandwich.KindNATRule)); slices.Contains(got, "kd.prod.shop.web-82-inbound") {
+		t.Fatalf("programmed under another admin's locks: %v", got)
+	}
+	if _, err := alice.Op(t.Context(), `<request><config-lock><remove></remove></config-lock></request>`); err != nil {
+		t.Fatal(err)
+	}
+	// A commit refused as a whole is the target's problem, not one Service's.
+	eventually(t, "the commit lock reported", func() bool { return e.problems.has(sandwich.ReasonCommitFailed, "") }, e)
+	if _, err := alice.Op(t.Context(), `<request><commit-lock><remove></remove></commit-lock></request>`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "programmed after the locks are gone", func() bool {
+		return slices.Contains(running(t, c, tg.Container(sandwich.KindNATRule)), "kd.prod.shop.web-82-inbound")
+	}, e)
+}
