@@ -67,6 +67,20 @@ func startSim(t *testing.T, cfg panossim.Config) (*panossim.Server, *userid.Clie
 	return srv, c
 }
 
+// clientAs is a client of srv with user's key: another administrator.
+func clientAs(t *testing.T, srv *panossim.Server, user string) *userid.Client {
+	t.Helper()
+	key, err := srv.Sim.APIKeyFor(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // problems collects what the engine reports.
 type problems struct {
 	mu   sync.Mutex
@@ -505,14 +519,7 @@ func TestEngineSetRefused(t *testing.T) {
 // own administrator's changes only.
 func TestEngineLeavesOthersPendingChanges(t *testing.T) {
 	srv, c := startSim(t, panossim.Config{Users: map[string]string{"admin": "admin", "alice": "alice-pw"}})
-	key, err := srv.Sim.APIKeyFor("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := clientAs(t, srv, "alice")
 	tg := fwTarget("fw")
 	if err := alice.Set(t.Context(), tg.Container(sandwich.KindAddress), `<entry name="alices-draft"><fqdn>draft.example</fqdn></entry>`); err != nil {
 		t.Fatal(err)
@@ -575,14 +582,7 @@ func TestEngineTwoClustersSamePort(t *testing.T) {
 // locks itself.
 func TestEngineWaitsOutAnotherAdminsLocks(t *testing.T) {
 	srv, c := startSim(t, panossim.Config{Users: map[string]string{"admin": "admin", "alice": "alice-pw"}})
-	key, err := srv.Sim.APIKeyFor("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := userid.New(userid.Config{URL: srv.URL, APIKey: key, RootCAs: srv.CAPool})
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := clientAs(t, srv, "alice")
 	tg := fwTarget("fw")
 	e := startEngine(t, "prod", &source{inv: inventory()}, sandwich.TargetClient{Target: tg, Client: c})
 	eventually(t, "first sync", func() bool { ts := e.Targets(); return ts[0].LastCommit != nil }, e)
