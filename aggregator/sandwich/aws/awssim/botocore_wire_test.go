@@ -73,7 +73,8 @@ func (w wireRequest) signedAt(t *testing.T) time.Time {
 }
 
 // wireServer is the server the requests were captured against: the
-// default layout, two NLBs and one assumable role, its clock at now.
+// default layout, two NLBs, the firewalls' ALB with target groups for
+// ports 82 and 83, and one assumable role, its clock at now.
 func wireServer(now time.Time) *Server {
 	s := New("us-east-1")
 	l := DefaultLayout("us-east-1", "prod")
@@ -81,6 +82,7 @@ func wireServer(now time.Time) *Server {
 		l.Apply(m)
 		l.AddNLB(m, "k8s-web-nlb", "k8s-web-nlb-abc.elb.us-east-1.amazonaws.com", true)
 		l.AddNLB(m, "k8s-api-nlb", "k8s-api-nlb-abc.elb.us-east-1.amazonaws.com", false)
+		l.AddALB(m, "kubedag-alb", "kubedag-alb-123.us-east-1.elb.amazonaws.com", 82, 83)
 		m.Roles["arn:aws:iam::123456789012:role/kubedag"] = true
 	})
 	s.now = func() time.Time { return now }
@@ -156,6 +158,9 @@ type wireCase struct {
 	errorType string
 	json      func(t *testing.T, body map[string]any)
 }
+
+// albARN is the ARN AddALB gives the wire server's ALB.
+const albARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/kubedag-alb/38db755d17386ab4"
 
 func TestBotocoreWire(t *testing.T) {
 	ec2Err := func(status int, code string, msg ...string) wireCase {
@@ -292,14 +297,80 @@ func TestBotocoreWire(t *testing.T) {
 			absent: []string{"DescribeLoadBalancersResult/LoadBalancers"}, requestID: "ResponseMetadata/RequestId"},
 		"Classic ELB by the name of an NLB": with(queryErr(400, "LoadBalancerNotFound", "There is no ACTIVE Load Balancer named 'k8s-web-nlb'"), "elb_classic_name", nil),
 		"elbv2 unknown ARN":                 with(queryErr(400, "LoadBalancerNotFound"), "elb_arns_missing", nil),
-		"elbv2 unsupported action":          with(queryErr(400, "InvalidAction", "Could not find operation DescribeTargetGroups for version 2015-12-01"), "elb_unsupported", nil),
-		"elbv2 bad signature":               with(queryErr(403, "SignatureDoesNotMatch"), "elb_badsig", nil),
-		"elbv2 unsigned, own shape":         with(queryErr(403, "MissingAuthenticationToken"), "elb_unsigned", nil),
-		"elbv2 throttled":                   with(queryErr(400, "Throttling"), "elb_names", func(s *Server, _ time.Time) { s.Throttle("elasticloadbalancing:DescribeLoadBalancers", 1) }),
-		"sts bad signature":                 with(queryErr(403, "SignatureDoesNotMatch"), "sts_badsig", nil),
-		"sts unsigned":                      with(queryErr(403, "MissingAuthenticationToken"), "sts_unsigned", nil),
-		"sts wrong region":                  with(queryErr(403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not 'eu-west-1'. "), "sts_region", nil),
-		"sts signed 20 minutes ahead":       with(queryErr(403, "SignatureDoesNotMatch"), "sts_gci", later(-20*time.Minute)),
+		"elbv2 unsupported action":          with(queryErr(400, "InvalidAction", "Could not find operation DescribeAccountLimits for version 2015-12-01"), "elb_unsupported", nil),
+		"elbv2 DescribeLoadBalancers: an ALB has security groups, an NLB none": {request: "elb_alb", status: 200, root: "DescribeLoadBalancersResponse",
+			want: map[string][]string{"DescribeLoadBalancersResult/LoadBalancers/member/Type": {"application"},
+				"DescribeLoadBalancersResult/LoadBalancers/member/SecurityGroups/member":             {"sg-0kubedag"},
+				"DescribeLoadBalancersResult/LoadBalancers/member/AvailabilityZones/member/SubnetId": {"subnet-0untrust1", "subnet-0untrust2"}}},
+		"elbv2 NLB without security groups": {request: "elb_names", status: 200, root: "DescribeLoadBalancersResponse",
+			absent: []string{"DescribeLoadBalancersResult/LoadBalancers/member/SecurityGroups"}},
+		"elbv2 DescribeTargetGroups of a load balancer": {request: "elb_tgs_lb", status: 200, root: "DescribeTargetGroupsResponse",
+			want: map[string][]string{"DescribeTargetGroupsResult/TargetGroups/member/TargetGroupName": {"kubedag-alb-tg82", "kubedag-alb-tg83"},
+				"DescribeTargetGroupsResult/TargetGroups/member/Port":                    {"82", "83"},
+				"DescribeTargetGroupsResult/TargetGroups/member/HealthCheckPort":         {"traffic-port", "traffic-port"},
+				"DescribeTargetGroupsResult/TargetGroups/member/Matcher/HttpCode":        {"200", "200"},
+				"DescribeTargetGroupsResult/TargetGroups/member/TargetType":              {"instance", "instance"},
+				"DescribeTargetGroupsResult/TargetGroups/member/LoadBalancerArns/member": {albARN, albARN}},
+			absent: []string{"DescribeTargetGroupsResult/NextMarker"}, requestID: "ResponseMetadata/RequestId"},
+		"elbv2 DescribeTargetGroups Names": {request: "elb_tgs_names", status: 200, root: "DescribeTargetGroupsResponse",
+			want: map[string][]string{"DescribeTargetGroupsResult/TargetGroups/member/TargetGroupName": {"kubedag-alb-tg83"}}},
+		"elbv2 DescribeTargetGroups PageSize": {request: "elb_tgs_page", status: 200, root: "DescribeTargetGroupsResponse",
+			want:  map[string][]string{"DescribeTargetGroupsResult/TargetGroups/member/TargetGroupName": {"kubedag-alb-tg82"}},
+			count: map[string]int{"DescribeTargetGroupsResult/NextMarker": 1}},
+		"elbv2 DescribeTargetGroups of an NLB without any, empty list present": {request: "elb_tgs_lb", status: 200, root: "DescribeTargetGroupsResponse",
+			setup: func(s *Server, _ time.Time) { s.Update(func(m *Model) { clear(m.TargetGroups) }) },
+			count: map[string]int{"DescribeTargetGroupsResult/TargetGroups": 1, "DescribeTargetGroupsResult/TargetGroups/member": 0}},
+		"elbv2 unknown target group name": with(queryErr(400, "TargetGroupNotFound", "One or more target groups not found"), "elb_tgs_notfound", nil),
+		"elbv2 target group names with a load balancer": with(queryErr(400, "ValidationError",
+			"Target group names, target group ARNs, and a load balancer ARN cannot be specified at the same time"), "elb_tgs_both", nil),
+		"elbv2 DescribeTargetGroups of an unknown load balancer": with(queryErr(400, "LoadBalancerNotFound", "One or more load balancers not found"), "elb_tgs_lb",
+			func(s *Server, _ time.Time) { s.Update(func(m *Model) { delete(m.LoadBalancers, albARN) }) }),
+		"elbv2 DescribeTargetHealth, firewalls healthy": {request: "elb_health", status: 200, root: "DescribeTargetHealthResponse",
+			want: map[string][]string{"DescribeTargetHealthResult/TargetHealthDescriptions/member/Target/Id": {"i-0fw1", "i-0fw2"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/Target/Port":                  {"82", "82"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/HealthCheckPort":              {"82", "82"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/State":           {"healthy", "healthy"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/AdministrativeOverride/State": {"no_override", "no_override"}},
+			absent: []string{"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/Reason"}, requestID: "ResponseMetadata/RequestId"},
+		"elbv2 DescribeTargetHealth, a stopped firewall": {request: "elb_health", status: 200, root: "DescribeTargetHealthResponse",
+			setup: func(s *Server, _ time.Time) { s.Update(func(m *Model) { m.Instances["i-0fw2"].State = "stopped" }) },
+			want: map[string][]string{"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/State": {"healthy", "unused"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/Reason":      {"Target.InvalidState"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/Description": {"Target is in the stopped state"}}},
+		"elbv2 DescribeTargetHealth, group without a load balancer": {request: "elb_health", status: 200, root: "DescribeTargetHealthResponse",
+			setup: func(s *Server, _ time.Time) {
+				s.Update(func(m *Model) {
+					for _, tg := range m.TargetGroups {
+						tg.LoadBalancers = nil
+					}
+				})
+			},
+			want: map[string][]string{"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/Reason": {"Target.NotInUse", "Target.NotInUse"}},
+			// As in AWS's documented example: no HealthCheckPort then.
+			absent: []string{"DescribeTargetHealthResult/TargetHealthDescriptions/member/HealthCheckPort"}},
+		"elbv2 DescribeTargetHealth Targets, one not registered": {request: "elb_health_target", status: 200, root: "DescribeTargetHealthResponse",
+			want: map[string][]string{"DescribeTargetHealthResult/TargetHealthDescriptions/member/Target/Id": {"i-0fw2", "i-0fw1"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/Target/Port":         {"82", "90"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/State":  {"healthy", "unused"},
+				"DescribeTargetHealthResult/TargetHealthDescriptions/member/TargetHealth/Reason": {"Target.NotRegistered"}}},
+		"elbv2 DescribeTargetHealth of an unknown instance": with(queryErr(400, "InvalidTarget"), "elb_health_badtarget", nil),
+		"elbv2 DescribeTargetHealth of an unknown group":    with(queryErr(400, "TargetGroupNotFound", "One or more target groups not found"), "elb_health_notfound", nil),
+		"elbv2 DescribeListeners, one per target group": {request: "elb_listeners", status: 200, root: "DescribeListenersResponse",
+			want: map[string][]string{"DescribeListenersResult/Listeners/member/LoadBalancerArn": {albARN, albARN},
+				"DescribeListenersResult/Listeners/member/Protocol":                                                       {"HTTP", "HTTP"},
+				"DescribeListenersResult/Listeners/member/DefaultActions/member/Type":                                     {"forward", "forward"},
+				"DescribeListenersResult/Listeners/member/DefaultActions/member/ForwardConfig/TargetGroups/member/Weight": {"1", "1"}},
+			count: map[string]int{"DescribeListenersResult/Listeners/member/DefaultActions/member/TargetGroupArn": 2}, requestID: "ResponseMetadata/RequestId"},
+		"elbv2 DescribeListeners of an NLB without any": {request: "elb_listeners_nlb", status: 200, root: "DescribeListenersResponse",
+			count: map[string]int{"DescribeListenersResult/Listeners": 1, "DescribeListenersResult/Listeners/member": 0}},
+		"elbv2 unknown listener":      with(queryErr(400, "ListenerNotFound", "One or more listeners not found"), "elb_listeners_notfound", nil),
+		"elbv2 bad signature":         with(queryErr(403, "SignatureDoesNotMatch"), "elb_badsig", nil),
+		"elbv2 unsigned, own shape":   with(queryErr(403, "MissingAuthenticationToken"), "elb_unsigned", nil),
+		"elbv2 throttled":             with(queryErr(400, "Throttling"), "elb_names", func(s *Server, _ time.Time) { s.Throttle("elasticloadbalancing:DescribeLoadBalancers", 1) }),
+		"sts bad signature":           with(queryErr(403, "SignatureDoesNotMatch"), "sts_badsig", nil),
+		"sts unsigned":                with(queryErr(403, "MissingAuthenticationToken"), "sts_unsigned", nil),
+		"sts wrong region":            with(queryErr(403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not 'eu-west-1'. "), "sts_region", nil),
+		"sts signed 20 minutes ahead": with(queryErr(403, "SignatureDoesNotMatch"), "sts_gci", later(-20*time.Minute)),
 		// `aws eks get-token` presigns GetCallerIdentity (X-Amz-* in the
 		// query, x-k8s-aws-id signed, 60 s): what EKS's authenticator GETs.
 		"sts presigned URL": {request: "sts_presigned_eks_token", status: 200, root: "GetCallerIdentityResponse",

@@ -23,11 +23,13 @@ func TestAWSCLI(t *testing.T) {
 		t.Skip("aws CLI not installed (make test installs it: e2e/tools/host-deps.sh)")
 	}
 	sim := awssim.New(region)
+	var tgs []string
 	l := awssim.DefaultLayout(region, "prod")
 	sim.Update(func(m *awssim.Model) {
 		l.Apply(m)
 		l.AddNLB(m, "k8s-web-nlb", "k8s-web-nlb-abc.elb.us-east-1.amazonaws.com", true)
 		l.AddNLB(m, "k8s-api-nlb", "k8s-api-nlb-abc.elb.us-east-1.amazonaws.com", false)
+		tgs = l.AddALB(m, "kubedag-alb", "kubedag-alb-123.us-east-1.elb.amazonaws.com", 82, 83, 84)
 		m.Roles["arn:aws:iam::123456789012:role/kubedag"] = true
 	})
 	// Pages of 2 make the CLI follow NextToken and NextMarker.
@@ -71,7 +73,14 @@ func TestAWSCLI(t *testing.T) {
 		{name: "ec2 describe-network-interfaces", args: []string{"ec2", "describe-network-interfaces", "--filters",
 			"Name=attachment.device-index,Values=2"}, query: "NetworkInterfaces[].NetworkInterfaceId", want: []string{"eni-0trust1", "eni-0trust2"}},
 		{name: "elbv2 describe-load-balancers, paged", args: []string{"elbv2", "describe-load-balancers"}, query: "LoadBalancers[].LoadBalancerName",
-			want: []string{"k8s-api-nlb", "k8s-web-nlb"}},
+			want: []string{"kubedag-alb", "k8s-api-nlb", "k8s-web-nlb"}},
+		{name: "elbv2 describe-target-groups, paged", args: []string{"elbv2", "describe-target-groups"}, query: "TargetGroups[].TargetGroupName",
+			want: []string{"kubedag-alb-tg82", "kubedag-alb-tg83", "kubedag-alb-tg84"}},
+		{name: "elbv2 describe-target-health", args: []string{"elbv2", "describe-target-health", "--target-group-arn", tgs[1]},
+			query: "TargetHealthDescriptions[].[Target.Id, TargetHealth.State][]", want: []string{"i-0fw1", "healthy", "i-0fw2", "healthy"}},
+		{name: "elbv2 describe-listeners, paged", args: []string{"elbv2", "describe-listeners", "--load-balancer-arn", sim.Snapshot().TargetGroups[tgs[0]].LoadBalancers[0]},
+			query: "sort(Listeners[].DefaultActions[0].TargetGroupArn)", want: slices.Sorted(slices.Values(tgs))},
+		{name: "elbv2 unknown target group", args: []string{"elbv2", "describe-target-groups", "--names", "nope"}, code: "TargetGroupNotFound"},
 		{name: "ec2 unknown subnet", args: []string{"ec2", "describe-subnets", "--subnet-ids", "subnet-0gone1"}, code: "InvalidSubnetID.NotFound"},
 	}
 	for _, tt := range tests {

@@ -16,7 +16,15 @@
 //     and unknown IDs, unknown parameters (UnknownParameter), and its
 //     <Response><Errors> envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging,
-//     a load balancer's zones from its subnets); the Classic API's
+//     a load balancer's zones from its subnets, security groups where it
+//     has them: an application load balancer always, a network one only if
+//     given), DescribeTargetGroups (by ARNs, names or load balancer, paged),
+//     DescribeTargetHealth (all of a group's targets or those asked for) and
+//     DescribeListeners (by load balancer or ARNs, paged), with ELBv2's
+//     not-found errors (TargetGroupNotFound, ListenerNotFound,
+//     LoadBalancerNotFound, InvalidTarget); Layout.AddALB builds the
+//     sandwich's front door, an application load balancer with a target
+//     group per port holding the firewalls; the Classic API's
 //     DescribeLoadBalancers (same signing name, Version 2012-06-01) lists
 //     none, the model's load balancers all being ELBv2 ones;
 //   - STS GetCallerIdentity, AssumeRole (AWS query protocol) and
@@ -85,6 +93,15 @@
 //     time and instance type are fixed, there are no block devices, metadata
 //     options or load balancer addresses; paging tokens are opaque but not
 //     AWS's.
+//   - A target group has one listener per load balancer it names, on its
+//     own port and protocol, forwarding to it alone (no rules, certificates
+//     or weights but 1); its health-check settings are CreateTargetGroup's
+//     defaults. Target health is not checked: a registered target is
+//     healthy when its group has a load balancer and its instance runs,
+//     otherwise unused with the reason AWS documents (Target.NotInUse,
+//     Target.InvalidState, Target.NotRegistered). DescribeListeners without
+//     a load balancer or ARNs, and DescribeTargetHealth of an instance that
+//     does not exist, answer with the API reference's own wording.
 //   - Documented filters the model has no data for (architecture,
 //     instance-lifecycle, ...) are accepted, as AWS accepts them, but match
 //     nothing.

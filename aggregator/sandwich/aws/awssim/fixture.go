@@ -1,6 +1,10 @@
 package awssim
 
-import "fmt"
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+)
 
 // Layout is a typical sandwich deployment: an EKS cluster with one subnet
 // per zone and a firewall autoscaling group as Palo Alto's template builds
@@ -90,4 +94,45 @@ func (l Layout) AddClusterSubnet(m *Model, id, cidr, zone string) {
 	m.Subnets[id] = &Subnet{ID: id, VPC: l.VPC, CIDR: cidr, Zone: zone}
 	c := m.Clusters[l.Cluster]
 	c.SubnetIDs = append(c.SubnetIDs, id)
+}
+
+// AddALB adds the sandwich's front door: an internet-facing application
+// load balancer named name (DNS name dns) with a node in each firewall
+// zone's untrust subnet and the VPC's default security group, and for
+// each port an HTTP target group of that port (named <name>-tg<port>)
+// with every firewall registered on it, as the Panorama plugin's guide
+// has one target group per panw-tg-port. It returns the target groups'
+// ARNs in the order of ports.
+func (l Layout) AddALB(m *Model, name, dns string, ports ...int) []string {
+	lbARN := fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/%s/%s", l.region(), Account, name, hexID(name))
+	var subnets []string
+	var targets []Target
+	for i := 0; i < l.Firewalls && i < len(l.Zones); i++ {
+		subnets = append(subnets, fmt.Sprintf("subnet-0untrust%d", i+1))
+		targets = append(targets, Target{ID: Firewall(i)})
+	}
+	m.LoadBalancers[lbARN] = &LoadBalancer{ARN: lbARN, Name: name, DNSName: dns, Type: "application", Scheme: "internet-facing",
+		VPC: l.VPC, Subnets: subnets, SecurityGroups: []string{DefaultSecurityGroup(l.VPC)}}
+	var arns []string
+	for _, p := range ports {
+		tgName := fmt.Sprintf("%s-tg%d", name, p)
+		arn := fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%s", l.region(), Account, tgName, hexID(tgName))
+		tg := &TargetGroup{ARN: arn, Name: tgName, Protocol: "HTTP", Port: p, VPC: l.VPC, LoadBalancers: []string{lbARN}}
+		for _, t := range targets {
+			tg.Targets = append(tg.Targets, Target{ID: t.ID, Port: p})
+		}
+		m.TargetGroups[arn] = tg
+		arns = append(arns, arn)
+	}
+	return arns
+}
+
+// DefaultSecurityGroup is the ID of a VPC's default security group, which
+// EC2 creates with the VPC and gives whatever is launched without one.
+func DefaultSecurityGroup(vpc string) string { return "sg-" + strings.TrimPrefix(vpc, "vpc-") }
+
+// hexID is the 16 hex digits ending an ELBv2 ARN, stable for a name.
+func hexID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return fmt.Sprintf("%x", sum[:8])
 }

@@ -12,6 +12,7 @@ type Model struct {
 	Subnets       map[string]*Subnet       // by ID
 	Instances     map[string]*Instance     // by ID
 	LoadBalancers map[string]*LoadBalancer // by ARN
+	TargetGroups  map[string]*TargetGroup  // by ARN
 	// Roles are the role ARNs that AssumeRole grants.
 	Roles map[string]bool
 }
@@ -71,6 +72,32 @@ type LoadBalancer struct {
 	// Subnets are the subnets it has a node in, one per zone (its
 	// AvailabilityZones).
 	Subnets []string
+	// SecurityGroups are its security group IDs: an application load
+	// balancer always has one (its VPC's default group unless given),
+	// a network load balancer only if it was created with them.
+	SecurityGroups []string
+}
+
+// TargetGroup is an ELBv2 target group. Each load balancer it names has
+// one listener forwarding to it, on its port and protocol.
+type TargetGroup struct {
+	ARN      string
+	Name     string
+	Protocol string // HTTP, HTTPS, TCP, ...
+	Port     int
+	VPC      string
+	// TargetType is instance unless set (ip).
+	TargetType string
+	// LoadBalancers are the ARNs of the load balancers forwarding to it.
+	LoadBalancers []string
+	Targets       []Target
+}
+
+// Target is a registered target: an instance ID or an IP address, and
+// the port it receives on.
+type Target struct {
+	ID   string
+	Port int
 }
 
 // NewModel returns an empty model.
@@ -80,6 +107,7 @@ func NewModel() *Model {
 		Subnets:       map[string]*Subnet{},
 		Instances:     map[string]*Instance{},
 		LoadBalancers: map[string]*LoadBalancer{},
+		TargetGroups:  map[string]*TargetGroup{},
 		Roles:         map[string]bool{},
 	}
 }
@@ -110,7 +138,14 @@ func (m *Model) clone() *Model {
 	for k, v := range m.LoadBalancers {
 		x := *v
 		x.Subnets = slices.Clone(v.Subnets)
+		x.SecurityGroups = slices.Clone(v.SecurityGroups)
 		c.LoadBalancers[k] = &x
+	}
+	for k, v := range m.TargetGroups {
+		x := *v
+		x.LoadBalancers = slices.Clone(v.LoadBalancers)
+		x.Targets = slices.Clone(v.Targets)
+		c.TargetGroups[k] = &x
 	}
 	c.Roles = maps.Clone(m.Roles)
 	return c

@@ -23,8 +23,11 @@ type elbv2LB struct {
 	VPC         string      `xml:"VpcId"`
 	State       string      `xml:"State>Code"`
 	Type        string      `xml:"Type"`
-	IPType      string      `xml:"IpAddressType"`
 	Zones       []elbv2Zone `xml:"AvailabilityZones>member"`
+	// SecurityGroups is left out when empty, as AWS leaves it out of
+	// network load balancers created without groups.
+	SecurityGroups *elbv2Members[string] `xml:"SecurityGroups,omitempty"`
+	IPType         string                `xml:"IpAddressType"`
 }
 
 type elbv2Zone struct {
@@ -52,7 +55,9 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 	}
 	for _, a := range arns {
 		if c.model.LoadBalancers[a] == nil {
-			return nil, &apiError{status: 400, code: "LoadBalancerNotFound", msg: fmt.Sprintf("Load balancers '[%s]' not found", a)}
+			// By ARN AWS names none (recorded CLI answers); by name it
+			// does, below.
+			return nil, lbNotFound()
 		}
 	}
 	for _, n := range names {
@@ -67,20 +72,8 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 			ids = append(ids, arn)
 		}
 	}
-	// ELBv2 validates as STS does (Coral's "validation error detected").
-	if v := c.form.Get("PageSize"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && (n < 1 || n > 400) {
-			bound := "greater than or equal to 1"
-			if n > 400 {
-				bound = "less than or equal to 400"
-			}
-			return nil, &apiError{status: 400, code: "ValidationError", msg: fmt.Sprintf(
-				"1 validation error detected: Value '%d' at 'pageSize' failed to satisfy constraint: Member must have value %s", n, bound)}
-		}
-	}
-	got, next, err := page(c, ids, "Marker", "PageSize", 1, 400)
+	got, next, err := elbv2Page(c, ids)
 	if err != nil {
-		err.code = "ValidationError"
 		return nil, err
 	}
 	r := describeLBsResponse{Xmlns: namespace("elasticloadbalancing"), NextMarker: next, RequestID: c.id}
@@ -92,6 +85,9 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 		}
 		out := elbv2LB{ARN: arn, DNSName: lb.DNSName, HostedZone: "Z26RNL4JYFTOTI",
 			CreatedTime: "2026-01-02T03:04:05.000Z", Name: lb.Name, Scheme: lb.Scheme, VPC: lb.VPC, State: state, Type: lb.Type, IPType: "ipv4"}
+		if len(lb.SecurityGroups) > 0 {
+			out.SecurityGroups = &elbv2Members[string]{Items: slices.Clone(lb.SecurityGroups)}
+		}
 		for _, id := range lb.Subnets {
 			zone := ""
 			if sn := c.model.Subnets[id]; sn != nil {

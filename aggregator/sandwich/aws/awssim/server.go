@@ -295,6 +295,12 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 		return describeNetworkInterfaces(c)
 	case "elasticloadbalancing:DescribeLoadBalancers":
 		return describeLoadBalancers(c)
+	case "elasticloadbalancing:DescribeTargetGroups":
+		return describeTargetGroups(c)
+	case "elasticloadbalancing:DescribeTargetHealth":
+		return describeTargetHealth(c)
+	case "elasticloadbalancing:DescribeListeners":
+		return describeListeners(c)
 	case "sts:AssumeRole":
 		return s.assumeRole(c)
 	case "sts:AssumeRoleWithWebIdentity":
