@@ -269,7 +269,7 @@ func (s *Sim) config(w http.ResponseWriter, r *http.Request, user string) result
 func (s *Sim) change(admin string, steps []xpathStep, apply func(root *node)) {
 	apply(s.cfgTree.candidate)
 	s.stampUUIDs(s.cfgTree.candidate)
-	s.changes = append(s.changes, change{admin: admin, loc: locationOf(steps, s.cfg.Panorama), apply: apply})
+	s.changes = append(s.changes, change{admin: admin, loc: locationOf(steps, s.cfg.Panorama), steps: steps, apply: apply})
 	if len(s.changes) > maxChanges {
 		// Bounded memory: the oldest changes become unattributed, which a
 		// later full commit still takes.
@@ -284,6 +284,7 @@ const maxChanges = 100000
 type change struct {
 	admin string
 	loc   location
+	steps []xpathStep // the write's xpath, for partial commits by object xpath
 	apply func(root *node)
 }
 

@@ -114,14 +114,26 @@
 //     logical-router "default" vrf "default" (deviceconfig/setting/
 //     advance-routing yes). Panorama starts with its managed devices
 //     (mgt-config/devices) and no device groups, templates or stacks.
-//   - type=commit: <commit/> commits everything; action=partial with
-//     <commit><partial>... (the documented form; either without the other
-//     is refused with code 17) takes
+//   - type=commit: <commit/> commits everything; <commit><partial>...
+//     (documented with action=partial; pan-os-python and pango send it
+//     without, and are answered alike; action=partial without <partial> is
+//     refused with code 17) takes
 //     only the changes of the named admins (<admin><member>) and, on
 //     Panorama, of the named device groups, templates and template stacks
 //     (once any location is named, only named locations plus shared objects
 //     and device settings, unless <shared-object>/<device-and-network>
-//     excluded); the other admins' changes stay pending in the candidate.
+//     excluded; <policy-and-objects>excluded</policy-and-objects> leaves
+//     vsys changes out), or with <object-xpaths><member>XPATH (PowerPAN)
+//     only the writes to those objects; the other changes stay pending in
+//     the candidate. <force> commits even when nothing is pending (a job
+//     instead of "There are no changes to commit.", code 19 without a job,
+//     the answer PowerPAN quotes); it may hold the partial and the
+//     description (pango, pan-python and pan-os-python's FirewallCommit
+//     nest <partial> in it, pan-os-python's PanoramaCommit puts <force/>
+//     beside it, PowerPAN puts <description> in <force> or <partial>). The
+//     description is the job's <description>. Partial lists of log
+//     collectors and WildFire appliances (pango, pan-os-python) are
+//     accepted and name nothing the emulator holds.
 //     Every config write is attributed to the admin whose key made it.
 //     The commit validates the config it would make running and fails the
 //     job (result FAIL, details "Validation Error:", two lines per error in
@@ -346,6 +358,19 @@
 //     answers are of partial loads, nested one msg/line deeper); other saved
 //     configs, partial reverts and both commands through Panorama to a
 //     managed firewall are unexpected.
+//   - Commit forms, chosen where no source shows the device: an empty
+//     exclusion element (pan-os-python's commit_device_and_network and
+//     commit_policy_and_objects send <policy-and-objects /> or
+//     <device-and-network />) reads as excluded, any other text but
+//     "excluded" is unexpected; <no-vsys> (pan-python), <novsys> (PowerPAN)
+//     and <no-template>, <no-template-stack>, <no-device-group> are taken
+//     and change nothing; a description may stand in <commit>, <force> or
+//     <partial>, the last one read wins; a second <partial>, a <force> in
+//     <force> or any other element is unexpected (code 17, its path). An
+//     object xpath takes a write at or under it, and a write at an
+//     ancestor that changes it (a set of the object under its parent, as
+//     clients write objects) whole. Recorded job answers show an empty
+//     <description/>; the emulator fills it with the commit's description.
 //   - Commit jobs do not queue behind each other; each moves on when polled.
 //     Not modelled: other op commands (answered as unknown commands),
 //     override and multi-config, and the ~5 concurrent API calls per device

@@ -2,6 +2,8 @@ package panossim
 
 import (
 	"net/http"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,8 @@ type job struct {
 	polls    int
 	fail     bool
 	details  []string // job details lines (a commit's; a push's are per device)
+	// description is the commit's or push's <description>.
+	description string
 	// Panorama pushes.
 	pushType string // shared-policy, template-stack or template
 	dgName   string
@@ -33,76 +37,137 @@ type jobDevice struct {
 
 // commitRequest is a parsed <commit> command.
 type commitRequest struct {
-	partial     bool
-	admins      map[string]bool // nil: every admin
-	excluded    map[string]bool // "device", "shared", "policy" (policy-and-objects)
-	named       map[string]map[string]bool
+	partial  bool
+	force    bool            // commit even when nothing is pending
+	admins   map[string]bool // nil: every admin
+	excluded map[string]bool // "device", "shared", "policy" (policy-and-objects)
+	named    map[string]map[string]bool
+	xpaths   [][]xpathStep // object-xpaths: only changes to these objects
+	// touches reports whether change c writes the object at xpath x.
+	touches     func(c change, x []xpathStep) bool
 	description string
 }
 
-// parseCommit parses <commit>[<partial>...</partial>][<description>..]
-// [<force/>]</commit>; it returns the path of an unexpected element.
+// partialLocations are the location lists a partial commit may name: the
+// firewall's vsys, Panorama's device groups, templates and stacks, and the
+// log collectors and WildFire appliances pango and pan-os-python name
+// (the emulator has none, so no change lies there).
+var partialLocations = map[string]bool{
+	"vsys": true, "device-group": true, "template": true, "template-stack": true,
+	"log-collector": true, "log-collector-group": true,
+	"wildfire-appliance": true, "wildfire-appliance-cluster": true,
+}
+
+// parseCommit parses the commit forms clients send:
+//
+//	<commit>[<description>D</description>][<partial>P</partial>][<force/>]</commit>
+//	<commit>[<description>D</description>]<force>[<description>D</description>][<partial>P</partial>]</force></commit>
+//
+// (the documented <commit><force></force></commit>; pango, pan-python and
+// pan-os-python's FirewallCommit nest a forced partial in <force>,
+// pan-os-python's PanoramaCommit puts <force/> beside it, PowerPAN puts its
+// description in <force> or <partial>). It returns the path of an
+// unexpected element.
 func parseCommit(cmd *node) (commitRequest, []string) {
 	var req commitRequest
-	for _, c := range cmd.children {
-		switch c.name {
-		case "description":
-			req.description = c.text
-		case "force":
-		case "partial":
-			req.partial = true
-			for _, p := range c.children {
-				switch p.name {
-				case "admin":
-					req.admins = map[string]bool{}
-					for _, m := range p.children {
-						if m.name != "member" {
-							return req, []string{"commit", "partial", "admin", m.name}
-						}
-						req.admins[m.text] = true
-					}
-				case "device-and-network", "shared-object", "policy-and-objects":
-					if p.text != "excluded" {
-						return req, []string{"commit", "partial", p.name, p.text}
-					}
-					if req.excluded == nil {
-						req.excluded = map[string]bool{}
-					}
-					req.excluded[map[string]string{"device-and-network": "device", "shared-object": "shared", "policy-and-objects": "policy"}[p.name]] = true
-				case "vsys", "device-group", "template", "template-stack":
-					if req.named == nil {
-						req.named = map[string]map[string]bool{}
-					}
-					set := map[string]bool{}
-					for _, m := range p.children {
-						if m.name != "member" {
-							return req, []string{"commit", "partial", p.name, m.name}
-						}
-						set[m.text] = true
-					}
-					req.named[p.name] = set
-				case "no-vsys", "no-template", "no-template-stack", "no-device-group":
-				default:
-					return req, []string{"commit", "partial", p.name}
+	var walk func(n *node, path []string) []string
+	walk = func(n *node, path []string) []string {
+		for _, c := range n.children {
+			at := append(append([]string(nil), path...), c.name)
+			switch {
+			case c.name == "description":
+				req.description = c.text
+			case c.name == "force" && len(path) == 1:
+				req.force = true
+				if bad := walk(c, at); bad != nil {
+					return bad
 				}
+			case c.name == "partial" && !req.partial:
+				req.partial = true
+				if bad := req.parsePartial(c, at); bad != nil {
+					return bad
+				}
+			default:
+				return at
 			}
+		}
+		return nil
+	}
+	return req, walk(cmd, []string{"commit"})
+}
+
+// parsePartial parses the children of <partial>.
+func (req *commitRequest) parsePartial(partial *node, path []string) []string {
+	memberSet := func(p *node) (map[string]bool, []string) {
+		set := map[string]bool{}
+		for _, m := range p.children {
+			if m.name != "member" {
+				return nil, append(append([]string(nil), path...), p.name, m.name)
+			}
+			set[m.text] = true
+		}
+		return set, nil
+	}
+	for _, p := range partial.children {
+		switch {
+		case p.name == "description":
+			req.description = p.text
+		case p.name == "admin":
+			set, bad := memberSet(p)
+			if bad != nil {
+				return bad
+			}
+			req.admins = set
+		case p.name == "device-and-network" || p.name == "shared-object" || p.name == "policy-and-objects":
+			// pan-os-python's commit_device_and_network and
+			// commit_policy_and_objects send the element empty.
+			if p.text != "excluded" && p.text != "" {
+				return append(append([]string(nil), path...), p.name, p.text)
+			}
+			if req.excluded == nil {
+				req.excluded = map[string]bool{}
+			}
+			req.excluded[map[string]string{"device-and-network": "device", "shared-object": "shared", "policy-and-objects": "policy"}[p.name]] = true
+		case partialLocations[p.name]:
+			set, bad := memberSet(p)
+			if bad != nil {
+				return bad
+			}
+			if req.named == nil {
+				req.named = map[string]map[string]bool{}
+			}
+			req.named[p.name] = set
+		case p.name == "object-xpaths":
+			for _, m := range p.children {
+				steps, err := parseXPath(m.text)
+				if m.name != "member" || err != nil {
+					return append(append([]string(nil), path...), p.name, m.name)
+				}
+				req.xpaths = append(req.xpaths, steps)
+			}
+		case p.name == "no-vsys" || p.name == "novsys" || p.name == "no-template" ||
+			p.name == "no-template-stack" || p.name == "no-device-group":
 		default:
-			return req, []string{"commit", c.name}
+			return append(append([]string(nil), path...), p.name)
 		}
 	}
-	return req, nil
+	return nil
 }
 
 // takes reports whether a partial commit request takes change c: made by
 // one of its admins, and in a location it includes. Once any location is
 // named, only changes in named locations (and shared and device settings,
-// unless excluded) are taken.
+// unless excluded) are taken; with object xpaths, only changes to those
+// objects.
 func (req *commitRequest) takes(c change) bool {
 	if !req.partial {
 		return true
 	}
 	if req.admins != nil && !req.admins[c.admin] {
 		return false
+	}
+	if req.xpaths != nil {
+		return slices.ContainsFunc(req.xpaths, func(x []xpathStep) bool { return req.touches(c, x) })
 	}
 	switch c.loc.kind {
 	case "shared":
@@ -119,6 +184,40 @@ func (req *commitRequest) takes(c change) bool {
 	}
 	set, ok := req.named[c.loc.kind]
 	return ok && set[c.loc.name]
+}
+
+// touchesLocked reports whether change c writes the object at xpath x: it
+// lies at or under x, or (a set of the object under its parent, as clients
+// write objects) at an ancestor of x and changes what running holds there.
+func (s *Sim) touchesLocked(c change, x []xpathStep) bool {
+	if under(c.steps, x) {
+		return true
+	}
+	if !under(x, c.steps) {
+		return false
+	}
+	at := func(root *node) string {
+		if n, _ := lookup(root, x); n != nil {
+			return n.String()
+		}
+		return ""
+	}
+	tmp := s.cfgTree.running.clone()
+	c.apply(tmp)
+	return at(tmp) != at(s.cfgTree.running)
+}
+
+// under reports whether xpath steps lie at or under prefix.
+func under(steps, prefix []xpathStep) bool {
+	if len(steps) < len(prefix) {
+		return false
+	}
+	for i, st := range prefix {
+		if st.name != steps[i].name || !reflect.DeepEqual(st.preds, steps[i].preds) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result {
@@ -156,12 +255,11 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	if bad != nil {
 		return unexpected(w, bad...)
 	}
-	// A partial commit is documented as type=commit&action=partial; the
-	// emulator insists, so clients follow the documented form.
-	if req.partial != (action == "partial") {
-		if req.partial {
-			return writeErrorCDATA(w, 17, " commit -> partial  is unexpected without action=partial")
-		}
+	req.touches = s.touchesLocked
+	// A partial commit is documented as type=commit&action=partial, but
+	// pan-os-python and pango send <partial> without it (devices take
+	// it); action=partial without <partial> has nothing to scope.
+	if action == "partial" && !req.partial {
 		return writeErrorCDATA(w, 17, " commit -> partial  is missing (action=partial)")
 	}
 	// An accepted commit ends the committer's locks (oplocks.go).
@@ -181,7 +279,7 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 		copyUUIDs(next, s.cfgTree.candidate)
 		s.stampUUIDs(next)
 	}
-	if next.String() == s.cfgTree.running.String() {
+	if !req.force && next.String() == s.cfgTree.running.String() {
 		// Writes that cancel out (a set then its delete) leave nothing to
 		// commit; they are forgotten.
 		if req.partial {
@@ -194,6 +292,7 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	}
 
 	j := s.newJobLocked("Commit", user)
+	j.description = req.description
 	if s.failJobs > 0 {
 		s.failJobs--
 		j.fail = true
@@ -293,7 +392,13 @@ func (s *Sim) writeJobLocked(b *strings.Builder, j *job) {
 		}
 	}
 	b.WriteString(`<status>` + status + `</status><queued>NO</queued><stoppable>no</stoppable><result>` + res + `</result>`)
-	b.WriteString(`<tfin>` + tfin + `</tfin><description/><positionInQ>0</positionInQ><progress>` + progress + `</progress>`)
+	b.WriteString(`<tfin>` + tfin + `</tfin>`)
+	if j.description == "" {
+		b.WriteString(`<description/>`)
+	} else {
+		b.WriteString(`<description>` + escape(j.description) + `</description>`)
+	}
+	b.WriteString(`<positionInQ>0</positionInQ><progress>` + progress + `</progress>`)
 	if j.typ != "CommitAll" {
 		writeLines(b, "details", doneLines(done, j.details))
 		b.WriteString(`<warnings/></job>`)
