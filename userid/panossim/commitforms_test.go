@@ -526,3 +526,152 @@ func TestCommitFormsRefused(t *testing.T) {
 		})
 	}
 }
+
+// pushAs sends a commit-all (action=all) with pan-python's transport and
+// follows the push job to its end.
+func (h *harness) pushAs(cmd string) (job struct {
+	Result      string   `xml:"result>job>result"`
+	Status      string   `xml:"result>job>status"`
+	PushType    string   `xml:"result>job>push_type"`
+	DGName      string   `xml:"result>job>dgname"`
+	Description string   `xml:"result>job>description"`
+	Serials     []string `xml:"result>job>devices>entry>serial-no"`
+}) {
+	h.t.Helper()
+	_, body := h.panPython(url.Values{"type": {"commit"}, "action": {"all"}, "cmd": {cmd}})
+	m := jobIDRE.FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "Push job enqueued") {
+		h.t.Fatalf("%s: %s", cmd, body)
+	}
+	for i := 0; i < 10; i++ {
+		_, body := h.op(`<show><jobs><id>` + m[1] + `</id></jobs></show>`)
+		if err := xml.Unmarshal([]byte(body), &job); err != nil {
+			h.t.Fatalf("%v: %s", err, body)
+		}
+		if job.Status == "FIN" {
+			return job
+		}
+	}
+	h.t.Fatalf("push %s never finished", m[1])
+	return job
+}
+
+// Panorama: pango's and pan-os-python's partial commits (device groups,
+// templates, log collectors; forced) and pushes (a device list, a
+// description, include-template, force-template-values), and pan-python's
+// commit-all (the group named as text, one device).
+func TestPanoramaCommitFormsOfClients(t *testing.T) {
+	devs := []Device{{Serial: "007951000000001", Name: "fw-a"}, {Serial: "007951000000002", Name: "fw-b"}}
+	const (
+		eksAddr   = dgXPath + "/address/entry[@name='eks-a']"
+		otherAddr = pano + "/device-group/entry[@name='other']/address/entry[@name='x']"
+		banner    = pano + "/template/entry[@name='eks-net']/config/devices/entry[@name='localhost.localdomain']/deviceconfig/system/login-banner"
+	)
+	setup := func(t *testing.T) (admin, kd *harness) {
+		h := newHarness(t, Config{Panorama: true, Users: map[string]string{"admin": "a", "kubedag": "k"}, Devices: devs, JobPolls: 1})
+		admin, kd = h.as("admin"), h.as("kubedag")
+		kd.mustCfg("set", dgXPath+"/address", `<entry name="eks-a"><ip-netmask>10.1.0.1</ip-netmask></entry>`, writeOK)
+		kd.mustCfg("set", strings.TrimSuffix(banner, "/login-banner"), `<login-banner>from template</login-banner>`, writeOK)
+		admin.mustCfg("set", pano+"/device-group/entry[@name='other']/address", `<entry name="x"><fqdn>x.example</fqdn></entry>`, writeOK)
+		return admin, kd
+	}
+	runningOn := func(h *harness) []string {
+		var out []string
+		for _, c := range []struct{ name, xpath string }{{"eks", eksAddr}, {"other", otherAddr}, {"template", banner}} {
+			if _, body := h.cfg("show", c.xpath, ""); parseResp(t, body).Status == "success" {
+				out = append(out, c.name)
+			}
+		}
+		return out
+	}
+	pangoPano := func(description string, dgs, logCollectors []string, force bool) string {
+		p := &pangoPanoPartial{DeviceGroups: pangoMem(dgs...), LogCollectors: pangoMem(logCollectors...)}
+		c := pangoPanoCommit{Description: description}
+		if force {
+			c.Force = &struct {
+				Partial *pangoPanoPartial `xml:"partial"`
+			}{p}
+		} else {
+			c.Partial = p
+		}
+		return xmlMarshal(c)
+	}
+	for _, tc := range []struct {
+		name, cmd, wantDescription string
+		wantRunning                []string
+	}{
+		{"pango PanoramaCommit{Description, DeviceGroups, LogCollectors, Force}", pangoPano("dg only", []string{"eks"}, []string{"lc1"}, true), "dg only", []string{"eks"}},
+		{"pango PanoramaCommit{DeviceGroups}", pangoPano("", []string{"other"}, nil, false), "", []string{"other"}},
+		{"pan-os-python PanoramaCommit(description, templates, force): <force /> beside the partial", panosPanoramaCommit("tmpl", [][2]string{{"template", "eks-net"}}, true), "tmpl", []string{"template"}},
+		{"pan-os-python PanoramaCommit(force): forced full", panosPanoramaCommit("", nil, true), "", []string{"eks", "other", "template"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			admin, kd := setup(t)
+			j := kd.commitAs(tc.cmd, "")
+			if j.Result != "OK" || j.Description != tc.wantDescription {
+				t.Fatalf("%s: %+v", tc.cmd, j)
+			}
+			if got := runningOn(admin); !slices.Equal(got, tc.wantRunning) {
+				t.Errorf("%s: running %v, want %v", tc.cmd, got, tc.wantRunning)
+			}
+		})
+	}
+
+	// Pushes, after a full commit on Panorama.
+	admin, kd := setup(t)
+	if j := admin.commitAs(`<commit></commit>`, ""); j.Result != "OK" {
+		t.Fatalf("panorama commit: %+v", j)
+	}
+	has := func(serial, s string) bool {
+		cfg, ok := kd.sim.DeviceConfig(serial)
+		if !ok {
+			t.Fatalf("no device %s", serial)
+		}
+		return strings.Contains(cfg, s)
+	}
+	no, yes := false, true
+	j := kd.pushAs(panosCommitAllDG("eks", "to fw-a", []string{devs[0].Serial}, &no, &yes))
+	if j.Result != "OK" || j.PushType != "shared-policy" || j.DGName != "eks" || j.Description != "to fw-a" || !slices.Equal(j.Serials, []string{devs[0].Serial}) {
+		t.Fatalf("pan-os-python PanoramaCommitAll(device group, devices=[fw-a]): %+v", j)
+	}
+	if !has(devs[0].Serial, `<entry name="eks-a">`) || has(devs[1].Serial, `<entry name="eks-a">`) || has(devs[0].Serial, "from template") {
+		t.Fatal("the push reached other devices, or took the template without include_template")
+	}
+
+	ca := pangoCommitAll{}
+	ca.DeviceGroup = &struct {
+		Entry struct {
+			Name    string        `xml:"name,attr"`
+			Devices *pangoEntries `xml:"devices"`
+		} `xml:"device-group>entry"`
+		Description         string `xml:"description,omitempty"`
+		IncludeTemplate     string `xml:"include-template"`
+		ForceTemplateValues string `xml:"force-template-values"`
+	}{Description: "to fw-b", IncludeTemplate: "yes", ForceTemplateValues: "no"}
+	ca.DeviceGroup.Entry.Name = "eks"
+	ca.DeviceGroup.Entry.Devices = &pangoEntries{Entries: []pangoEntry{{Name: devs[1].Serial}}}
+	j = kd.pushAs(xmlMarshal(ca))
+	if j.Result != "OK" || j.DGName != "eks" || j.Description != "to fw-b" || !slices.Equal(j.Serials, []string{devs[1].Serial}) {
+		t.Fatalf("pango PanoramaCommitAll{TypeDeviceGroup, IncludeTemplate, Devices}: %+v", j)
+	}
+	if !has(devs[1].Serial, `<entry name="eks-a">`) || !has(devs[1].Serial, "from template") {
+		t.Fatal("include-template yes did not push the template")
+	}
+
+	j = kd.pushAs(xmlMarshal(pangoCommitAll{Template: &pangoCommitAllTemplate{Name: "eks-net", Description: "banner", Devices: pangoMem(devs[0].Serial), ForceTemplateValues: "yes"}}))
+	if j.Result != "OK" || j.PushType != "template" || j.Description != "banner" || !slices.Equal(j.Serials, []string{devs[0].Serial}) || !has(devs[0].Serial, "from template") {
+		t.Fatalf("pango PanoramaCommitAll{TypeTemplate, Devices, ForceTemplateValues}: %+v", j)
+	}
+
+	// pan-python's PanCommit commit-all names the group as text and one
+	// device; merge-with-candidate-cfg no.
+	kd.mustCfg("set", eksAddr, `<description>v2</description>`, writeOK)
+	if r := kd.commitAs(pangoPano("", []string{"eks"}, nil, false), ""); r.Result != "OK" {
+		t.Fatalf("commit of v2: %+v", r)
+	}
+	j = kd.pushAs(`<commit-all><shared-policy><device>` + devs[1].Serial + `</device><device-group>eks</device-group>` +
+		`<merge-with-candidate-cfg>no</merge-with-candidate-cfg></shared-policy></commit-all>`)
+	if j.Result != "OK" || j.DGName != "eks" || !slices.Equal(j.Serials, []string{devs[1].Serial}) || !has(devs[1].Serial, "v2") || has(devs[0].Serial, "v2") {
+		t.Fatalf("pan-python commit-all (device, device-group text): %+v", j)
+	}
+}

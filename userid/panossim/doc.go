@@ -154,7 +154,12 @@
 //     templates too; with <validate-only/> nothing is changed and devices
 //     report "Configuration is valid"),
 //     <template-stack><name>, <template><name>, each pushing Panorama's
-//     running config. A firewall belongs to the device group that lists it
+//     running config. A device list narrows a push: <devices><entry
+//     name="SERIAL"/> in the group's entry (pango, pan-os-python),
+//     <device><member> in a template or stack; pan-python's PanCommit
+//     names the group as text (<device-group>DG</device-group>) and one
+//     firewall as <device>SERIAL</device>. <description> becomes the push
+//     job's description. A firewall belongs to the device group that lists it
 //     under devices (Panorama assigns a firewall to one group) or, when no
 //     group lists it, to every group listing no devices (the emulator's
 //     default); a stack applies to the firewalls it lists, or to all when
@@ -371,6 +376,16 @@
 //     ancestor that changes it (a set of the object under its parent, as
 //     clients write objects) whole. Recorded job answers show an empty
 //     <description/>; the emulator fills it with the commit's description.
+//   - Push options, chosen where no source shows their effect here:
+//     force-template-values is always in effect (pushed template config
+//     is merged over the firewall's own, never under it);
+//     merge-with-candidate-cfg changes nothing (managed firewalls have no
+//     candidate config of their own here); <admin> in a push (pan-os-python,
+//     PAN-OS 10.2+) does not narrow it to those admins' changes; <vsys>
+//     (pan-python) is taken and ignored (firewalls have vsys1 only). The
+//     emulated Panorama has no log collectors or WildFire appliances:
+//     log-collector-config and wildfire-appliance-config pushes (pango,
+//     pan-os-python) are unexpected (code 17).
 //   - Commit jobs do not queue behind each other; each moves on when polled.
 //     Not modelled: other op commands (answered as unknown commands),
 //     override and multi-config, and the ~5 concurrent API calls per device

@@ -287,7 +287,7 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 		return unexpected(w, "commit-all", cmd.children[1].name)
 	}
 	kind := cmd.children[0]
-	var dgName, stackName, tmplName string
+	var dgName, stackName, tmplName, description string
 	includeTemplate, validateOnly := false, false
 	var onlyDevices map[string]bool
 	switch kind.name {
@@ -295,7 +295,9 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 		for _, c := range kind.children {
 			switch c.name {
 			case "device-group":
-				if e := c.child("entry"); e != nil {
+				e := c.child("entry")
+				switch {
+				case e != nil:
 					dgName, _ = e.attr("name")
 					if devs := e.child("devices"); devs != nil {
 						onlyDevices = map[string]bool{}
@@ -304,12 +306,20 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 							onlyDevices[v] = true
 						}
 					}
+				case len(c.children) == 0 && c.text != "":
+					// pan-python's PanCommit names the group as text.
+					dgName = c.text
 				}
+			case "device":
+				// pan-python's PanCommit: one firewall by serial.
+				onlyDevices = map[string]bool{c.text: true}
 			case "include-template":
 				includeTemplate = c.text == "yes"
 			case "validate-only":
 				validateOnly = true
-			case "merge-with-candidate-cfg", "force-template-values", "description", "admin":
+			case "description":
+				description = c.text
+			case "merge-with-candidate-cfg", "force-template-values", "admin", "vsys":
 			default:
 				return unexpected(w, "commit-all", "shared-policy", c.name)
 			}
@@ -330,7 +340,9 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 				}
 			case "validate-only":
 				validateOnly = true
-			case "merge-with-candidate-cfg", "force-template-values", "description", "admin":
+			case "description":
+				description = c.text
+			case "merge-with-candidate-cfg", "force-template-values", "admin":
 			default:
 				return unexpected(w, "commit-all", kind.name, c.name)
 			}
@@ -370,7 +382,7 @@ func (s *Sim) commitAllLocked(w http.ResponseWriter, cmd *node, user string) res
 	}
 
 	j := s.newJobLocked("CommitAll", user)
-	j.pushType, j.dgName = kind.name, dgName
+	j.pushType, j.dgName, j.description = kind.name, dgName, description
 	failAll := ""
 	if s.failJobs > 0 {
 		s.failJobs--
