@@ -125,7 +125,7 @@ func panosPanoramaCommit(description string, locs [][2]string, force bool) strin
 
 // panosCommitAllDG is pan-os-python's PanoramaCommitAll(style="device
 // group", ...).element() (action=all).
-func panosCommitAllDG(name, description string, devices []string, includeTemplate, forceTemplateValues *bool) string {
+func panosCommitAllDG(name, description string, admins, devices []string, includeTemplate, forceTemplateValues *bool) string {
 	root := etElement("commit-all")
 	body := root.sub("shared-policy")
 	dge := body.sub("device-group").sub("entry", [2]string{"name", name})
@@ -137,6 +137,12 @@ func panosCommitAllDG(name, description string, devices []string, includeTemplat
 	}
 	if description != "" {
 		body.sub("description").text = description
+	}
+	if len(admins) > 0 {
+		adms := body.sub("admin")
+		for _, a := range admins {
+			adms.sub("member").text = a
+		}
 	}
 	for _, o := range []struct {
 		v    *bool
@@ -513,6 +519,7 @@ func TestCommitFormsRefused(t *testing.T) {
 		{"bad object xpath", `<commit><partial><object-xpaths><member>address</member></object-xpaths></partial></commit>`, "partial", " commit -> partial -> object-xpaths -> member  is unexpected"},
 		{"action=partial without partial", `<commit><force></force></commit>`, "partial", " commit -> partial  is missing (action=partial)"},
 		{"unknown partial option", `<commit><partial><frob/></partial></commit>`, "", " commit -> partial -> frob  is unexpected"},
+		{"a Panorama location on a firewall", `<commit><partial><device-group><member>eks</member></device-group></partial></commit>`, "", " commit -> partial -> device-group  is unexpected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			admin, kd := fwPending(t)
@@ -617,8 +624,11 @@ func TestPanoramaCommitFormsOfClients(t *testing.T) {
 		})
 	}
 
-	// Pushes, after a full commit on Panorama.
+	// Pushes, after a full commit on Panorama (which has no vsys to name).
 	admin, kd := setup(t)
+	if j := kd.commitAs(`<commit><partial><vsys><member>vsys1</member></vsys></partial></commit>`, ""); j.Code != "17" || j.Msg != "commit -> partial -> vsys  is unexpected" {
+		t.Fatalf("a vsys partial on Panorama: %+v", j)
+	}
 	if j := admin.commitAs(`<commit></commit>`, ""); j.Result != "OK" {
 		t.Fatalf("panorama commit: %+v", j)
 	}
@@ -630,7 +640,7 @@ func TestPanoramaCommitFormsOfClients(t *testing.T) {
 		return strings.Contains(cfg, s)
 	}
 	no, yes := false, true
-	j := kd.pushAs(panosCommitAllDG("eks", "to fw-a", []string{devs[0].Serial}, &no, &yes))
+	j := kd.pushAs(panosCommitAllDG("eks", "to fw-a", nil, []string{devs[0].Serial}, &no, &yes))
 	if j.Result != "OK" || j.PushType != "shared-policy" || j.DGName != "eks" || j.Description != "to fw-a" || !slices.Equal(j.Serials, []string{devs[0].Serial}) {
 		t.Fatalf("pan-os-python PanoramaCommitAll(device group, devices=[fw-a]): %+v", j)
 	}
@@ -673,5 +683,13 @@ func TestPanoramaCommitFormsOfClients(t *testing.T) {
 		`<merge-with-candidate-cfg>no</merge-with-candidate-cfg></shared-policy></commit-all>`)
 	if j.Result != "OK" || j.DGName != "eks" || !slices.Equal(j.Serials, []string{devs[1].Serial}) || !has(devs[1].Serial, "v2") || has(devs[0].Serial, "v2") {
 		t.Fatalf("pan-python commit-all (device, device-group text): %+v", j)
+	}
+
+	// pan-os-ansible's panos_commit_push (style "device group", admins;
+	// include_template and force_template_values default False): every
+	// firewall of the group, whoever made the changes.
+	j = kd.pushAs(panosCommitAllDG("eks", "", []string{"ansible-admin"}, nil, &no, &no))
+	if j.Result != "OK" || !slices.Equal(j.Serials, []string{devs[0].Serial, devs[1].Serial}) || !has(devs[0].Serial, "v2") {
+		t.Fatalf("panos_commit_push with admins: %+v", j)
 	}
 }

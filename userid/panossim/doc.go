@@ -371,7 +371,9 @@
 //     and <no-template>, <no-template-stack>, <no-device-group> are taken
 //     and change nothing; a description may stand in <commit>, <force> or
 //     <partial>, the last one read wins; a second <partial>, a <force> in
-//     <force> or any other element is unexpected (code 17, its path). An
+//     <force>, a location list of the other device kind (<vsys> on
+//     Panorama, <device-group> or <template> on a firewall) or any other
+//     element is unexpected (code 17, its path). An
 //     object xpath takes a write at or under it, and a write at an
 //     ancestor that changes it (a set of the object under its parent, as
 //     clients write objects) whole. Recorded job answers show an empty

@@ -48,14 +48,16 @@ type commitRequest struct {
 	description string
 }
 
-// partialLocations are the location lists a partial commit may name: the
-// firewall's vsys, Panorama's device groups, templates and stacks, and the
-// log collectors and WildFire appliances pango and pan-os-python name
-// (the emulator has none, so no change lies there).
-var partialLocations = map[string]bool{
-	"vsys": true, "device-group": true, "template": true, "template-stack": true,
-	"log-collector": true, "log-collector-group": true,
-	"wildfire-appliance": true, "wildfire-appliance-cluster": true,
+// partialLocations are the location lists a partial commit may name, by
+// device kind (true: Panorama): the firewall's vsys; Panorama's device
+// groups, templates and stacks, and the log collectors and WildFire
+// appliances pango and pan-os-python name (the emulator has none, so no
+// change lies there).
+var partialLocations = map[bool]map[string]bool{
+	false: {"vsys": true},
+	true: {"device-group": true, "template": true, "template-stack": true,
+		"log-collector": true, "log-collector-group": true,
+		"wildfire-appliance": true, "wildfire-appliance-cluster": true},
 }
 
 // parseCommit parses the commit forms clients send:
@@ -68,7 +70,7 @@ var partialLocations = map[string]bool{
 // pan-os-python's PanoramaCommit puts <force/> beside it, PowerPAN puts its
 // description in <force> or <partial>). It returns the path of an
 // unexpected element.
-func parseCommit(cmd *node) (commitRequest, []string) {
+func parseCommit(cmd *node, panorama bool) (commitRequest, []string) {
 	var req commitRequest
 	var walk func(n *node, path []string) []string
 	walk = func(n *node, path []string) []string {
@@ -84,7 +86,7 @@ func parseCommit(cmd *node) (commitRequest, []string) {
 				}
 			case c.name == "partial" && !req.partial:
 				req.partial = true
-				if bad := req.parsePartial(c, at); bad != nil {
+				if bad := req.parsePartial(c, at, partialLocations[panorama]); bad != nil {
 					return bad
 				}
 			default:
@@ -97,7 +99,7 @@ func parseCommit(cmd *node) (commitRequest, []string) {
 }
 
 // parsePartial parses the children of <partial>.
-func (req *commitRequest) parsePartial(partial *node, path []string) []string {
+func (req *commitRequest) parsePartial(partial *node, path []string, locations map[string]bool) []string {
 	memberSet := func(p *node) (map[string]bool, []string) {
 		set := map[string]bool{}
 		for _, m := range p.children {
@@ -128,7 +130,7 @@ func (req *commitRequest) parsePartial(partial *node, path []string) []string {
 				req.excluded = map[string]bool{}
 			}
 			req.excluded[map[string]string{"device-and-network": "device", "shared-object": "shared", "policy-and-objects": "policy"}[p.name]] = true
-		case partialLocations[p.name]:
+		case locations[p.name]:
 			set, bad := memberSet(p)
 			if bad != nil {
 				return bad
@@ -251,7 +253,7 @@ func (s *Sim) commit(w http.ResponseWriter, r *http.Request, user string) result
 	if all {
 		return s.commitAllLocked(w, cmd, user)
 	}
-	req, bad := parseCommit(cmd)
+	req, bad := parseCommit(cmd, s.cfg.Panorama)
 	if bad != nil {
 		return unexpected(w, bad...)
 	}
