@@ -81,6 +81,16 @@ func TestAWSCLI(t *testing.T) {
 		{name: "elbv2 describe-listeners, paged", args: []string{"elbv2", "describe-listeners", "--load-balancer-arn", sim.Snapshot().TargetGroups[tgs[0]].LoadBalancers[0]},
 			query: "sort(Listeners[].DefaultActions[0].TargetGroupArn)", want: slices.Sorted(slices.Values(tgs))},
 		{name: "elbv2 unknown target group", args: []string{"elbv2", "describe-target-groups", "--names", "nope"}, code: "TargetGroupNotFound"},
+		{name: "ec2 describe-vpcs", args: []string{"ec2", "describe-vpcs", "--filters", "Name=vpc-id,Values=vpc-0kubedag"},
+			query: "Vpcs[].[VpcId, CidrBlock, BlockPublicAccessStates.InternetGatewayBlockMode][]", want: []string{"vpc-0kubedag", "10.0.0.0/16", "off"}},
+		{name: "ec2 describe-availability-zones", args: []string{"ec2", "describe-availability-zones", "--filters", "Name=zone-type,Values=availability-zone"},
+			query: "AvailabilityZones[].ZoneId", want: []string{"use1-az1", "use1-az2", "use1-az3"}},
+		{name: "ec2 describe-security-groups, paged", args: []string{"ec2", "describe-security-groups", "--page-size", "5"},
+			query: "SecurityGroups[].[GroupId, GroupName][]", want: []string{"sg-0kubedag", "default"}},
+		{name: "ec2 instances' groups and volumes", args: []string{"ec2", "describe-instances", "--instance-ids", "i-0fw2"},
+			query: "Reservations[].Instances[].[SecurityGroups[0].GroupId, NetworkInterfaces[0].Groups[0].GroupId, BlockDeviceMappings[0].DeviceName, MetadataOptions.State][]",
+			want:  []string{"sg-0kubedag", "sg-0kubedag", "/dev/xvda", "applied"}},
+		{name: "ec2 unknown VPC", args: []string{"ec2", "describe-vpcs", "--vpc-ids", "vpc-0gone1"}, code: "InvalidVpcID.NotFound"},
 		{name: "ec2 unknown subnet", args: []string{"ec2", "describe-subnets", "--subnet-ids", "subnet-0gone1"}, code: "InvalidSubnetID.NotFound"},
 	}
 	for _, tt := range tests {

@@ -8,8 +8,12 @@
 //     X-Amzn-ErrorType header, with the shape's members such as clusterName);
 //     a cluster has a stable endpoint, a CA certificate and an OIDC issuer,
 //     so `aws eks update-kubeconfig` writes a usable kubeconfig entry;
-//   - EC2 DescribeSubnets, DescribeInstances, DescribeNetworkInterfaces
-//     (EC2 query protocol: form-encoded POST, XML answers of <item> lists),
+//   - EC2 DescribeSubnets, DescribeInstances, DescribeNetworkInterfaces,
+//     DescribeVpcs, DescribeAvailabilityZones (the zones the model's subnets
+//     and instances are in) and DescribeSecurityGroups (each VPC's default
+//     group, which its instances, their interfaces and its application load
+//     balancers are in) (EC2 query protocol: form-encoded POST, XML answers
+//     of <item> lists),
 //     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
 //     the documented names, legacy aliases included; an undocumented name is
 //     InvalidParameterValue), MaxResults/NextToken paging, DryRun, malformed
@@ -87,12 +91,26 @@
 //     HTTP statuses are what clients act on and follow AWS.
 //   - IDs are checked for their prefix only (subnet-, i-, eni-), not for
 //     AWS's 8 or 17 hex digits, so fixtures can use readable IDs.
-//   - Answers carry the members AWS always sends (DNS names, MACs, private
-//     address sets, launch time, platform, group sets) and those discovery
-//     reads, not every one: group sets are empty, values such as the launch
-//     time and instance type are fixed, there are no block devices, metadata
-//     options or load balancer addresses; paging tokens are opaque but not
+//   - Answers carry the members AWS always sends (as recorded CLI output
+//     shows them: DNS names, MACs, private address sets, launch and attach
+//     times, platform, security groups, the root EBS volume, metadata, CPU,
+//     DNS-name and maintenance options, an empty productCodes, the state
+//     transition reason; a VPC's CIDR association and block-public-access
+//     state; a zone's opt-in status, group and border group) and those
+//     discovery reads, not every one: values such as the launch time,
+//     instance type (m5.xlarge) and IMDS settings (the documented defaults)
+//     are fixed; instances have no client token, public addresses or
+//     Marketplace product code (a VM-Series from the Marketplace has one);
+//     load balancers have no addresses; paging tokens are opaque but not
 //     AWS's.
+//   - The model's network is its VPCs (Model.VPCs; DefaultLayout's is
+//     10.0.0.0/16, untagged, not the default VPC), the zones in use (not
+//     every zone of the region) and one default security group per VPC with
+//     EC2's default rules; there are no route tables (DescribeRouteTables is
+//     an unknown action), other security groups or rules. Asking for a
+//     security group by name answers InvalidGroup.NotFound as EC2 does for a
+//     name outside the default VPC, naming no default VPC ('none': the
+//     account has none, a case no source shows).
 //   - A target group has one listener per load balancer it names, on its
 //     own port and protocol, forwarding to it alone (no rules, certificates
 //     or weights but 1); its health-check settings are CreateTargetGroup's

@@ -62,14 +62,16 @@ type ec2IPv6Addr struct {
 	Addr string `xml:"ipv6Address"`
 }
 
-// ec2Group is a security group reference; the model has none, so groupSet
-// is sent empty (AWS sends it even so).
+// ec2Group is a security group reference. An instance and its interfaces
+// are in their VPC's default group; a reservation's groupSet is empty, as
+// AWS sends it for instances in a VPC.
 type ec2Group struct {
 	ID   string `xml:"groupId"`
 	Name string `xml:"groupName"`
 }
 
 type ec2Attachment struct {
+	AttachTime          string `xml:"attachTime"`
 	ID                  string `xml:"attachmentId"`
 	InstanceID          string `xml:"instanceId,omitempty"`
 	InstanceOwner       string `xml:"instanceOwnerId,omitempty"`
@@ -93,8 +95,62 @@ type ec2InstanceENI struct {
 	Groups      []ec2Group     `xml:"groupSet>item"`
 	Attachment  ec2Attachment  `xml:"attachment"`
 	PrivateIPs  []ec2PrivateIP `xml:"privateIpAddressesSet>item"`
+	IPv6        []ec2IPv6Addr  `xml:"ipv6AddressesSet>item"` // sent empty
 	Type        string         `xml:"interfaceType"`
 }
+
+// launchTime is every instance's launch time (and its ENIs' and volume's
+// attach time): the model has no clock of its own.
+const launchTime = "2026-01-02T03:04:05.000Z"
+
+// ec2BlockDevice is an instance's EBS volume.
+type ec2BlockDevice struct {
+	Device              string `xml:"deviceName"`
+	VolumeID            string `xml:"ebs>volumeId"`
+	Status              string `xml:"ebs>status"`
+	AttachTime          string `xml:"ebs>attachTime"`
+	DeleteOnTermination bool   `xml:"ebs>deleteOnTermination"`
+}
+
+type ec2ProductCode struct {
+	ID   string `xml:"productCode"`
+	Type string `xml:"type"`
+}
+
+// ec2InstanceOptions are the option blocks AWS answers for every
+// instance (recorded describe-instances output), at their defaults.
+type ec2InstanceOptions struct {
+	CoreCount        int    `xml:"cpuOptions>coreCount"`
+	ThreadsPerCore   int    `xml:"cpuOptions>threadsPerCore"`
+	CapacityPref     string `xml:"capacityReservationSpecification>capacityReservationPreference"`
+	Hibernation      bool   `xml:"hibernationOptions>configured"`
+	MetadataState    string `xml:"metadataOptions>state"`
+	HTTPTokens       string `xml:"metadataOptions>httpTokens"`
+	HopLimit         int    `xml:"metadataOptions>httpPutResponseHopLimit"`
+	HTTPEndpoint     string `xml:"metadataOptions>httpEndpoint"`
+	HTTPProtocolIPv6 string `xml:"metadataOptions>httpProtocolIpv6"`
+	MetadataTags     string `xml:"metadataOptions>instanceMetadataTags"`
+	Enclave          bool   `xml:"enclaveOptions>enabled"`
+	HostnameType     string `xml:"privateDnsNameOptions>hostnameType"`
+	DNSARecord       bool   `xml:"privateDnsNameOptions>enableResourceNameDnsARecord"`
+	DNSAAAARecord    bool   `xml:"privateDnsNameOptions>enableResourceNameDnsAAAARecord"`
+	AutoRecovery     string `xml:"maintenanceOptions>autoRecovery"`
+	CurrentBootMode  string `xml:"currentInstanceBootMode"`
+}
+
+// ec2StateReason is why an instance left running; EC2 leaves it out of a
+// running one.
+type ec2StateReason struct {
+	Code    string `xml:"code"`
+	Message string `xml:"message"`
+}
+
+// instanceOptions are AWS's defaults for an m5.xlarge (2 cores, 2
+// threads each) launched without options: IMDS tokens optional, hop limit
+// 1 (the documented defaults for an AMI without ImdsSupport v2.0).
+var instanceOptions = ec2InstanceOptions{CoreCount: 2, ThreadsPerCore: 2, CapacityPref: "open", MetadataState: "applied",
+	HTTPTokens: "optional", HopLimit: 1, HTTPEndpoint: "enabled", HTTPProtocolIPv6: "disabled", MetadataTags: "disabled",
+	HostnameType: "ip-name", AutoRecovery: "default", CurrentBootMode: "legacy-bios"}
 
 type ec2Instance struct {
 	ID             string            `xml:"instanceId"`
@@ -103,10 +159,13 @@ type ec2Instance struct {
 	StateName      string            `xml:"instanceState>name"`
 	PrivateDNS     string            `xml:"privateDnsName"`
 	DNSName        string            `xml:"dnsName"`
+	Reason         string            `xml:"reason"`
 	LaunchIndex    int               `xml:"amiLaunchIndex"`
+	ProductCodes   []ec2ProductCode  `xml:"productCodes>item"`
 	Type           string            `xml:"instanceType"`
 	LaunchTime     string            `xml:"launchTime"`
 	Zone           string            `xml:"placement>availabilityZone"`
+	PlacementGroup string            `xml:"placement>groupName"` // sent empty
 	Tenancy        string            `xml:"placement>tenancy"`
 	Monitoring     string            `xml:"monitoring>state"`
 	SubnetID       string            `xml:"subnetId,omitempty"`
@@ -117,6 +176,7 @@ type ec2Instance struct {
 	Architecture   string            `xml:"architecture"`
 	RootDeviceType string            `xml:"rootDeviceType"`
 	RootDeviceName string            `xml:"rootDeviceName"`
+	BlockDevices   []ec2BlockDevice  `xml:"blockDeviceMapping>item"`
 	Virtualization string            `xml:"virtualizationType"`
 	Tags           *ec2Items[ec2Tag] `xml:"tagSet,omitempty"`
 	Hypervisor     string            `xml:"hypervisor"`
@@ -125,6 +185,8 @@ type ec2Instance struct {
 	ENASupport     bool              `xml:"enaSupport"`
 	Platform       string            `xml:"platformDetails"`
 	UsageOperation string            `xml:"usageOperation"`
+	StateReason    *ec2StateReason   `xml:"stateReason,omitempty"`
+	ec2InstanceOptions
 }
 
 type ec2Reservation struct {
@@ -161,12 +223,15 @@ type ec2ENI struct {
 // so an answer carries only its action's elements.
 type ec2Response struct {
 	XMLName      xml.Name
-	Xmlns        string                    `xml:"xmlns,attr"`
-	RequestID    string                    `xml:"requestId"`
-	Subnets      *ec2Items[ec2Subnet]      `xml:"subnetSet,omitempty"`
-	Reservations *ec2Items[ec2Reservation] `xml:"reservationSet,omitempty"`
-	ENIs         *ec2Items[ec2ENI]         `xml:"networkInterfaceSet,omitempty"`
-	NextToken    string                    `xml:"nextToken,omitempty"`
+	Xmlns        string                      `xml:"xmlns,attr"`
+	RequestID    string                      `xml:"requestId"`
+	Subnets      *ec2Items[ec2Subnet]        `xml:"subnetSet,omitempty"`
+	Reservations *ec2Items[ec2Reservation]   `xml:"reservationSet,omitempty"`
+	ENIs         *ec2Items[ec2ENI]           `xml:"networkInterfaceSet,omitempty"`
+	VPCs         *ec2Items[ec2VPC]           `xml:"vpcSet,omitempty"`
+	Zones        *ec2Items[ec2Zone]          `xml:"availabilityZoneInfo,omitempty"`
+	Groups       *ec2Items[ec2SecurityGroup] `xml:"securityGroupInfo,omitempty"`
+	NextToken    string                      `xml:"nextToken,omitempty"`
 }
 
 // ec2Items is an EC2 list: an element holding <item>s.
@@ -324,12 +389,14 @@ func missing(code, kind string, ids []string) *apiError {
 var ec2Common = regexp.MustCompile(`^(Action|Version|DryRun|MaxResults|NextToken|Filter\.[1-9][0-9]*\.(Name|Value\.[1-9][0-9]*))$`)
 
 // unknownParameter refuses a parameter the action does not take, as EC2
-// does (the other query services ignore them); idList is the action's
-// ID list parameter (SubnetId, ...).
-func unknownParameter(c *call, idList string) *apiError {
+// does (the other query services ignore them); own are the action's own
+// parameters: its lists (SubnetId, sent as SubnetId.N) and flags.
+func unknownParameter(c *call, own ...string) *apiError {
 	for _, k := range sortedKeys(c.form) {
 		id, n, _ := strings.Cut(k, ".")
-		if _, err := strconv.ParseUint(n, 10, 31); !ec2Common.MatchString(k) && (id != idList || err != nil || n[0] == '0') {
+		_, err := strconv.ParseUint(n, 10, 31)
+		list := slices.Contains(own, id) && err == nil && n[0] != '0'
+		if !ec2Common.MatchString(k) && !list && !(n == "" && slices.Contains(own, k)) {
 			return &apiError{status: 400, code: "UnknownParameter", msg: fmt.Sprintf("The parameter %s is not recognized", k)}
 		}
 	}
@@ -488,7 +555,10 @@ func instanceFields(id string, in *Instance) filterFields {
 		"reservation-id": {reservationID(id)}, "tenancy": {"default"}, "private-ip-address": nil,
 		"network-interface.subnet-id": nil, "network-interface.network-interface-id": nil, "network-interface.vpc-id": nil,
 		"network-interface.addresses.private-ip-address": nil, "network-interface.attachment.device-index": nil,
-		"network-interface.status": nil}
+		"network-interface.status": nil, "instance.group-id": {DefaultSecurityGroup(in.VPC)}, "instance.group-name": {"default"},
+		"network-interface.group-id": {DefaultSecurityGroup(in.VPC)}, "network-interface.group-name": {"default"},
+		"block-device-mapping.device-name": {"/dev/xvda"}, "block-device-mapping.volume-id": {"vol-" + suffix(id)},
+		"metadata-options.http-tokens": {"optional"}, "product-code": nil}
 	for _, e := range in.ENIs {
 		if e.DeviceIndex == 0 {
 			f["private-ip-address"] = []string{e.PrivateIP}
@@ -501,6 +571,11 @@ func instanceFields(id string, in *Instance) filterFields {
 		f["network-interface.status"] = append(f["network-interface.status"], "in-use")
 	}
 	return f
+}
+
+// defaultGroups is the groupSet of whatever is in vpc: its default group.
+func defaultGroups(vpc string) []ec2Group {
+	return []ec2Group{{ID: DefaultSecurityGroup(vpc), Name: "default"}}
 }
 
 func reservationID(instance string) string { return "r-" + strings.TrimPrefix(instance, "i-") }
@@ -550,17 +625,25 @@ func describeInstances(c *call) ([]byte, *apiError) {
 	for _, id := range got {
 		in := c.model.Instances[id]
 		out := ec2Instance{ID: id, ImageID: "ami-0sim0vmseries", StateCode: stateCodes[instanceState(in)], StateName: instanceState(in),
-			Type: "m5.xlarge", LaunchTime: "2026-01-02T03:04:05.000Z", Zone: in.Zone, Tenancy: "default", Monitoring: "disabled",
-			VPC: in.VPC, SubnetID: primarySubnet(in), Tags: tagSet(in.Tags), Groups: []ec2Group{}, Architecture: "x86_64",
+			Type: "m5.xlarge", LaunchTime: launchTime, Zone: in.Zone, Tenancy: "default", Monitoring: "disabled",
+			VPC: in.VPC, SubnetID: primarySubnet(in), Tags: tagSet(in.Tags), Groups: defaultGroups(in.VPC), Architecture: "x86_64",
 			RootDeviceType: "ebs", RootDeviceName: "/dev/xvda", Virtualization: "hvm", Hypervisor: "xen", ENASupport: true,
-			Platform: "Linux/UNIX", UsageOperation: "RunInstances"}
+			Platform: "Linux/UNIX", UsageOperation: "RunInstances", ec2InstanceOptions: instanceOptions,
+			BlockDevices: []ec2BlockDevice{{Device: "/dev/xvda", VolumeID: "vol-" + suffix(id), Status: "attached",
+				AttachTime: launchTime, DeleteOnTermination: true}}}
+		switch instanceState(in) {
+		case "stopping", "stopped", "shutting-down", "terminated":
+			// What EC2 records for a stop or termination through the API.
+			out.Reason = "User initiated (2026-01-02 04:05:06 GMT)"
+			out.StateReason = &ec2StateReason{Code: "Client.UserInitiatedShutdown", Message: "Client.UserInitiatedShutdown: User initiated shutdown"}
+		}
 		for _, e := range in.ENIs {
 			if e.DeviceIndex == 0 {
 				out.PrivateIP, out.PrivateDNS = e.PrivateIP, privateDNS(c.region, e.PrivateIP)
 			}
 			dns := privateDNS(c.region, e.PrivateIP)
 			out.ENIs = append(out.ENIs, ec2InstanceENI{ID: e.ID, SubnetID: e.SubnetID, VPC: in.VPC, Owner: Account, Status: "in-use",
-				MAC: macAddress(e.ID), PrivateIP: e.PrivateIP, PrivateDNS: dns, Groups: []ec2Group{}, Type: "interface",
+				MAC: macAddress(e.ID), PrivateIP: e.PrivateIP, PrivateDNS: dns, Groups: defaultGroups(in.VPC), Type: "interface",
 				Attachment: attachment(id, e, false), PrivateIPs: []ec2PrivateIP{{IP: e.PrivateIP, DNS: dns, Primary: true}}})
 		}
 		// One reservation per instance: an ASG launches them one at a time.
@@ -605,7 +688,7 @@ func primarySubnet(in *Instance) string {
 }
 
 func attachment(instanceID string, e ENI, withInstance bool) ec2Attachment {
-	a := ec2Attachment{ID: "eni-attach-" + strings.TrimPrefix(e.ID, "eni-"), DeviceIndex: e.DeviceIndex, Status: "attached", DeleteOnTermination: e.DeviceIndex == 0}
+	a := ec2Attachment{AttachTime: launchTime, ID: "eni-attach-" + strings.TrimPrefix(e.ID, "eni-"), DeviceIndex: e.DeviceIndex, Status: "attached", DeleteOnTermination: e.DeviceIndex == 0}
 	if withInstance {
 		a.InstanceID, a.InstanceOwner = instanceID, Account
 	}
@@ -619,7 +702,8 @@ func eniFields(id string, in *Instance, e ENI) filterFields {
 		"attachment.device-index": {strconv.Itoa(e.DeviceIndex)}, "attachment.attachment-id": {a.ID}, "attachment.status": {"attached"},
 		"attachment.delete-on-termination": {strconv.FormatBool(a.DeleteOnTermination)}, "subnet-id": {e.SubnetID}, "vpc-id": {in.VPC},
 		"availability-zone": {in.Zone}, "status": {"in-use"}, "owner-id": {Account}, "private-ip-address": {e.PrivateIP},
-		"addresses.private-ip-address": {e.PrivateIP}, "interface-type": {"interface"}, "source-dest-check": {"false"}}
+		"addresses.private-ip-address": {e.PrivateIP}, "interface-type": {"interface"}, "source-dest-check": {"false"},
+		"group-id": {DefaultSecurityGroup(in.VPC)}, "requester-managed": {"false"}}
 }
 
 func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
@@ -676,7 +760,7 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 		a := attachment(o.in.ID, o.eni, true)
 		dns := privateDNS(c.region, o.eni.PrivateIP)
 		r.ENIs.Items = append(r.ENIs.Items, ec2ENI{ID: id, SubnetID: o.eni.SubnetID, VPC: o.in.VPC, Zone: o.in.Zone, ZoneID: zoneID(o.in.Zone),
-			Owner: Account, Status: "in-use", MAC: macAddress(id), PrivateIP: o.eni.PrivateIP, PrivateDNS: dns, Groups: []ec2Group{},
+			Owner: Account, Status: "in-use", MAC: macAddress(id), PrivateIP: o.eni.PrivateIP, PrivateDNS: dns, Groups: defaultGroups(o.in.VPC),
 			Attachment: &a, PrivateIPs: []ec2PrivateIP{{IP: o.eni.PrivateIP, DNS: dns, Primary: true}}, Type: "interface", Tags: eniTags(o.eni.Tags)})
 	}
 	return marshalEC2(c, r), nil

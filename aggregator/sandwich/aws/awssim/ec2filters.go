@@ -4,7 +4,7 @@ package awssim
 // (from botocore 1.43.11's EC2 model), so a filter the simulator has no
 // data for is accepted, as AWS accepts it, and matches nothing, rather than
 // refused as misspelt; the names it models are in subnetFields,
-// instanceFields and eniFields. tag:<key>, tag-key and tag-value are
+// instanceFields, eniFields, vpcFields, zoneFields and groupFields. tag:<key>, tag-key and tag-value are
 // handled for every action.
 var documentedFilters = map[string][]string{
 	"DescribeSubnets": {
@@ -71,5 +71,23 @@ var documentedFilters = map[string][]string{
 		"ipv6-addresses.ipv6-address", "interface-type", "mac-address", "network-interface-id", "operator.managed",
 		"operator.principal", "owner-id", "private-dns-name", "private-ip-address", "requester-id", "requester-managed",
 		"source-dest-check", "status", "subnet-id", "vpc-id",
+	},
+	"DescribeVpcs": {
+		"cidr", "cidr-block-association.cidr-block", "cidr-block-association.association-id", "cidr-block-association.state",
+		"dhcp-options-id", "ipv6-cidr-block-association.ipv6-cidr-block", "ipv6-cidr-block-association.ipv6-pool",
+		"ipv6-cidr-block-association.association-id", "ipv6-cidr-block-association.state", "is-default", "owner-id", "state",
+		"vpc-id",
+	},
+	"DescribeAvailabilityZones": {
+		"group-long-name", "group-name", "message", "opt-in-status", "parent-zone-id", "parent-zone-name", "region-name", "state",
+		"zone-id", "zone-name", "zone-type",
+	},
+	"DescribeSecurityGroups": {
+		"description", "egress.ip-permission.cidr", "egress.ip-permission.from-port", "egress.ip-permission.group-id",
+		"egress.ip-permission.group-name", "egress.ip-permission.ipv6-cidr", "egress.ip-permission.prefix-list-id",
+		"egress.ip-permission.protocol", "egress.ip-permission.to-port", "egress.ip-permission.user-id", "group-id", "group-name",
+		"ip-permission.cidr", "ip-permission.from-port", "ip-permission.group-id", "ip-permission.group-name",
+		"ip-permission.ipv6-cidr", "ip-permission.prefix-list-id", "ip-permission.protocol", "ip-permission.to-port",
+		"ip-permission.user-id", "owner-id", "vpc-id",
 	},
 }

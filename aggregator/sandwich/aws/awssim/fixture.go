@@ -36,8 +36,10 @@ func TrustSubnet(i int) string { return fmt.Sprintf("subnet-0trust%d", i+1) }
 // Firewall names the firewall instance of zone i.
 func Firewall(i int) string { return fmt.Sprintf("i-0fw%d", i+1) }
 
-// Apply writes the layout into m (for Server.Update).
+// Apply writes the layout into m (for Server.Update): the VPC
+// (10.0.0.0/16), its subnets, the cluster and the firewalls.
 func (l Layout) Apply(m *Model) {
+	m.VPCs[l.VPC] = &VPC{ID: l.VPC, CIDR: "10.0.0.0/16"}
 	var ids []string
 	for i, z := range l.Zones {
 		id := ClusterSubnet(i)

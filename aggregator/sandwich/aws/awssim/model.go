@@ -9,6 +9,7 @@ import (
 // change it through Server.Update; the server reads it under the same lock.
 type Model struct {
 	Clusters      map[string]*Cluster      // by name
+	VPCs          map[string]*VPC          // by ID
 	Subnets       map[string]*Subnet       // by ID
 	Instances     map[string]*Instance     // by ID
 	LoadBalancers map[string]*LoadBalancer // by ARN
@@ -26,6 +27,15 @@ type Cluster struct {
 	Status string
 	// IPFamily is ipv4 unless set to ipv6.
 	IPFamily string
+}
+
+// VPC is a VPC. Each has a default security group (DefaultSecurityGroup),
+// which its instances, their interfaces and its application load
+// balancers are in.
+type VPC struct {
+	ID   string
+	CIDR string // primary IPv4 block
+	Tags map[string]string
 }
 
 // Subnet is a VPC subnet.
@@ -104,6 +114,7 @@ type Target struct {
 func NewModel() *Model {
 	return &Model{
 		Clusters:      map[string]*Cluster{},
+		VPCs:          map[string]*VPC{},
 		Subnets:       map[string]*Subnet{},
 		Instances:     map[string]*Instance{},
 		LoadBalancers: map[string]*LoadBalancer{},
@@ -119,6 +130,11 @@ func (m *Model) clone() *Model {
 		x := *v
 		x.SubnetIDs = slices.Clone(v.SubnetIDs)
 		c.Clusters[k] = &x
+	}
+	for k, v := range m.VPCs {
+		x := *v
+		x.Tags = maps.Clone(v.Tags)
+		c.VPCs[k] = &x
 	}
 	for k, v := range m.Subnets {
 		x := *v

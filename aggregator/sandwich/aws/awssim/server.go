@@ -293,6 +293,12 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 		return describeInstances(c)
 	case "ec2:DescribeNetworkInterfaces":
 		return describeNetworkInterfaces(c)
+	case "ec2:DescribeVpcs":
+		return describeVpcs(c)
+	case "ec2:DescribeAvailabilityZones":
+		return describeAvailabilityZones(c)
+	case "ec2:DescribeSecurityGroups":
+		return describeSecurityGroups(c)
 	case "elasticloadbalancing:DescribeLoadBalancers":
 		return describeLoadBalancers(c)
 	case "elasticloadbalancing:DescribeTargetGroups":
