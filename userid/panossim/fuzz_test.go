@@ -136,6 +136,8 @@ func FuzzConfig(f *testing.F) {
 		`<entry name="r"><from><member>z</member></from><service>s</service></entry>`, `<commit-all><shared-policy><validate-only/></shared-policy></commit-all>`)
 	f.Add(`/config/devices/entry[@name='localhost.localdomain']/template-stack/entry[@name='ts']`, `<templates><member>t</member></templates>`,
 		`<commit-all><template-stack><name>ts</name><device><member>007200000000001</member></device></template-stack></commit-all>`)
+	f.Add(webXPath, `<entry name="web"><fqdn>c</fqdn></entry>`,
+		`<commit><description>d</description><force><partial><description>e</description><object-xpaths><member>`+webXPath+`</member></object-xpaths></partial></force></commit>`)
 	f.Fuzz(func(t *testing.T, xpath, element, cmd string) {
 		sim := New(Config{Panorama: len(xpath)%2 == 0, JobPolls: -1})
 		key, err := sim.APIKeyFor("admin")
