@@ -90,6 +90,8 @@ func TestAWSCLI(t *testing.T) {
 		{name: "ec2 instances' groups and volumes", args: []string{"ec2", "describe-instances", "--instance-ids", "i-0fw2"},
 			query: "Reservations[].Instances[].[SecurityGroups[0].GroupId, NetworkInterfaces[0].Groups[0].GroupId, BlockDeviceMappings[0].DeviceName, MetadataOptions.State][]",
 			want:  []string{"sg-0kubedag", "sg-0kubedag", "/dev/xvda", "applied"}},
+		{name: "ec2 describe-route-tables", args: []string{"ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values=vpc-0kubedag"},
+			query: "RouteTables[].Routes[].[DestinationCidrBlock, GatewayId][]", want: []string{"10.0.0.0/16", "local"}},
 		{name: "ec2 unknown VPC", args: []string{"ec2", "describe-vpcs", "--vpc-ids", "vpc-0gone1"}, code: "InvalidVpcID.NotFound"},
 		{name: "ec2 unknown subnet", args: []string{"ec2", "describe-subnets", "--subnet-ids", "subnet-0gone1"}, code: "InvalidSubnetID.NotFound"},
 	}

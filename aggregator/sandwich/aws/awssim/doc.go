@@ -10,9 +10,10 @@
 //     so `aws eks update-kubeconfig` writes a usable kubeconfig entry;
 //   - EC2 DescribeSubnets, DescribeInstances, DescribeNetworkInterfaces,
 //     DescribeVpcs, DescribeAvailabilityZones (the zones the model's subnets
-//     and instances are in) and DescribeSecurityGroups (each VPC's default
+//     and instances are in), DescribeSecurityGroups (each VPC's default
 //     group, which its instances, their interfaces and its application load
-//     balancers are in) (EC2 query protocol: form-encoded POST, XML answers
+//     balancers are in) and DescribeRouteTables (each VPC's main table with
+//     its local route) (EC2 query protocol: form-encoded POST, XML answers
 //     of <item> lists),
 //     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
 //     the documented names, legacy aliases included; an undocumented name is
@@ -106,10 +107,12 @@
 //   - The model's network is its VPCs (Model.VPCs; DefaultLayout's is
 //     10.0.0.0/16, untagged, not the default VPC), the zones in use (not
 //     every zone of the region) and one default security group per VPC with
-//     EC2's default rules; there are no route tables (DescribeRouteTables is
-//     an unknown action), other security groups or rules. Asking for a
-//     security group by name answers InvalidGroup.NotFound as EC2 does for a
-//     name outside the default VPC, naming no default VPC ('none': the
+//     EC2's default rules and one main route table per VPC with only its
+//     local route, implicitly associated with every subnet; there are no
+//     gateways, other routes, route tables, security groups or rules (the
+//     sandwich's firewalls reach the ILBs by NAT, not by VPC routes). Asking
+//     for a security group by name answers InvalidGroup.NotFound as EC2 does
+//     for a name outside the default VPC, naming no default VPC ('none': the
 //     account has none, a case no source shows).
 //   - A target group has one listener per load balancer it names, on its
 //     own port and protocol, forwarding to it alone (no rules, certificates

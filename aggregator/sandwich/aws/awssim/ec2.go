@@ -231,6 +231,7 @@ type ec2Response struct {
 	VPCs         *ec2Items[ec2VPC]           `xml:"vpcSet,omitempty"`
 	Zones        *ec2Items[ec2Zone]          `xml:"availabilityZoneInfo,omitempty"`
 	Groups       *ec2Items[ec2SecurityGroup] `xml:"securityGroupInfo,omitempty"`
+	RouteTables  *ec2Items[ec2RouteTable]    `xml:"routeTableSet,omitempty"`
 	NextToken    string                      `xml:"nextToken,omitempty"`
 }
 

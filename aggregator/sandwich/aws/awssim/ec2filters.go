@@ -4,7 +4,8 @@ package awssim
 // (from botocore 1.43.11's EC2 model), so a filter the simulator has no
 // data for is accepted, as AWS accepts it, and matches nothing, rather than
 // refused as misspelt; the names it models are in subnetFields,
-// instanceFields, eniFields, vpcFields, zoneFields and groupFields. tag:<key>, tag-key and tag-value are
+// instanceFields, eniFields, vpcFields, zoneFields, groupFields and
+// routeTableFields. tag:<key>, tag-key and tag-value are
 // handled for every action.
 var documentedFilters = map[string][]string{
 	"DescribeSubnets": {
@@ -89,5 +90,12 @@ var documentedFilters = map[string][]string{
 		"ip-permission.cidr", "ip-permission.from-port", "ip-permission.group-id", "ip-permission.group-name",
 		"ip-permission.ipv6-cidr", "ip-permission.prefix-list-id", "ip-permission.protocol", "ip-permission.to-port",
 		"ip-permission.user-id", "owner-id", "vpc-id",
+	},
+	"DescribeRouteTables": {
+		"association.gateway-id", "association.route-table-association-id", "association.route-table-id",
+		"association.subnet-id", "association.main", "owner-id", "route-table-id", "route.destination-cidr-block",
+		"route.destination-ipv6-cidr-block", "route.destination-prefix-list-id", "route.egress-only-internet-gateway-id",
+		"route.gateway-id", "route.instance-id", "route.nat-gateway-id", "route.transit-gateway-id", "route.origin",
+		"route.state", "route.vpc-peering-connection-id", "vpc-id",
 	},
 }

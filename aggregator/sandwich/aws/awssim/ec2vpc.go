@@ -258,3 +258,92 @@ func describeSecurityGroups(c *call) ([]byte, *apiError) {
 	}
 	return marshalEC2(c, r), nil
 }
+
+type ec2Route struct {
+	Destination string `xml:"destinationCidrBlock"`
+	Gateway     string `xml:"gatewayId"`
+	State       string `xml:"state"`
+	Origin      string `xml:"origin"`
+}
+
+type ec2RouteAssoc struct {
+	Main       bool   `xml:"main"`
+	ID         string `xml:"routeTableAssociationId"`
+	RouteTable string `xml:"routeTableId"`
+	State      string `xml:"associationState>state"`
+}
+
+// ec2RouteTable is a route table; its lists, tagSet included, are sent
+// present when empty, as recorded describe-route-tables output shows.
+type ec2RouteTable struct {
+	Associations []ec2RouteAssoc `xml:"associationSet>item"`
+	Propagating  []struct{}      `xml:"propagatingVgwSet>item"`
+	ID           string          `xml:"routeTableId"`
+	Routes       []ec2Route      `xml:"routeSet>item"`
+	Tags         []ec2Tag        `xml:"tagSet>item"`
+	VPC          string          `xml:"vpcId"`
+	Owner        string          `xml:"ownerId"`
+}
+
+// mainRouteTable is the main route table EC2 creates with a VPC: the local
+// route of its CIDR, the table implicitly associated with every subnet
+// that has no table of its own (all of the model's).
+func mainRouteTable(v *VPC) ec2RouteTable {
+	id := "rtb-" + suffix(v.ID)
+	return ec2RouteTable{ID: id, VPC: v.ID, Owner: Account,
+		Associations: []ec2RouteAssoc{{Main: true, ID: "rtbassoc-" + suffix(v.ID), RouteTable: id, State: "associated"}},
+		Routes:       []ec2Route{{Destination: v.CIDR, Gateway: "local", State: "active", Origin: "CreateRouteTable"}}}
+}
+
+func routeTableFields(t ec2RouteTable) filterFields {
+	return filterFields{"route-table-id": {t.ID}, "vpc-id": {t.VPC}, "owner-id": {Account}, "association.main": {"true"},
+		"association.route-table-id": {t.ID}, "association.route-table-association-id": {t.Associations[0].ID},
+		"association.subnet-id": nil, "route.destination-cidr-block": {t.Routes[0].Destination}, "route.gateway-id": {"local"},
+		"route.state": {"active"}, "route.origin": {"CreateRouteTable"}}
+}
+
+func describeRouteTables(c *call) ([]byte, *apiError) {
+	if err := unknownParameter(c, "RouteTableId"); err != nil {
+		return nil, err
+	}
+	fs, err := parseFilters(c, routeTableFields(mainRouteTable(&VPC{})))
+	if err != nil {
+		return nil, err
+	}
+	want, err := wantIDs(c, "RouteTableId", "rtb-", "InvalidRouteTableId.Malformed") // sic: EC2's casing
+	if err != nil {
+		return nil, err
+	}
+	if err := dryRun(c); err != nil {
+		return nil, err
+	}
+	tables := map[string]ec2RouteTable{}
+	for _, v := range c.model.VPCs {
+		t := mainRouteTable(v)
+		tables[t.ID] = t
+	}
+	var gone []string
+	for _, id := range want {
+		if _, ok := tables[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		return nil, missing("InvalidRouteTableID.NotFound", "routeTable", gone)
+	}
+	var ids []string
+	for _, id := range sortedKeys(tables) {
+		if (len(want) == 0 || slices.Contains(want, id)) && matches(fs, routeTableFields(tables[id]), nil) {
+			ids = append(ids, id)
+		}
+	}
+	got, next, err := page(c, ids, "NextToken", "MaxResults", 5, 100)
+	if err != nil {
+		return nil, err
+	}
+	r := ec2Response{NextToken: next, RouteTables: &ec2Items[ec2RouteTable]{}}
+	for _, id := range got {
+		r.RouteTables.Items = append(r.RouteTables.Items, tables[id])
+	}
+	return marshalEC2(c, r), nil
+}

@@ -299,6 +299,8 @@ func (s *Server) dispatch(c *call) ([]byte, *apiError) {
 		return describeAvailabilityZones(c)
 	case "ec2:DescribeSecurityGroups":
 		return describeSecurityGroups(c)
+	case "ec2:DescribeRouteTables":
+		return describeRouteTables(c)
 	case "elasticloadbalancing:DescribeLoadBalancers":
 		return describeLoadBalancers(c)
 	case "elasticloadbalancing:DescribeTargetGroups":
