@@ -375,9 +375,11 @@ func TestBotocoreWire(t *testing.T) {
 		"elbv2 unsupported action":          with(queryErr(400, "InvalidAction", "Could not find operation DescribeAccountLimits for version 2015-12-01"), "elb_unsupported", nil),
 		"elbv2 DescribeLoadBalancers: an ALB has security groups, an NLB none": {request: "elb_alb", status: 200, root: "DescribeLoadBalancersResponse",
 			want: map[string][]string{"DescribeLoadBalancersResult/LoadBalancers/member/Type": {"application"},
+				"DescribeLoadBalancersResult/LoadBalancers/member/CanonicalHostedZoneId":             {"Z35SXDOTRQ7X7K"},
 				"DescribeLoadBalancersResult/LoadBalancers/member/SecurityGroups/member":             {"sg-0kubedag"},
 				"DescribeLoadBalancersResult/LoadBalancers/member/AvailabilityZones/member/SubnetId": {"subnet-0untrust1", "subnet-0untrust2"}}},
 		"elbv2 NLB without security groups": {request: "elb_names", status: 200, root: "DescribeLoadBalancersResponse",
+			want:   map[string][]string{"DescribeLoadBalancersResult/LoadBalancers/member/CanonicalHostedZoneId": {"Z26RNL4JYFTOTI"}},
 			absent: []string{"DescribeLoadBalancersResult/LoadBalancers/member/SecurityGroups"}},
 		"elbv2 DescribeTargetGroups of a load balancer": {request: "elb_tgs_lb", status: 200, root: "DescribeTargetGroupsResponse",
 			want: map[string][]string{"DescribeTargetGroupsResult/TargetGroups/member/TargetGroupName": {"kubedag-alb-tg82", "kubedag-alb-tg83"},
@@ -659,5 +661,22 @@ func TestClusterStable(t *testing.T) {
 	first, second := w.send(s).Body.String(), w.send(s).Body.String()
 	if first != second {
 		t.Fatalf("two answers differ:\n%s\n%s", first, second)
+	}
+}
+
+// TestHostedZone checks load balancers get their region's and type's
+// Route 53 zone (an ALB and an NLB in one region differ).
+func TestHostedZone(t *testing.T) {
+	tests := []struct{ region, typ, want string }{
+		{"us-east-1", "application", "Z35SXDOTRQ7X7K"},
+		{"us-east-1", "network", "Z26RNL4JYFTOTI"},
+		{"eu-west-1", "application", "Z32O12XQLNTSW2"},
+		{"eu-west-1", "network", "Z2IFOLAFXWLO4F"},
+		{"mx-central-1", "network", "Z26RNL4JYFTOTI"}, // not listed: us-east-1's
+	}
+	for _, tt := range tests {
+		if got := hostedZone(tt.region, tt.typ); got != tt.want {
+			t.Errorf("hostedZone(%s, %s) = %s, want %s", tt.region, tt.typ, got, tt.want)
+		}
 	}
 }

@@ -102,8 +102,10 @@
 //     instance type (m5.xlarge) and IMDS settings (the documented defaults)
 //     are fixed; instances have no client token, public addresses or
 //     Marketplace product code (a VM-Series from the Marketplace has one);
-//     load balancers have no addresses; paging tokens are opaque but not
-//     AWS's.
+//     load balancers have no addresses, and their CanonicalHostedZoneId is
+//     their region's for their type in eight common regions, us-east-1's
+//     elsewhere (a gateway load balancer gets the network one); paging
+//     tokens are opaque but not AWS's.
 //   - The model's network is its VPCs (Model.VPCs; DefaultLayout's is
 //     10.0.0.0/16, untagged, not the default VPC), the zones in use (not
 //     every zone of the region) and one default security group per VPC with

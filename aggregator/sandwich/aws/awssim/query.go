@@ -43,6 +43,33 @@ type describeLBsResponse struct {
 	RequestID     string    `xml:"ResponseMetadata>RequestId"`
 }
 
+// hostedZones are the Route 53 zones of load balancers' DNS names per
+// region, {application, network}, as the AWS General Reference's
+// Elastic Load Balancing endpoints table lists them (some regions).
+var hostedZones = map[string][2]string{
+	"us-east-1":      {"Z35SXDOTRQ7X7K", "Z26RNL4JYFTOTI"},
+	"us-east-2":      {"Z3AADJGX6KTTL2", "ZLMOA37VPKANP"},
+	"us-west-1":      {"Z368ELLRRE2KJ0", "Z24FKFUX50B4VW"},
+	"us-west-2":      {"Z1H1FL5HABSF5", "Z18D5FSROUN65G"},
+	"eu-west-1":      {"Z32O12XQLNTSW2", "Z2IFOLAFXWLO4F"},
+	"eu-central-1":   {"Z215JYRZR1TBD5", "Z3F0SRJ5LGBH90"},
+	"ap-southeast-1": {"Z1LMS91P8CMLE5", "ZKVM4W9LS7TM"},
+	"ap-northeast-1": {"Z14GRHDCWA56QT", "Z31USIVHYNEOWT"},
+}
+
+// hostedZone is a load balancer's CanonicalHostedZoneId: its region's
+// zone for its type (us-east-1's for a region not listed).
+func hostedZone(region, typ string) string {
+	z, ok := hostedZones[region]
+	if !ok {
+		z = hostedZones["us-east-1"]
+	}
+	if typ == "application" {
+		return z[0]
+	}
+	return z[1]
+}
+
 func describeLoadBalancers(c *call) ([]byte, *apiError) {
 	arns := listParam(c, "LoadBalancerArns.member")
 	names := listParam(c, "Names.member")
@@ -83,7 +110,7 @@ func describeLoadBalancers(c *call) ([]byte, *apiError) {
 		if state == "" {
 			state = "active"
 		}
-		out := elbv2LB{ARN: arn, DNSName: lb.DNSName, HostedZone: "Z26RNL4JYFTOTI",
+		out := elbv2LB{ARN: arn, DNSName: lb.DNSName, HostedZone: hostedZone(c.region, lb.Type),
 			CreatedTime: "2026-01-02T03:04:05.000Z", Name: lb.Name, Scheme: lb.Scheme, VPC: lb.VPC, State: state, Type: lb.Type, IPType: "ipv4"}
 		if len(lb.SecurityGroups) > 0 {
 			out.SecurityGroups = &elbv2Members[string]{Items: slices.Clone(lb.SecurityGroups)}
