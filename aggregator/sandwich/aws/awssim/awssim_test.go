@@ -441,3 +441,89 @@ func TestOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSandwichNetworkSDK reads the sandwich's VPC, zones, security group,
+// route table, ALB target groups, listeners and target health with
+// aws-sdk-go-v2, which must parse every answer and map each error to its
+// typed exception.
+func TestSandwichNetworkSDK(t *testing.T) {
+	c := start(t)
+	l := awssim.DefaultLayout(region, "prod")
+	var tgs []string
+	c.sim.Update(func(m *awssim.Model) {
+		l.Apply(m)
+		tgs = l.AddALB(m, "front", "front-1.us-east-1.elb.amazonaws.com", 82, 83, 84)
+	})
+	c.sim.SetPageSize(2)
+	ctx := t.Context()
+
+	vpcs, err := c.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{l.VPC}})
+	if err != nil || len(vpcs.Vpcs) != 1 || aws.ToString(vpcs.Vpcs[0].CidrBlock) != "10.0.0.0/16" || aws.ToBool(vpcs.Vpcs[0].IsDefault) {
+		t.Fatalf("DescribeVpcs: %v %+v", err, vpcs)
+	}
+	zones, err := c.ec2.DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{})
+	if err != nil || len(zones.AvailabilityZones) != 3 || zones.AvailabilityZones[2].State != ec2types.AvailabilityZoneStateAvailable {
+		t.Fatalf("DescribeAvailabilityZones: %v %+v", err, zones)
+	}
+	sgs, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{awssim.DefaultSecurityGroup(l.VPC)}})
+	if err != nil || len(sgs.SecurityGroups) != 1 || len(sgs.SecurityGroups[0].IpPermissionsEgress) != 1 {
+		t.Fatalf("DescribeSecurityGroups: %v %+v", err, sgs)
+	}
+	rtbs, err := c.ec2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{})
+	if err != nil || len(rtbs.RouteTables) != 1 || !aws.ToBool(rtbs.RouteTables[0].Associations[0].Main) {
+		t.Fatalf("DescribeRouteTables: %v %+v", err, rtbs)
+	}
+	out, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{awssim.Firewall(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := out.Reservations[0].Instances[0]
+	if len(in.SecurityGroups) != 1 || len(in.BlockDeviceMappings) != 1 || in.MetadataOptions == nil ||
+		in.NetworkInterfaces[0].Attachment.AttachTime == nil || in.ProductCodes == nil {
+		t.Fatalf("instance members missing: %+v", in)
+	}
+
+	var names []string
+	p := elbv2.NewDescribeTargetGroupsPaginator(c.elb, &elbv2.DescribeTargetGroupsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range page.TargetGroups {
+			names = append(names, aws.ToString(tg.TargetGroupName))
+		}
+	}
+	if !slices.Equal(names, []string{"front-tg82", "front-tg83", "front-tg84"}) {
+		t.Fatalf("target groups %v", names)
+	}
+	h, err := c.elb.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgs[0])})
+	if err != nil || len(h.TargetHealthDescriptions) != 2 || h.TargetHealthDescriptions[0].TargetHealth.State != elbv2types.TargetHealthStateEnumHealthy {
+		t.Fatalf("DescribeTargetHealth: %v %+v", err, h)
+	}
+	lbs, err := c.elb.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{Names: []string{"front"}})
+	if err != nil || len(lbs.LoadBalancers[0].SecurityGroups) != 1 {
+		t.Fatalf("DescribeLoadBalancers: %v %+v", err, lbs)
+	}
+	ls, err := c.elb.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: lbs.LoadBalancers[0].LoadBalancerArn})
+	if err != nil || len(ls.Listeners) != 2 || ls.NextMarker == nil || ls.Listeners[0].DefaultActions[0].Type != elbv2types.ActionTypeEnumForward {
+		t.Fatalf("DescribeListeners first page: %v %+v", err, ls)
+	}
+
+	var tgNF *elbv2types.TargetGroupNotFoundException
+	if _, err := c.elb.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{Names: []string{"nope"}}); !errors.As(err, &tgNF) {
+		t.Errorf("want TargetGroupNotFoundException, got %v", err)
+	}
+	var lNF *elbv2types.ListenerNotFoundException
+	if _, err := c.elb.DescribeListeners(ctx, &elbv2.DescribeListenersInput{ListenerArns: []string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/front/0/0"}}); !errors.As(err, &lNF) {
+		t.Errorf("want ListenerNotFoundException, got %v", err)
+	}
+	var bad *elbv2types.InvalidTargetException
+	if _, err := c.elb.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgs[0]),
+		Targets: []elbv2types.TargetDescription{{Id: aws.String("i-gone")}}}); !errors.As(err, &bad) {
+		t.Errorf("want InvalidTargetException, got %v", err)
+	}
+	if _, err := c.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{"vpc-gone"}}); err == nil || !strings.Contains(err.Error(), "InvalidVpcID.NotFound") {
+		t.Errorf("want InvalidVpcID.NotFound, got %v", err)
+	}
+}
