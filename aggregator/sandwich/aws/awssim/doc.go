@@ -13,17 +13,18 @@
 //     and instances are in), DescribeSecurityGroups (each VPC's default
 //     group, which its instances, their interfaces and its application load
 //     balancers are in) and DescribeRouteTables (each VPC's main table with
-//     its local route) (EC2 query protocol: form-encoded POST, XML answers
-//     of <item> lists),
-//     with EC2's filters (* and ? wildcards, tag:<key>, tag-key, tag-value,
-//     the documented names, legacy aliases included; an undocumented name is
-//     InvalidParameterValue), MaxResults/NextToken paging, DryRun, malformed
-//     and unknown IDs, unknown parameters (UnknownParameter), and its
-//     <Response><Errors> envelope;
+//     its local route), in the EC2 query protocol (form-encoded POST, XML
+//     answers of <item> lists), with EC2's filters (* and ? wildcards,
+//     tag:<key>, tag-key, tag-value, the documented names, legacy aliases
+//     included; an undocumented name is InvalidParameterValue),
+//     MaxResults/NextToken paging, DryRun, malformed and unknown IDs,
+//     unknown parameters (UnknownParameter), and its <Response><Errors>
+//     envelope;
 //   - ELBv2 DescribeLoadBalancers (AWS query protocol, Marker/PageSize paging,
-//     a load balancer's zones from its subnets, security groups where it
-//     has them: an application load balancer always, a network one only if
-//     given), DescribeTargetGroups (by ARNs, names or load balancer, paged),
+//     a load balancer's zones from its subnets, its security groups left out
+//     when it has none, as AWS leaves them out of a network load balancer
+//     created without; an application one always has some),
+//     DescribeTargetGroups (by ARNs, names or load balancer, paged),
 //     DescribeTargetHealth (all of a group's targets or those asked for) and
 //     DescribeListeners (by load balancer or ARNs, paged), with ELBv2's
 //     not-found errors (TargetGroupNotFound, ListenerNotFound,
