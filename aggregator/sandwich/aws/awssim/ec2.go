@@ -380,6 +380,29 @@ func wantIDs(c *call, param, prefix, malformed string) ([]string, *apiError) {
 }
 
 // missing is EC2's answer naming every requested ID that does not exist.
+// selectIDs is what a Describe call lists of items, in ID order: every ID
+// asked for (want) must exist, or the answer is code's NotFound error
+// naming them all, and the result is the items asked for (all when none
+// were) that match.
+func selectIDs[V any](items map[string]V, want []string, code, kind string, match func(id string, v V) bool) ([]string, *apiError) {
+	var gone []string
+	for _, id := range want {
+		if _, ok := items[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		return nil, missing(code, kind, gone)
+	}
+	var ids []string
+	for _, id := range sortedKeys(items) {
+		if (len(want) == 0 || slices.Contains(want, id)) && match(id, items[id]) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 func missing(code, kind string, ids []string) *apiError {
 	if len(ids) == 1 {
 		return &apiError{status: 400, code: code, msg: fmt.Sprintf("The %s ID '%s' does not exist", kind, ids[0])}
@@ -485,24 +508,11 @@ func describeSubnets(c *call) ([]byte, *apiError) {
 	if err := dryRun(c); err != nil {
 		return nil, err
 	}
-	var gone []string
-	for _, id := range want {
-		if c.model.Subnets[id] == nil {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		return nil, missing("InvalidSubnetID.NotFound", "subnet", gone)
-	}
-	var ids []string
-	for _, id := range sortedKeys(c.model.Subnets) {
-		s := c.model.Subnets[id]
-		if len(want) > 0 && !slices.Contains(want, id) {
-			continue
-		}
-		if matches(fs, subnetFields(c, id, s), s.Tags) {
-			ids = append(ids, id)
-		}
+	ids, err := selectIDs(c.model.Subnets, want, "InvalidSubnetID.NotFound", "subnet", func(id string, s *Subnet) bool {
+		return matches(fs, subnetFields(c, id, s), s.Tags)
+	})
+	if err != nil {
+		return nil, err
 	}
 	got, next, err := page(c, ids, "NextToken", "MaxResults", 5, 1000)
 	if err != nil {
@@ -599,24 +609,11 @@ func describeInstances(c *call) ([]byte, *apiError) {
 	if err := dryRun(c); err != nil {
 		return nil, err
 	}
-	var gone []string
-	for _, id := range want {
-		if c.model.Instances[id] == nil {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		return nil, missing("InvalidInstanceID.NotFound", "instance", gone)
-	}
-	var ids []string
-	for _, id := range sortedKeys(c.model.Instances) {
-		in := c.model.Instances[id]
-		if len(want) > 0 && !slices.Contains(want, id) {
-			continue
-		}
-		if matches(fs, instanceFields(id, in), in.Tags) {
-			ids = append(ids, id)
-		}
+	ids, err := selectIDs(c.model.Instances, want, "InvalidInstanceID.NotFound", "instance", func(id string, in *Instance) bool {
+		return matches(fs, instanceFields(id, in), in.Tags)
+	})
+	if err != nil {
+		return nil, err
 	}
 	got, next, err := page(c, ids, "NextToken", "MaxResults", 5, 1000)
 	if err != nil {
@@ -732,24 +729,11 @@ func describeNetworkInterfaces(c *call) ([]byte, *apiError) {
 			all[e.ID] = owned{in, e}
 		}
 	}
-	var gone []string
-	for _, id := range want {
-		if _, ok := all[id]; !ok {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		return nil, missing("InvalidNetworkInterfaceID.NotFound", "networkInterface", gone)
-	}
-	var ids []string
-	for _, id := range sortedKeys(all) {
-		o := all[id]
-		if len(want) > 0 && !slices.Contains(want, id) {
-			continue
-		}
-		if matches(fs, eniFields(id, o.in, o.eni), o.eni.Tags) {
-			ids = append(ids, id)
-		}
+	ids, err := selectIDs(all, want, "InvalidNetworkInterfaceID.NotFound", "networkInterface", func(id string, o owned) bool {
+		return matches(fs, eniFields(id, o.in, o.eni), o.eni.Tags)
+	})
+	if err != nil {
+		return nil, err
 	}
 	got, next, err := page(c, ids, "NextToken", "MaxResults", 5, 1000)
 	if err != nil {

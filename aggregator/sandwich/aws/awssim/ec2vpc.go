@@ -102,21 +102,11 @@ func describeVpcs(c *call) ([]byte, *apiError) {
 	if err := dryRun(c); err != nil {
 		return nil, err
 	}
-	var gone []string
-	for _, id := range want {
-		if c.model.VPCs[id] == nil {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		return nil, missing("InvalidVpcID.NotFound", "vpc", gone)
-	}
-	var ids []string
-	for _, id := range sortedKeys(c.model.VPCs) {
-		v := c.model.VPCs[id]
-		if (len(want) == 0 || slices.Contains(want, id)) && matches(fs, vpcFields(v), v.Tags) {
-			ids = append(ids, id)
-		}
+	ids, err := selectIDs(c.model.VPCs, want, "InvalidVpcID.NotFound", "vpc", func(_ string, v *VPC) bool {
+		return matches(fs, vpcFields(v), v.Tags)
+	})
+	if err != nil {
+		return nil, err
 	}
 	got, next, err := page(c, ids, "NextToken", "MaxResults", 5, 1000)
 	if err != nil {
@@ -322,20 +312,11 @@ func describeRouteTables(c *call) ([]byte, *apiError) {
 		t := mainRouteTable(v)
 		tables[t.ID] = t
 	}
-	var gone []string
-	for _, id := range want {
-		if _, ok := tables[id]; !ok {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) > 0 {
-		return nil, missing("InvalidRouteTableID.NotFound", "routeTable", gone)
-	}
-	var ids []string
-	for _, id := range sortedKeys(tables) {
-		if (len(want) == 0 || slices.Contains(want, id)) && matches(fs, routeTableFields(tables[id]), nil) {
-			ids = append(ids, id)
-		}
+	ids, err := selectIDs(tables, want, "InvalidRouteTableID.NotFound", "routeTable", func(_ string, t ec2RouteTable) bool {
+		return matches(fs, routeTableFields(t), nil)
+	})
+	if err != nil {
+		return nil, err
 	}
 	got, next, err := page(c, ids, "NextToken", "MaxResults", 5, 100)
 	if err != nil {
